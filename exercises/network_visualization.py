@@ -1,0 +1,100 @@
+# %% [markdown]
+# # Network visualization (CS231n) with npnet
+#
+# Saliency maps, guided backprop, Grad-CAM, integrated gradients, occlusion, fooling images and class
+# visualization on a pretrained SqueezeNet 1.1, every gradient computed by npnet's own layers.
+# Run it as a script (`python exercises/network_visualization.py`) or cell by cell (`# %%`) in an
+# editor. Figures go to `$NPNET_FIGURES/network_visualization/` (default `./figures/...`).
+# Needs the weights and the ImageNet sample (`NPNET_WEIGHTS`, `NPNET_DATA`). On 2 CPU cores the
+# whole script takes several minutes, mostly the class visualizations.
+
+# %%
+import os
+from pathlib import Path
+
+import numpy as np
+
+from npnet.data.imagenet import load_imagenet_val
+from npnet.image import preprocess
+from npnet.models.squeezenet import squeezenet1_1
+from npnet.vis import (compute_saliency_maps, create_class_visualization, format_randomization_table, grad_cam,
+                       guided_backprop, integrated_gradients, make_fooling_image, model_randomization_test,
+                       occlusion, resize_bilinear, smoothgrad)
+from npnet.vis.figures import (attribution_figure, class_visualization_figure, fooling_figure,
+                               randomization_figure)
+
+OUT = Path(os.environ.get("NPNET_FIGURES", "figures")) / "network_visualization"
+model = squeezenet1_1()
+X_raw, y, class_names = load_imagenet_val(num=5)
+X = np.concatenate([preprocess(img) for img in X_raw])
+titles = [class_names[c].split(",")[0] for c in y]
+
+# %% [markdown]
+# ## Saliency maps (Simonyan et al. 2014)
+# The gradient of the correct class score with respect to the pixels, absolute value, max over the
+# colour channels. SmoothGrad averages it over noisy copies of the image.
+
+# %%
+saliency = compute_saliency_maps(X, y, model)
+smooth = smoothgrad(X, y, model, n_samples=25, seed=0)
+print(attribution_figure(OUT / "saliency.png", X, [("saliency", saliency, "heat"), ("SmoothGrad", smooth, "heat")],
+                         titles))
+
+# %% [markdown]
+# ## Guided backprop, Grad-CAM and guided Grad-CAM ("example outputs part 1")
+
+# %%
+gbp = guided_backprop(X, y, model)
+cam = grad_cam(X, y, model)  # features[12], the last fire module
+rows = [("saliency", saliency, "heat"), ("guided backprop", gbp, "rgb"), ("Grad-CAM", cam, "overlay"),
+        ("guided Grad-CAM", gbp * cam[:, None], "rgb")]
+print(attribution_figure(OUT / "attribution.png", X, rows, titles))
+
+# %% [markdown]
+# ## Integrated gradients and occlusion
+# IG's completeness: the attributions add up to s(X) - s(baseline), up to the quadrature error delta.
+
+# %%
+ig, delta = integrated_gradients(X, y, model, steps=50)
+gap = model.forward(X)[np.arange(5), y] - model.forward(np.zeros_like(X))[np.arange(5), y]
+print("IG |delta| / |s(X) - s(0)|:", np.round(np.abs(delta) / np.abs(gap), 4))
+occ = occlusion(X, y, model, window=32, stride=16)
+occ_full = resize_bilinear(np.maximum(occ, 0), (224, 224))  # the 13x13 grid of drops, stretched to the image
+print(attribution_figure(OUT / "ig_occlusion.png", X,
+                         [("integrated gradients", ig, "rgb"), ("occlusion (score drop)", occ_full, "overlay")],
+                         titles))
+
+# %% [markdown]
+# ## Fooling images
+# Normalised gradient ascent on the target score until the network predicts it.
+
+# %%
+target_y = 6  # stingray
+X_fooling, info = make_fooling_image(X[:1], target_y, model, return_info=True)
+print(f"fooled: {info['success'][0]}, after {info['iterations'][0]} steps; "
+      f"prediction now {class_names[model.forward(X_fooling)[0].argmax()]}")
+print(fooling_figure(OUT / "fooling.png", X[:1], X_fooling, titles[0], class_names[target_y].split(",")[0]))
+
+# %% [markdown]
+# ## Class visualization (Simonyan et al. 2014; Yosinski et al. 2015)
+
+# %%
+classes = [76, 78, 187, 683, 366, 604]  # tarantula, tick, Yorkshire terrier, oboe, gorilla, hourglass
+images = []
+for c in classes:
+    img = create_class_visualization(c, model, seed=0, progress=True)
+    scores = model.forward(img)[0]
+    print(f"{class_names[c]}: score {scores[c]:.1f}, top-1 {class_names[scores.argmax()]}")
+    images.append(img)
+print(class_visualization_figure(OUT / "class_visualization.png", images,
+                                 [class_names[c].split(",")[0] for c in classes]))
+
+# %% [markdown]
+# ## Sanity check: cascading model randomization (Adebayo et al. 2018)
+# Re-initialise the layers from the top down; a map that explains the model should decorrelate from
+# the original. Guided backprop barely changes.
+
+# %%
+result = model_randomization_test(X, y, model)
+print(format_randomization_table(result))
+print(randomization_figure(OUT / "randomization.png", result))

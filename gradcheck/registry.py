@@ -1,0 +1,98 @@
+"""The registry of gradient checks behind ``python -m gradcheck`` and the test suite.
+
+A check is a function ``check(rng) -> float`` returning the largest relative error it saw between an
+analytic and a numerical gradient, registered under a name ``family`` or ``family.variant`` with the
+threshold it must stay under. Checks live in the ``gradcheck/cases_*.py`` modules, one per layer family;
+adding a layer to npnet means adding a check there.
+"""
+import importlib
+import pkgutil
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from .numeric import eval_numerical_gradient_array, rel_error
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    fn: Callable
+    threshold: float
+
+
+CHECKS = {}
+
+
+def register(name, threshold=1e-7):
+    """Decorator: add ``fn(rng) -> max relative error`` to the registry under ``name``."""
+    def deco(fn):
+        if name in CHECKS:
+            raise ValueError(f"register: a gradient check named {name!r} exists already")
+        CHECKS[name] = Check(name, fn, threshold)
+        return fn
+    return deco
+
+
+def load_all():
+    """Import every ``gradcheck.cases_*`` module so that its checks register themselves."""
+    import gradcheck
+    for info in pkgutil.iter_modules(gradcheck.__path__):
+        if info.name.startswith("cases_"):
+            importlib.import_module(f"gradcheck.{info.name}")
+    return CHECKS
+
+
+def select(names=()):
+    """Checks whose name is one of ``names`` or starts with ``name + '.'``; all of them if none given."""
+    checks = load_all()
+    if not names:
+        return list(checks.values())
+    chosen, unknown = [], []
+    for want in names:
+        hits = [c for n, c in checks.items() if n == want or n.startswith(want + ".")]
+        if not hits:
+            unknown.append(want)
+        chosen += [c for c in hits if c not in chosen]
+    if unknown:
+        raise KeyError(f"gradcheck: no check named {', '.join(map(repr, unknown))}; "
+                       f"known families: {', '.join(sorted({n.split('.')[0] for n in checks}))}")
+    return chosen
+
+
+def run_check(check, seed=0):
+    """Run one check with a fixed seed; returns its max relative error."""
+    return float(check.fn(np.random.default_rng(seed)))
+
+
+def layer_error(forward, backward, inputs, rng, wrt=None):
+    """Max relative error of a CS231n-style forward/backward pair against numerical gradients.
+
+    Args:
+        forward: ``forward(*inputs) -> (out, cache)`` (bind any non-array arguments beforehand).
+        backward: ``backward(dout, cache) -> grad`` or a tuple of grads.
+        inputs: list of float64 arrays.
+        wrt: for each returned grad, the index of the input it belongs to (default 0, 1, 2, ...).
+    """
+    out, cache = forward(*inputs)
+    dout = rng.standard_normal(np.shape(out))
+    grads = backward(dout, cache)
+    if not isinstance(grads, (tuple, list)):
+        grads = (grads,)
+    wrt = range(len(grads)) if wrt is None else wrt
+    worst = 0.0
+    for grad, i in zip(grads, wrt):
+        def f(xi, i=i):
+            args = list(inputs)
+            args[i] = xi
+            return forward(*args)[0]
+        worst = max(worst, rel_error(eval_numerical_gradient_array(f, inputs[i], dout), grad))
+    return worst
+
+
+def loss_error(loss_fn, x, *args):
+    """Max relative error of ``loss_fn(x, *args) -> (loss, dx)`` against numerical gradients of the loss."""
+    _, dx = loss_fn(x, *args)
+    numeric = eval_numerical_gradient_array(lambda z: np.array(loss_fn(z, *args)[0]), x, np.array(1.0))
+    return rel_error(numeric, dx)

@@ -1,0 +1,91 @@
+"""Argument checks shared by every layer, model and technique.
+
+Each check raises an error that names the calling function, what it expected and what it got, so a
+student sees ``conv_forward: x must have 4 dims (N, C, H, W); got shape (3, 32, 32)`` instead of a
+traceback from deep inside NumPy.
+"""
+import numbers
+
+import numpy as np
+
+
+def _shape_str(shape):
+    return "(" + ", ".join("*" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def float_array(fn, name, x, ndim=None, layout=None):
+    """Return ``x`` as a floating NumPy array, or raise.
+
+    Integer, boolean and object arrays raise ``TypeError`` (a layer would silently truncate them);
+    a wrong number of dimensions raises ``ValueError``. ``layout`` (e.g. "(N, C, H, W)") is only used
+    in the message.
+    """
+    if not isinstance(x, np.ndarray):
+        if isinstance(x, (list, tuple, numbers.Number)):
+            x = np.asarray(x)
+        else:
+            raise TypeError(f"{fn}: {name} must be a NumPy array; got {type(x).__name__}")
+    if not np.issubdtype(x.dtype, np.floating):
+        raise TypeError(f"{fn}: {name} must be a floating-point array (float32 or float64); got dtype {x.dtype}")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if x.ndim not in allowed:
+            what = f"{ndim} dims" if isinstance(ndim, int) else f"{' or '.join(map(str, allowed))} dims"
+            lay = f" {layout}" if layout else ""
+            raise ValueError(f"{fn}: {name} must have {what}{lay}; got shape {x.shape}")
+    return x
+
+
+def shape(fn, name, x, expected):
+    """Raise ``ValueError`` unless ``x.shape`` matches ``expected`` (``None`` matches any size)."""
+    got = np.shape(x)
+    if len(got) != len(expected) or any(e is not None and e != g for e, g in zip(expected, got)):
+        raise ValueError(f"{fn}: {name} must have shape {_shape_str(expected)}; got {tuple(got)}")
+
+
+def same_shape(fn, name, x, ref_shape, ref_name="the forward output"):
+    """Raise ``ValueError`` unless ``x`` has the shape ``ref_shape`` of ``ref_name`` (dout checks)."""
+    if np.shape(x) != tuple(ref_shape):
+        raise ValueError(f"{fn}: {name} must have the shape of {ref_name} {tuple(ref_shape)}; got {np.shape(x)}")
+
+
+def positive_int(fn, name, v):
+    """Return ``v`` as an int if it is a whole number >= 1, else raise ``ValueError``."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
+        raise ValueError(f"{fn}: {name} must be a positive integer; got {v!r}")
+    return int(v)
+
+
+def nonnegative_int(fn, name, v):
+    """Return ``v`` as an int if it is a whole number >= 0, else raise ``ValueError``."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
+        raise ValueError(f"{fn}: {name} must be a non-negative integer; got {v!r}")
+    return int(v)
+
+
+def finite(fn, name, x):
+    """Raise ``ValueError`` if ``x`` holds NaN or Inf (counting them, so the message says how bad)."""
+    bad = ~np.isfinite(x)
+    if bad.any():
+        raise ValueError(f"{fn}: {name} contains {int(bad.sum())} NaN/Inf value(s) of {x.size}")
+
+
+def labels(fn, name, y, n, num_classes):
+    """Return integer class labels ``y`` of shape (n,), each in [0, num_classes), or raise."""
+    y = np.asarray(y)
+    if y.ndim == 0:
+        y = y.reshape(1)
+    if not np.issubdtype(y.dtype, np.integer):
+        raise TypeError(f"{fn}: {name} must hold integer class labels; got dtype {y.dtype}")
+    if y.shape != (n,):
+        raise ValueError(f"{fn}: {name} must have shape ({n},), one label per sample; got {y.shape}")
+    if y.size and (y.min() < 0 or y.max() >= num_classes):
+        raise ValueError(f"{fn}: {name} must lie in [0, {num_classes}); got values from {y.min()} to {y.max()}")
+    return y
+
+
+def dout(fn, d, shape, dtype):
+    """Return upstream gradient ``d`` as a floating array of the forward output's ``shape`` in ``dtype``."""
+    d = float_array(fn, "dout", d)
+    same_shape(fn, "dout", d, shape)
+    return d.astype(dtype, copy=False)

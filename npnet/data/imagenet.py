@@ -1,0 +1,51 @@
+"""The ImageNet class names and CS231n's 25-image ImageNet validation sample.
+
+The sample file (``imagenet/imagenet_val_25.npz``, found by ``find_data``) also holds a pickled
+``label_map`` that lacks class 134; it is never unpickled here. Class names come from the JSON that
+ships with npnet (all 1000 ILSVRC-2012 classes, caffe ``synset_words`` style, so 'crane' appears at
+134 and 517 and 'maillot' at 638 and 639).
+"""
+import functools
+import json
+from pathlib import Path
+
+import numpy as np
+
+from npnet import _check
+from npnet.data.lookup import find_data
+
+NUM_VAL_SAMPLES = 25
+
+
+@functools.lru_cache(maxsize=1)
+def _class_names():
+    table = json.loads(Path(__file__).with_name("imagenet_class_names.json").read_text(encoding="utf-8"))
+    return tuple(table[str(i)] for i in range(1000))
+
+
+def imagenet_class_names():
+    """The 1000 ImageNet class names as a list; entry i names class i (e.g. [0] 'tench, Tinca tinca')."""
+    return list(_class_names())
+
+
+def load_imagenet_val(num=None):
+    """Load the first ``num`` (1..25, default all 25) images of CS231n's ImageNet validation sample.
+
+    Returns:
+        X: uint8 (num, 224, 224, 3), RGB.
+        y: int64 (num,), class indices in [0, 1000).
+        class_names: list of the 1000 class names (``imagenet_class_names()``).
+    """
+    if num is None:
+        num = NUM_VAL_SAMPLES
+    num = _check.positive_int("load_imagenet_val", "num", num)
+    if num > NUM_VAL_SAMPLES:
+        raise ValueError(f"load_imagenet_val: num must be at most {NUM_VAL_SAMPLES} (the sample has "
+                         f"{NUM_VAL_SAMPLES} images); got {num}")
+    path = find_data("imagenet/imagenet_val_25.npz")
+    with np.load(path, allow_pickle=False) as f:
+        X, y = f["X"], f["y"]
+    if X.shape != (NUM_VAL_SAMPLES, 224, 224, 3) or X.dtype != np.uint8 or y.shape != (NUM_VAL_SAMPLES,):
+        raise ValueError(f"load_imagenet_val: {path} should hold X uint8 (25, 224, 224, 3) and y (25,); "
+                         f"got X {X.dtype} {X.shape} and y {y.shape}")
+    return X[:num].copy(), y[:num].astype(np.int64), imagenet_class_names()

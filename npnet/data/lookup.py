@@ -1,0 +1,285 @@
+"""Where npnet finds its data sets and weights: one lookup, the same order everywhere.
+
+Data files are named by a path relative to a data root laid out like this::
+
+    imagenet/imagenet_val_25.npz    styles/tubingen.jpg    images/kitten.jpg
+    coco/coco2014_vocab.json        mnist/mnist_5k.npz     checks/style-transfer-checks.npz
+
+``find_data(relpath)`` looks, in order, in
+
+1. every folder of ``NPNET_DATA`` (one folder, or several joined with ``os.pathsep``),
+2. the user cache: ``NPNET_CACHE`` if set, else pooch's per-user cache folder for "npnet",
+3. the internet: when ``relpath`` is in ``DATA_REGISTRY`` (official URL + SHA-256), the file is
+   downloaded into the cache with a progress bar and its hash checked before it is used.
+
+``find_weights(filename)`` looks at an explicit ``path``, then ``NPNET_WEIGHTS`` (a file named for
+that model, or a folder holding ``filename``), then the repository's ``weights/`` folder, then
+``<cache>/weights/``, and finally downloads torchvision's official SqueezeNet ``.pth`` and converts it
+to ``.npz`` (no torch needed: see ``npnet.weights``). The result may be a ``.pth`` when NPNET_WEIGHTS or ``path`` names one;
+``npnet.weights.load_model_weights`` reads either.
+
+Setting ``NPNET_OFFLINE=1`` (the test suite does) turns every download off. When a file cannot be
+found, one ``FileNotFoundError`` lists each place that was searched and how to get the file.
+"""
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+# relpath -> (official URL, SHA-256 of the file, or None when no stable hash is published).
+# Files of the course with no official per-file URL (kitten, sky, composition_vii, muse, the check
+# files, mnist_5k) are absent: they can only be found through NPNET_DATA or the cache.
+DATA_REGISTRY = {
+    "imagenet/imagenet_val_25.npz": (
+        "http://cs231n.stanford.edu/imagenet_val_25.npz",
+        "35141609d22457c791e8fbe10c2d3b09ed0d6a04b669173e9fbebb0b4915cd3c",
+    ),
+    # neural-style's inputs, pinned to the commit the course images were checked against
+    "styles/tubingen.jpg": (
+        "https://raw.githubusercontent.com/jcjohnson/neural-style/"
+        "07c4b8299f8fbdafec0c514fc820ff1d7ff62e46/examples/inputs/tubingen.jpg",
+        "e67d1869f01fd805385c681a80d9ebcf0f70ea4a5fe6127f0606bb1c7f4bf506",
+    ),
+    "styles/starry_night.jpg": (
+        "https://raw.githubusercontent.com/jcjohnson/neural-style/"
+        "07c4b8299f8fbdafec0c514fc820ff1d7ff62e46/examples/inputs/starry_night_google.jpg",
+        "c31741a09141c2e2d07fc7aa6bdf135c369b804f9433e43fa3ceac19386d1ee6",
+    ),
+    "styles/the_scream.jpg": (
+        "https://raw.githubusercontent.com/jcjohnson/neural-style/"
+        "07c4b8299f8fbdafec0c514fc820ff1d7ff62e46/examples/inputs/the_scream.jpg",
+        "f3075cddeb974a9ee1d6418f7f33fd05185a7ac7dcb4288bd2805d499a9dcaee",
+    ),
+    "images/grace_hopper.jpg": (
+        "https://raw.githubusercontent.com/matplotlib/matplotlib/"
+        "v3.8.0/lib/matplotlib/mpl-data/sample_data/grace_hopper.jpg",
+        "a8ca6d734765703b09728ab47fe59f473d93ae3967fc24c7c0288c3c7adb7130",
+    ),
+    "images/china.jpg": (
+        "https://raw.githubusercontent.com/scikit-learn/scikit-learn/1.5.0/sklearn/datasets/images/china.jpg",
+        "8378025ad2519d649d02e32bd98990db4ab572357d9f09841c2fbfbb4fefad29",
+    ),
+    "images/flower.jpg": (
+        "https://raw.githubusercontent.com/scikit-learn/scikit-learn/1.5.0/sklearn/datasets/images/flower.jpg",
+        "a77f6ec41e353afdf8bdff2ea981b2955535d8d83294f8cfa49cf4e423dd5638",
+    ),
+    # No hash is published for this archive (hundreds of MB); it is only checked to be a readable zip.
+    # npnet.data.coco checks its contents.
+    "coco/coco_captioning.zip": ("http://cs231n.stanford.edu/coco_captioning.zip", None),
+}
+
+# filename -> (official URL of the PyTorch file, SHA-256 prefix torchvision puts in the file name)
+WEIGHTS_REGISTRY = {
+    "squeezenet1_1.npz": ("https://download.pytorch.org/models/squeezenet1_1-b8a52dc0.pth", "b8a52dc0"),
+    "squeezenet1_0.npz": ("https://download.pytorch.org/models/squeezenet1_0-b66bff10.pth", "b66bff10"),
+}
+DEFAULT_WEIGHTS = "squeezenet1_1.npz"
+
+
+def cache_dir():
+    """The per-user cache folder: ``NPNET_CACHE`` if set, else pooch's OS cache folder for npnet."""
+    env = os.environ.get("NPNET_CACHE")
+    if env:
+        return Path(env).expanduser()
+    import pooch
+
+    return Path(pooch.os_cache("npnet"))
+
+
+def repo_weights_dir():
+    """The ``weights/`` folder of a source checkout (next to the package), or None if there is none."""
+    import npnet
+
+    folder = Path(npnet.__file__).resolve().parents[1] / "weights"
+    return folder if folder.is_dir() else None
+
+
+def sha256_file(path, chunk=1 << 20):
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_output(path):
+    """Yield a temporary path in ``path``'s folder; on success move it onto ``path`` in one step.
+
+    Readers never see a half-written file, and a failure leaves any earlier ``path`` untouched.
+    The temporary name keeps ``path``'s suffix so writers that pick a format from it still work.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _offline():
+    return os.environ.get("NPNET_OFFLINE", "").strip().lower() in ("1", "true", "yes")
+
+
+def _download(url, dest, sha256=None):
+    """Download ``url`` to ``dest`` with pooch (progress bar; SHA-256 checked when given)."""
+    import pooch
+
+    known = f"sha256:{sha256}" if sha256 else None
+    pooch.retrieve(url, known_hash=known, fname=dest.name, path=dest.parent, progressbar=True)
+    return dest
+
+
+def _check_relpath(relpath):
+    p = PurePosixPath(str(relpath).replace(os.sep, "/"))
+    if p.is_absolute() or not p.parts or ".." in p.parts:
+        raise ValueError(f"find_data: relpath must be relative to the data root, like "
+                         f"'imagenet/imagenet_val_25.npz'; got {str(relpath)!r}")
+    return p.as_posix()
+
+
+def _not_found(fn, what, looked, download_note, how):
+    lines = [f"{fn}: could not find {what}. Looked in:"]
+    lines += [f"  - {p}  ({why})" for p, why in looked]
+    lines.append(download_note)
+    lines.append(how)
+    return FileNotFoundError("\n".join(lines))
+
+
+def _download_note(download, url, error):
+    if error is not None:
+        return f"Getting it from {url} failed: {error}"
+    if url is None:
+        return "No download: there is no official URL for this file."
+    if not download:
+        return "Download not tried (download=False)."
+    return "Download not tried: NPNET_OFFLINE is set."
+
+
+def find_data(relpath, download=True):
+    """Return the path of data file ``relpath`` (e.g. "styles/tubingen.jpg"), downloading if needed.
+
+    Looks in each ``NPNET_DATA`` folder, then the user cache (``NPNET_CACHE``), then downloads files
+    listed in ``DATA_REGISTRY`` into the cache (``download=False`` or ``NPNET_OFFLINE=1`` prevent it).
+    Raises ``FileNotFoundError`` naming every path searched and how to get the file.
+    """
+    rel = _check_relpath(relpath)
+    looked = []
+    env = os.environ.get("NPNET_DATA", "")
+    for root in (r for r in env.split(os.pathsep) if r):
+        candidate = Path(root).expanduser() / rel
+        if candidate.is_file():
+            return candidate
+        looked.append((candidate, "NPNET_DATA"))
+    if not env:
+        looked.append(("NPNET_DATA", "not set"))
+    cached = cache_dir() / rel
+    if cached.is_file():
+        return cached
+    looked.append((cached, "user cache; NPNET_CACHE moves it"))
+
+    url, sha256 = DATA_REGISTRY.get(rel, (None, None))
+    error = None
+    if url is not None and download and not _offline():
+        try:
+            _download(url, cached, sha256)
+            if sha256 is None and cached.suffix == ".zip" and not zipfile.is_zipfile(cached):
+                cached.unlink()
+                raise ValueError("the downloaded file is not a zip archive")
+            return cached
+        except Exception as exc:  # any network or hash failure becomes the one clear message below
+            error = f"{type(exc).__name__}: {exc}"
+    how = f"To get it: set NPNET_DATA to a folder that holds {rel}"
+    how += f", or download {url} to {cached}." if url else "."
+    raise _not_found("find_data", repr(rel), looked, _download_note(download, url, error), how)
+
+
+def find_weights(filename=DEFAULT_WEIGHTS, path=None, download=True):
+    """Return the path of weights file ``filename`` (default: SqueezeNet 1.1 as ``.npz``).
+
+    Order: ``path`` (if given, it must exist) -> ``NPNET_WEIGHTS`` (a file named like ``filename``,
+    e.g. ``squeezenet1_1.npz`` or ``squeezenet1_1-b8a52dc0.pth``; or a folder holding ``filename``) -> the repository's ``weights/`` folder -> ``<cache>/weights/`` -> download
+    of torchvision's ``.pth`` (hash prefix checked), converted to ``.npz`` in the cache.
+    Raises ``FileNotFoundError`` naming every path searched and how to get the file.
+    """
+    if path is not None:
+        path = Path(path).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"find_weights: no weights file at the given path {path}")
+        return path
+    looked = []
+    env = os.environ.get("NPNET_WEIGHTS")
+    if env:
+        p = Path(env).expanduser()
+        if p.is_file():
+            if _names_weights(p.name, filename):
+                return p
+            looked.append((p, f"NPNET_WEIGHTS is a file, but its name is not one for {filename}"))
+        elif (p / filename).is_file():
+            return p / filename
+        else:
+            looked.append((p / filename, "NPNET_WEIGHTS"))
+    else:
+        looked.append(("NPNET_WEIGHTS", "not set"))
+    repo = repo_weights_dir()
+    if repo is not None:
+        if (repo / filename).is_file():
+            return repo / filename
+        looked.append((repo / filename, "the repository's weights/ folder"))
+    folder = cache_dir() / "weights"
+    cached = folder / filename
+    if cached.is_file():
+        return cached
+    looked.append((cached, "user cache; NPNET_CACHE moves it"))
+
+    url, prefix = WEIGHTS_REGISTRY.get(filename, (None, None))
+    error = None
+    pth = folder / url.rsplit("/", 1)[1] if url else None
+    # an already downloaded .pth (e.g. from an interrupted conversion) needs no network
+    if url is not None and (pth.is_file() or (download and not _offline())):
+        try:
+            if not pth.is_file():
+                _download(url, pth)
+            _check_prefix(pth, prefix)
+            from npnet.weights import convert_pth
+
+            convert_pth(pth, cached)
+            return cached
+        except Exception as exc:  # network, hash or conversion failure becomes the clear message
+            error = f"{type(exc).__name__}: {exc}"
+    how = (f"To get it: set NPNET_WEIGHTS to the file (or a folder holding {filename})"
+           + (f", or download {url} and run `python -m npnet.weights convert FILE.pth {cached}`."
+              if url else "."))
+    raise _not_found("find_weights", repr(filename), looked, _download_note(download, url, error), how)
+
+
+def _names_weights(name, filename):
+    """Whether file ``name`` holds the weights ``filename``: same stem, optionally torchvision's "-<hash>".
+
+    So NPNET_WEIGHTS=.../squeezenet1_1-b8a52dc0.pth serves squeezenet1_1 but never squeezenet1_0.
+    """
+    return re.fullmatch(re.escape(Path(filename).stem) + r"(-[0-9a-f]+)?\.(npz|pth|pt)", name) is not None
+
+
+def _check_prefix(pth, prefix):
+    """torchvision's check: the file name carries the first hex digits of the file's SHA-256."""
+    digest = sha256_file(pth)
+    if not digest.startswith(prefix):
+        pth.unlink()
+        raise ValueError(f"{pth.name} has SHA-256 {digest}, which does not start with {prefix}; "
+                         f"the download was corrupt and has been deleted")

@@ -1,0 +1,214 @@
+"""Images in and out of the network: load, resize, crop, normalise, and back.
+
+Arrays the network sees are float (N, 3, H, W), normalised with ImageNet's per-channel mean and std
+(the preprocessing torchvision's SqueezeNet was trained with). Arrays people see are uint8
+(H, W, 3) RGB. ``preprocess`` and ``deprocess`` convert between the two, as in CS231n.
+"""
+import numbers
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+from scipy.ndimage import gaussian_filter1d
+
+from npnet import _check
+from npnet.data.lookup import atomic_output
+
+SQUEEZENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+SQUEEZENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+# Smallest image side npnet accepts: below it SqueezeNet's stride-2 conv and three 3x3/2 max pools
+# shrink the feature maps to (almost) nothing.
+MIN_SIDE = 21
+
+_SIXTEEN_BIT_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N")
+_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
+
+
+def _to_rgb(img, where):
+    """Return ``img`` as an RGB PIL image.
+
+    Transparent pixels are composited on white (how viewers show them; the colour stored under
+    alpha 0 is often arbitrary). 16-bit and 32-bit integer greyscale is scaled from 0..65535 to
+    0..255 (PIL's own conversion would clip instead).
+    """
+    if img.mode in _SIXTEEN_BIT_MODES:
+        grey = np.clip(np.asarray(img, dtype=np.float64), 0, 65535)
+        return Image.fromarray(np.round(grey / 257.0).astype(np.uint8)).convert("RGB")
+    if "transparency" in img.info and img.mode in ("P", "L", "RGB", "1"):
+        img = img.convert("RGBA")
+    if img.mode in _ALPHA_MODES:
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    if img.mode == "F":
+        raise ValueError(f"{where}: floating-point images (PIL mode 'F') have no agreed 0..255 scale; "
+                         f"convert it to 8-bit first")
+    try:
+        return img.convert("RGB")
+    except ValueError as exc:
+        raise ValueError(f"{where}: cannot convert PIL mode {img.mode!r} to RGB ({exc})") from None
+
+
+def _resize_short_side(img, size):
+    """Resize a PIL image so its shorter side is ``size``, like torchvision ``Resize(size)`` (bilinear).
+
+    The longer side becomes ``int(size * long / short)``, rounding down as torchvision does.
+    """
+    w, h = img.size
+    short, long = min(w, h), max(w, h)
+    other = int(size * long / short)
+    new = (size, other) if w <= h else (other, size)
+    return img.resize(new, Image.BILINEAR)
+
+
+def _check_size(fn, size):
+    size = _check.positive_int(fn, "size", size)
+    if size < MIN_SIDE:
+        raise ValueError(f"{fn}: size must be at least {MIN_SIDE} pixels (the smallest input SqueezeNet "
+                         f"accepts); got {size}")
+    return size
+
+
+def load_image(path, size=None):
+    """Load an image file as uint8 (H, W, 3) RGB.
+
+    EXIF orientation is applied; greyscale, palette, CMYK and 16-bit images become RGB; transparency
+    is composited on white. ``size`` (>= 21) resizes the shorter side to ``size`` like torchvision's
+    ``Resize(size)`` on a PIL image (bilinear, long side ``int(size * long / short)``).
+
+    Raises FileNotFoundError if ``path`` does not exist, ValueError if it is not a readable image
+    (corrupt, truncated, unknown format) or a side is below 21 pixels.
+    """
+    fn = "load_image"
+    path = Path(path)
+    if size is not None:
+        size = _check_size(fn, size)
+    if not path.exists():
+        raise FileNotFoundError(f"{fn}: no such file {path}")
+    if path.is_dir():
+        raise ValueError(f"{fn}: {path} is a folder, not an image file")
+    try:
+        with Image.open(path) as img:
+            img.load()  # decode now, so truncated files fail here and not later
+            img = ImageOps.exif_transpose(img)
+    except UnidentifiedImageError:
+        raise ValueError(f"{fn}: {path} is not an image file PIL can read") from None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"{fn}: {path} could not be decoded, it may be corrupt or truncated ({exc})") from None
+    w, h = img.size
+    if min(w, h) < MIN_SIDE:
+        raise ValueError(f"{fn}: {path} is {w}x{h} pixels (width x height); SqueezeNet needs both sides "
+                         f">= {MIN_SIDE}")
+    img = _to_rgb(img, f"{fn}: {path}")
+    if size is not None:
+        img = _resize_short_side(img, size)
+    return np.asarray(img, dtype=np.uint8).copy()
+
+
+def _as_uint8_rgb(fn, img):
+    if isinstance(img, Image.Image):
+        return np.asarray(_to_rgb(img, fn), dtype=np.uint8)
+    if not isinstance(img, np.ndarray):
+        raise TypeError(f"{fn}: img must be a uint8 (H, W, 3) array or a PIL image; got {type(img).__name__}")
+    if img.dtype != np.uint8:
+        raise TypeError(f"{fn}: img must be a uint8 (H, W, 3) array with values 0..255; got dtype {img.dtype}")
+    _check.shape(fn, "img", img, (None, None, 3))
+    return img
+
+
+def center_crop(img, size):
+    """Crop the central ``size`` x ``size`` (or ``(h, w)``) region of an (H, W, ...) array or PIL image.
+
+    Same arithmetic as torchvision ``CenterCrop``: top = int(round((H - h) / 2)), left likewise
+    (Python's round, so halves go to the even neighbour). Returns a new array (h, w, ...).
+    """
+    fn = "center_crop"
+    a = np.asarray(img)
+    if a.ndim < 2:
+        raise ValueError(f"{fn}: img must have at least 2 dims (H, W, ...); got shape {a.shape}")
+    th, tw = (size, size) if isinstance(size, numbers.Integral) else tuple(size)
+    th, tw = _check.positive_int(fn, "crop height", th), _check.positive_int(fn, "crop width", tw)
+    h, w = a.shape[:2]
+    if th > h or tw > w:
+        raise ValueError(f"{fn}: cannot crop {th}x{tw} (h x w) from an image of {h}x{w}")
+    top, left = int(round((h - th) / 2.0)), int(round((w - tw) / 2.0))
+    return a[top:top + th, left:left + tw].copy()
+
+
+def preprocess(img, size=None):
+    """uint8 (H, W, 3) array or PIL image -> normalised float32 (1, 3, H', W') network input.
+
+    Optionally resizes the shorter side to ``size`` (torchvision ``Resize``), scales to [0, 1], then
+    subtracts ``SQUEEZENET_MEAN`` and divides by ``SQUEEZENET_STD`` per channel.
+    """
+    fn = "preprocess"
+    a = _as_uint8_rgb(fn, img)
+    if size is not None:
+        a = np.asarray(_resize_short_side(Image.fromarray(a), _check_size(fn, size)))
+    x = (a.astype(np.float32) / np.float32(255) - SQUEEZENET_MEAN) / SQUEEZENET_STD
+    return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+
+
+def deprocess(x, rescale=False):
+    """Normalised float (1, 3, H, W) or (3, H, W) -> uint8 (H, W, 3) image.
+
+    Undoes ``preprocess``'s normalisation; ``rescale=True`` then stretches the image's min..max to
+    0..1 (for visualising gradients and synthesised images); values are clipped to [0, 1] and
+    rounded to the nearest of 0..255.
+    """
+    fn = "deprocess"
+    x = _check.float_array(fn, "x", x, ndim=(3, 4), layout="(1, 3, H, W) or (3, H, W)")
+    if x.ndim == 4:
+        _check.shape(fn, "x", x, (1, 3, None, None))
+        x = x[0]
+    _check.shape(fn, "x", x, (3, None, None))
+    img = x.transpose(1, 2, 0) * SQUEEZENET_STD + SQUEEZENET_MEAN
+    if rescale:
+        low, high = img.min(), img.max()
+        img = (img - low) / max(high - low, np.finfo(img.dtype).tiny)
+    return np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
+
+
+def blur_image(X, sigma=1):
+    """Gaussian blur of float (N, C, H, W) images along H and W (std ``sigma`` pixels); same shape/dtype."""
+    X = _check.float_array("blur_image", "X", X, ndim=4, layout="(N, C, H, W)")
+    X = gaussian_filter1d(X, sigma, axis=2)
+    return gaussian_filter1d(X, sigma, axis=3)
+
+
+def jitter(X, ox, oy):
+    """Roll (N, C, H, W) images by ``ox`` pixels along W and ``oy`` along H (wrapping around).
+
+    ``jitter(jitter(X, ox, oy), -ox, -oy)`` restores X, which is how class visualisation undoes it.
+    """
+    fn = "jitter"
+    if np.ndim(X) != 4:
+        raise ValueError(f"{fn}: X must have 4 dims (N, C, H, W); got shape {np.shape(X)}")
+    for name, v in (("ox", ox), ("oy", oy)):
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise TypeError(f"{fn}: {name} must be an integer number of pixels; got {v!r}")
+    return np.roll(np.roll(X, int(ox), axis=3), int(oy), axis=2)
+
+
+def save_image(path, img):
+    """Write a uint8 (H, W, 3) or (H, W) array, or a PIL image, to ``path`` atomically.
+
+    The format follows the suffix (.png, .jpg, ...); JPEGs are written at quality 95. Returns the Path.
+    """
+    fn = "save_image"
+    path = Path(path)
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"{fn}: cannot tell the image format from the suffix of {path}; use .png or .jpg")
+    if not isinstance(img, Image.Image):
+        a = np.asarray(img)
+        if a.dtype != np.uint8:
+            raise TypeError(f"{fn}: img must be uint8 (use deprocess for network arrays); got dtype {a.dtype}")
+        if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 3)):
+            raise ValueError(f"{fn}: img must have shape (H, W, 3) or (H, W); got {a.shape}")
+        img = Image.fromarray(a)
+    options = {"quality": 95} if fmt == "JPEG" else {}
+    with atomic_output(path) as tmp:
+        img.save(tmp, format=fmt, **options)
+    return path

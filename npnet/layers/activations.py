@@ -1,0 +1,289 @@
+"""Elementwise activations (ReLU and its visualisation modes, leaky ReLU, sigmoid, tanh) and dropout."""
+import contextlib
+import contextvars
+import numbers
+
+import numpy as np
+
+from .. import _check
+
+__all__ = ["RELU_MODES", "relu_mode", "get_relu_mode", "relu_forward", "relu_backward",
+           "leaky_relu_forward", "leaky_relu_backward", "sigmoid", "sigmoid_forward", "sigmoid_backward",
+           "tanh_forward", "tanh_backward", "dropout_forward", "dropout_backward"]
+
+RELU_MODES = ("standard", "guided", "deconvnet")
+
+# A ContextVar (rather than a module global) restores the outer mode on exit even when blocks nest or
+# raise, and keeps threads and asyncio tasks from seeing each other's mode.
+_relu_mode = contextvars.ContextVar("npnet_relu_mode", default="standard")
+
+
+def _valid_relu_mode(fn, mode):
+    if not isinstance(mode, str) or mode not in RELU_MODES:
+        raise ValueError(f"{fn}: mode must be one of {', '.join(map(repr, RELU_MODES))}; got {mode!r}")
+    return mode
+
+
+def get_relu_mode():
+    """The ReLU backward mode in effect: ``'standard'`` unless inside a :func:`relu_mode` block."""
+    return _relu_mode.get()
+
+
+@contextlib.contextmanager
+def relu_mode(mode):
+    """Context manager: every :func:`relu_backward` called without ``mode`` inside uses ``mode``.
+
+    This is how a whole network's backward pass becomes guided backpropagation or a deconvnet without
+    touching the layers::
+
+        with relu_mode("guided"):
+            dx = model.backward(dscores)
+
+    Blocks nest; the previous mode is restored on exit, also when the block raises.
+
+    Args:
+        mode: one of :data:`RELU_MODES`.
+    """
+    token = _relu_mode.set(_valid_relu_mode("relu_mode", mode))
+    try:
+        yield mode
+    finally:
+        _relu_mode.reset(token)
+
+
+def relu_forward(x):
+    """Rectified linear unit, ``out = max(x, 0)``.
+
+    Args:
+        x: floating array of any shape.
+    Returns:
+        out: same shape and dtype as ``x``.
+        cache: ``x``.
+    """
+    x = _check.float_array("relu_forward", "x", x)
+    # BEGIN SOLUTION
+    out = np.maximum(x, 0)
+    # END SOLUTION
+    return out, x
+
+
+def relu_backward(dout, cache, mode=None):
+    """ReLU backward pass in one of three modes (gradient 0 where the input is exactly 0).
+
+    - ``'standard'``: the true gradient, ``dout`` where ``x > 0``.
+    - ``'guided'``: guided backpropagation (Springenberg et al. 2015, "Striving for Simplicity: The All
+      Convolutional Net"): ``dout`` only where ``x > 0`` and ``dout > 0``.
+    - ``'deconvnet'``: the deconvnet rule (Zeiler & Fergus 2014, "Visualizing and Understanding
+      Convolutional Networks"): ``dout`` where ``dout > 0``, ignoring the forward input.
+
+    Only ``'standard'`` is a gradient; the other two are visualisation rules.
+
+    Args:
+        dout: upstream gradient, shaped like ``x``.
+        cache: from :func:`relu_forward`.
+        mode: one of :data:`RELU_MODES`, or ``None`` for the mode set by :func:`relu_mode`.
+    Returns:
+        dx: shaped like ``x``.
+    """
+    fn = "relu_backward"
+    mode = get_relu_mode() if mode is None else _valid_relu_mode(fn, mode)
+    x = cache
+    dout = _check.dout(fn, dout, x.shape, x.dtype)
+    # BEGIN SOLUTION
+    if mode == "standard":
+        passes = x > 0
+    elif mode == "guided":
+        passes = (x > 0) & (dout > 0)
+    else:
+        passes = dout > 0
+    # where() rather than a product, so a NaN/Inf upstream value does not leak through a closed gate.
+    dx = np.where(passes, dout, 0)
+    # END SOLUTION
+    return dx
+
+
+def leaky_relu_forward(x, alpha=0.01):
+    """Leaky ReLU (Maas et al. 2013), ``out = x`` where ``x > 0`` else ``alpha * x``.
+
+    Args:
+        x: floating array of any shape.
+        alpha: finite real slope for negative inputs (default 0.01).
+    Returns:
+        out: same shape and dtype as ``x``.
+        cache: ``(x, alpha)``.
+    """
+    fn = "leaky_relu_forward"
+    x = _check.float_array(fn, "x", x)
+    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not np.isfinite(alpha):
+        raise ValueError(f"{fn}: alpha must be a finite real number; got {alpha!r}")
+    # A Python float keeps float32 inputs float32 (a NumPy float64 scalar would promote them).
+    alpha = float(alpha)
+    # BEGIN SOLUTION
+    out = np.where(x > 0, x, alpha * x)
+    # END SOLUTION
+    return out, (x, alpha)
+
+
+def leaky_relu_backward(dout, cache):
+    """Leaky ReLU backward pass (slope ``alpha`` at exactly 0).
+
+    Args:
+        dout: upstream gradient, shaped like ``x``.
+        cache: from :func:`leaky_relu_forward`.
+    Returns:
+        dx: shaped like ``x``.
+    """
+    x, alpha = cache
+    dout = _check.dout("leaky_relu_backward", dout, x.shape, x.dtype)
+    # BEGIN SOLUTION
+    dx = np.where(x > 0, dout, alpha * dout)
+    # END SOLUTION
+    return dx
+
+
+def sigmoid(x):
+    """Numerically stable logistic function ``1 / (1 + exp(-x))``, elementwise.
+
+    Computed from ``z = exp(-|x|)``, which lies in (0, 1] and so never overflows: ``1 / (1 + z)`` for
+    ``x >= 0`` and ``z / (1 + z)`` for ``x < 0``. The second form keeps full relative precision in the
+    left tail (e.g. ``sigmoid(-40) = 4.25e-18``, where ``1 - sigmoid(40)`` would round to 0).
+
+    Args:
+        x: floating array of any shape.
+    Returns:
+        Array of the same shape and dtype, values in [0, 1].
+    """
+    x = _check.float_array("sigmoid", "x", x)
+    # BEGIN SOLUTION
+    # exp(-|x|) underflowing to 0 for |x| > ~745 is the correct limit, not an error.
+    with np.errstate(under="ignore"):
+        z = np.exp(-np.abs(x))
+        out = np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+    # END SOLUTION
+    return out
+
+
+def sigmoid_forward(x):
+    """Sigmoid layer forward pass, ``out = sigmoid(x)``.
+
+    Args:
+        x: floating array of any shape.
+    Returns:
+        out: same shape and dtype as ``x``.
+        cache: ``out`` (the derivative ``out * (1 - out)`` needs only the output).
+    """
+    out = sigmoid(x)
+    return out, out
+
+
+def sigmoid_backward(dout, cache):
+    """Sigmoid layer backward pass, ``dx = dout * out * (1 - out)``.
+
+    Args:
+        dout: upstream gradient, shaped like ``x``.
+        cache: from :func:`sigmoid_forward`.
+    Returns:
+        dx: shaped like ``x``.
+    """
+    out = cache
+    dout = _check.dout("sigmoid_backward", dout, out.shape, out.dtype)
+    # BEGIN SOLUTION
+    dx = dout * out * (1 - out)
+    # END SOLUTION
+    return dx
+
+
+def tanh_forward(x):
+    """Hyperbolic tangent layer forward pass, ``out = tanh(x)`` (saturates to ±1 without warnings).
+
+    Args:
+        x: floating array of any shape.
+    Returns:
+        out: same shape and dtype as ``x``.
+        cache: ``out``.
+    """
+    x = _check.float_array("tanh_forward", "x", x)
+    # BEGIN SOLUTION
+    out = np.tanh(x)
+    # END SOLUTION
+    return out, out
+
+
+def tanh_backward(dout, cache):
+    """Tanh layer backward pass, ``dx = dout * (1 - out**2)``.
+
+    Args:
+        dout: upstream gradient, shaped like ``x``.
+        cache: from :func:`tanh_forward`.
+    Returns:
+        dx: shaped like ``x``.
+    """
+    out = cache
+    dout = _check.dout("tanh_backward", dout, out.shape, out.dtype)
+    # BEGIN SOLUTION
+    dx = dout * (1 - out * out)
+    # END SOLUTION
+    return dx
+
+
+def dropout_forward(x, dropout_param):
+    """Inverted dropout (Srivastava et al. 2014), CS231n (2019+) semantics.
+
+    In train mode each unit is kept with probability ``p`` and the kept units are scaled by ``1 / p``,
+    so the expected activation equals the input and test mode is the identity.
+
+    Args:
+        x: floating array of any shape.
+        dropout_param: dict with
+            ``'mode'``: ``'train'`` or ``'test'``;
+            ``'p'``: probability of KEEPING a unit, in (0, 1];
+            ``'seed'`` (optional): non-negative int; the same seed gives the same mask on every call.
+    Returns:
+        out: same shape and dtype as ``x`` (a copy of ``x`` in test mode).
+        cache: ``(mask, x.shape, x.dtype)``; ``mask`` holds ``1/p`` for kept units and 0 for dropped
+        ones in train mode, and is ``None`` in test mode.
+    """
+    fn = "dropout_forward"
+    x = _check.float_array(fn, "x", x)
+    if not isinstance(dropout_param, dict):
+        raise TypeError(f"{fn}: dropout_param must be a dict with 'mode', 'p' and optionally 'seed'; "
+                        f"got {type(dropout_param).__name__}")
+    mode = dropout_param.get("mode")
+    if mode not in ("train", "test"):
+        raise ValueError(f"{fn}: dropout_param['mode'] must be 'train' or 'test'; got {mode!r}")
+    p = dropout_param.get("p")
+    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 < p <= 1:
+        raise ValueError(f"{fn}: dropout_param['p'] (probability of keeping a unit) must be in (0, 1]; "
+                         f"got {p!r}")
+    seed = dropout_param.get("seed")
+    if seed is not None:
+        seed = _check.nonnegative_int(fn, "dropout_param['seed']", seed)
+    if mode == "test":
+        return x.copy(), (None, x.shape, x.dtype)
+    rng = np.random.default_rng(seed)
+    # BEGIN SOLUTION
+    # The uniforms are drawn in float64 whatever x's dtype, so one seed gives one mask.
+    mask = (rng.random(x.shape) < p).astype(x.dtype) / x.dtype.type(p)
+    out = x * mask
+    # END SOLUTION
+    return out, (mask, x.shape, x.dtype)
+
+
+def dropout_backward(dout, cache):
+    """Inverted dropout backward pass: ``dout * mask`` in train mode, ``dout`` in test mode.
+
+    Args:
+        dout: upstream gradient, shaped like ``x``.
+        cache: from :func:`dropout_forward`.
+    Returns:
+        dx: shaped like ``x``.
+    """
+    fn = "dropout_backward"
+    mask, shape, dtype = cache
+    dout = _check.dout(fn, dout, shape, dtype)
+    if mask is None:
+        return dout.copy()
+    # BEGIN SOLUTION
+    dx = dout * mask
+    # END SOLUTION
+    return dx

@@ -1,0 +1,339 @@
+"""2-D convolution and transposed convolution (NCHW), naive loops beside fast im2col + BLAS versions.
+
+A convolution slides F filters of shape (C, HH, WW) over a zero-padded input with a given stride; the
+naive version spells that out with loops. The fast version gathers every window into a column
+(im2col), so the whole layer becomes one matrix product per image (the trick of Chellapilla et al.,
+"High Performance Convolutional Neural Networks for Document Processing", 2006). The transposed
+convolution (Zeiler et al., "Deconvolutional Networks", 2010) is the adjoint of that map, so it reuses
+the same two gathers in the opposite order.
+
+``conv_param`` is a dict ``{'stride': int (default 1), 'pad': int (default 0)}`` as in CS231n, plus
+``'output_padding'`` for the transposed convolution. Unknown keys raise, so a typo such as
+``'padding'`` is not silently ignored.
+"""
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .. import _check, kernels
+
+__all__ = [
+    "conv_forward_naive", "conv_backward_naive", "conv_forward", "conv_backward",
+    "conv_transpose_forward", "conv_transpose_backward",
+]
+
+BACKENDS = ("numba", "numpy")
+
+
+def read_params(fn, name, given, required=(), defaults=None):
+    """Return ``given`` merged over ``defaults`` after checking it is a dict with only known keys."""
+    defaults = defaults or {}
+    if not isinstance(given, dict):
+        raise TypeError(f"{fn}: {name} must be a dict; got {type(given).__name__}")
+    known = tuple(required) + tuple(defaults)
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ValueError(f"{fn}: unknown {name} key(s) {unknown}; expected keys among {list(known)}")
+    missing = [k for k in required if k not in given]
+    if missing:
+        raise ValueError(f"{fn}: {name} is missing key(s) {missing}")
+    return {**defaults, **given}
+
+
+def upstream(fn, dout, expected_shape, dtype):
+    """Check an upstream gradient against the forward output's shape and cast it to ``dtype``."""
+    dout = _check.float_array(fn, "dout", dout)
+    _check.same_shape(fn, "dout", dout, expected_shape)
+    return dout.astype(dtype, copy=False)
+
+
+def fast_dtype(fn, x):
+    if x.dtype not in (np.float32, np.float64):
+        raise TypeError(f"{fn}: x must be float32 or float64 for the compiled kernels; got dtype {x.dtype}")
+
+
+def _backend(fn, backend):
+    if backend not in BACKENDS:
+        raise ValueError(f"{fn}: backend must be one of {BACKENDS}; got {backend!r}")
+    return backend
+
+
+def _bias(fn, b, n, dtype):
+    if b is None:
+        return None
+    b = _check.float_array(fn, "b", b, 1, "(F,)")
+    _check.shape(fn, "b", b, (n,))
+    return b.astype(dtype, copy=False)
+
+
+def _kernel_shape(fn, w, layout):
+    if 0 in w.shape:
+        raise ValueError(f"{fn}: w must have non-zero sizes {layout}; got shape {w.shape}")
+
+
+def _conv_setup(fn, x, w, b, conv_param):
+    """Validate a convolution's arguments; returns x, w, b in x's dtype, stride, pad, (Ho, Wo)."""
+    x = _check.float_array(fn, "x", x, 4, "(N, C, H, W)")
+    w = _check.float_array(fn, "w", w, 4, "(F, C, HH, WW)")
+    _kernel_shape(fn, w, "(F, C, HH, WW)")
+    p = read_params(fn, "conv_param", conv_param, defaults={"stride": 1, "pad": 0})
+    stride = _check.positive_int(fn, "conv_param['stride']", p["stride"])
+    pad = _check.nonnegative_int(fn, "conv_param['pad']", p["pad"])
+    N, C, H, W = x.shape
+    F, Cw, HH, WW = w.shape
+    if Cw != C:
+        raise ValueError(f"{fn}: w must have shape (F, {C}, HH, WW) to match the {C} channels of x "
+                         f"{x.shape}; got {w.shape}")
+    if HH > H + 2 * pad or WW > W + 2 * pad:
+        raise ValueError(f"{fn}: kernel {HH}x{WW} of w {w.shape} is larger than the padded input "
+                         f"{H + 2 * pad}x{W + 2 * pad} (x {x.shape}, pad {pad})")
+    out_hw = (1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride)
+    return x, w.astype(x.dtype, copy=False), _bias(fn, b, F, x.dtype), stride, pad, out_hw
+
+
+# --------------------------------------------------------------------------------------------------
+# Naive loops
+# --------------------------------------------------------------------------------------------------
+
+def conv_forward_naive(x, w, b, conv_param):
+    """Convolution with explicit loops over images, filters and output pixels.
+
+    Args:
+        x: input (N, C, H, W).
+        w: filters (F, C, HH, WW).
+        b: biases (F,) or None.
+        conv_param: {'stride': s, 'pad': p}; the input is zero-padded by p on each side.
+    Returns:
+        out: (N, F, H', W') with H' = 1 + (H + 2p - HH) // s and W' = 1 + (W + 2p - WW) // s.
+        cache: (x, w, b, stride, pad) for :func:`conv_backward_naive`.
+    """
+    fn = "conv_forward_naive"
+    x, w, b, stride, pad, (Ho, Wo) = _conv_setup(fn, x, w, b, conv_param)
+    N, F, HH, WW = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
+    # BEGIN SOLUTION
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    out = np.zeros((N, F, Ho, Wo), dtype=x.dtype)
+    for n in range(N):
+        for f in range(F):
+            for oh in range(Ho):
+                for ow in range(Wo):
+                    window = xp[n, :, oh * stride:oh * stride + HH, ow * stride:ow * stride + WW]
+                    out[n, f, oh, ow] = np.sum(window * w[f])
+    if b is not None:
+        out += b[:, None, None]
+    # END SOLUTION
+    return out, (x, w, b, stride, pad)
+
+
+def conv_backward_naive(dout, cache):
+    """Backward pass of :func:`conv_forward_naive`, with the same loops.
+
+    Args:
+        dout: upstream gradient (N, F, H', W').
+        cache: from :func:`conv_forward_naive`.
+    Returns:
+        dx (N, C, H, W), dw (F, C, HH, WW), db (F,) or None when the forward had no bias.
+    """
+    x, w, b, stride, pad = cache
+    N, C, H, W = x.shape
+    F, _, HH, WW = w.shape
+    Ho, Wo = 1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride
+    dout = upstream("conv_backward_naive", dout, (N, F, Ho, Wo), x.dtype)
+    # BEGIN SOLUTION
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    dxp = np.zeros_like(xp)
+    dw = np.zeros_like(w)
+    for n in range(N):
+        for f in range(F):
+            for oh in range(Ho):
+                for ow in range(Wo):
+                    hs = slice(oh * stride, oh * stride + HH)
+                    ws = slice(ow * stride, ow * stride + WW)
+                    dxp[n, :, hs, ws] += w[f] * dout[n, f, oh, ow]
+                    dw[f] += xp[n, :, hs, ws] * dout[n, f, oh, ow]
+    dx = dxp[:, :, pad:pad + H, pad:pad + W]
+    db = None if b is None else dout.sum(axis=(0, 2, 3))
+    # END SOLUTION
+    return dx, dw, db
+
+
+# --------------------------------------------------------------------------------------------------
+# im2col + matrix products
+# --------------------------------------------------------------------------------------------------
+
+def _pointwise(HH, WW, stride, pad):
+    """A 1x1, stride-1, unpadded kernel: the columns are the image itself, no gather needed."""
+    return HH == WW == stride == 1 and pad == 0
+
+
+def _im2col(x, HH, WW, stride, pad, Ho, Wo, backend):
+    """Windows of x (N, C, H, W) as columns (N, C*HH*WW, Ho*Wo), row order (c, i, j)."""
+    N, C, H, W = x.shape
+    if _pointwise(HH, WW, stride, pad):
+        return x.reshape(N, C, H * W)
+    if backend == "numba":
+        return kernels.im2col(np.ascontiguousarray(x), HH, WW, stride, pad, Ho, Wo)
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    win = sliding_window_view(xp, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride][:, :, :Ho, :Wo]
+    return win.transpose(0, 1, 4, 5, 2, 3).reshape(N, C * HH * WW, Ho * Wo)
+
+
+def _col2im(cols, C, H, W, HH, WW, stride, pad, Ho, Wo, backend):
+    """Adjoint of :func:`_im2col`: columns (N, C*HH*WW, Ho*Wo) summed into an image (N, C, H, W)."""
+    N = cols.shape[0]
+    if _pointwise(HH, WW, stride, pad):
+        return cols.reshape(N, C, H, W)
+    if backend == "numba":
+        return kernels.col2im(np.ascontiguousarray(cols), C, H, W, HH, WW, stride, pad, Ho, Wo)
+    cols = cols.reshape(N, C, HH, WW, Ho, Wo)
+    xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
+    for i in range(HH):
+        for j in range(WW):
+            xp[:, :, i:i + stride * Ho:stride, j:j + stride * Wo:stride] += cols[:, :, i, j]
+    return xp[:, :, pad:pad + H, pad:pad + W]
+
+
+def _sum_outer(a, b):
+    """sum_n a[n] @ b[n].T for stacks a (N, I, P) and b (N, J, P): the weight gradient of a matmul layer."""
+    if a.shape[0] == 1:
+        return a[0] @ b[0].T
+    return np.matmul(a, b.transpose(0, 2, 1)).sum(axis=0)
+
+
+def conv_forward(x, w, b, conv_param, backend="numba"):
+    """Fast convolution: im2col, then one BLAS matrix product per image written straight into NCHW.
+
+    Same arguments, shapes and results as :func:`conv_forward_naive` (to rounding). 1x1 stride-1
+    unpadded convolutions skip im2col: the image (C, H*W) already is the column matrix.
+
+    Args:
+        x: input (N, C, H, W), float32 or float64.
+        w: filters (F, C, HH, WW).
+        b: biases (F,) or None.
+        conv_param: {'stride': s, 'pad': p}.
+        backend: "numba" (compiled parallel gathers) or "numpy" (sliding_window_view, for comparison).
+    Returns:
+        out: (N, F, H', W') with H' = 1 + (H + 2p - HH) // s, W' = 1 + (W + 2p - WW) // s.
+        cache: for :func:`conv_backward`; holds the columns (N, C*HH*WW, H'*W').
+    """
+    fn = "conv_forward"
+    x, w, b, stride, pad, (Ho, Wo) = _conv_setup(fn, x, w, b, conv_param)
+    fast_dtype(fn, x)
+    _backend(fn, backend)
+    N, F, HH, WW = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
+    # BEGIN SOLUTION
+    cols = _im2col(x, HH, WW, stride, pad, Ho, Wo, backend)
+    out = np.matmul(w.reshape(F, -1), cols).reshape(N, F, Ho, Wo)
+    if b is not None:
+        out += b[:, None, None]
+    # END SOLUTION
+    return out, (x.shape, w, b, cols, stride, pad, backend)
+
+
+def conv_backward(dout, cache, weight_grads=True):
+    """Backward pass of :func:`conv_forward`.
+
+    dx is ``w^T @ dout`` per image scattered back by col2im; dw is ``sum_n dout[n] @ cols[n]^T``.
+
+    Args:
+        dout: upstream gradient (N, F, H', W').
+        cache: from :func:`conv_forward`.
+        weight_grads: if False only dx is computed (frozen weights, e.g. saliency maps of a
+            pretrained net), and dw, db are returned as None.
+    Returns:
+        dx (N, C, H, W), dw (F, C, HH, WW) or None, db (F,) or None.
+    """
+    x_shape, w, b, cols, stride, pad, backend = cache
+    N, C, H, W = x_shape
+    F, _, HH, WW = w.shape
+    Ho, Wo = 1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride
+    dout = upstream("conv_backward", dout, (N, F, Ho, Wo), w.dtype)
+    # BEGIN SOLUTION
+    d = dout.reshape(N, F, Ho * Wo)
+    w2 = w.reshape(F, -1)
+    dx = _col2im(np.matmul(w2.T, d), C, H, W, HH, WW, stride, pad, Ho, Wo, backend)
+    dw = db = None
+    if weight_grads:
+        dw = _sum_outer(d, cols).reshape(w.shape)
+        db = None if b is None else d.sum(axis=(0, 2))
+    # END SOLUTION
+    return dx, dw, db
+
+
+# --------------------------------------------------------------------------------------------------
+# Transposed convolution
+# --------------------------------------------------------------------------------------------------
+
+def conv_transpose_forward(x, w, b, conv_param, backend="numba"):
+    """Transposed convolution (PyTorch ``ConvTranspose2d``): the adjoint of :func:`conv_forward`.
+
+    Each input pixel stamps its channel vector times the kernel into the output, ``stride`` pixels
+    apart; ``pad`` then crops that many pixels from each border and ``output_padding`` adds rows and
+    columns at the bottom/right, so that a stride-s convolution's input size can be recovered.
+    ``<conv(z), x> == <z, conv_transpose(x)>`` for w shared between the two (w's first axis is the
+    convolution's output channels).
+
+    Args:
+        x: input (N, C_in, H, W), float32 or float64.
+        w: filters (C_in, C_out, HH, WW).
+        b: biases (C_out,) or None.
+        conv_param: {'stride': s (default 1), 'pad': p (default 0), 'output_padding': op (default 0)},
+            with op < s.
+        backend: "numba" or "numpy", as for :func:`conv_forward`.
+    Returns:
+        out: (N, C_out, H', W') with H' = (H - 1)*s - 2p + HH + op, W' likewise.
+        cache: for :func:`conv_transpose_backward`.
+    """
+    fn = "conv_transpose_forward"
+    x = _check.float_array(fn, "x", x, 4, "(N, C_in, H, W)")
+    w = _check.float_array(fn, "w", w, 4, "(C_in, C_out, HH, WW)")
+    _kernel_shape(fn, w, "(C_in, C_out, HH, WW)")
+    fast_dtype(fn, x)
+    _backend(fn, backend)
+    p = read_params(fn, "conv_param", conv_param, defaults={"stride": 1, "pad": 0, "output_padding": 0})
+    stride = _check.positive_int(fn, "conv_param['stride']", p["stride"])
+    pad = _check.nonnegative_int(fn, "conv_param['pad']", p["pad"])
+    op = _check.nonnegative_int(fn, "conv_param['output_padding']", p["output_padding"])
+    if op >= stride:
+        raise ValueError(f"{fn}: conv_param['output_padding'] must be smaller than the stride {stride}; got {op}")
+    N, C_in, H, W = x.shape
+    Cw, C_out, HH, WW = w.shape
+    if Cw != C_in:
+        raise ValueError(f"{fn}: w must have shape ({C_in}, C_out, HH, WW) to match the {C_in} channels of x "
+                         f"{x.shape}; got {w.shape}")
+    Ho, Wo = (H - 1) * stride - 2 * pad + HH + op, (W - 1) * stride - 2 * pad + WW + op
+    if Ho < 1 or Wo < 1:
+        raise ValueError(f"{fn}: pad {pad} crops the whole output of x {x.shape} with w {w.shape} "
+                         f"(would be {Ho}x{Wo})")
+    w = w.astype(x.dtype, copy=False)
+    b = _bias(fn, b, C_out, x.dtype)
+    # BEGIN SOLUTION
+    cols = np.matmul(w.reshape(C_in, -1).T, x.reshape(N, C_in, H * W))
+    out = _col2im(cols, C_out, Ho, Wo, HH, WW, stride, pad, H, W, backend)
+    if b is not None:
+        out += b[:, None, None]
+    # END SOLUTION
+    return out, (x, w, b, stride, pad, (Ho, Wo), backend)
+
+
+def conv_transpose_backward(dout, cache):
+    """Backward pass of :func:`conv_transpose_forward`.
+
+    dx is the ordinary convolution of dout with w; dw pairs x with dout's windows.
+
+    Args:
+        dout: upstream gradient (N, C_out, H', W').
+        cache: from :func:`conv_transpose_forward`.
+    Returns:
+        dx (N, C_in, H, W), dw (C_in, C_out, HH, WW), db (C_out,) or None when the forward had no bias.
+    """
+    x, w, b, stride, pad, (Ho, Wo), backend = cache
+    N, C_in, H, W = x.shape
+    _, C_out, HH, WW = w.shape
+    dout = upstream("conv_transpose_backward", dout, (N, C_out, Ho, Wo), x.dtype)
+    # BEGIN SOLUTION
+    dcols = _im2col(dout, HH, WW, stride, pad, H, W, backend)
+    dx = np.matmul(w.reshape(C_in, -1), dcols).reshape(x.shape)
+    dw = _sum_outer(x.reshape(N, C_in, H * W), dcols).reshape(w.shape)
+    db = None if b is None else dout.sum(axis=(0, 2, 3))
+    # END SOLUTION
+    return dx, dw, db

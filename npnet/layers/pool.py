@@ -1,0 +1,244 @@
+"""Max, average and global average pooling (NCHW), with PyTorch's output sizes and window rules.
+
+``pool_param`` is a dict ``{'pool_height': kh, 'pool_width': kw, 'stride': s, 'pad': p (default 0),
+'ceil_mode': bool (default False)}``, plus ``'count_include_pad'`` (default True) for average pooling.
+The output size along an axis of length L is ``floor((L + 2p - k) / s) + 1`` (``ceil`` with
+ceil_mode), except that with ceil_mode a last window starting in the right padding is dropped, so
+every window starts inside the input or its left padding. Padding must be at most half the kernel.
+"""
+import numpy as np
+
+from .. import _check, kernels
+from .conv import fast_dtype, read_params, upstream
+
+__all__ = [
+    "max_pool_forward_naive", "max_pool_backward_naive", "max_pool_forward", "max_pool_backward",
+    "avg_pool_forward", "avg_pool_backward", "global_avg_pool_forward", "global_avg_pool_backward",
+]
+
+
+def pool_output_size(size, k, stride, pad, ceil_mode):
+    """Output length of a pooling window sweep along one axis, exactly as PyTorch computes it.
+
+    ``ceil_mode`` rounds up, but the last window must still start inside the input or the left padding.
+    """
+    span = size + 2 * pad - k
+    out = (-(-span // stride) if ceil_mode else span // stride) + 1
+    if ceil_mode and (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def _pool_setup(fn, x, pool_param, extra_defaults=None):
+    """Validate x and pool_param; returns x, (kh, kw), stride, pad, ceil_mode, (Ho, Wo), the parameters."""
+    x = _check.float_array(fn, "x", x, 4, "(N, C, H, W)")
+    p = read_params(fn, "pool_param", pool_param, required=("pool_height", "pool_width", "stride"),
+                    defaults={"pad": 0, "ceil_mode": False, **(extra_defaults or {})})
+    kh = _check.positive_int(fn, "pool_param['pool_height']", p["pool_height"])
+    kw = _check.positive_int(fn, "pool_param['pool_width']", p["pool_width"])
+    stride = _check.positive_int(fn, "pool_param['stride']", p["stride"])
+    pad = _check.nonnegative_int(fn, "pool_param['pad']", p["pad"])
+    ceil_mode = bool(p["ceil_mode"])
+    H, W = x.shape[2:]
+    if 2 * pad > min(kh, kw):
+        raise ValueError(f"{fn}: pool_param['pad'] must be at most half the {kh}x{kw} window; got {pad}")
+    if kh > H + 2 * pad or kw > W + 2 * pad:
+        raise ValueError(f"{fn}: the {kh}x{kw} window is larger than the padded input "
+                         f"{H + 2 * pad}x{W + 2 * pad} (x {x.shape}, pad {pad})")
+    out_hw = (pool_output_size(H, kh, stride, pad, ceil_mode), pool_output_size(W, kw, stride, pad, ceil_mode))
+    return x, (kh, kw), stride, pad, out_hw, p
+
+
+def _span(o, stride, pad, k, size):
+    """Rows (or columns) [start, end) of the input under window ``o``, clipped to the image."""
+    start = o * stride - pad
+    return max(start, 0), min(start + k, size)
+
+
+# --------------------------------------------------------------------------------------------------
+# Max pooling
+# --------------------------------------------------------------------------------------------------
+
+def max_pool_forward_naive(x, pool_param):
+    """Max pooling with explicit loops; padding never wins (it acts as -inf).
+
+    Args:
+        x: input (N, C, H, W).
+        pool_param: see the module docstring.
+    Returns:
+        out: (N, C, H', W') (sizes in the module docstring).
+        cache: (x, pool_param) for :func:`max_pool_backward_naive`.
+    """
+    x, (kh, kw), stride, pad, (Ho, Wo), _ = _pool_setup("max_pool_forward_naive", x, pool_param)
+    N, C = x.shape[:2]
+    out = np.empty((N, C, Ho, Wo), dtype=x.dtype)
+    # BEGIN SOLUTION
+    for oh in range(Ho):
+        h0, h1 = _span(oh, stride, pad, kh, x.shape[2])
+        for ow in range(Wo):
+            w0, w1 = _span(ow, stride, pad, kw, x.shape[3])
+            out[:, :, oh, ow] = x[:, :, h0:h1, w0:w1].max(axis=(2, 3))
+    # END SOLUTION
+    return out, (x, pool_param)
+
+
+def max_pool_backward_naive(dout, cache):
+    """Backward pass of :func:`max_pool_forward_naive`.
+
+    Each window sends its upstream gradient to the position of its maximum; on ties, to the first
+    maximum in row-major order (as PyTorch does). Overlapping windows add.
+
+    Args:
+        dout: upstream gradient (N, C, H', W').
+        cache: from :func:`max_pool_forward_naive`.
+    Returns:
+        dx: (N, C, H, W).
+    """
+    fn = "max_pool_backward_naive"
+    x, pool_param = cache
+    x, (kh, kw), stride, pad, (Ho, Wo), _ = _pool_setup(fn, x, pool_param)
+    N, C, H, W = x.shape
+    dout = upstream(fn, dout, (N, C, Ho, Wo), x.dtype)
+    dx = np.zeros_like(x)
+    # BEGIN SOLUTION
+    for n in range(N):
+        for c in range(C):
+            for oh in range(Ho):
+                h0, h1 = _span(oh, stride, pad, kh, H)
+                for ow in range(Wo):
+                    w0, w1 = _span(ow, stride, pad, kw, W)
+                    i, j = divmod(int(np.argmax(x[n, c, h0:h1, w0:w1])), w1 - w0)
+                    dx[n, c, h0 + i, w0 + j] += dout[n, c, oh, ow]
+    # END SOLUTION
+    return dx
+
+
+def max_pool_forward(x, pool_param):
+    """Fast max pooling (compiled kernel that also records each window's argmax).
+
+    Same results and tie rule as :func:`max_pool_forward_naive`, except that NaNs are not propagated.
+
+    Args:
+        x: input (N, C, H, W), float32 or float64.
+        pool_param: see the module docstring.
+    Returns:
+        out: (N, C, H', W').
+        cache: (x.shape, x.dtype, argmax (N*C, H', W') as flat indices h*W + w), not x itself.
+    """
+    fn = "max_pool_forward"
+    x, (kh, kw), stride, pad, (Ho, Wo), _ = _pool_setup(fn, x, pool_param)
+    fast_dtype(fn, x)
+    N, C, H, W = x.shape
+    # BEGIN SOLUTION
+    planes = np.ascontiguousarray(x).reshape(N * C, H, W)
+    out, arg = kernels.max_pool_forward(planes, kh, kw, stride, pad, Ho, Wo)
+    # END SOLUTION
+    return out.reshape(N, C, Ho, Wo), (x.shape, x.dtype, arg)
+
+
+def max_pool_backward(dout, cache):
+    """Backward pass of :func:`max_pool_forward`: dout (N, C, H', W') -> dx (N, C, H, W)."""
+    (N, C, H, W), dtype, arg = cache
+    dout = upstream("max_pool_backward", dout, (N, C) + arg.shape[1:], dtype)
+    # BEGIN SOLUTION
+    dx = kernels.max_pool_backward(np.ascontiguousarray(dout).reshape(arg.shape), arg, H, W)
+    # END SOLUTION
+    return dx.reshape(N, C, H, W)
+
+
+# --------------------------------------------------------------------------------------------------
+# Average pooling
+# --------------------------------------------------------------------------------------------------
+
+def _divisor(n_out, stride, pad, k, size, count_include_pad):
+    """Per-axis window lengths: PyTorch counts padding inside [-pad, size + pad) but never beyond."""
+    start = np.arange(n_out) * stride - pad
+    if count_include_pad:
+        return np.minimum(start + k, size + pad) - start
+    return np.minimum(start + k, size) - np.maximum(start, 0)
+
+
+def _canvas_shape(size, k, stride, pad, n_out):
+    # A ceil_mode window may run past the right padding; the canvas must hold it.
+    return max(size + 2 * pad, (n_out - 1) * stride + k)
+
+
+def avg_pool_forward(x, pool_param):
+    """Average pooling with PyTorch ``AvgPool2d`` divisors.
+
+    The sum over a window counts padding as zeros. It is divided by the window's area clipped to the
+    padded input [-p, L + p) when ``count_include_pad`` is True, or clipped to the input itself when
+    False; ceil_mode windows that overhang the padding are clipped the same way.
+
+    Args:
+        x: input (N, C, H, W).
+        pool_param: see the module docstring, plus 'count_include_pad' (default True).
+    Returns:
+        out: (N, C, H', W').
+        cache: for :func:`avg_pool_backward`.
+    """
+    x, (kh, kw), stride, pad, (Ho, Wo), p = _pool_setup("avg_pool_forward", x, pool_param,
+                                                         {"count_include_pad": True})
+    N, C, H, W = x.shape
+    include = bool(p["count_include_pad"])
+    # BEGIN SOLUTION
+    area = np.outer(_divisor(Ho, stride, pad, kh, H, include), _divisor(Wo, stride, pad, kw, W, include))
+    canvas = np.zeros((N, C, _canvas_shape(H, kh, stride, pad, Ho), _canvas_shape(W, kw, stride, pad, Wo)),
+                      dtype=x.dtype)
+    canvas[:, :, pad:pad + H, pad:pad + W] = x
+    out = np.zeros((N, C, Ho, Wo), dtype=x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            out += canvas[:, :, i:i + stride * Ho:stride, j:j + stride * Wo:stride]
+    out /= area.astype(x.dtype)
+    # END SOLUTION
+    return out, (x.shape, x.dtype, (kh, kw), stride, pad, canvas.shape, area)
+
+
+def avg_pool_backward(dout, cache):
+    """Backward pass of :func:`avg_pool_forward`: each input gets dout / area of every window it is in.
+
+    Args:
+        dout: upstream gradient (N, C, H', W').
+        cache: from :func:`avg_pool_forward`.
+    Returns:
+        dx: (N, C, H, W).
+    """
+    (N, C, H, W), dtype, (kh, kw), stride, pad, canvas_shape, area = cache
+    Ho, Wo = area.shape
+    dout = upstream("avg_pool_backward", dout, (N, C, Ho, Wo), dtype)
+    # BEGIN SOLUTION
+    share = dout / area.astype(dtype)
+    canvas = np.zeros(canvas_shape, dtype=dtype)
+    for i in range(kh):
+        for j in range(kw):
+            canvas[:, :, i:i + stride * Ho:stride, j:j + stride * Wo:stride] += share
+    dx = canvas[:, :, pad:pad + H, pad:pad + W]
+    # END SOLUTION
+    return dx
+
+
+def global_avg_pool_forward(x):
+    """Mean over all spatial positions (as in Lin et al., "Network In Network", 2014).
+
+    Args:
+        x: input (N, C, H, W).
+    Returns:
+        out: (N, C, 1, 1).
+        cache: (x.shape, x.dtype).
+    """
+    x = _check.float_array("global_avg_pool_forward", "x", x, 4, "(N, C, H, W)")
+    # BEGIN SOLUTION
+    out = x.mean(axis=(2, 3), keepdims=True)
+    # END SOLUTION
+    return out, (x.shape, x.dtype)
+
+
+def global_avg_pool_backward(dout, cache):
+    """Backward pass of :func:`global_avg_pool_forward`: dout (N, C, 1, 1) -> dx (N, C, H, W)."""
+    (N, C, H, W), dtype = cache
+    dout = upstream("global_avg_pool_backward", dout, (N, C, 1, 1), dtype)
+    # BEGIN SOLUTION
+    dx = np.broadcast_to(dout / (H * W), (N, C, H, W)).copy()
+    # END SOLUTION
+    return dx

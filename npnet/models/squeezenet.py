@@ -1,0 +1,186 @@
+"""SqueezeNet 1.1 and 1.0 (Iandola et al. 2016, "SqueezeNet: AlexNet-level accuracy with 50x fewer
+parameters and <0.5MB model size"), laid out exactly like torchvision's ``models.squeezenet``.
+
+``model.features[i]`` means what it means in torchvision and in the course notebooks: for 1.1, index 0
+is the first conv, 1 its ReLU, 2 a max pool, 3 and 4 fire modules (the style-transfer content layer is
+3, the style layers 1, 4, 6, 7), 12 the last fire module. Parameter names are torchvision's
+(``features.3.squeeze.weight``), so torchvision's weight file loads unchanged.
+"""
+import numpy as np
+
+from .. import _check
+from ..layers import concat_backward, concat_forward
+from ..nn import Conv2d, Dropout, GlobalAvgPool2d, MaxPool2d, Module, ReLU, Sequential
+
+NUM_CLASSES = 1000
+
+
+class Fire(Module):
+    """Fire module: a 1x1 "squeeze" conv + ReLU feeding two "expand" convs (1x1 and 3x3 with padding 1),
+    each + ReLU, whose outputs are concatenated along channels.
+
+    Input (N, inplanes, H, W) -> output (N, expand1x1_planes + expand3x3_planes, H, W).
+    """
+
+    def __init__(self, inplanes, squeeze_planes, expand1x1_planes, expand3x3_planes, dtype=np.float32,
+                 rng=None):
+        super().__init__()
+        rng = np.random.default_rng(rng)
+        self.squeeze = Conv2d(inplanes, squeeze_planes, 1, dtype=dtype, rng=rng)
+        self.squeeze_activation = ReLU()
+        self.expand1x1 = Conv2d(squeeze_planes, expand1x1_planes, 1, dtype=dtype, rng=rng)
+        self.expand1x1_activation = ReLU()
+        self.expand3x3 = Conv2d(squeeze_planes, expand3x3_planes, 3, padding=1, dtype=dtype, rng=rng)
+        self.expand3x3_activation = ReLU()
+
+    def forward(self, x):
+        s = self.squeeze_activation.forward(self.squeeze.forward(x))
+        e1 = self.expand1x1_activation.forward(self.expand1x1.forward(s))
+        e3 = self.expand3x3_activation.forward(self.expand3x3.forward(s))
+        out, self.cache = concat_forward([e1, e3], axis=1)
+        return out
+
+    def backward(self, dout):
+        de1, de3 = concat_backward(dout, self._need_cache())
+        # The squeeze output feeds both branches, so its gradient is the sum of theirs.
+        ds = self.expand1x1.backward(self.expand1x1_activation.backward(de1))
+        ds = ds + self.expand3x3.backward(self.expand3x3_activation.backward(de3))
+        return self.squeeze.backward(self.squeeze_activation.backward(ds))
+
+
+# (inplanes, squeeze, expand1x1, expand3x3) of each fire module, "M" a 3x3/2 ceil-mode max pool.
+_FEATURES = {
+    "1_1": [("conv", 3, 64, 3), "relu", "M", (64, 16, 64, 64), (128, 16, 64, 64), "M",
+            (128, 32, 128, 128), (256, 32, 128, 128), "M", (256, 48, 192, 192), (384, 48, 192, 192),
+            (384, 64, 256, 256), (512, 64, 256, 256)],
+    "1_0": [("conv", 3, 96, 7), "relu", "M", (96, 16, 64, 64), (128, 16, 64, 64), (128, 32, 128, 128),
+            "M", (256, 32, 128, 128), (256, 48, 192, 192), (384, 48, 192, 192), (384, 64, 256, 256), "M",
+            (512, 64, 256, 256)],
+}
+
+
+class SqueezeNet(Module):
+    """SqueezeNet with torchvision's structure: ``features`` (a Sequential) then ``classifier`` =
+    [Dropout(0.5), conv 512 -> num_classes 1x1, ReLU, global average pool].
+
+    ``forward(X)``: X (N, 3, H, W) normalised images -> scores (N, num_classes).
+    ``backward(dscores)``: dscores (N, num_classes) -> dX (N, 3, H, W), the gradient w.r.t. the image;
+    the ReLUs follow the current ``relu_mode`` (standard / guided / deconvnet).
+
+    For anything in between use the two Sequentials: ``model.features.outputs[i]`` is an activation,
+    ``model.features.forward(x, start, end)`` / ``model.features.backward(g, start, end)`` a sub-range,
+    and ``model.classifier.backward(dscores4d)`` the gradient at the last feature map.
+    """
+
+    def __init__(self, version="1_1", num_classes=NUM_CLASSES, dtype=np.float32, seed=0):
+        super().__init__()
+        if version not in _FEATURES:
+            raise ValueError(f"SqueezeNet: version must be one of {sorted(_FEATURES)}; got {version!r}")
+        rng = np.random.default_rng(seed)
+        layers = []
+        for spec in _FEATURES[version]:
+            if spec == "relu":
+                layers.append(ReLU())
+            elif spec == "M":
+                layers.append(MaxPool2d(3, stride=2, ceil_mode=True))
+            elif spec[0] == "conv":
+                layers.append(Conv2d(spec[1], spec[2], spec[3], stride=2, dtype=dtype, rng=rng))
+            else:
+                layers.append(Fire(*spec, dtype=dtype, rng=rng))
+        self.version = version
+        self.num_classes = num_classes
+        self.features = Sequential(*layers)
+        # torchvision draws the final conv from N(0, 0.01) so that the initial scores are small.
+        final_conv = Conv2d(512, num_classes, 1, dtype=dtype, rng=rng)
+        final_conv.params["weight"] = (rng.standard_normal(final_conv.params["weight"].shape) * 0.01).astype(dtype)
+        final_conv.params["bias"][:] = 0
+        self.classifier = Sequential(Dropout(0.5, seed=seed), final_conv, ReLU(), GlobalAvgPool2d())
+        self.min_size = _min_input_size(self.features)
+        self.eval()
+
+    @property
+    def dtype(self):
+        return self.features[0].params["weight"].dtype
+
+    def check_input(self, fn, X):
+        """Validate an image batch for this network: (N, 3, H, W) floats, H and W >= ``min_size``."""
+        X = _check.float_array(fn, "X", X, ndim=4, layout="(N, 3, H, W)")
+        if X.shape[1] != 3 or min(X.shape[2:]) < self.min_size:
+            raise ValueError(f"{fn}: X must have shape (N, 3, H, W) with H, W >= {self.min_size} "
+                             f"(the smallest image SqueezeNet {self.version} takes); got {X.shape}")
+        return X
+
+    def forward(self, X):
+        """X (N, 3, H, W) -> class scores (N, num_classes)."""
+        X = self.check_input("SqueezeNet.forward", X)
+        if X.dtype != self.dtype:
+            X = X.astype(self.dtype)
+        scores = self.classifier.forward(self.features.forward(X))
+        return scores.reshape(X.shape[0], self.num_classes)
+
+    def backward(self, dscores):
+        """dscores (N, num_classes), the gradient w.r.t. the scores -> dX (N, 3, H, W)."""
+        out = self.classifier.outputs[-1]
+        if out is None:
+            raise RuntimeError("SqueezeNet.backward: call forward first")
+        dscores = np.asarray(dscores, dtype=self.dtype)
+        _check.same_shape("SqueezeNet.backward", "dscores", dscores, out.shape[:2], "the scores")
+        return self.features.backward(self.classifier.backward(dscores.reshape(out.shape)))
+
+
+def _min_input_size(features):
+    """Smallest square input for which every layer of ``features`` has a non-empty output."""
+    from ..layers.pool import pool_output_size
+    for size in range(1, 256):
+        h, ok = size, True
+        for layer in features.layers:
+            if isinstance(layer, Conv2d):
+                k = layer.params["weight"].shape[-1]
+                pad, stride = layer.conv_param["pad"], layer.conv_param["stride"]
+                if h + 2 * pad < k:
+                    ok = False
+                    break
+                h = (h + 2 * pad - k) // stride + 1
+            elif isinstance(layer, MaxPool2d):
+                p = layer.pool_param
+                h = pool_output_size(h, p["pool_height"], p["stride"], p["pad"], p["ceil_mode"])
+                if h < 1:
+                    ok = False
+                    break
+        if ok:
+            return size
+    raise RuntimeError("SqueezeNet: no input size up to 255 fits the network")
+
+
+def squeezenet1_1(pretrained=True, weights=None, dtype=np.float32):
+    """SqueezeNet 1.1 (torchvision ``squeezenet1_1``), in inference mode.
+
+    Args:
+        pretrained: load the ImageNet weights found by ``npnet.data.lookup.find_weights`` (explicit
+            ``weights`` path, then ``$NPNET_WEIGHTS``, the ``weights/`` folder, the user cache, and a
+            download of torchvision's file when online). Parameters are frozen (``requires_grad``
+            False), so ``backward`` computes only the input gradient.
+        weights: path of an ``.npz`` (torchvision key names) or a torchvision ``.pth`` file.
+        dtype: float32 (default) or float64 (for gradient checks).
+    """
+    return _build("1_1", pretrained, weights, dtype)
+
+
+def squeezenet1_0(pretrained=True, weights=None, dtype=np.float32):
+    """SqueezeNet 1.0 (torchvision ``squeezenet1_0``); see ``squeezenet1_1`` for the arguments."""
+    return _build("1_0", pretrained, weights, dtype)
+
+
+def _build(version, pretrained, weights, dtype):
+    model = SqueezeNet(version, dtype=dtype)
+    if pretrained:
+        from ..weights import load_model_weights
+        load_model_weights(model, f"squeezenet{version}", weights)
+        model.requires_grad_(False)
+    return model
+
+
+def extract_features(X, model):
+    """The output of every module of ``model.features`` for images X, as a list (index i = features[i])."""
+    model.features.forward(model.check_input("extract_features", X).astype(model.dtype, copy=False))
+    return list(model.features.outputs)

@@ -1,0 +1,129 @@
+"""First-order update rules, CS231n style: ``next_w, config = rule(w, dw, config)``.
+
+``config`` is a dict holding the hyperparameters (learning rate, ...) and the per-parameter state
+the rule keeps between steps (velocity, moment estimates, ...). A rule fills in missing entries with
+its defaults, updates the state in place and returns the same dict, so each parameter needs its own
+config dict. ``w`` is not modified; the new weights are returned with the dtype of ``w``.
+"""
+import numpy as np
+
+from . import _check
+
+__all__ = ["sgd", "sgd_momentum", "rmsprop", "adam"]
+
+
+def _prepare(fn, w, dw, config, defaults):
+    """Validate ``w``/``dw``, fill ``config`` with ``defaults`` and return them (dw cast to w's dtype)."""
+    w = _check.float_array(fn, "w", w)
+    dw = _check.float_array(fn, "dw", dw)
+    _check.same_shape(fn, "dw", dw, w.shape, ref_name="w")
+    if config is None:
+        config = {}
+    elif not isinstance(config, dict):
+        raise TypeError(f"{fn}: config must be a dict or None; got {type(config).__name__}")
+    for key, value in defaults.items():
+        config.setdefault(key, value)
+    return w, dw.astype(w.dtype, copy=False), config
+
+
+def _state(fn, config, key, w):
+    """The state array ``config[key]`` (zeros like ``w`` on the first step), checked against ``w``."""
+    value = config.get(key)
+    if value is None:
+        return np.zeros_like(w)
+    value = _check.float_array(fn, f"config[{key!r}]", value)
+    _check.same_shape(fn, f"config[{key!r}]", value, w.shape, ref_name="w")
+    return value
+
+
+def sgd(w, dw, config=None):
+    """Vanilla stochastic gradient descent, ``w - learning_rate * dw``.
+
+    Args:
+        w: weights (any shape). dw: gradient, shaped like ``w``.
+        config: ``learning_rate`` (default 1e-2).
+    Returns:
+        next_w: shaped like ``w``. config: the updated dict.
+    """
+    w, dw, config = _prepare("sgd", w, dw, config, {"learning_rate": 1e-2})
+    # BEGIN SOLUTION
+    next_w = w - config["learning_rate"] * dw
+    # END SOLUTION
+    return next_w.astype(w.dtype, copy=False), config
+
+
+def sgd_momentum(w, dw, config=None):
+    """SGD with momentum (Polyak 1964): ``v = momentum * v - learning_rate * dw``, ``w + v``.
+
+    Args:
+        w: weights (any shape). dw: gradient, shaped like ``w``.
+        config: ``learning_rate`` (default 1e-2), ``momentum`` (default 0.9), ``velocity`` (state,
+            zeros on the first step).
+    Returns:
+        next_w: shaped like ``w``. config: the updated dict.
+    """
+    fn = "sgd_momentum"
+    w, dw, config = _prepare(fn, w, dw, config, {"learning_rate": 1e-2, "momentum": 0.9})
+    v = _state(fn, config, "velocity", w)
+    # BEGIN SOLUTION
+    v = config["momentum"] * v - config["learning_rate"] * dw
+    next_w = w + v
+    # END SOLUTION
+    config["velocity"] = v
+    return next_w.astype(w.dtype, copy=False), config
+
+
+def rmsprop(w, dw, config=None):
+    """RMSProp (Tieleman & Hinton 2012, Coursera lecture 6.5): a step scaled by a running RMS of dw.
+
+    ``cache = decay_rate * cache + (1 - decay_rate) * dw**2``;
+    ``w - learning_rate * dw / (sqrt(cache) + epsilon)``.
+
+    Args:
+        w: weights (any shape). dw: gradient, shaped like ``w``.
+        config: ``learning_rate`` (default 1e-2), ``decay_rate`` (0.99), ``epsilon`` (1e-8),
+            ``cache`` (state, zeros on the first step).
+    Returns:
+        next_w: shaped like ``w``. config: the updated dict.
+    """
+    fn = "rmsprop"
+    w, dw, config = _prepare(fn, w, dw, config, {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8})
+    cache = _state(fn, config, "cache", w)
+    # BEGIN SOLUTION
+    cache = config["decay_rate"] * cache + (1 - config["decay_rate"]) * dw * dw
+    next_w = w - config["learning_rate"] * dw / (np.sqrt(cache) + config["epsilon"])
+    # END SOLUTION
+    config["cache"] = cache
+    return next_w.astype(w.dtype, copy=False), config
+
+
+def adam(w, dw, config=None):
+    """Adam (Kingma & Ba 2015, "Adam: A Method for Stochastic Optimization"), with bias correction.
+
+    ``t += 1`` first, then ``m = beta1 m + (1 - beta1) dw``, ``v = beta2 v + (1 - beta2) dw**2``,
+    ``w - learning_rate * m_hat / (sqrt(v_hat) + epsilon)`` with ``m_hat = m / (1 - beta1**t)``,
+    ``v_hat = v / (1 - beta2**t)``.
+
+    Args:
+        w: weights (any shape). dw: gradient, shaped like ``w``.
+        config: ``learning_rate`` (default 1e-3), ``beta1`` (0.9), ``beta2`` (0.999), ``epsilon``
+            (1e-8), and the state ``m``, ``v`` (zeros on the first step) and ``t`` (0 before it).
+    Returns:
+        next_w: shaped like ``w``. config: the updated dict.
+    """
+    fn = "adam"
+    w, dw, config = _prepare(fn, w, dw, config, {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999,
+                                                 "epsilon": 1e-8, "t": 0})
+    m, v = _state(fn, config, "m", w), _state(fn, config, "v", w)
+    t = _check.nonnegative_int(fn, "config['t']", config["t"])
+    beta1, beta2 = config["beta1"], config["beta2"]
+    # BEGIN SOLUTION
+    t += 1
+    m = beta1 * m + (1 - beta1) * dw
+    v = beta2 * v + (1 - beta2) * dw * dw
+    m_hat = m / (1 - beta1 ** t)
+    v_hat = v / (1 - beta2 ** t)
+    next_w = w - config["learning_rate"] * m_hat / (np.sqrt(v_hat) + config["epsilon"])
+    # END SOLUTION
+    config.update(m=m, v=v, t=t)
+    return next_w.astype(w.dtype, copy=False), config

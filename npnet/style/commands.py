@@ -1,0 +1,197 @@
+"""The CLI verbs ``npnet style``, ``npnet invert``, ``npnet texture`` and ``npnet dream``.
+
+Each verb writes the result image to ``--out`` and a PNG figure beside it (``--figure``, default
+``<out>_figure.png``): content | style | result for style transfer, the evolution over a few
+iterations for inversion and texture synthesis, the octaves for DeepDream. Images are files or course
+image names found through the data lookup (``tubingen``, ``starry_night``, ``styles/the_scream.jpg``).
+"""
+from pathlib import Path
+
+__all__ = ["style_args", "style", "invert_args", "invert", "texture_args", "texture", "dream_args", "dream"]
+
+
+def _common(p, out, iters=True):
+    p.add_argument("-o", "--out", default=out, help=f"result image (.png or .jpg; default {out})")
+    p.add_argument("--figure", help="figure path (default: OUT with _figure.png)")
+    if iters:
+        p.add_argument("--iters", type=int, default=200, help="Adam iterations (default 200, as the course)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--weights", help="SqueezeNet 1.1 weights (.npz or torchvision .pth); default: the lookup")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _style_layer_args(p, with_content):
+    if with_content:
+        p.add_argument("--content-layer", type=int, help="features index of the content loss")
+        p.add_argument("--content-weight", type=float, help="content loss weight")
+    p.add_argument("--style-layers", type=int, nargs="+", metavar="K", help="features indices of the style loss")
+    p.add_argument("--style-weights", type=float, nargs="+", metavar="W", help="one weight per style layer")
+    p.add_argument("--tv-weight", type=float, help="total-variation weight")
+
+
+def _outputs(args, inputs, verb):
+    """(result path, figure path), refusing to overwrite any input file."""
+    out = Path(args.out)
+    figure = Path(args.figure) if args.figure else out.with_name(out.stem + "_figure.png")
+    from .transfer import find_image
+
+    for path in (out, figure):
+        for spec in inputs:
+            try:
+                src = find_image(spec)
+            except FileNotFoundError:
+                continue
+            if path.exists() and src.resolve() == path.resolve():
+                raise ValueError(f"{verb}: {path} is an input image; choose another output path")
+    return out, figure
+
+
+def _model(args):
+    from ..models.squeezenet import squeezenet1_1
+
+    return squeezenet1_1(weights=args.weights)
+
+
+def _save(out, img):
+    from ..image import deprocess, save_image
+
+    save_image(out, deprocess(img))
+
+
+def _options(args, names):
+    """{name: value} of the options the user gave (argparse leaves the others None)."""
+    return {k: getattr(args, a) for k, a in names.items() if getattr(args, a) is not None}
+
+
+_LOSS_OPTIONS = {"content_layer": "content_layer", "content_weight": "content_weight",
+                 "style_layers": "style_layers", "style_weights": "style_weights", "tv_weight": "tv_weight"}
+
+
+def style_args(p):
+    from .transfer import PRESETS
+
+    p.add_argument("images", nargs="*", metavar="IMAGE",
+                   help="CONTENT STYLE [STYLE ...] (several styles are blended); default: the preset's images")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="starry_night",
+                   help="the course's parameter set (default starry_night); options below override it")
+    p.add_argument("--size", type=int, help="shorter side of the content image / result (preset: 192)")
+    p.add_argument("--style-size", type=int, help="shorter side of the style image(s)")
+    _style_layer_args(p, with_content=True)
+    p.add_argument("--blend-weights", type=float, nargs="+", metavar="B", help="one weight per style image")
+    p.add_argument("--init-random", action="store_true", help="start from noise instead of the content image")
+    _common(p, "style.png")
+
+
+def style(args):
+    """Style transfer (Gatys et al.): the content of one image in the style of another."""
+    from .figures import transfer_figure
+    from .transfer import PRESETS, load_input, style_transfer
+
+    params = dict(PRESETS[args.preset])
+    if len(args.images) == 1:
+        raise ValueError("give both CONTENT and STYLE images (or none, for the preset's)")
+    if args.images:
+        params["content_image"] = args.images[0]
+        params["style_image"] = args.images[1] if len(args.images) == 2 else list(args.images[1:])
+    params.update(_options(args, {"image_size": "size", "style_size": "style_size", **_LOSS_OPTIONS}))
+    if args.blend_weights is not None:
+        params["style_blend_weights"] = args.blend_weights
+    styles = params["style_image"] if isinstance(params["style_image"], list) else [params["style_image"]]
+    out, figure = _outputs(args, [params["content_image"], *styles], "style")
+    result = style_transfer(**params, init_random=args.init_random, num_iterations=args.iters, seed=args.seed,
+                            model=_model(args), progress=not args.quiet)
+    _save(out, result.image)
+    content = load_input("style", params["content_image"], params["image_size"])
+    style_imgs = [load_input("style", s, params["style_size"]) for s in styles]
+    transfer_figure(figure, content, style_imgs, result.image, title=f"style transfer ({args.preset} parameters)"
+                    if not args.images else "style transfer")
+    print(f"wrote {out} and {figure}; loss {result.losses['total'][0]:.4g} -> {result.losses['total'][-1]:.4g}")
+    return 0
+
+
+def invert_args(p):
+    p.add_argument("image", nargs="?", default="tubingen", help="image to reconstruct (default tubingen)")
+    p.add_argument("--size", type=int, default=192, help="shorter side (default 192)")
+    p.add_argument("--layer", type=int, default=3, help="features index to invert (default 3)")
+    p.add_argument("--content-weight", type=float, default=6e-2, help="content weight (default 6e-2)")
+    p.add_argument("--tv-weight", type=float, default=2e-2, help="total-variation weight (default 2e-2)")
+    p.add_argument("--snapshot-every", type=int, default=50, help="figure frame interval (default 50)")
+    _common(p, "invert.png")
+
+
+def invert(args):
+    """Feature inversion (Mahendran & Vedaldi): an image from its features at one layer, from noise."""
+    from .figures import evolution_figure
+    from .transfer import feature_inversion, load_input
+
+    out, figure = _outputs(args, [args.image], "invert")
+    result = feature_inversion(args.image, image_size=args.size, content_layer=args.layer,
+                               content_weight=args.content_weight, tv_weight=args.tv_weight,
+                               num_iterations=args.iters, seed=args.seed, snapshot_every=args.snapshot_every,
+                               model=_model(args), progress=not args.quiet)
+    _save(out, result.image)
+    evolution_figure(figure, result.snapshots, load_input("invert", args.image, args.size), "original",
+                     title=f"feature inversion of features[{args.layer}]")
+    c = result.losses["content"]
+    print(f"wrote {out} and {figure}; content loss {c[0]:.4g} -> {c[-1]:.4g}")
+    return 0
+
+
+def texture_args(p):
+    p.add_argument("images", nargs="*", default=["starry_night"], metavar="STYLE",
+                   help="style image(s), blended when several (default starry_night)")
+    p.add_argument("--size", type=int, default=192, help="side of the square result (default 192)")
+    p.add_argument("--style-size", type=int, default=192, help="shorter side of the style image(s)")
+    _style_layer_args(p, with_content=False)
+    p.add_argument("--blend-weights", type=float, nargs="+", metavar="B", help="one weight per style image")
+    p.add_argument("--snapshot-every", type=int, default=50, help="figure frame interval (default 50)")
+    _common(p, "texture.png")
+
+
+def texture(args):
+    """Texture synthesis (Gatys et al. 2015): a new image with the Gram statistics of the style image."""
+    from .figures import evolution_figure
+    from .transfer import load_input, texture_synthesis
+
+    out, figure = _outputs(args, args.images, "texture")
+    style_image = args.images[0] if len(args.images) == 1 else list(args.images)
+    extra = _options(args, {k: v for k, v in _LOSS_OPTIONS.items() if not k.startswith("content")})
+    if args.blend_weights is not None:
+        extra["style_blend_weights"] = args.blend_weights
+    result = texture_synthesis(style_image, image_size=args.size, style_size=args.style_size,
+                               num_iterations=args.iters, seed=args.seed, snapshot_every=args.snapshot_every,
+                               model=_model(args), progress=not args.quiet, **extra)
+    _save(out, result.image)
+    evolution_figure(figure, result.snapshots, load_input("texture", args.images[0], args.style_size), "style",
+                     title="texture synthesis")
+    s = result.losses["style"]
+    print(f"wrote {out} and {figure}; style loss {s[0]:.4g} -> {s[-1]:.4g}")
+    return 0
+
+
+def dream_args(p):
+    p.add_argument("image", nargs="?", default="sky", help="image to dream on (default sky)")
+    p.add_argument("--size", type=int, default=224, help="shorter side (default 224)")
+    p.add_argument("--layer", type=int, default=7, help="features index to amplify (default 7)")
+    p.add_argument("--octaves", type=int, default=3, help="number of scales (default 3)")
+    p.add_argument("--octave-scale", type=float, default=1.4, help="size ratio between octaves (default 1.4)")
+    p.add_argument("--iters", type=int, default=10, help="steps per octave (default 10)")
+    p.add_argument("--step", type=float, default=0.05, help="normalised step size (default 0.05)")
+    p.add_argument("--jitter", type=int, default=16, help="largest random shift in pixels (default 16)")
+    _common(p, "dream.png", iters=False)
+
+
+def dream(args):
+    """DeepDream (Mordvintsev et al.): amplify what a layer sees in an image, at several scales."""
+    from .dream import deep_dream
+    from .figures import dream_figure
+    from .transfer import load_input
+
+    out, figure = _outputs(args, [args.image], "dream")
+    result = deep_dream(args.image, layer=args.layer, image_size=args.size, num_octaves=args.octaves,
+                        octave_scale=args.octave_scale, iterations=args.iters, step_size=args.step,
+                        max_jitter=args.jitter, seed=args.seed, model=_model(args), progress=not args.quiet)
+    _save(out, result.image)
+    dream_figure(figure, load_input("dream", args.image, args.size), result.octaves, args.layer)
+    print(f"wrote {out} and {figure}; objective {result.losses[0]:.4g} -> {result.losses[-1]:.4g}")
+    return 0

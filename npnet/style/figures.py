@@ -1,0 +1,69 @@
+"""PNG figures of the style-transfer family (matplotlib, Agg backend, written atomically).
+
+Every function takes normalised (1, 3, H, W) images (as the optimisers return them), draws them
+side by side with titles and returns the path written.
+"""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ..data.lookup import atomic_output  # noqa: E402
+from ..image import deprocess  # noqa: E402
+
+__all__ = ["image_row", "transfer_figure", "evolution_figure", "dream_figure"]
+
+
+def image_row(path, images, titles, suptitle=None, rescale=None, height=3.0):
+    """Draw normalised images in one row with a title each and save the PNG atomically.
+
+    Args:
+        path: output file (.png).
+        images: list of (1, 3, H, W) normalised arrays.
+        titles: one string per image.
+        rescale: list of bools, per image: stretch its min..max to the full range (for images grown
+            from noise); default none.
+        height: height of the figure in inches.
+    Returns:
+        the path.
+    """
+    if len(images) != len(titles):
+        raise ValueError(f"image_row: need one title per image; got {len(titles)} titles for {len(images)} images")
+    rescale = rescale or [False] * len(images)
+    widths = [img.shape[3] / img.shape[2] for img in images]
+    fig, axes = plt.subplots(1, len(images), figsize=(height * sum(widths) + 0.2 * len(images), height + 0.5),
+                             gridspec_kw={"width_ratios": widths}, squeeze=False)
+    for ax, img, title, stretch in zip(axes[0], images, titles, rescale):
+        ax.imshow(deprocess(img, rescale=stretch))
+        ax.set_title(title, fontsize=10)
+        ax.axis("off")
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=11)
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    return path
+
+
+def transfer_figure(path, content, styles, result, title=None):
+    """content | style(s) | result. ``styles`` is one image or a list (blended styles)."""
+    styles = styles if isinstance(styles, (list, tuple)) else [styles]
+    names = ["style"] if len(styles) == 1 else [f"style {i + 1}" for i in range(len(styles))]
+    return image_row(path, [content, *styles, result], ["content", *names, "result"], suptitle=title)
+
+
+def evolution_figure(path, snapshots, reference=None, reference_title="target", title=None):
+    """The image at a few iterations (``StyleResult.snapshots``), optionally after a reference image
+    (the content image for inversion, the style image for texture synthesis)."""
+    images = [img for _, img in snapshots]
+    titles = [f"iteration {t}" for t, _ in snapshots]
+    if reference is not None:
+        images, titles = [reference, *images], [reference_title, *titles]
+    return image_row(path, images, titles, suptitle=title)
+
+
+def dream_figure(path, original, octaves, layer):
+    """original | the result after each octave (smallest first, shown at its own size)."""
+    titles = ["original"] + [f"octave {i + 1} ({o.shape[2]}x{o.shape[3]})" for i, o in enumerate(octaves)]
+    return image_row(path, [original, *octaves], titles, suptitle=f"DeepDream, SqueezeNet features[{layer}]")

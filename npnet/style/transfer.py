@@ -1,0 +1,400 @@
+"""Optimising pixels against SqueezeNet features: style transfer (Gatys, Ecker & Bethge 2016, "Image
+Style Transfer Using Convolutional Neural Networks"), feature inversion (Mahendran & Vedaldi 2015,
+"Understanding Deep Image Representations by Inverting Them"), texture synthesis (Gatys, Ecker &
+Bethge 2015, "Texture Synthesis Using Convolutional Neural Networks") and multi-style blending.
+
+All four minimise one objective over the image x (N = 1, normalised, (1, 3, H, W)):
+
+    w_c * sum((F_c(x) - P)**2) + sum_l w_l * sum((G_l(x) - A_l)**2) + w_t * TV(x)
+
+and differ only in the weights, the targets and the starting image. The gradient w.r.t. x comes from
+npnet's own backward passes: one forward up to the deepest layer the loss reads, then one backward in
+segments, adding each tapped layer's loss gradient where the backward pass reaches that layer
+(``features_backward``).
+"""
+import numbers
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from PIL import Image
+
+from .. import _check
+from ..image import load_image, preprocess
+from ..optim import adam
+from .losses import _weight, content_loss, gram_matrix, style_loss, tv_loss
+
+__all__ = ["PRESETS", "StyleResult", "find_image", "load_input", "min_side", "features_backward",
+           "extract_targets", "style_targets", "StyleObjective", "style_transfer", "feature_inversion",
+           "texture_synthesis"]
+
+# The three parameter sets of the CS231n style-transfer notebook (all on the Tuebingen photograph).
+PRESETS = {
+    "composition_vii": dict(content_image="styles/tubingen.jpg", style_image="styles/composition_vii.jpg",
+                            image_size=192, style_size=512, content_layer=3, content_weight=5e-2,
+                            style_layers=(1, 4, 6, 7), style_weights=(20000, 500, 12, 1), tv_weight=5e-2),
+    "the_scream": dict(content_image="styles/tubingen.jpg", style_image="styles/the_scream.jpg",
+                       image_size=192, style_size=224, content_layer=3, content_weight=3e-2,
+                       style_layers=(1, 4, 6, 7), style_weights=(200000, 800, 12, 1), tv_weight=2e-2),
+    "starry_night": dict(content_image="styles/tubingen.jpg", style_image="styles/starry_night.jpg",
+                         image_size=192, style_size=192, content_layer=3, content_weight=6e-2,
+                         style_layers=(1, 4, 6, 7), style_weights=(300000, 1000, 15, 3), tv_weight=2e-2),
+}
+
+
+class StyleResult(NamedTuple):
+    """What the optimisers return.
+
+    image: (1, 3, H, W) normalised result (``npnet.image.deprocess`` turns it into a picture).
+    losses: dict ``'total'``, ``'content'``, ``'style'``, ``'tv'`` -> float64 array (iterations,),
+        the loss at the image each step started from.
+    snapshots: list of ``(iteration, image)``: the start (0), every ``snapshot_every`` iterations and
+        the end; empty when no snapshots were asked for.
+    """
+    image: np.ndarray
+    losses: dict
+    snapshots: list
+
+
+# ----------------------------------------------------------------------------------- images
+
+def find_image(spec):
+    """Path of an image given as a file path, a data path ("styles/tubingen.jpg") or a course image
+    name ("tubingen", "starry_night"); the last two go through ``npnet.data.lookup.find_data``.
+
+    Raises FileNotFoundError naming every place looked in.
+    """
+    from ..data.lookup import find_data
+
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return path
+    tried = [str(path)]
+    candidates = [str(spec)] if path.suffix else [f"styles/{spec}.jpg", f"images/{spec}.jpg"]
+    for rel in candidates:
+        try:
+            return find_data(rel)
+        except (FileNotFoundError, ValueError) as exc:
+            tried.append(f"{rel} in the data lookup ({str(exc).splitlines()[0]})")
+    raise FileNotFoundError(f"find_image: no image {str(spec)!r}; tried " + "; ".join(tried))
+
+
+def load_input(fn, image, size):
+    """An image argument -> normalised (1, 3, H, W) float array.
+
+    ``image`` is a path or course image name (loaded with the shorter side resized to ``size``), a
+    uint8 (H, W, 3) array or PIL image (resized likewise when ``size`` is given), or an already
+    normalised float (1, 3, H, W) array, used as it is (``size`` is then ignored).
+    """
+    if isinstance(image, (str, Path)):
+        return preprocess(load_image(find_image(image), size))
+    if isinstance(image, Image.Image) or (isinstance(image, np.ndarray) and image.dtype == np.uint8):
+        return preprocess(image, size)
+    x = _check.float_array(fn, "image", image, ndim=4, layout="(1, 3, H, W)")
+    _check.shape(fn, "image", x, (1, 3, None, None))
+    return x
+
+
+def min_side(model, layer):
+    """Smallest square image side for which ``model.features[0..layer]`` all have non-empty outputs."""
+    if layer >= len(model.features) - 1:
+        return model.min_size
+    for side in range(1, model.min_size + 1):
+        try:
+            model.features.forward(np.zeros((1, 3, side, side), model.dtype), 0, layer + 1)
+        except ValueError:  # a window larger than its input: the image is too small
+            continue
+        if all(o.size for o in model.features.outputs[:layer + 1]):
+            return side
+    return model.min_size
+
+
+def _check_size(fn, model, x, layer, what="image"):
+    """Raise ValueError unless the (1, 3, H, W) image ``x`` is large enough for ``features[layer]``."""
+    if min(x.shape[2:]) >= model.min_size:
+        return
+    need = min_side(model, layer)
+    if min(x.shape[2:]) < need:
+        raise ValueError(f"{fn}: the {what} is {x.shape[2]}x{x.shape[3]} pixels, too small for layer {layer} "
+                         f"of SqueezeNet (it needs both sides >= {need}); use a larger size")
+
+
+# ----------------------------------------------------------------------------------- gradients
+
+def _layer_index(fn, name, layer, model):
+    n = len(model.features)
+    if isinstance(layer, bool) or not isinstance(layer, numbers.Integral):
+        raise TypeError(f"{fn}: {name} must be an integer layer index; got {layer!r}")
+    if not 0 <= layer < n:
+        raise ValueError(f"{fn}: {name} = {layer} is out of range: model.features has {n} layers "
+                         f"(valid indices 0..{n - 1})")
+    return int(layer)
+
+
+def features_backward(model, layer_grads):
+    """Backpropagate several feature-map gradients to the image in one backward pass.
+
+    ``layer_grads`` maps a layer index k to dloss/d(output of ``model.features[k]``) from the last
+    forward pass (which must have reached the deepest k). The backward pass runs from the deepest
+    tap down to the image, segment by segment; where it reaches the output of another tapped layer
+    that layer's gradient is added, since the loss depends on that output directly and through every
+    later layer.
+
+    Returns:
+        dx: gradient w.r.t. the network input, (N, 3, H, W).
+    """
+    taps = sorted(layer_grads, reverse=True)
+    g = 0
+    for i, k in enumerate(taps):
+        g = g + layer_grads[k]
+        start = taps[i + 1] + 1 if i + 1 < len(taps) else 0
+        g = model.features.backward(g, start, k + 1)
+    return g
+
+
+def extract_targets(model, x, layers):
+    """Features of image ``x`` at ``layers`` (copies), running the network only as deep as needed."""
+    deepest = max(layers)
+    model.features.forward(x.astype(model.dtype, copy=False), 0, deepest + 1)
+    return {k: model.features.outputs[k].copy() for k in layers}
+
+
+def style_targets(model, images, style_layers, blend_weights=None):
+    """Target Gram matrices for ``style_layers``: a weighted average over one or more style images.
+
+    Blending styles by averaging their Gram matrices (the statistic the style loss matches) gives a
+    style between them; the images may have different sizes since a normalised Gram matrix is
+    (C, C) whatever H and W are.
+
+    Args:
+        images: list of normalised (1, 3, H_i, W_i) style images.
+        blend_weights: one float >= 0 per image (normalised to sum 1); default equal weights.
+    Returns:
+        list of (1, C_l, C_l) arrays, one per entry of ``style_layers``.
+    """
+    fn = "style_targets"
+    if blend_weights is None:
+        blend_weights = [1.0] * len(images)
+    blend = list(blend_weights)
+    if len(blend) != len(images):
+        raise ValueError(f"{fn}: style_blend_weights must have one weight per style image; got "
+                         f"{len(blend)} weights for {len(images)} images")
+    blend = [_weight(fn, f"style_blend_weights[{i}]", b) for i, b in enumerate(blend)]
+    total = float(sum(blend))
+    if total <= 0:
+        raise ValueError(f"{fn}: style_blend_weights must not all be 0; got {blend}")
+    grams = [0] * len(style_layers)
+    for img, b in zip(images, blend):
+        feats = extract_targets(model, img, style_layers)
+        for i, k in enumerate(style_layers):
+            grams[i] = grams[i] + (b / total) * gram_matrix(feats[k])
+    return grams
+
+
+class StyleObjective:
+    """The total style-transfer loss of an image and its gradient, for a fixed model and targets.
+
+    ``loss, dx, parts = objective(x)`` with x (1, 3, H, W): ``parts`` holds the content, style and
+    TV terms. Layers whose weight is 0 are left out, so the forward pass stops at the deepest layer
+    that counts (feature inversion at layer 3 never runs layers 4-12).
+    """
+
+    def __init__(self, model, content_layer=None, content_target=None, content_weight=0.0, style_layers=(),
+                 style_targets=(), style_weights=(), tv_weight=0.0):
+        self.model = model
+        self.content_layer = content_layer if content_weight else None
+        self.content_target = content_target
+        self.content_weight = content_weight
+        kept = [i for i, w in enumerate(style_weights) if w]
+        self.style_layers = [style_layers[i] for i in kept]
+        self.style_targets = [style_targets[i] for i in kept]
+        self.style_weights = [style_weights[i] for i in kept]
+        self.tv_weight = tv_weight
+        taps = self.style_layers + ([self.content_layer] if self.content_layer is not None else [])
+        self.deepest = max(taps) if taps else None
+
+    def __call__(self, x):
+        model = self.model
+        layer_grads, parts = {}, {"content": 0.0, "style": 0.0, "tv": 0.0}
+        if self.deepest is not None:
+            model.features.forward(x, 0, self.deepest + 1)
+            feats = model.features.outputs
+            if self.content_layer is not None:
+                parts["content"], layer_grads[self.content_layer] = content_loss(
+                    self.content_weight, feats[self.content_layer], self.content_target)
+            if self.style_layers:
+                parts["style"], grads = style_loss(feats, self.style_layers, self.style_targets,
+                                                   self.style_weights)
+                for k, g in zip(self.style_layers, grads):
+                    layer_grads[k] = layer_grads[k] + g if k in layer_grads else g
+        dx = features_backward(model, layer_grads) if layer_grads else np.zeros_like(x)
+        parts["tv"], dtv = tv_loss(x, self.tv_weight)
+        dx = dx + dtv
+        return parts["content"] + parts["style"] + parts["tv"], dx, parts
+
+
+def _check_weights(fn, style_layers, style_weights, model):
+    layers = [_layer_index(fn, f"style_layers[{i}]", k, model) for i, k in enumerate(style_layers)]
+    weights = list(style_weights)
+    if len(weights) != len(layers):
+        raise ValueError(f"{fn}: style_weights must have one weight per style layer; got {len(weights)} "
+                         f"weights for {len(layers)} layers {layers}")
+    return layers, [_weight(fn, f"style_weights[{i}]", w) for i, w in enumerate(weights)]
+
+
+def _image_shape(fn, image_size):
+    if isinstance(image_size, numbers.Integral):
+        side = _check.positive_int(fn, "image_size", image_size)
+        return side, side
+    h, w = image_size
+    return _check.positive_int(fn, "image_size[0]", h), _check.positive_int(fn, "image_size[1]", w)
+
+
+# ----------------------------------------------------------------------------------- optimisation
+
+def _optimise(objective, img, num_iterations, learning_rate, decayed_lr, decay_lr_at, clamp,
+              snapshot_every, callback, progress, desc):
+    """Adam on the pixels with the course's schedule; returns a StyleResult."""
+    from tqdm.auto import tqdm
+
+    names = ("total", "content", "style", "tv")
+    losses = {k: np.zeros(num_iterations) for k in names}
+    snapshots = []
+
+    def snapshot(t):
+        if snapshot_every:
+            snapshots.append((t, img.copy()))
+            if callback is not None:
+                callback(t, img)
+
+    snapshot(0)
+    config = {"learning_rate": learning_rate}
+    bar = tqdm(range(num_iterations), desc=desc, disable=not progress, leave=False)
+    for t in bar:
+        if t < decay_lr_at and clamp is not None:
+            np.clip(img, -clamp, clamp, out=img)
+        loss, dx, parts = objective(img)
+        for k, v in zip(names, (loss, parts["content"], parts["style"], parts["tv"])):
+            losses[k][t] = v
+        if t == decay_lr_at:
+            # the course starts a fresh Adam (new moment estimates) with the small learning rate
+            config = {"learning_rate": decayed_lr}
+        img, config = adam(img, dx, config)
+        if t % 10 == 0:
+            bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+        if snapshot_every and ((t + 1) % snapshot_every == 0 or t + 1 == num_iterations):
+            snapshot(t + 1)
+    bar.close()
+    return StyleResult(img, losses, snapshots)
+
+
+def style_transfer(content_image, style_image, image_size=192, style_size=192, content_layer=3,
+                   content_weight=6e-2, style_layers=(1, 4, 6, 7), style_weights=(300000, 1000, 15, 3),
+                   tv_weight=2e-2, init_random=False, *, style_blend_weights=None, num_iterations=200,
+                   learning_rate=3.0, decayed_lr=0.1, decay_lr_at=180, clamp=1.5, seed=0, model=None,
+                   snapshot_every=None, callback=None, progress=True):
+    """Style transfer as in the CS231n notebook: Adam on the pixels of the image.
+
+    The defaults are the notebook's Starry Night parameters (``PRESETS['starry_night']``); pass
+    ``**PRESETS[name]`` for another preset. Each iteration clamps the pixels to [-clamp, clamp]
+    (until ``decay_lr_at``), computes the total loss and its gradient, and takes an Adam step with
+    ``learning_rate``; at iteration ``decay_lr_at`` Adam restarts with ``decayed_lr``.
+
+    Args:
+        content_image: path / course image name / uint8 (H, W, 3) / normalised (1, 3, H, W); may be
+            None only with ``content_weight == 0`` and ``init_random`` (then ``image_size`` gives
+            the result's size: an int for a square, or (H, W)).
+        style_image: the same kinds, or a list of them to blend; None when every style weight is 0.
+        image_size: shorter side of the content image (and so of the result).
+        style_size: shorter side of the style image(s).
+        content_layer: index into ``model.features`` whose features the content loss matches.
+        content_weight, style_weights (one per entry of ``style_layers``), tv_weight: floats >= 0.
+        init_random: start from uniform noise in [0, 1) (normalised units, as the course) instead of
+            the content image.
+        style_blend_weights: one weight per style image when ``style_image`` is a list (default
+            equal); the Gram targets are the weighted average.
+        num_iterations, learning_rate, decayed_lr, decay_lr_at, clamp: the schedule (course defaults
+            200, 3.0, 0.1, 180, 1.5; ``clamp=None`` turns clamping off).
+        seed: seed of the random initial image (the only randomness), for reproducible results.
+        model: a SqueezeNet (default ``squeezenet1_1()``, pretrained float32).
+        snapshot_every: keep the image every k iterations (plus the first and last) in
+            ``result.snapshots``, and call ``callback(iteration, image)`` for each.
+        progress: show a tqdm progress bar.
+    Returns:
+        StyleResult ``(image, losses, snapshots)``; image is (1, 3, H, W) in the model's dtype.
+    Raises:
+        ValueError: a layer index out of range, weights and layers of different lengths, an image too
+            small for the chosen layers, bad weights. FileNotFoundError: a missing image file.
+    """
+    fn = "style_transfer"
+    if model is None:
+        from ..models.squeezenet import squeezenet1_1
+        model = squeezenet1_1()
+    content_weight = _weight(fn, "content_weight", content_weight)
+    tv_weight = _weight(fn, "tv_weight", tv_weight)
+    style_layers, style_weights = _check_weights(fn, style_layers, style_weights, model)
+    num_iterations = _check.nonnegative_int(fn, "num_iterations", num_iterations)
+    if snapshot_every is not None:
+        snapshot_every = _check.positive_int(fn, "snapshot_every", snapshot_every)
+    rng = np.random.default_rng(seed)
+    dtype = model.dtype
+
+    if content_image is None:
+        if content_weight or not init_random:
+            raise ValueError(f"{fn}: content_image may be None only with content_weight=0 and init_random=True")
+        content = np.zeros((1, 3) + _image_shape(fn, image_size), dtype)
+    else:
+        content = load_input(fn, content_image, image_size).astype(dtype, copy=False)
+    content_target = None
+    if content_weight:
+        content_layer = _layer_index(fn, "content_layer", content_layer, model)
+        _check_size(fn, model, content, content_layer, "content image")
+        content_target = extract_targets(model, content, [content_layer])[content_layer]
+
+    many = isinstance(style_image, (list, tuple))
+    if style_blend_weights is not None and not many:
+        raise ValueError(f"{fn}: style_blend_weights needs a list of style images; got one style image")
+    active = [k for k, w in zip(style_layers, style_weights) if w]
+    targets = [None] * len(style_layers)
+    if active:
+        if style_image is None or (many and not style_image):
+            raise ValueError(f"{fn}: style_image is needed when a style weight is > 0")
+        styles = [load_input(fn, s, style_size).astype(dtype, copy=False)
+                  for s in (style_image if many else [style_image])]
+        for i, s in enumerate(styles):
+            _check_size(fn, model, s, max(active), f"style image {i}" if many else "style image")
+        _check_size(fn, model, content, max(active), "image")
+        blend = style_blend_weights if many else None
+        targets = style_targets(model, styles, style_layers, blend)
+
+    if init_random:
+        img = rng.uniform(0, 1, size=content.shape).astype(dtype)
+    else:
+        img = content.copy()
+    objective = StyleObjective(model, content_layer, content_target, content_weight, style_layers, targets,
+                               style_weights, tv_weight)
+    return _optimise(objective, img, num_iterations, learning_rate, decayed_lr, decay_lr_at, clamp,
+                     snapshot_every, callback, progress, desc=fn)
+
+
+def feature_inversion(content_image, image_size=192, content_layer=3, content_weight=6e-2, tv_weight=2e-2,
+                      **kwargs):
+    """Feature inversion (Mahendran & Vedaldi 2015): reconstruct an image from its features at
+    ``content_layer`` alone, starting from noise: style transfer with no style term and
+    ``init_random=True`` (the course's parameters). Other keyword arguments go to ``style_transfer``.
+    """
+    return style_transfer(content_image, None, image_size=image_size, content_layer=content_layer,
+                          content_weight=content_weight, style_layers=(), style_weights=(),
+                          tv_weight=tv_weight, init_random=True, **kwargs)
+
+
+def texture_synthesis(style_image, image_size=192, style_size=192, style_layers=(1, 4, 6, 7),
+                      style_weights=(300000, 1000, 15, 3), tv_weight=2e-2, **kwargs):
+    """Texture synthesis (Gatys et al. 2015): an image whose Gram matrices match the style image's,
+    from noise, with no content term. ``image_size`` is the result's side (int) or (H, W);
+    ``style_image`` may be a list to blend (``style_blend_weights=...``). Other keyword arguments go
+    to ``style_transfer``.
+    """
+    return style_transfer(None, style_image, image_size=image_size, style_size=style_size,
+                          content_weight=0.0, style_layers=style_layers, style_weights=style_weights,
+                          tv_weight=tv_weight, init_random=True, **kwargs)

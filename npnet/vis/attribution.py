@@ -1,0 +1,259 @@
+"""Attribution beyond one gradient: integrated gradients, occlusion, and the model randomisation test.
+
+Same conventions as ``npnet.vis.saliency``: ``X`` a normalised float (N, 3, H, W) batch, ``y`` the (N,)
+classes to explain, ``model`` a network with the SqueezeNet interface; results in the dtype of ``X``.
+"""
+import numbers
+import warnings
+
+import numpy as np
+from scipy import stats
+
+from .. import _check
+from .saliency import (check_batch, class_score_gradient, compute_saliency_maps, grad_cam, guided_backprop,
+                       guided_grad_cam, smoothgrad)
+
+IG_METHODS = ("trapezoid", "right", "middle", "gausslegendre")
+
+
+def integration_nodes(steps, method="trapezoid"):
+    """Points ``alphas`` in [0, 1] and weights (summing to 1) of a quadrature rule for an integral on [0, 1].
+
+    ``'trapezoid'`` (default): ``steps`` equally spaced points including both ends (steps >= 2);
+    ``'right'``: the right Riemann sum of Sundararajan et al. (k / steps, k = 1..steps);
+    ``'middle'``: midpoints; ``'gausslegendre'``: Gauss-Legendre nodes (Captum's default).
+    """
+    fn = "integration_nodes"
+    steps = _check.positive_int(fn, "steps", steps)
+    if method not in IG_METHODS:
+        raise ValueError(f"{fn}: method must be one of {IG_METHODS}; got {method!r}")
+    if method == "trapezoid":
+        if steps < 2:
+            raise ValueError(f"{fn}: the trapezoid rule needs steps >= 2; got {steps}")
+        alphas = np.linspace(0.0, 1.0, steps)
+        weights = np.full(steps, 1.0 / (steps - 1))
+        weights[[0, -1]] /= 2
+    elif method == "gausslegendre":
+        nodes, w = np.polynomial.legendre.leggauss(steps)
+        alphas, weights = (nodes + 1) / 2, w / 2
+    else:
+        alphas = (np.arange(steps) + (1.0 if method == "right" else 0.5)) / steps
+        weights = np.full(steps, 1.0 / steps)
+    return alphas, weights
+
+
+def _baseline(fn, baseline, X):
+    if baseline is None:
+        return np.zeros_like(X)
+    if isinstance(baseline, numbers.Real) and not isinstance(baseline, bool):
+        b = np.asarray(float(baseline))
+    else:
+        b = _check.float_array(fn, "baseline", baseline)
+    _check.finite(fn, "baseline", b)
+    try:
+        b = np.broadcast_to(b, X.shape)
+    except ValueError:
+        raise ValueError(f"{fn}: baseline must be a number or broadcast to X's shape {X.shape}; "
+                         f"got shape {b.shape}") from None
+    return b.astype(X.dtype)
+
+
+def _class_scores(X, y, model, batch_size):
+    """(N,) scores s_y(X[i]), ``batch_size`` images per forward pass."""
+    out = []
+    for i in range(0, len(X), batch_size):
+        s = model.forward(X[i:i + batch_size])
+        out.append(s[np.arange(len(s)), y[i:i + batch_size]])
+    return np.concatenate(out)
+
+
+def integrated_gradients(X, y, model, baseline=None, steps=50, batch_size=16, method="trapezoid"):
+    """Integrated gradients (Sundararajan et al. 2017, "Axiomatic Attribution for Deep Networks").
+
+    ``IG_i(x) = (x_i - b_i) * integral_0^1 d s_y(b + a (x - b)) / d x_i da``, the integral taken with
+    ``integration_nodes(steps, method)``. Completeness says ``sum_i IG_i = s_y(x) - s_y(b)``; the
+    returned ``delta`` is how far the quadrature is from it (shrinks as ``steps`` grows).
+
+    The N * steps interpolated images are processed ``batch_size`` at a time, so memory stays
+    bounded whatever ``steps`` is.
+
+    Args:
+        X: float (N, 3, H, W); y: int (N,); model: the network.
+        baseline: None (zeros: the mean image, since X is normalised), a number, or an array
+            broadcastable to X's shape.
+        steps: number of points on the path; batch_size: images per forward/backward pass.
+        method: one of ``IG_METHODS``.
+    Returns:
+        attributions: (N, 3, H, W).
+        delta: (N,), ``attributions[i].sum() - (s_y(X[i]) - s_y(baseline[i]))``.
+    """
+    fn = "integrated_gradients"
+    dtype = np.asarray(X).dtype
+    X, y = check_batch(fn, X, y, model)
+    b = _baseline(fn, baseline, X)
+    batch_size = _check.positive_int(fn, "batch_size", batch_size)
+    alphas, weights = integration_nodes(steps, method)
+    n, k = X.shape[0], len(alphas)
+    path_grad = np.zeros(X.shape, dtype=np.float64)
+    # Flatten the (image, step) pairs so every pass is a full batch, whatever N and steps are.
+    pairs = [(i, j) for i in range(n) for j in range(k)]
+    for start in range(0, len(pairs), batch_size):
+        img, step = np.array(pairs[start:start + batch_size]).T
+        # BEGIN SOLUTION
+        a = alphas[step].astype(X.dtype)[:, None, None, None]
+        _, g = class_score_gradient(b[img] + a * (X[img] - b[img]), y[img], model)
+        np.add.at(path_grad, img, weights[step][:, None, None, None] * g)
+        # END SOLUTION
+    # BEGIN SOLUTION
+    attributions = (X - b) * path_grad
+    # END SOLUTION
+    gap = _class_scores(X, y, model, batch_size).astype(np.float64) - _class_scores(b, y, model, batch_size)
+    delta = attributions.sum(axis=(1, 2, 3)) - gap
+    return attributions.astype(dtype), delta.astype(dtype)
+
+
+def occlusion(X, y, model, window=32, stride=16, fill=0, batch_size=16):
+    """Occlusion sensitivity (Zeiler & Fergus 2014, "Visualizing and Understanding Convolutional
+    Networks"): slide a ``window`` x ``window`` square of value ``fill`` over the image and record how
+    much the class score drops.
+
+    Window positions are ``top = i * stride``, ``left = j * stride`` for every window that fits inside
+    the image; when ``stride`` does not divide ``H - window`` the last few rows/columns are never
+    covered.
+
+    Args:
+        X: float (N, 3, H, W); y: int (N,); model: the network.
+        window, stride: in pixels; window <= min(H, W).
+        fill: value written into the square, in normalised units (0 = the mean colour).
+        batch_size: occluded images per forward pass.
+    Returns:
+        (N, H', W') with ``H' = (H - window) // stride + 1`` (likewise W'): entry (i, j) is
+        ``s_y(X) - s_y(X occluded at (i * stride, j * stride))``; positive = the region supports y.
+    """
+    fn = "occlusion"
+    dtype = np.asarray(X).dtype
+    X, y = check_batch(fn, X, y, model)
+    window = _check.positive_int(fn, "window", window)
+    stride = _check.positive_int(fn, "stride", stride)
+    batch_size = _check.positive_int(fn, "batch_size", batch_size)
+    if isinstance(fill, bool) or not isinstance(fill, numbers.Real) or not np.isfinite(fill):
+        raise ValueError(f"{fn}: fill must be a finite number; got {fill!r}")
+    n, _, h, w = X.shape
+    if window > min(h, w):
+        raise ValueError(f"{fn}: window ({window}) must fit in the image ({h}x{w})")
+    corners = [(top, left) for top in range(0, h - window + 1, stride) for left in range(0, w - window + 1, stride)]
+    drops = np.zeros((n, len(corners)), dtype=np.float64)
+    base = _class_scores(X, y, model, batch_size)
+    for i in range(n):
+        for start in range(0, len(corners), batch_size):
+            chunk = corners[start:start + batch_size]
+            # BEGIN SOLUTION
+            Xo = np.repeat(X[i:i + 1], len(chunk), axis=0)
+            for c, (top, left) in enumerate(chunk):
+                Xo[c, :, top:top + window, left:left + window] = fill
+            drops[i, start:start + len(chunk)] = base[i] - model.forward(Xo)[:, y[i]]
+            # END SOLUTION
+    return drops.reshape(n, (h - window) // stride + 1, (w - window) // stride + 1).astype(dtype)
+
+
+# name -> function (X, y, model) -> map, for model_randomization_test. IG and SmoothGrad use fewer
+# evaluations than their defaults: the test recomputes every map once per randomised layer.
+RANDOMIZATION_METHODS = {
+    "saliency": compute_saliency_maps,
+    "guided_backprop": guided_backprop,
+    "grad_cam": grad_cam,
+    "guided_grad_cam": guided_grad_cam,
+    "smoothgrad": lambda X, y, model: smoothgrad(X, y, model, n_samples=10, seed=0),
+    "integrated_gradients": lambda X, y, model: integrated_gradients(X, y, model, steps=16)[0],
+}
+
+
+def _reinit(module, rng):
+    # PyTorch's default initialisation for conv/linear layers: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    for _, m in module.named_modules():
+        if "weight" in m.params:
+            w = m.params["weight"]
+            bound = 1.0 / np.sqrt(w[0].size)
+            m.params = {k: rng.uniform(-bound, bound, size=v.shape).astype(v.dtype) for k, v in m.params.items()}
+
+
+def _cascade(model):
+    """(name, module) of every layer with parameters, from the output back to the input."""
+    stages = []
+    for prefix in ("classifier", "features"):
+        seq = getattr(model, prefix)
+        for i in reversed(range(len(seq))):
+            if any(True for _ in seq[i].named_parameters()):
+                stages.append((f"{prefix}.{i}", seq[i]))
+    return stages
+
+
+def _rank_maps(m):
+    """(N, ...) map -> (N, pixels) of absolute values, colour channels reduced by max like saliency."""
+    m = np.abs(m)
+    if m.ndim == 4:
+        m = m.max(axis=1)
+    return m.reshape(m.shape[0], -1)
+
+
+def model_randomization_test(X, y, model, methods=("saliency", "guided_backprop", "grad_cam", "guided_grad_cam"),
+                             seed=0, max_stages=None):
+    """Cascading model randomisation test (Adebayo et al. 2018, "Sanity Checks for Saliency Maps").
+
+    Re-initialise the layers with parameters one after another from the top (``classifier.1``, then
+    ``features.12``, ``features.11``, ... ``features.0``; each stage keeps the earlier ones random)
+    and after each stage compute every method's map again. A map that explains the *model* should
+    change as its learned weights are destroyed; the Spearman rank correlation of |map| with the
+    original |map| (colour channels reduced by max) measures how little it changed. Adebayo et al.
+    found guided backprop nearly insensitive: its correlation stays high.
+
+    The model's parameters are restored before returning, even on error.
+
+    Args:
+        X: float (N, 3, H, W); y: int (N,); model: the network (``features``/``classifier`` Sequentials).
+        methods: names from ``RANDOMIZATION_METHODS``.
+        seed: seed of the re-initialisation.
+        max_stages: stop after this many stages (None: all, 10 for SqueezeNet 1.1).
+    Returns:
+        dict with ``'stages'``: list of S stage names (the layer randomised at each stage),
+        ``'correlations'``: {method: (S, N) array of Spearman correlations with the original map}
+        (NaN where a map became constant), ``'methods'``: the method names.
+    """
+    fn = "model_randomization_test"
+    X, y = check_batch(fn, X, y, model)
+    unknown = [m for m in methods if m not in RANDOMIZATION_METHODS]
+    if unknown or not methods:
+        raise ValueError(f"{fn}: methods must be a non-empty list of names from {sorted(RANDOMIZATION_METHODS)}; "
+                         f"got {list(methods)!r}")
+    stages = _cascade(model)
+    if max_stages is not None:
+        stages = stages[:_check.positive_int(fn, "max_stages", max_stages)]
+    rng = np.random.default_rng(seed)
+    original = {m: _rank_maps(RANDOMIZATION_METHODS[m](X, y, model)) for m in methods}
+    saved = {k: v.copy() for k, v in model.state_dict().items()}
+    corr = {m: np.full((len(stages), X.shape[0]), np.nan) for m in methods}
+    try:
+        for s, (_, module) in enumerate(stages):
+            _reinit(module, rng)
+            for m in methods:
+                maps = _rank_maps(RANDOMIZATION_METHODS[m](X, y, model))
+                with warnings.catch_warnings():
+                    # A constant map has no ranks; its correlation stays NaN, which the caller sees.
+                    warnings.simplefilter("ignore", stats.ConstantInputWarning)
+                    for i in range(X.shape[0]):
+                        corr[m][s, i] = stats.spearmanr(original[m][i], maps[i]).statistic
+    finally:
+        model.load_state_dict(saved)
+    return {"stages": [name for name, _ in stages], "correlations": corr, "methods": list(methods)}
+
+
+def format_randomization_table(result):
+    """The result of ``model_randomization_test`` as a text table: mean correlation per stage and method."""
+    methods = result["methods"]
+    width = max(len(m) for m in methods) + 2
+    lines = ["randomised up to".ljust(18) + "".join(m.rjust(width) for m in methods)]
+    for s, stage in enumerate(result["stages"]):
+        row = [np.nanmean(result["correlations"][m][s]) if not np.all(np.isnan(result["correlations"][m][s]))
+               else np.nan for m in methods]
+        lines.append(stage.ljust(18) + "".join(f"{v:{width}.3f}" for v in row))
+    return "\n".join(lines)

@@ -1,0 +1,151 @@
+"""Images made by gradient ascent on the input: fooling images and class visualisation.
+
+Names and arguments follow the CS231n NetworkVisualization notebook. Images are normalised float
+(N, 3, H, W) arrays (``npnet.image.preprocess``); ``npnet.image.deprocess`` turns one into pixels.
+"""
+import numbers
+import warnings
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from .. import _check
+from ..image import SQUEEZENET_MEAN, SQUEEZENET_STD, blur_image, jitter
+from .saliency import check_batch, class_score_gradient
+
+
+def _per_image_norm(g):
+    """L2 norm of each image of an (N, ...) array, shaped (N, 1, 1, 1); never 0 (a zero gradient stays 0)."""
+    norm = np.sqrt(np.sum(g.astype(np.float64) ** 2, axis=tuple(range(1, g.ndim))))
+    return np.maximum(norm, np.finfo(g.dtype).tiny).astype(g.dtype)[:, None, None, None]
+
+
+def make_fooling_image(X, target_y, model, learning_rate=1, max_iter=100, return_info=False, progress=False):
+    """Change images imperceptibly until ``model`` classifies them as ``target_y`` (Szegedy et al. 2014,
+    "Intriguing properties of neural networks").
+
+    Normalised gradient ascent on the target's unnormalised score: ``X += lr * g / ||g||_2`` with
+    ``g = d s_target / d X`` (norm per image), stopping for each image as soon as its top-1 class is
+    ``target_y``. An image that is not fooled after ``max_iter`` steps triggers a ``RuntimeWarning``.
+
+    Args:
+        X: normalised images, float (N, 3, H, W) (N = 1 in the notebook).
+        target_y: class to reach, an int or (N,) ints.
+        model: the network (see ``npnet.vis.saliency``).
+        learning_rate: step length in normalised units (> 0).
+        max_iter: the most gradient steps per image.
+        return_info: also return a dict ``{'iterations': (N,) steps used, 'success': (N,) bool}``.
+        progress: show a tqdm progress bar.
+    Returns:
+        X_fooling (N, 3, H, W) in X's dtype (and the info dict when ``return_info``).
+    """
+    fn = "make_fooling_image"
+    dtype = np.asarray(X).dtype
+    X = model.check_input(fn, X)
+    target = np.broadcast_to(target_y, (X.shape[0],)) if np.ndim(target_y) == 0 else target_y
+    X, target = check_batch(fn, X, target, model)
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real) or not learning_rate > 0:
+        raise ValueError(f"{fn}: learning_rate must be a positive number; got {learning_rate!r}")
+    max_iter = _check.nonnegative_int(fn, "max_iter", max_iter)
+
+    X_fooling = X.copy()
+    iterations = np.full(X.shape[0], max_iter)
+    success = np.zeros(X.shape[0], dtype=bool)
+    active = np.arange(X.shape[0])  # images not fooled yet
+    for it in tqdm(range(max_iter + 1), desc=fn, disable=not progress, leave=False):
+        scores, dX = class_score_gradient(X_fooling[active], target[active], model)
+        fooled = scores.argmax(axis=1) == target[active]
+        success[active[fooled]] = True
+        iterations[active[fooled]] = it
+        dX, active = dX[~fooled], active[~fooled]
+        if it == max_iter or active.size == 0:
+            break
+        # BEGIN SOLUTION
+        X_fooling[active] += learning_rate * dX / _per_image_norm(dX)
+        # END SOLUTION
+    if not success.all():
+        warnings.warn(f"{fn}: {np.sum(~success)} of {len(success)} image(s) not classified as the target "
+                      f"after max_iter={max_iter} steps; try a larger max_iter", RuntimeWarning, stacklevel=2)
+    X_fooling = X_fooling.astype(dtype, copy=False)
+    return (X_fooling, {"iterations": iterations, "success": success}) if return_info else X_fooling
+
+
+def _pixel_range(dtype):
+    """Per-channel (1, 3, 1, 1) bounds of normalised images whose pixels lie in [0, 1]."""
+    lo = (-SQUEEZENET_MEAN / SQUEEZENET_STD).astype(dtype)[None, :, None, None]
+    hi = ((1 - SQUEEZENET_MEAN) / SQUEEZENET_STD).astype(dtype)[None, :, None, None]
+    return lo, hi
+
+
+def class_visualization_update_step(img, model, target_y, l2_reg, learning_rate):
+    """One step of gradient ascent on ``s_y(I) - l2_reg * ||I||^2`` (Simonyan et al. 2014).
+
+    ``img += learning_rate * g / ||g||_2`` with g the gradient of that objective.
+
+    Args:
+        img: normalised image, float (1, 3, H, W); updated IN PLACE (as the notebook's tensor is).
+        model: the network; target_y: int class; l2_reg: lambda >= 0; learning_rate: > 0.
+    Returns:
+        ``img`` (the same array), for convenience.
+    """
+    fn = "class_visualization_update_step"
+    img = _check.float_array(fn, "img", img, ndim=4, layout="(1, 3, H, W)")
+    _check.shape(fn, "img", img, (1, 3, None, None))
+    X, y = check_batch(fn, img, target_y, model)
+    # BEGIN SOLUTION
+    _, g = class_score_gradient(X, y, model)
+    g = g - 2 * l2_reg * X
+    img += (learning_rate * g / _per_image_norm(g)).astype(img.dtype)
+    # END SOLUTION
+    return img
+
+
+def create_class_visualization(target_y, model, l2_reg=1e-3, learning_rate=25, num_iterations=100,
+                               blur_every=10, max_jitter=16, show_every=25, seed=None, callback=None,
+                               image_size=224, progress=False):
+    """Synthesise an image the model scores highly as ``target_y`` (Simonyan et al. 2014, with the
+    jitter / clipping / blur regularisers of Yosinski et al. 2015, "Understanding Neural Networks
+    Through Deep Visualization").
+
+    Starting from Gaussian noise, each iteration: roll the image by a random (ox, oy) in
+    [0, max_jitter]^2, take ``class_visualization_update_step``, roll back, clip every channel to the
+    range of real pixels, and every ``blur_every`` iterations (t = 0, blur_every, ...) blur with
+    sigma 0.5. The noise and the jitter come from ``np.random.default_rng(seed)``.
+
+    Args:
+        target_y: ImageNet class, int in [0, model.num_classes).
+        model: the network.
+        l2_reg, learning_rate: as in ``class_visualization_update_step``.
+        num_iterations, blur_every, max_jitter, show_every: counts in iterations / pixels.
+        seed: int or None.
+        callback: called as ``callback(t, img)`` at t = 0, every ``show_every`` iterations and at the
+            end (the notebook's plotting hook); ``img`` is the current (1, 3, S, S) image, do not modify.
+        image_size: side S of the square image.
+        progress: show a tqdm progress bar.
+    Returns:
+        The normalised image, (1, 3, S, S) in the model's dtype (``deprocess`` it to look at it).
+    """
+    fn = "create_class_visualization"
+    _check.labels(fn, "target_y", target_y, 1, model.num_classes)
+    num_iterations = _check.positive_int(fn, "num_iterations", num_iterations)
+    blur_every = _check.positive_int(fn, "blur_every", blur_every)
+    show_every = _check.positive_int(fn, "show_every", show_every)
+    max_jitter = _check.nonnegative_int(fn, "max_jitter", max_jitter)
+    image_size = _check.positive_int(fn, "image_size", image_size)
+    if callback is not None and not callable(callback):
+        raise TypeError(f"{fn}: callback must be callable as callback(t, img); got {type(callback).__name__}")
+    rng = np.random.default_rng(seed)
+    img = rng.standard_normal((1, 3, image_size, image_size)).astype(model.dtype)
+    lo, hi = _pixel_range(img.dtype)
+    for t in tqdm(range(num_iterations), desc=f"class {target_y}", disable=not progress, leave=False):
+        ox, oy = (int(v) for v in rng.integers(0, max_jitter + 1, size=2))
+        # BEGIN SOLUTION
+        img = jitter(img, ox, oy)
+        class_visualization_update_step(img, model, target_y, l2_reg, learning_rate)
+        img = np.clip(jitter(img, -ox, -oy), lo, hi)
+        if t % blur_every == 0:
+            img = blur_image(img, sigma=0.5)
+        # END SOLUTION
+        if callback is not None and (t == 0 or (t + 1) % show_every == 0 or t == num_iterations - 1):
+            callback(t, img)
+    return img

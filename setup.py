@@ -1,0 +1,26 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+setup(
+    name="npnet",
+    version="0.1.0",
+    description="A pure-NumPy deep-learning teaching framework with hand-written backprop",
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["npnet", "npnet.*", "gradcheck", "gradcheck.*"]),
+    package_data={"npnet": ["data/*.json"]},
+    install_requires=[
+        "numpy>=1.23",
+        "scipy>=1.9",
+        "numba>=0.57",
+        "matplotlib>=3.6",
+        "pillow>=9.0",
+        "h5py>=3.7",
+        "pooch>=1.6",
+        "tqdm>=4.60",
+    ],
+    extras_require={"test": ["pytest>=7", "hypothesis>=6"]},
+    entry_points={"console_scripts": ["npnet=npnet.cli:main"]},
+)

@@ -1,0 +1,70 @@
+"""Fooling images and class visualisation: the update rules by hand on the tiny net, then SqueezeNet
+on a representative subset of what the issue measures (the full sweeps are in bench/bench_vis.py).
+"""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from npnet.image import SQUEEZENET_MEAN, SQUEEZENET_STD, preprocess
+from npnet.vis import class_visualization_update_step, create_class_visualization, make_fooling_image
+from test_vis_closed_form import BLOCKS, TinyNet, up2
+
+REF = Path(__file__).parent / "data" / "vis_reference.npz"
+
+# d s0 / d X of the tiny net, by hand (see test_vis_closed_form.test_saliency_by_hand), per block:
+# (0,0) [1, -2, -2] / 4, (0,1) [0, -2, -1] / 4, (1,0) 0, (1,1) [1, 0, -1] / 4.
+# Its squared norm: 4 pixels per block * (9 + 5 + 0 + 2) / 16 = 4, so ||g|| = 2.
+G0 = up2(np.array([[[1, 0], [0, 1]], [[-2, -2], [0, 0]], [[-2, -1], [0, -1]]]) / 4.0)[None]
+
+
+def test_fooling_step_by_hand():
+    model, X = TinyNet(), up2(BLOCKS)[None]  # scores [1, 9.5]: predicts class 1
+    with pytest.warns(RuntimeWarning, match=r"1 of 1 image\(s\) not classified as the target after max_iter=1"):
+        X1, info = make_fooling_image(X, 0, model, learning_rate=0.5, max_iter=1, return_info=True)
+    np.testing.assert_allclose(X1, X + 0.5 * G0 / 2.0, atol=1e-15)
+    assert info["iterations"].tolist() == [1] and info["success"].tolist() == [False]
+    # Already the target: no step at all, and the plain return value of the notebook's function.
+    X0 = make_fooling_image(X, 1, model)
+    np.testing.assert_array_equal(X0, X)
+    assert X0 is not X
+
+
+def test_class_visualization_update_step_by_hand():
+    model = TinyNet()
+    img = up2(BLOCKS)[None].copy()
+    start = img.copy()
+    out = class_visualization_update_step(img, model, 0, 0.0, 3.0)
+    assert out is img  # updated in place, like the notebook's tensor
+    np.testing.assert_allclose(img, start + 3.0 * G0 / 2.0, atol=1e-15)
+    # With the L2 penalty the ascent direction is g - 2 * lambda * I, normalised.
+    img = start.copy()
+    d = G0 - 2 * 0.1 * start
+    class_visualization_update_step(img, model, 0, 0.1, 3.0)
+    np.testing.assert_allclose(img, start + 3.0 * d / np.sqrt(np.sum(d ** 2)), atol=1e-14)
+
+
+def test_create_class_visualization_schedule_on_tiny_net():
+    calls = []
+    img = create_class_visualization(0, TinyNet(), num_iterations=10, show_every=4, max_jitter=2, seed=1,
+                                     image_size=6, callback=lambda t, im: calls.append((t, im.shape)))
+    assert [t for t, _ in calls] == [0, 3, 7, 9] and all(s == (1, 3, 6, 6) for _, s in calls)
+    lo, hi = -SQUEEZENET_MEAN / SQUEEZENET_STD, (1 - SQUEEZENET_MEAN) / SQUEEZENET_STD
+    # Every iteration clips to the range of real pixels (blur of a clipped image stays inside it).
+    assert np.all(img >= lo[None, :, None, None] - 1e-6) and np.all(img <= hi[None, :, None, None] + 1e-6)
+    # Same seed, same image.
+    np.testing.assert_array_equal(img, create_class_visualization(0, TinyNet(), num_iterations=10, max_jitter=2,
+                                                                  seed=1, image_size=6))
+
+
+@pytest.fixture(scope="module")
+def model(weights_path):
+    from npnet.models.squeezenet import squeezenet1_1
+
+    return squeezenet1_1(weights=weights_path)
+
+
+@pytest.fixture(scope="module")
+def torch_fool_iters():
+    with np.load(REF) as f:
+        return dict(zip(f["fool_targets"].tolist(), f["fool_iters"]))

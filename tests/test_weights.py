@@ -1,0 +1,311 @@
+"""npnet.weights: .npz loading/validation, the torch-free .pth reader, conversion and CLI.
+
+Fixtures ``tests/data/tiny_state_dict_*`` were made with PyTorch by ``tests/data/make_pth_fixtures.py``
+(see tests/data/README.md). Hand-crafted pickles below are written with stand-in ``torch`` modules,
+so no test needs PyTorch.
+"""
+import collections
+import hashlib
+import io
+import pickle
+import subprocess
+import sys
+import types
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from npnet.weights import (KNOWN_CONTENT_SHA256, KNOWN_SHA256, RefusedGlobalError, content_sha256, convert_pth,
+                           load_model_weights, load_npz_weights, main, read_pth)
+
+DATA = Path(__file__).parent / "data"
+TINY = {fmt: DATA / f"tiny_state_dict_{fmt}.pth" for fmt in ("zip", "legacy")}
+
+
+@pytest.fixture(scope="module")
+def tiny_expected():
+    with np.load(DATA / "tiny_state_dict_expected.npz") as f:
+        return {k: f[k] for k in f.files}
+
+
+def squeezenet11_shapes():
+    """torchvision SqueezeNet 1.1 state_dict shapes, written out from the architecture (Iandola et al. 2016)."""
+    shapes = {"features.0.weight": (64, 3, 3, 3), "features.0.bias": (64,)}
+    fires = {3: (64, 16, 64), 4: (128, 16, 64), 6: (128, 32, 128), 7: (256, 32, 128),
+             9: (256, 48, 192), 10: (384, 48, 192), 11: (384, 64, 256), 12: (512, 64, 256)}
+    for i, (cin, sq, ex) in fires.items():
+        for part, shape in (("squeeze", (sq, cin, 1, 1)), ("expand1x1", (ex, sq, 1, 1)), ("expand3x3", (ex, sq, 3, 3))):
+            shapes[f"features.{i}.{part}.weight"] = shape
+            shapes[f"features.{i}.{part}.bias"] = (shape[0],)
+    shapes["classifier.1.weight"] = (1000, 512, 1, 1)
+    shapes["classifier.1.bias"] = (1000,)
+    return shapes
+
+
+# --- .pth reading -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fmt", ["zip", "legacy"])
+def test_read_pth_matches_torch(fmt, tiny_expected):
+    got = read_pth(TINY[fmt])
+    assert list(got) == list(tiny_expected)  # state_dict order is kept
+    for k, want in tiny_expected.items():
+        assert got[k].dtype == want.dtype, k
+        assert got[k].shape == want.shape, k
+        assert got[k].flags.c_contiguous, k
+        np.testing.assert_array_equal(got[k], want, err_msg=k)
+
+
+def test_read_pth_honours_strides_and_offsets(tiny_expected):
+    got = read_pth(TINY["zip"])
+    # a transposed (6, 4) view of a (4, 6) storage, and two views of one storage at offsets 0 and 4
+    assert got["features.3.squeeze.weight"].shape == (6, 4)
+    np.testing.assert_array_equal(got["features.3.shared_head"], [0, 0.5, 1, 1.5])
+    np.testing.assert_array_equal(got["features.3.shared_tail"], [[2, 2.5, 3], [3.5, 4, 4.5]])
+    assert got["bn.num_batches_tracked"].shape == () and got["bn.num_batches_tracked"] == 7
+
+
+@pytest.fixture
+def fake_torch(monkeypatch):
+    """Stand-in ``torch`` / ``torch._utils`` modules so pickle can write the globals a .pth names."""
+    torch, utils = types.ModuleType("torch"), types.ModuleType("torch._utils")
+
+    def _rebuild_tensor_v2(*args):
+        raise AssertionError("never called")
+
+    _rebuild_tensor_v2.__module__, _rebuild_tensor_v2.__qualname__ = "torch._utils", "_rebuild_tensor_v2"
+    utils._rebuild_tensor_v2 = _rebuild_tensor_v2
+    for name in ("FloatStorage", "LongStorage"):
+        setattr(torch, name, type(name, (), {"__module__": "torch"}))
+    torch._utils = utils
+    monkeypatch.setitem(sys.modules, "torch", torch)
+    monkeypatch.setitem(sys.modules, "torch._utils", utils)
+    return torch
+
+
+class _StorageRef:
+    def __init__(self, stype, key, numel):
+        self.stype, self.key, self.numel = stype, key, numel
+
+
+class _TensorRef:
+    def __init__(self, storage, offset, size, stride):
+        self.args = (storage, offset, size, stride, False, collections.OrderedDict())
+
+    def __reduce__(self):
+        return sys.modules["torch._utils"]._rebuild_tensor_v2, self.args
+
+
+def write_zip_pth(path, obj, storages):
+    """Write ``obj`` as data.pkl of a zip .pth; ``storages`` maps key -> raw bytes."""
+    buf = io.BytesIO()
+    p = pickle.Pickler(buf, protocol=2)
+    p.persistent_id = lambda o: ("storage", o.stype, o.key, "cpu", o.numel) if isinstance(o, _StorageRef) else None
+    p.dump(obj)
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("archive/data.pkl", buf.getvalue())
+        z.writestr("archive/byteorder", "little")
+        for key, raw in storages.items():
+            z.writestr(f"archive/data/{key}", raw)
+
+
+def test_handmade_pth_is_read(tmp_path, fake_torch):
+    s = _StorageRef(fake_torch.FloatStorage, "0", 6)
+    sd = collections.OrderedDict(w=_TensorRef(s, 1, (2, 2), (1, 2)))  # picks elements 1,3 / 2,4
+    write_zip_pth(tmp_path / "h.pth", sd, {"0": np.arange(6, dtype="<f4").tobytes()})
+    np.testing.assert_array_equal(read_pth(tmp_path / "h.pth")["w"], [[1, 3], [2, 4]])
+
+
+@pytest.mark.parametrize("offset, size, stride, msg", [
+    (0, (2, 4), (4, 1), "reaches element 7"),  # 8 elements from a 6-element storage
+    (5, (2,), (1,), "reaches element 6"),
+])
+def test_tensor_outside_its_storage_is_refused(tmp_path, fake_torch, offset, size, stride, msg):
+    s = _StorageRef(fake_torch.FloatStorage, "0", 6)
+    write_zip_pth(tmp_path / "bad.pth", {"w": _TensorRef(s, offset, size, stride)},
+                  {"0": np.zeros(6, "<f4").tobytes()})
+    with pytest.raises(ValueError, match=msg):
+        read_pth(tmp_path / "bad.pth")
+
+
+def test_short_storage_record_is_refused(tmp_path, fake_torch):
+    s = _StorageRef(fake_torch.LongStorage, "0", 4)
+    write_zip_pth(tmp_path / "short.pth", {"w": _TensorRef(s, 0, (4,), (1,))}, {"0": b"\0" * 16})
+    with pytest.raises(ValueError, match="holds 16 bytes.*need 32"):
+        read_pth(tmp_path / "short.pth")
+
+
+def _evil_pickle(marker):
+    # GLOBAL os.system; then REDUCE calls it with a shell command that would create ``marker``
+    cmd = f"touch {marker}".encode()
+    return b"\x80\x02cos\nsystem\nX" + len(cmd).to_bytes(4, "little") + cmd + b"\x85R."
+
+
+def test_malicious_zip_pth_is_refused_without_running(tmp_path):
+    marker = tmp_path / "pwned"
+    with zipfile.ZipFile(tmp_path / "evil.pth", "w") as z:
+        z.writestr("archive/data.pkl", _evil_pickle(marker))
+    with pytest.raises(pickle.UnpicklingError, match=r"refused global os\.system"):
+        read_pth(tmp_path / "evil.pth")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("position", ["magic", "state_dict"])
+def test_malicious_legacy_pth_is_refused_without_running(tmp_path, position):
+    marker = tmp_path / "pwned"
+    head = b"" if position == "magic" else b"".join(
+        pickle.dumps(v, protocol=2) for v in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}))
+    (tmp_path / "evil.pth").write_bytes(head + _evil_pickle(marker))
+    with pytest.raises(RefusedGlobalError, match=r"os\.system"):
+        read_pth(tmp_path / "evil.pth")
+    assert not marker.exists()
+
+
+def test_truncated_legacy_pth(tmp_path):
+    full = TINY["legacy"].read_bytes()
+    (tmp_path / "cut.pth").write_bytes(full[:-100])
+    with pytest.raises(ValueError, match="holds .* bytes"):
+        read_pth(tmp_path / "cut.pth")
+    last = np.load(DATA / "tiny_state_dict_expected.npz")["bn.index"]  # the last storage in the file
+    (tmp_path / "cut.pth").write_bytes(full[:-(8 + last.nbytes)])
+    with pytest.raises(ValueError, match="ends without the bytes of storage"):
+        read_pth(tmp_path / "cut.pth")
+
+
+def test_non_pth_files_give_clear_errors(tmp_path):
+    (tmp_path / "text.pth").write_text("hello")
+    with pytest.raises(ValueError, match="not a PyTorch file"):
+        read_pth(tmp_path / "text.pth")
+    with zipfile.ZipFile(tmp_path / "other.zip", "w") as z:
+        z.writestr("readme.txt", "x")
+    with pytest.raises(ValueError, match="no single <name>/data.pkl"):
+        read_pth(tmp_path / "other.zip")
+    with pytest.raises(FileNotFoundError, match="nope.pth"):
+        read_pth(tmp_path / "nope.pth")
+
+
+# --- conversion and CLI -------------------------------------------------------------------------
+
+def test_convert_pth_writes_equal_npz(tmp_path, tiny_expected):
+    dst = convert_pth(TINY["legacy"], tmp_path / "out.npz")
+    with np.load(dst) as f:
+        assert f.files == list(tiny_expected)
+        for k in f.files:
+            np.testing.assert_array_equal(f[k], tiny_expected[k])
+            assert f[k].dtype == tiny_expected[k].dtype
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.npz"]  # no temporary left behind
+
+
+def test_convert_pth_refuses_to_overwrite_its_input(tmp_path):
+    src = tmp_path / "w.npz"
+    src.write_bytes(TINY["zip"].read_bytes())  # a .pth that happens to be named .npz
+    before = src.read_bytes()
+    (tmp_path / "link.npz").symlink_to(src)
+    for dst in (src, tmp_path / "link.npz"):
+        with pytest.raises(ValueError, match="refusing to overwrite the input"):
+            convert_pth(src, dst)
+    assert src.read_bytes() == before
+    with pytest.raises(ValueError, match="must be an .npz"):
+        convert_pth(TINY["zip"], tmp_path / "out.pth")
+
+
+def test_cli_convert_and_info(tmp_path, capsys, tiny_expected):
+    assert main(["convert", str(TINY["zip"]), str(tmp_path / "o.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "features.0.weight" in out and "(3, 2, 3, 3)" in out and "9 arrays" in out
+    assert main(["info", str(TINY["legacy"])]) == 0
+    assert hashlib.sha256(TINY["legacy"].read_bytes()).hexdigest() in capsys.readouterr().out
+    assert main(["info", str(tmp_path / "missing.pth")]) == 1
+    assert "missing.pth" in capsys.readouterr().err
+
+
+def test_cli_runs_as_module():
+    r = subprocess.run([sys.executable, "-m", "npnet.weights", "info", str(TINY["zip"])],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "bn.num_batches_tracked" in r.stdout
+
+
+# --- .npz loading ------------------------------------------------------------------------------
+
+def test_load_npz_lists_every_problem(tmp_path):
+    np.savez(tmp_path / "w.npz", a=np.zeros((2, 3)), b=np.zeros(4, np.float32), extra=np.zeros(1))
+    expected = {"a": (2, 3), "b": (5,), "c": (1, 1)}
+    with pytest.raises(ValueError) as info:
+        load_npz_weights(tmp_path / "w.npz", expected)
+    msg = str(info.value)
+    assert "missing 'c' (expected shape (1, 1))" in msg
+    assert "unexpected 'extra' (shape (1,))" in msg
+    assert "'b': expected shape (5,), got (4,)" in msg
+    assert "'a'" not in msg
+
+
+def test_load_npz_casts_floats_and_keeps_order(tmp_path):
+    np.savez(tmp_path / "w.npz", z=np.ones(2), a=np.arange(3, dtype=np.int64))
+    w = load_npz_weights(tmp_path / "w.npz", {"z": (2,), "a": (3,)})
+    assert list(w) == ["z", "a"]
+    assert w["z"].dtype == np.float32 and w["a"].dtype == np.int64
+
+
+def test_load_npz_checks_sha256_and_refuses_pickles(tmp_path):
+    np.savez(tmp_path / "w.npz", a=np.zeros(2))
+    good = hashlib.sha256((tmp_path / "w.npz").read_bytes()).hexdigest()
+    assert set(load_npz_weights(tmp_path / "w.npz", sha256=good)) == {"a"}
+    with pytest.raises(ValueError, match=f"has SHA-256 {good}; expected 00ff"):
+        load_npz_weights(tmp_path / "w.npz", sha256="00ff")
+    np.savez(tmp_path / "obj.npz", a=np.array([{"x": 1}], dtype=object))
+    with pytest.raises(ValueError, match="obj.npz is not a readable"):
+        load_npz_weights(tmp_path / "obj.npz")
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    with pytest.raises(ValueError, match="junk.npz"):
+        load_npz_weights(tmp_path / "junk.npz")
+
+
+def test_content_sha256_definition():
+    arrays = {"x": np.array([1.0, 2.0]), "yy": np.ones((2, 2), np.float32).T}
+    h = hashlib.sha256()
+    h.update(b"x" + np.array([1, 2], "<f4").tobytes() + b"yy" + np.ones(4, "<f4").tobytes())
+    assert content_sha256(arrays) == h.hexdigest()
+
+
+def test_shared_squeezenet_weights(weights_path):
+    w = load_npz_weights(weights_path, expected=squeezenet11_shapes(), sha256=KNOWN_SHA256["squeezenet1_1.npz"])
+    assert len(w) == 52 and sum(a.size for a in w.values()) == 1_235_496
+    assert all(a.dtype == np.float32 for a in w.values())
+    assert content_sha256(w) == KNOWN_CONTENT_SHA256["squeezenet1_1.npz"]
+
+
+# --- loading into a model -------------------------------------------------------------------------
+
+class _TinyModel:
+    """The two methods load_model_weights needs, as npnet.nn.Module provides them."""
+
+    def __init__(self, shapes):
+        self.params = {k: np.zeros(s, np.float32) for k, s in shapes.items()}
+        self.loaded_from = None
+
+    def state_dict(self):
+        return self.params
+
+    def load_state_dict(self, state, source):
+        self.params = {k: np.asarray(v, np.float32) for k, v in state.items()}
+        self.loaded_from = source
+
+
+def test_load_model_weights_from_npz_and_pth(tmp_path, tiny_expected):
+    shapes = {k: v.shape for k, v in tiny_expected.items()}
+    for src in (TINY["zip"], convert_pth(TINY["zip"], tmp_path / "tiny.npz")):
+        model = _TinyModel(shapes)
+        assert load_model_weights(model, "tiny", src) == src
+        assert model.loaded_from == str(src)
+        np.testing.assert_array_equal(model.params["features.3.squeeze.weight"],
+                                      tiny_expected["features.3.squeeze.weight"])
+    with pytest.raises(ValueError, match=r"missing 'other'"):
+        load_model_weights(_TinyModel({**shapes, "other": (1,)}), "tiny", tmp_path / "tiny.npz")
+
+
+def test_load_model_weights_finds_the_shared_file(weights_path):
+    model = _TinyModel(squeezenet11_shapes())
+    assert load_model_weights(model, "squeezenet1_1") == weights_path
+    assert model.params["classifier.1.bias"].shape == (1000,) and model.params["classifier.1.bias"].any()

@@ -92,6 +92,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     import numba
     print(f"numpy {np.__version__}, numba {numba.__version__}, {os.cpu_count()} CPUs, float32, N=1")
+    load = os.getloadavg()[0]
+    if load > 0.5 * os.cpu_count():
+        # Threaded BLAS waits for workers that other processes keep off the CPU: times jump to
+        # multiples of the scheduler's time slice. OPENBLAS_NUM_THREADS=1 gives stable numbers then.
+        print(f"warning: load average {load:.1f} on {os.cpu_count()} CPUs; multithreaded timings will be noisy")
 
     labels = ("import npnet", "im2col", "col2im", "max-pool fwd", "max-pool bwd")
     cold, warm = first_call_times()

@@ -84,8 +84,24 @@ def labels(fn, name, y, n, num_classes):
     return y
 
 
-def dout(fn, d, shape, dtype):
+def dout(fn, d, shape, dtype, name="dout"):
     """Return upstream gradient ``d`` as a floating array of the forward output's ``shape`` in ``dtype``."""
-    d = float_array(fn, "dout", d)
-    same_shape(fn, "dout", d, shape)
+    d = float_array(fn, name, d)
+    same_shape(fn, name, d, shape)
     return d.astype(dtype, copy=False)
+
+
+def params(fn, name, given, required=(), defaults=None):
+    """Return the parameter dict ``given`` merged over ``defaults``, after checking it is a dict with
+    every ``required`` key and no unknown key (so a typo such as ``'padding'`` is not ignored)."""
+    defaults = defaults or {}
+    if not isinstance(given, dict):
+        raise TypeError(f"{fn}: {name} must be a dict; got {type(given).__name__}")
+    known = tuple(required) + tuple(defaults)
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise ValueError(f"{fn}: unknown {name} key(s) {unknown}; expected keys among {list(known)}")
+    missing = [k for k in required if k not in given]
+    if missing:
+        raise ValueError(f"{fn}: {name} is missing key(s) {missing}")
+    return {**defaults, **given}

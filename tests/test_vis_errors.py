@@ -96,7 +96,7 @@ def test_argument_errors(model, X):
     with pytest.raises(ValueError, match="integration_nodes: method must be one of"):
         integrated_gradients(X, y, model, method="simpson")
     with pytest.raises(ValueError, match="integration_nodes: the trapezoid rule needs steps >= 2; got 1"):
-        integration_nodes(1)
+        integration_nodes(1, "trapezoid")
     with pytest.raises(ValueError, match=r"occlusion: window \(5\) must fit in the image \(4x4\)"):
         occlusion(X, y, model, window=5)
     with pytest.raises(ValueError, match="occlusion: fill must be a finite number; got nan"):

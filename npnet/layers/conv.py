@@ -24,28 +24,6 @@ __all__ = [
 BACKENDS = ("numba", "numpy")
 
 
-def read_params(fn, name, given, required=(), defaults=None):
-    """Return ``given`` merged over ``defaults`` after checking it is a dict with only known keys."""
-    defaults = defaults or {}
-    if not isinstance(given, dict):
-        raise TypeError(f"{fn}: {name} must be a dict; got {type(given).__name__}")
-    known = tuple(required) + tuple(defaults)
-    unknown = sorted(set(given) - set(known))
-    if unknown:
-        raise ValueError(f"{fn}: unknown {name} key(s) {unknown}; expected keys among {list(known)}")
-    missing = [k for k in required if k not in given]
-    if missing:
-        raise ValueError(f"{fn}: {name} is missing key(s) {missing}")
-    return {**defaults, **given}
-
-
-def upstream(fn, dout, expected_shape, dtype):
-    """Check an upstream gradient against the forward output's shape and cast it to ``dtype``."""
-    dout = _check.float_array(fn, "dout", dout)
-    _check.same_shape(fn, "dout", dout, expected_shape)
-    return dout.astype(dtype, copy=False)
-
-
 def fast_dtype(fn, x):
     if x.dtype not in (np.float32, np.float64):
         raise TypeError(f"{fn}: x must be float32 or float64 for the compiled kernels; got dtype {x.dtype}")
@@ -75,7 +53,7 @@ def _conv_setup(fn, x, w, b, conv_param):
     x = _check.float_array(fn, "x", x, 4, "(N, C, H, W)")
     w = _check.float_array(fn, "w", w, 4, "(F, C, HH, WW)")
     _kernel_shape(fn, w, "(F, C, HH, WW)")
-    p = read_params(fn, "conv_param", conv_param, defaults={"stride": 1, "pad": 0})
+    p = _check.params(fn, "conv_param", conv_param, defaults={"stride": 1, "pad": 0})
     stride = _check.positive_int(fn, "conv_param['stride']", p["stride"])
     pad = _check.nonnegative_int(fn, "conv_param['pad']", p["pad"])
     N, C, H, W = x.shape
@@ -137,7 +115,7 @@ def conv_backward_naive(dout, cache):
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
     Ho, Wo = 1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride
-    dout = upstream("conv_backward_naive", dout, (N, F, Ho, Wo), x.dtype)
+    dout = _check.dout("conv_backward_naive", dout, (N, F, Ho, Wo), x.dtype)
     # BEGIN SOLUTION
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
     dxp = np.zeros_like(xp)
@@ -246,7 +224,7 @@ def conv_backward(dout, cache, weight_grads=True):
     N, C, H, W = x_shape
     F, _, HH, WW = w.shape
     Ho, Wo = 1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride
-    dout = upstream("conv_backward", dout, (N, F, Ho, Wo), w.dtype)
+    dout = _check.dout("conv_backward", dout, (N, F, Ho, Wo), w.dtype)
     # BEGIN SOLUTION
     d = dout.reshape(N, F, Ho * Wo)
     w2 = w.reshape(F, -1)
@@ -289,7 +267,7 @@ def conv_transpose_forward(x, w, b, conv_param, backend="numba"):
     _kernel_shape(fn, w, "(C_in, C_out, HH, WW)")
     fast_dtype(fn, x)
     _backend(fn, backend)
-    p = read_params(fn, "conv_param", conv_param, defaults={"stride": 1, "pad": 0, "output_padding": 0})
+    p = _check.params(fn, "conv_param", conv_param, defaults={"stride": 1, "pad": 0, "output_padding": 0})
     stride = _check.positive_int(fn, "conv_param['stride']", p["stride"])
     pad = _check.nonnegative_int(fn, "conv_param['pad']", p["pad"])
     op = _check.nonnegative_int(fn, "conv_param['output_padding']", p["output_padding"])
@@ -329,7 +307,7 @@ def conv_transpose_backward(dout, cache):
     x, w, b, stride, pad, (Ho, Wo), backend = cache
     N, C_in, H, W = x.shape
     _, C_out, HH, WW = w.shape
-    dout = upstream("conv_transpose_backward", dout, (N, C_out, Ho, Wo), x.dtype)
+    dout = _check.dout("conv_transpose_backward", dout, (N, C_out, Ho, Wo), x.dtype)
     # BEGIN SOLUTION
     dcols = _im2col(dout, HH, WW, stride, pad, H, W, backend)
     dx = np.matmul(w.reshape(C_in, -1), dcols).reshape(x.shape)

@@ -9,7 +9,7 @@ every window starts inside the input or its left padding. Padding must be at mos
 import numpy as np
 
 from .. import _check, kernels
-from .conv import fast_dtype, read_params, upstream
+from .conv import fast_dtype
 
 __all__ = [
     "max_pool_forward_naive", "max_pool_backward_naive", "max_pool_forward", "max_pool_backward",
@@ -32,7 +32,7 @@ def pool_output_size(size, k, stride, pad, ceil_mode):
 def _pool_setup(fn, x, pool_param, extra_defaults=None):
     """Validate x and pool_param; returns x, (kh, kw), stride, pad, ceil_mode, (Ho, Wo), the parameters."""
     x = _check.float_array(fn, "x", x, 4, "(N, C, H, W)")
-    p = read_params(fn, "pool_param", pool_param, required=("pool_height", "pool_width", "stride"),
+    p = _check.params(fn, "pool_param", pool_param, required=("pool_height", "pool_width", "stride"),
                     defaults={"pad": 0, "ceil_mode": False, **(extra_defaults or {})})
     kh = _check.positive_int(fn, "pool_param['pool_height']", p["pool_height"])
     kw = _check.positive_int(fn, "pool_param['pool_width']", p["pool_width"])
@@ -42,10 +42,11 @@ def _pool_setup(fn, x, pool_param, extra_defaults=None):
     H, W = x.shape[2:]
     if 2 * pad > min(kh, kw):
         raise ValueError(f"{fn}: pool_param['pad'] must be at most half the {kh}x{kw} window; got {pad}")
-    if kh > H + 2 * pad or kw > W + 2 * pad:
-        raise ValueError(f"{fn}: the {kh}x{kw} window is larger than the padded input "
-                         f"{H + 2 * pad}x{W + 2 * pad} (x {x.shape}, pad {pad})")
     out_hw = (pool_output_size(H, kh, stride, pad, ceil_mode), pool_output_size(W, kw, stride, pad, ceil_mode))
+    # As in PyTorch, ceil mode lets one window hang over a too-small input; only an empty output is an error.
+    if min(out_hw) < 1:
+        raise ValueError(f"{fn}: the {kh}x{kw} window is larger than the padded input "
+                         f"{H + 2 * pad}x{W + 2 * pad} (x {x.shape}, pad {pad}, ceil_mode {ceil_mode})")
     return x, (kh, kw), stride, pad, out_hw, p
 
 
@@ -98,7 +99,7 @@ def max_pool_backward_naive(dout, cache):
     x, pool_param = cache
     x, (kh, kw), stride, pad, (Ho, Wo), _ = _pool_setup(fn, x, pool_param)
     N, C, H, W = x.shape
-    dout = upstream(fn, dout, (N, C, Ho, Wo), x.dtype)
+    dout = _check.dout(fn, dout, (N, C, Ho, Wo), x.dtype)
     dx = np.zeros_like(x)
     # BEGIN SOLUTION
     for n in range(N):
@@ -139,7 +140,7 @@ def max_pool_forward(x, pool_param):
 def max_pool_backward(dout, cache):
     """Backward pass of :func:`max_pool_forward`: dout (N, C, H', W') -> dx (N, C, H, W)."""
     (N, C, H, W), dtype, arg = cache
-    dout = upstream("max_pool_backward", dout, (N, C) + arg.shape[1:], dtype)
+    dout = _check.dout("max_pool_backward", dout, (N, C) + arg.shape[1:], dtype)
     # BEGIN SOLUTION
     dx = kernels.max_pool_backward(np.ascontiguousarray(dout).reshape(arg.shape), arg, H, W)
     # END SOLUTION
@@ -206,7 +207,7 @@ def avg_pool_backward(dout, cache):
     """
     (N, C, H, W), dtype, (kh, kw), stride, pad, canvas_shape, area = cache
     Ho, Wo = area.shape
-    dout = upstream("avg_pool_backward", dout, (N, C, Ho, Wo), dtype)
+    dout = _check.dout("avg_pool_backward", dout, (N, C, Ho, Wo), dtype)
     # BEGIN SOLUTION
     share = dout / area.astype(dtype)
     canvas = np.zeros(canvas_shape, dtype=dtype)
@@ -237,7 +238,7 @@ def global_avg_pool_forward(x):
 def global_avg_pool_backward(dout, cache):
     """Backward pass of :func:`global_avg_pool_forward`: dout (N, C, 1, 1) -> dx (N, C, H, W)."""
     (N, C, H, W), dtype = cache
-    dout = upstream("global_avg_pool_backward", dout, (N, C, 1, 1), dtype)
+    dout = _check.dout("global_avg_pool_backward", dout, (N, C, 1, 1), dtype)
     # BEGIN SOLUTION
     dx = np.broadcast_to(dout / (H * W), (N, C, H, W)).copy()
     # END SOLUTION

@@ -52,13 +52,6 @@ def _recurrent_args(fn, x, prev, Wx, Wh, b, gates, x_layout):
     return (x, states, *cast)
 
 
-def _upstream(fn, name, d, shape, dtype):
-    """Validate an upstream gradient ``d`` against the forward output's shape; cast it to ``dtype``."""
-    d = _check.float_array(fn, name, d)
-    _check.same_shape(fn, name, d, shape)
-    return d.astype(dtype, copy=False)
-
-
 def rnn_step_forward(x, prev_h, Wx, Wh, b):
     """One time step of a vanilla RNN, ``next_h = tanh(x @ Wx + prev_h @ Wh + b)``.
 
@@ -90,7 +83,7 @@ def rnn_step_backward(dnext_h, cache):
         dx: (N, D), dprev_h: (N, H), dWx: (D, H), dWh: (H, H), db: (H,).
     """
     x, prev_h, Wx, Wh, next_h = cache
-    dnext_h = _upstream("rnn_step_backward", "dnext_h", dnext_h, next_h.shape, x.dtype)
+    dnext_h = _check.dout("rnn_step_backward", dnext_h, next_h.shape, x.dtype, "dnext_h")
     # BEGIN SOLUTION
     # tanh' = 1 - tanh^2, so the saved output is all the backward pass needs.
     da = dnext_h * (1 - next_h * next_h)
@@ -142,7 +135,7 @@ def rnn_backward(dh, cache):
     x_shape, steps = cache
     n, t_len, _ = x_shape
     dtype = steps[0][0].dtype
-    dh = _upstream("rnn_backward", "dh", dh, (n, t_len, steps[0][4].shape[1]), dtype)
+    dh = _check.dout("rnn_backward", dh, (n, t_len, steps[0][4].shape[1]), dtype, "dh")
     dx = np.empty(x_shape, dtype=dtype)
     # BEGIN SOLUTION
     dprev_h = np.zeros_like(dh[:, 0])
@@ -198,8 +191,8 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     """
     fn = "lstm_step_backward"
     x, prev_h, prev_c, Wx, Wh, ifo, g, tanh_c = cache
-    dnext_h = _upstream(fn, "dnext_h", dnext_h, prev_h.shape, x.dtype)
-    dnext_c = _upstream(fn, "dnext_c", dnext_c, prev_c.shape, x.dtype)
+    dnext_h = _check.dout(fn, dnext_h, prev_h.shape, x.dtype, "dnext_h")
+    dnext_c = _check.dout(fn, dnext_c, prev_c.shape, x.dtype, "dnext_c")
     H = prev_h.shape[1]
     # BEGIN SOLUTION
     i, f, o = ifo[:, :H], ifo[:, H:2 * H], ifo[:, 2 * H:]
@@ -257,7 +250,7 @@ def lstm_backward(dh, cache):
     x_shape, steps = cache
     n, t_len, _ = x_shape
     dtype = steps[0][0].dtype
-    dh = _upstream("lstm_backward", "dh", dh, (n, t_len, steps[0][1].shape[1]), dtype)
+    dh = _check.dout("lstm_backward", dh, (n, t_len, steps[0][1].shape[1]), dtype, "dh")
     dx = np.empty(x_shape, dtype=dtype)
     # BEGIN SOLUTION
     dprev_h = np.zeros_like(dh[:, 0])
@@ -318,7 +311,7 @@ def word_embedding_backward(dout, cache):
         dW: (V, D).
     """
     x, w_shape, dtype = cache
-    dout = _upstream("word_embedding_backward", "dout", dout, x.shape + (w_shape[1],), dtype)
+    dout = _check.dout("word_embedding_backward", dout, x.shape + (w_shape[1],), dtype)
     # BEGIN SOLUTION
     dW = np.zeros(w_shape, dtype=dtype)
     np.add.at(dW, x.ravel(), dout.reshape(-1, w_shape[1]))
@@ -361,7 +354,7 @@ def temporal_affine_backward(dout, cache):
     """
     x, w = cache
     n, t_len, d = x.shape
-    dout = _upstream("temporal_affine_backward", "dout", dout, (n, t_len, w.shape[1]), x.dtype)
+    dout = _check.dout("temporal_affine_backward", dout, (n, t_len, w.shape[1]), x.dtype)
     # BEGIN SOLUTION
     dx = dout @ w.T
     dw = x.reshape(n * t_len, d).T @ dout.reshape(n * t_len, -1)

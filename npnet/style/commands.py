@@ -172,7 +172,7 @@ def texture(args):
 def dream_args(p):
     p.add_argument("image", nargs="?", default="sky", help="image to dream on (default sky)")
     p.add_argument("--size", type=int, default=224, help="shorter side (default 224)")
-    p.add_argument("--layer", type=int, default=7, help="features index to amplify (default 7)")
+    p.add_argument("--layer", type=int, default=10, help="features index to amplify (default 10)")
     p.add_argument("--octaves", type=int, default=3, help="number of scales (default 3)")
     p.add_argument("--octave-scale", type=float, default=1.4, help="size ratio between octaves (default 1.4)")
     p.add_argument("--iters", type=int, default=10, help="steps per octave (default 10)")

@@ -72,7 +72,7 @@ def _positive_number(fn, name, v, above=0.0):
     return float(v)
 
 
-def deep_dream(image, layer=7, image_size=None, num_octaves=3, octave_scale=1.4, iterations=10,
+def deep_dream(image, layer=10, image_size=None, num_octaves=3, octave_scale=1.4, iterations=10,
                step_size=0.05, max_jitter=16, seed=0, model=None, progress=True):
     """DeepDream on ``image`` at ``model.features[layer]``.
 

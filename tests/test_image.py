@@ -125,10 +125,11 @@ def test_load_errors(tmp_path):
     (tmp_path / "notes.png").write_text("not an image")
     with pytest.raises(ValueError, match="notes.png is not an image"):
         load_image(tmp_path / "notes.png")
-    with pytest.raises(ValueError, match=r"20x30 pixels.*>= 21"):
-        load_image(saved(tmp_path, Image.fromarray(rgb(30, 20)), "tiny.png"))
-    with pytest.raises(ValueError, match="size must be at least 21"):
-        load_image(saved(tmp_path, Image.fromarray(rgb(30, 30)), "ok.png"), size=20)
+    with pytest.raises(ValueError, match=r"16x30 pixels.*>= 17"):
+        load_image(saved(tmp_path, Image.fromarray(rgb(30, 16)), "tiny.png"))
+    assert load_image(saved(tmp_path, Image.fromarray(rgb(30, 17)), "small.png")).shape == (30, 17, 3)
+    with pytest.raises(ValueError, match="size must be at least 17"):
+        load_image(saved(tmp_path, Image.fromarray(rgb(30, 30)), "ok.png"), size=16)
 
 
 @pytest.mark.parametrize("name", ["t.jpg", "t.png"])

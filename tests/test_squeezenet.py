@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from gradcheck import check_backward, grad_check_sparse, rel_error
-from npnet.image import SQUEEZENET_MEAN, SQUEEZENET_STD, center_crop, load_image, preprocess
+from npnet.image import MIN_SIDE, SQUEEZENET_MEAN, SQUEEZENET_STD, center_crop, load_image, preprocess
 from npnet.layers import relu_mode
 from npnet.models import SqueezeNet, extract_features, squeezenet1_0, squeezenet1_1
 
@@ -136,7 +136,7 @@ def test_forward_and_backward_over_a_subrange_of_features(model, sample):
 
 def test_min_input_size_and_bad_inputs():
     net = SqueezeNet()
-    assert net.min_size == 17  # conv 3/2 -> 8, pools (ceil) -> 4 -> 2 -> 1
+    assert net.min_size == 17 == MIN_SIDE  # conv 3/2 -> 8, pools (ceil) -> 4 -> 2 -> 1, as in PyTorch
     net.forward(np.zeros((1, 3, 17, 17), np.float32))
     with pytest.raises(ValueError, match=r"SqueezeNet.forward: X must have shape \(N, 3, H, W\) with H, W >= 17"):
         net.forward(np.zeros((1, 3, 16, 40), np.float32))

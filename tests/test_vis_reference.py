@@ -90,7 +90,7 @@ def test_grad_cam(ref, model64, batch):
 
 def test_integrated_gradients(ref, model64, batch):
     _, X, y = batch
-    attr, delta = integrated_gradients(X, y, model64, steps=8, batch_size=7, method="trapezoid")
+    attr, delta = integrated_gradients(X, y, model64, steps=8, batch_size=7)
     assert rel_to_max(attr, ref["ig"]) < TOL
     np.testing.assert_allclose(delta, ref["ig_delta"], rtol=1e-4, atol=1e-4)
 

@@ -265,7 +265,7 @@ def _optimise(objective, img, num_iterations, learning_rate, decayed_lr, decay_l
         if snapshot_every:
             snapshots.append((t, img.copy()))
             if callback is not None:
-                callback(t, img)
+                callback(t, snapshots[-1][1])
 
     snapshot(0)
     config = {"learning_rate": learning_rate}

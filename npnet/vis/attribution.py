@@ -205,8 +205,9 @@ def model_randomization_test(X, y, model, methods=("saliency", "guided_backprop"
     """Cascading model randomisation test (Adebayo et al. 2018, "Sanity Checks for Saliency Maps").
 
     Re-initialise the layers with parameters one after another from the top (``classifier.1``, then
-    ``features.12``, ``features.11``, ... ``features.0``; each stage keeps the earlier ones random)
-    and after each stage compute every method's map again. A map that explains the *model* should
+    ``features.12``, ``features.11``, ... ``features.0``; each stage keeps the earlier ones random;
+    every parameter tensor is redrawn from a normal with its own mean and std) and after each stage
+    compute every method's map again. A map that explains the *model* should
     change as its learned weights are destroyed; the Spearman rank correlation of |map| with the
     original |map| (colour channels reduced by max) measures how little it changed. Adebayo et al.
     found guided backprop nearly insensitive: its correlation stays high.

@@ -48,10 +48,8 @@ def bench_npnet(iters, content, style):
     p = {k: v for k, v in PRESETS[PRESET].items() if k not in ("content_image", "style_image")}
     model = squeezenet1_1()
     style_transfer(content, style, **p, num_iterations=2, model=model, progress=False)  # warm-up (Numba, caches)
-    decay = min(180, max(iters - 1, 0))
     start = time.perf_counter()
-    result = style_transfer(content, style, **p, num_iterations=iters, decay_lr_at=decay, model=model,
-                            progress=False)
+    result = style_transfer(content, style, **p, num_iterations=iters, model=model, progress=False)
     seconds = time.perf_counter() - start
     tracemalloc.start()
     style_transfer(content, style, **p, num_iterations=3, model=model, progress=False)
@@ -89,7 +87,7 @@ def _torch_loop(iters, content, style, shared, params, threads=None):
     def run(n):
         img = torch.from_numpy(content.copy()).requires_grad_(True)
         opt = torch.optim.Adam([img], lr=3.0)
-        decay = min(180, max(n - 1, 0))
+        decay = n * 9 // 10  # as npnet's default: 180 of 200
         losses = []
         for t in range(n):
             if t < decay:

@@ -57,7 +57,7 @@ print(f"tv loss      rel error {rel_error(tv_answer, tv):.1e}")
 
 # %%
 for name, params in PRESETS.items():
-    result = style_transfer(**params, num_iterations=ITERS, decay_lr_at=min(180, ITERS - 1), model=model)
+    result = style_transfer(**params, num_iterations=ITERS, model=model)
     style_img = load_input("exercise", params["style_image"], params["style_size"])
     content_img = load_input("exercise", params["content_image"], params["image_size"])
     total = result.losses["total"]
@@ -69,8 +69,8 @@ for name, params in PRESETS.items():
 # Reconstruct Tübingen from its layer-3 features alone, starting from noise (style weights 0).
 
 # %%
-result = feature_inversion("styles/tubingen.jpg", num_iterations=ITERS, decay_lr_at=min(180, ITERS - 1),
-                           snapshot_every=max(1, ITERS // 4), model=model)
+result = feature_inversion("styles/tubingen.jpg", num_iterations=ITERS, snapshot_every=max(1, ITERS // 4),
+                           model=model)
 print(evolution_figure(OUT / "feature_inversion.png", result.snapshots, content, "original",
                        title="feature inversion of features[3]"))
 
@@ -80,7 +80,7 @@ print(evolution_figure(OUT / "feature_inversion.png", result.snapshots, content,
 
 # %%
 result = texture_synthesis("styles/starry_night.jpg", image_size=192, num_iterations=ITERS,
-                           decay_lr_at=min(180, ITERS - 1), snapshot_every=max(1, ITERS // 4), model=model)
+                           snapshot_every=max(1, ITERS // 4), model=model)
 print(evolution_figure(OUT / "texture_synthesis.png", result.snapshots, starry, "style", title="texture synthesis"))
 
 # %% [markdown]
@@ -89,8 +89,7 @@ print(evolution_figure(OUT / "texture_synthesis.png", result.snapshots, starry, 
 
 # %%
 params = dict(PRESETS["starry_night"], style_image=["styles/starry_night.jpg", "styles/the_scream.jpg"])
-result = style_transfer(**params, style_blend_weights=[0.5, 0.5], num_iterations=ITERS,
-                        decay_lr_at=min(180, ITERS - 1), model=model)
+result = style_transfer(**params, style_blend_weights=[0.5, 0.5], num_iterations=ITERS, model=model)
 scream = load_input("exercise", "styles/the_scream.jpg", 192)
 print(transfer_figure(OUT / "blend.png", content, [starry, scream], result.image, title="Starry Night + The Scream"))
 

@@ -69,14 +69,14 @@ def find_image(spec):
     path = Path(spec).expanduser()
     if path.is_file():
         return path
-    tried = [str(path)]
     candidates = [str(spec)] if path.suffix else [f"styles/{spec}.jpg", f"images/{spec}.jpg"]
     for rel in candidates:
         try:
             return find_data(rel)
-        except (FileNotFoundError, ValueError) as exc:
-            tried.append(f"{rel} in the data lookup ({str(exc).splitlines()[0]})")
-    raise FileNotFoundError(f"find_image: no image {str(spec)!r}; tried " + "; ".join(tried))
+        except (FileNotFoundError, ValueError):  # not a data path either: try the next candidate
+            continue
+    raise FileNotFoundError(f"find_image: no image {str(spec)!r}: no such file, and the data lookup "
+                            f"(NPNET_DATA, the user cache) has no {' or '.join(map(repr, candidates))}")
 
 
 def load_input(fn, image, size):
@@ -145,10 +145,12 @@ def features_backward(model, layer_grads):
     """
     taps = sorted(layer_grads, reverse=True)
     g = 0
+    # BEGIN SOLUTION
     for i, k in enumerate(taps):
         g = g + layer_grads[k]
         start = taps[i + 1] + 1 if i + 1 < len(taps) else 0
         g = model.features.backward(g, start, k + 1)
+    # END SOLUTION
     return g
 
 
@@ -291,7 +293,7 @@ def _optimise(objective, img, num_iterations, learning_rate, decayed_lr, decay_l
 def style_transfer(content_image, style_image, image_size=192, style_size=192, content_layer=3,
                    content_weight=6e-2, style_layers=(1, 4, 6, 7), style_weights=(300000, 1000, 15, 3),
                    tv_weight=2e-2, init_random=False, *, style_blend_weights=None, num_iterations=200,
-                   learning_rate=3.0, decayed_lr=0.1, decay_lr_at=180, clamp=1.5, seed=0, model=None,
+                   learning_rate=3.0, decayed_lr=0.1, decay_lr_at=None, clamp=1.5, seed=0, model=None,
                    snapshot_every=None, callback=None, progress=True):
     """Style transfer as in the CS231n notebook: Adam on the pixels of the image.
 
@@ -313,8 +315,9 @@ def style_transfer(content_image, style_image, image_size=192, style_size=192, c
             the content image.
         style_blend_weights: one weight per style image when ``style_image`` is a list (default
             equal); the Gram targets are the weighted average.
-        num_iterations, learning_rate, decayed_lr, decay_lr_at, clamp: the schedule (course defaults
-            200, 3.0, 0.1, 180, 1.5; ``clamp=None`` turns clamping off).
+        num_iterations, learning_rate, decayed_lr, decay_lr_at, clamp: the schedule (course values
+            200, 3.0, 0.1, 180, 1.5; ``clamp=None`` turns clamping off). ``decay_lr_at=None`` means 90%
+            of ``num_iterations`` (180 of 200), so shorter runs also end with small steps.
         seed: seed of the random initial image (the only randomness), for reproducible results.
         model: a SqueezeNet (default ``squeezenet1_1()``, pretrained float32).
         snapshot_every: keep the image every k iterations (plus the first and last) in
@@ -334,6 +337,8 @@ def style_transfer(content_image, style_image, image_size=192, style_size=192, c
     tv_weight = _weight(fn, "tv_weight", tv_weight)
     style_layers, style_weights = _check_weights(fn, style_layers, style_weights, model)
     num_iterations = _check.nonnegative_int(fn, "num_iterations", num_iterations)
+    decay_lr_at = (num_iterations * 9 // 10 if decay_lr_at is None
+                   else _check.nonnegative_int(fn, "decay_lr_at", decay_lr_at))
     if snapshot_every is not None:
         snapshot_every = _check.positive_int(fn, "snapshot_every", snapshot_every)
     rng = np.random.default_rng(seed)

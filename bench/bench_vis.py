@@ -85,6 +85,12 @@ def main():
               f"PyTorch {np.sum((ref_row >= 0) & (ref_row <= 100))}/25 and {np.sum(ref_row >= 0)}/25")
         print(f"    npnet   {its.tolist()}\n    PyTorch {ref_row.tolist()}")
 
+    X13 = X_all[13:14]
+    for objective in ("score", "log_prob"):
+        _, info = make_fooling_image(X13, 6, model, max_iter=400, return_info=True, objective=objective)
+        print(f"  image 13 toward 6, objective {objective!r}: "
+              f"{'fooled after ' + str(info['iterations'][0]) if info['success'][0] else 'not fooled in 400'} steps")
+
     print("\n4. class visualisation, defaults (lr 25, l2 1e-3, 100 steps, blur every 10, jitter 16), seed 0")
     for c in CLASSES:
         img = create_class_visualization(c, model, seed=0)

@@ -112,6 +112,9 @@ def test_synthesis_errors(model, X):
         make_fooling_image(X, 5, model)
     with pytest.raises(ValueError, match="make_fooling_image: learning_rate must be a positive number; got 0"):
         make_fooling_image(X, 1, model, learning_rate=0)
+    with pytest.raises(ValueError, match=r"make_fooling_image: objective must be one of \('score', 'log_prob'\); "
+                                         r"got 'margin'"):
+        make_fooling_image(X, 1, model, objective="margin")
     with pytest.raises(ValueError, match="make_fooling_image: X contains 1 NaN/Inf"):
         make_fooling_image(np.where(np.arange(48).reshape(X.shape) == 7, np.nan, X), 1, model)
     with pytest.raises(ValueError, match=r"class_visualization_update_step: img must have shape \(1, 3, \*, \*\); "

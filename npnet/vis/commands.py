@@ -139,6 +139,8 @@ def fool_args(p):
     p.add_argument("--target", type=int, default=6, help="class to fool the network into (default 6, stingray)")
     p.add_argument("--lr", type=float, default=1.0, help="step length (default 1)")
     p.add_argument("--max-iter", type=int, default=100, help="most gradient steps (default 100)")
+    p.add_argument("--objective", choices=("score", "log_prob"), default="score",
+                   help="ascend the target's raw score (default, as in the course) or its log-probability")
     p.add_argument("--weights", help="SqueezeNet 1.1 weights (.npz or torchvision .pth); default: the lookup")
     p.add_argument("--out", default="fooling.png", help="PNG to write (default fooling.png)")
 
@@ -164,7 +166,7 @@ def fool(args):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # reported below, in words
         X_fool, info = make_fooling_image(X, args.target, model, learning_rate=args.lr, max_iter=args.max_iter,
-                                          return_info=True, progress=True)
+                                          return_info=True, progress=True, objective=args.objective)
     before, after = _titles([y[0], model.forward(X_fool)[0].argmax()])
     steps = int(info["iterations"][0])
     if info["success"][0]:

@@ -20,13 +20,21 @@ def _per_image_norm(g):
     return np.maximum(norm, np.finfo(g.dtype).tiny).astype(g.dtype)[:, None, None, None]
 
 
-def make_fooling_image(X, target_y, model, learning_rate=1, max_iter=100, return_info=False, progress=False):
+OBJECTIVES = ("score", "log_prob")
+
+
+def make_fooling_image(X, target_y, model, learning_rate=1, max_iter=100, return_info=False, progress=False,
+                       objective="score"):
     """Change images imperceptibly until ``model`` classifies them as ``target_y`` (Szegedy et al. 2014,
     "Intriguing properties of neural networks").
 
     Normalised gradient ascent on the target's unnormalised score: ``X += lr * g / ||g||_2`` with
     ``g = d s_target / d X`` (norm per image), stopping for each image as soon as its top-1 class is
     ``target_y``. An image that is not fooled after ``max_iter`` steps triggers a ``RuntimeWarning``.
+
+    Raising the target score can raise a similar class with it (on sample image 13, class 6 drags
+    class 397 along and never overtakes it); ``objective="log_prob"`` ascends the target's log
+    softmax probability instead, whose gradient also pushes the competitors down.
 
     Args:
         X: normalised images, float (N, 3, H, W) (N = 1 in the notebook).
@@ -36,6 +44,8 @@ def make_fooling_image(X, target_y, model, learning_rate=1, max_iter=100, return
         max_iter: the most gradient steps per image.
         return_info: also return a dict ``{'iterations': (N,) steps used, 'success': (N,) bool}``.
         progress: show a tqdm progress bar.
+        objective: ``'score'`` (the course's: the unnormalised score s_target) or ``'log_prob'``
+            (``s_target - logsumexp(s)``).
     Returns:
         X_fooling (N, 3, H, W) in X's dtype (and the info dict when ``return_info``).
     """
@@ -47,13 +57,17 @@ def make_fooling_image(X, target_y, model, learning_rate=1, max_iter=100, return
     if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real) or not learning_rate > 0:
         raise ValueError(f"{fn}: learning_rate must be a positive number; got {learning_rate!r}")
     max_iter = _check.nonnegative_int(fn, "max_iter", max_iter)
+    if objective not in OBJECTIVES:
+        raise ValueError(f"{fn}: objective must be one of {OBJECTIVES}; got {objective!r}")
 
     X_fooling = X.copy()
     iterations = np.full(X.shape[0], max_iter)
     success = np.zeros(X.shape[0], dtype=bool)
     active = np.arange(X.shape[0])  # images not fooled yet
     for it in tqdm(range(max_iter + 1), desc=fn, disable=not progress, leave=False):
-        scores, dX = class_score_gradient(X_fooling[active], target[active], model)
+        scores = model.forward(X_fooling[active])
+        dscores = _objective_gradient(scores, target[active], objective)
+        dX = model.backward(dscores)
         fooled = scores.argmax(axis=1) == target[active]
         success[active[fooled]] = True
         iterations[active[fooled]] = it
@@ -68,6 +82,18 @@ def make_fooling_image(X, target_y, model, learning_rate=1, max_iter=100, return
                       f"after max_iter={max_iter} steps; try a larger max_iter", RuntimeWarning, stacklevel=2)
     X_fooling = X_fooling.astype(dtype, copy=False)
     return (X_fooling, {"iterations": iterations, "success": success}) if return_info else X_fooling
+
+
+def _objective_gradient(scores, y, objective):
+    """Gradient of each image's objective w.r.t. its (N, C) scores: one-hot, minus softmax for log_prob."""
+    d = np.zeros_like(scores)
+    # BEGIN SOLUTION
+    d[np.arange(len(y)), y] = 1
+    if objective == "log_prob":
+        p = np.exp(scores - scores.max(axis=1, keepdims=True))
+        d -= p / p.sum(axis=1, keepdims=True)
+    # END SOLUTION
+    return d
 
 
 def _pixel_range(dtype):

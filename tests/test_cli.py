@@ -36,3 +36,20 @@ def test_classify_errors_are_one_line(tmp_path, capsys):
     assert "--topk must be in 1..1000" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["no-such-verb"])
+
+
+def test_caption_train_then_sample_on_a_synthetic_set(tmp_path, data_file, capsys):
+    data_file("coco/coco2014_vocab.json")  # the synthetic set uses the real vocabulary
+    out = tmp_path / "run"
+    args = ["caption", "train", "--synthetic", "--out", str(out), "--max-train", "20", "--epochs", "2",
+            "--hidden", "16", "--wordvec", "8", "--batch-size", "10"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert (out / "caption_rnn.npz").is_file() and (out / "caption_rnn_loss.png").is_file()
+    assert str(out / "caption_rnn.npz") in printed
+    assert main(["caption", "sample", "--out", str(out), "--num", "3", "--beam", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len([l for l in lines if l.startswith("  truth:")]) == 3
+    assert len([l for l in lines if l.startswith("  sample:")]) == 3
+    assert main(["caption", "sample", "--out", str(out), "--num", "0"]) == 1
+    assert "--num must be at least 1" in capsys.readouterr().err

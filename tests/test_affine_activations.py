@@ -141,9 +141,9 @@ def test_relu_unknown_mode():
     assert L.get_relu_mode() == "standard"
 
 
-def test_relu_closed_gate_blocks_nan():
-    dx = L.relu_backward(np.array([np.nan, 1.0]), L.relu_forward(np.array([-1.0, 1.0]))[1])
-    np.testing.assert_array_equal(dx, [0.0, 1.0])
+def test_relu_backward_does_not_hide_a_nan_gradient():
+    dx = L.relu_backward(np.array([np.nan, 1.0, 2.0]), L.relu_forward(np.array([-1.0, 1.0, -2.0]))[1])
+    assert np.isnan(dx[0]) and dx[1] == 1.0 and dx[2] == 0.0
 
 
 def test_relu_backward_errors():

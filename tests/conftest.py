@@ -13,6 +13,8 @@ Helpers and fixtures:
 - ``weights_path`` (session): path of SqueezeNet 1.1's ``.npz``.
 - ``squeezenet_weights`` (session): ``{name: float32 array}`` of those weights, loaded once,
   read-only (copy before changing).
+- ``model`` / ``model64`` (session): the pretrained SqueezeNet 1.1 in float32 / float64, built once.
+  Tests may run it but must leave its parameters as they found them.
 - ``imagenet_val`` (session): ``(X uint8 (25, 224, 224, 3), y int64 (25,), class_names)``, loaded
   once, arrays read-only.
 
@@ -21,6 +23,7 @@ Also: matplotlib uses the Agg backend, and ``NPNET_OFFLINE=1`` keeps every test 
 import os
 
 import matplotlib
+import numpy as np
 import pytest
 
 matplotlib.use("Agg")
@@ -84,3 +87,17 @@ def imagenet_val():
     require_data("imagenet/imagenet_val_25.npz")
     X, y, names = load_imagenet_val()
     return _read_only(X), _read_only(y), names
+
+
+@pytest.fixture(scope="session")
+def model(weights_path):
+    from npnet.models.squeezenet import squeezenet1_1
+
+    return squeezenet1_1(weights=weights_path)
+
+
+@pytest.fixture(scope="session")
+def model64(weights_path):
+    from npnet.models.squeezenet import squeezenet1_1
+
+    return squeezenet1_1(weights=weights_path, dtype=np.float64)

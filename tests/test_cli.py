@@ -49,7 +49,7 @@ def test_caption_train_then_sample_on_a_synthetic_set(tmp_path, data_file, capsy
     assert str(out / "caption_rnn.npz") in printed
     assert main(["caption", "sample", "--out", str(out), "--num", "3", "--beam", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len([l for l in lines if l.startswith("  truth:")]) == 3
-    assert len([l for l in lines if l.startswith("  sample:")]) == 3
+    assert sum(line.startswith("  truth:") for line in lines) == 3
+    assert sum(line.startswith("  sample:") for line in lines) == 3
     assert main(["caption", "sample", "--out", str(out), "--num", "0"]) == 1
     assert "--num must be at least 1" in capsys.readouterr().err

@@ -3,24 +3,11 @@ determinism, the pixel clip, the CLI verb and argument errors."""
 import numpy as np
 import pytest
 
-from conftest import require_weights
 from gradcheck import check_backward
 from npnet.image import SQUEEZENET_MEAN, SQUEEZENET_STD, jitter
 from npnet.style.dream import deep_dream, dream_objective, dream_step
 
 
-@pytest.fixture(scope="module")
-def model():
-    require_weights()
-    from npnet.models.squeezenet import squeezenet1_1
-    return squeezenet1_1()
-
-
-@pytest.fixture(scope="module")
-def model64():
-    require_weights()
-    from npnet.models.squeezenet import squeezenet1_1
-    return squeezenet1_1(dtype=np.float64)
 
 
 def _image(rng, h, w, dtype=np.float32):

@@ -7,7 +7,7 @@ import pytest
 from gradcheck import check_backward, grad_check_sparse, rel_error
 from npnet.image import MIN_SIDE, SQUEEZENET_MEAN, SQUEEZENET_STD, center_crop, load_image, preprocess
 from npnet.layers import relu_mode
-from npnet.models import SqueezeNet, extract_features, squeezenet1_0, squeezenet1_1
+from npnet.models import SqueezeNet, extract_features, squeezenet1_0
 
 REF = np.load(Path(__file__).parent / "data" / "squeezenet_reference.npz")
 
@@ -23,14 +23,6 @@ def norm_rel(a, ref):
     return float(np.max(np.abs(a - ref)) / np.max(np.abs(ref)))
 
 
-@pytest.fixture(scope="module")
-def model(weights_path):
-    return squeezenet1_1(weights=weights_path)
-
-
-@pytest.fixture(scope="module")
-def model64(weights_path):
-    return squeezenet1_1(weights=weights_path, dtype=np.float64)
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ verbs and argument errors."""
 import numpy as np
 import pytest
 
-from conftest import require_data, require_weights
+from conftest import require_data
 from gradcheck import check_backward, rel_error
 from npnet.style import PRESETS, StyleObjective, feature_inversion, features_backward, style_transfer, texture_synthesis
 from npnet.style.losses import gram_matrix
@@ -13,18 +13,6 @@ from npnet.style.transfer import extract_targets, find_image, min_side, style_ta
 
 
 
-@pytest.fixture(scope="module")
-def model():
-    require_weights()
-    from npnet.models.squeezenet import squeezenet1_1
-    return squeezenet1_1()
-
-
-@pytest.fixture(scope="module")
-def model64():
-    require_weights()
-    from npnet.models.squeezenet import squeezenet1_1
-    return squeezenet1_1(dtype=np.float64)
 
 
 @pytest.fixture(scope="module")

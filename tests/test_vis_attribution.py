@@ -10,12 +10,6 @@ from npnet.image import preprocess
 from npnet.vis import format_randomization_table, integrated_gradients, model_randomization_test
 
 
-@pytest.fixture(scope="module")
-def model(weights_path):
-    from npnet.models.squeezenet import squeezenet1_1
-
-    return squeezenet1_1(weights=weights_path)
-
 
 @pytest.fixture(scope="module")
 def batch(imagenet_val):

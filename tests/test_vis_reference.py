@@ -38,12 +38,6 @@ def ref():
         return dict(f)
 
 
-@pytest.fixture(scope="module")
-def model64(weights_path):
-    from npnet.models.squeezenet import squeezenet1_1
-
-    return squeezenet1_1(weights=weights_path, dtype=np.float64)
-
 
 @pytest.fixture(scope="module")
 def batch(ref, imagenet_val):

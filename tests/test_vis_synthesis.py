@@ -57,12 +57,6 @@ def test_create_class_visualization_schedule_on_tiny_net():
                                                                   seed=1, image_size=6))
 
 
-@pytest.fixture(scope="module")
-def model(weights_path):
-    from npnet.models.squeezenet import squeezenet1_1
-
-    return squeezenet1_1(weights=weights_path)
-
 
 @pytest.fixture(scope="module")
 def torch_fool_iters():

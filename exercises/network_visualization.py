@@ -5,8 +5,9 @@
 # visualization on a pretrained SqueezeNet 1.1, every gradient computed by npnet's own layers.
 # Run it as a script (`python exercises/network_visualization.py`) or cell by cell (`# %%`) in an
 # editor. Figures go to `$NPNET_FIGURES/network_visualization/` (default `./figures/...`).
-# Needs the weights and the ImageNet sample (`NPNET_WEIGHTS`, `NPNET_DATA`). On 2 CPU cores the
-# whole script takes several minutes, mostly the class visualizations.
+# Needs the weights and the ImageNet sample (`NPNET_WEIGHTS`, `NPNET_DATA`). On 2 idle CPU cores the
+# whole script takes about half a minute, mostly the class visualizations; `NPNET_EXERCISE_QUICK=1` runs
+# every cell on 2 images with far fewer steps, in seconds.
 
 # %%
 import os
@@ -23,9 +24,10 @@ from npnet.vis import (compute_saliency_maps, create_class_visualization, format
 from npnet.vis.figures import (attribution_figure, class_visualization_figure, fooling_figure,
                                randomization_figure)
 
+QUICK = os.environ.get("NPNET_EXERCISE_QUICK") == "1"  # a short run that still executes every cell
 OUT = Path(os.environ.get("NPNET_FIGURES", "figures")) / "network_visualization"
 model = squeezenet1_1()
-X_raw, y, class_names = load_imagenet_val(num=5)
+X_raw, y, class_names = load_imagenet_val(num=2 if QUICK else 5)
 X = np.concatenate([preprocess(img) for img in X_raw])
 titles = [class_names[c].split(",")[0] for c in y]
 
@@ -36,7 +38,7 @@ titles = [class_names[c].split(",")[0] for c in y]
 
 # %%
 saliency = compute_saliency_maps(X, y, model)
-smooth = smoothgrad(X, y, model, n_samples=25, seed=0)
+smooth = smoothgrad(X, y, model, n_samples=4 if QUICK else 25, seed=0)
 print(attribution_figure(OUT / "saliency.png", X, [("saliency", saliency, "heat"), ("SmoothGrad", smooth, "heat")],
                          titles))
 
@@ -55,10 +57,10 @@ print(attribution_figure(OUT / "attribution.png", X, rows, titles))
 # IG's completeness: the attributions add up to s(X) - s(baseline), up to the quadrature error delta.
 
 # %%
-ig, delta = integrated_gradients(X, y, model, steps=50)
-gap = model.forward(X)[np.arange(5), y] - model.forward(np.zeros_like(X))[np.arange(5), y]
+ig, delta = integrated_gradients(X, y, model, steps=8 if QUICK else 50)
+gap = model.forward(X)[np.arange(len(y)), y] - model.forward(np.zeros_like(X))[np.arange(len(y)), y]
 print("IG |delta| / |s(X) - s(0)|:", np.round(np.abs(delta) / np.abs(gap), 4))
-occ = occlusion(X, y, model, window=32, stride=16)
+occ = occlusion(X, y, model, window=32, stride=64 if QUICK else 16)
 occ_full = resize_bilinear(np.maximum(occ, 0), (224, 224))  # the 13x13 grid of drops, stretched to the image
 print(attribution_figure(OUT / "ig_occlusion.png", X,
                          [("integrated gradients", ig, "rgb"), ("occlusion (score drop)", occ_full, "overlay")],
@@ -70,7 +72,7 @@ print(attribution_figure(OUT / "ig_occlusion.png", X,
 
 # %%
 target_y = 6  # stingray
-X_fooling, info = make_fooling_image(X[:1], target_y, model, return_info=True)
+X_fooling, info = make_fooling_image(X[:1], target_y, model, max_iter=10 if QUICK else 100, return_info=True)
 print(f"fooled: {info['success'][0]}, after {info['iterations'][0]} steps; "
       f"prediction now {class_names[model.forward(X_fooling)[0].argmax()]}")
 print(fooling_figure(OUT / "fooling.png", X[:1], X_fooling, titles[0], class_names[target_y].split(",")[0]))
@@ -80,9 +82,12 @@ print(fooling_figure(OUT / "fooling.png", X[:1], X_fooling, titles[0], class_nam
 
 # %%
 classes = [76, 78, 187, 683, 366, 604]  # tarantula, tick, Yorkshire terrier, oboe, gorilla, hourglass
+if QUICK:
+    classes = classes[:2]
 images = []
 for c in classes:
-    img = create_class_visualization(c, model, seed=0, progress=True)
+    img = create_class_visualization(c, model, num_iterations=10 if QUICK else 100, image_size=112 if QUICK else 224,
+                                     seed=0, progress=True)
     scores = model.forward(img)[0]
     print(f"{class_names[c]}: score {scores[c]:.1f}, top-1 {class_names[scores.argmax()]}")
     images.append(img)
@@ -95,6 +100,6 @@ print(class_visualization_figure(OUT / "class_visualization.png", images,
 # the original. Guided backprop barely changes.
 
 # %%
-result = model_randomization_test(X, y, model)
+result = model_randomization_test(X, y, model, max_stages=3 if QUICK else None)
 print(format_randomization_table(result))
 print(randomization_figure(OUT / "randomization.png", result))

@@ -7,7 +7,8 @@
 # of `npnet.style.losses`. Run it as a script (`python exercises/style_transfer.py`) or cell by cell
 # (`# %%`) in an editor. Figures go to `$NPNET_FIGURES/style_transfer/` (default `./figures/...`).
 # Needs the weights and the style images (`NPNET_WEIGHTS`, `NPNET_DATA`). Each 200-iteration run at
-# 192 px takes about 5-10 s on 2 CPU cores; `NPNET_STYLE_ITERS` shortens them for a quick look.
+# 192 px takes about 5-10 s on 2 CPU cores; `NPNET_STYLE_ITERS` shortens them for a quick look, and
+# `NPNET_EXERCISE_QUICK=1` runs every cell with 40 iterations (just past the loss spike of the first steps).
 
 # %%
 import os
@@ -22,8 +23,9 @@ from npnet.style import (PRESETS, content_loss, deep_dream, feature_inversion, g
 from npnet.style.figures import dream_figure, evolution_figure, transfer_figure
 from npnet.style.transfer import load_input
 
+QUICK = os.environ.get("NPNET_EXERCISE_QUICK") == "1"  # a short run that still executes every cell
 OUT = Path(os.environ.get("NPNET_FIGURES", "figures")) / "style_transfer"
-ITERS = int(os.environ.get("NPNET_STYLE_ITERS", "200"))
+ITERS = int(os.environ.get("NPNET_STYLE_ITERS", "40" if QUICK else "200"))
 model = squeezenet1_1()
 
 

@@ -148,7 +148,7 @@ def randomization_figure(path, result):
                 marker="o", label=m)
     ax.set_xticks(range(len(stages)))
     ax.set_xticklabels(stages, rotation=45, ha="right", fontsize=8)
-    ax.set_ylabel("Spearman rank correlation with the original |map|")
+    ax.set_ylabel("rank correlation with\nthe original |map| (Spearman)")
     ax.set_xlabel("randomised from the top down to")
     ax.set_ylim(-0.2, 1.05)
     ax.axhline(0, color="grey", lw=0.5)

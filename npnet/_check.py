@@ -105,3 +105,11 @@ def params(fn, name, given, required=(), defaults=None):
     if missing:
         raise ValueError(f"{fn}: {name} is missing key(s) {missing}")
     return {**defaults, **given}
+
+
+def feature_index(fn, name, layer, num_layers):
+    """Return ``layer`` as an int index into ``model.features`` (``num_layers`` long), or raise ``ValueError``."""
+    if isinstance(layer, bool) or not isinstance(layer, numbers.Integral) or not 0 <= layer < num_layers:
+        raise ValueError(f"{fn}: {name} must be an index of model.features, an integer in 0..{num_layers - 1}; "
+                         f"got {layer!r}")
+    return int(layer)

@@ -63,7 +63,7 @@ def test_dream_errors(model):
     # 30 / 2**2 -> 8 (rounded), below the smallest side layer 7 takes (min_side(model, 7) = 9)
     with pytest.raises(ValueError, match=r"deep_dream: the smallest octave .* is 8x8 pixels, too small for layer 7"):
         deep_dream(x, layer=7, num_octaves=3, octave_scale=2.0, model=model)
-    with pytest.raises(ValueError, match="layer = 13 is out of range"):
+    with pytest.raises(ValueError, match=r"deep_dream: layer must be an index of model.features, an integer in 0..12"):
         deep_dream(x, layer=13, model=model)
     with pytest.raises(ValueError, match="octave_scale must be a finite number > 1"):
         deep_dream(x, octave_scale=1.0, model=model)

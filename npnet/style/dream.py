@@ -17,7 +17,7 @@ from scipy.ndimage import zoom
 
 from .. import _check
 from ..image import SQUEEZENET_MEAN, SQUEEZENET_STD, jitter
-from .transfer import _check_size, _layer_index, load_input
+from .transfer import _check_size, load_input
 
 __all__ = ["DreamResult", "dream_objective", "dream_step", "deep_dream"]
 
@@ -99,7 +99,7 @@ def deep_dream(image, layer=10, image_size=None, num_octaves=3, octave_scale=1.4
     if model is None:
         from ..models.squeezenet import squeezenet1_1
         model = squeezenet1_1()
-    layer = _layer_index(fn, "layer", layer, model)
+    layer = _check.feature_index(fn, "layer", layer, len(model.features))
     num_octaves = _check.positive_int(fn, "num_octaves", num_octaves)
     iterations = _check.positive_int(fn, "iterations", iterations)
     octave_scale = _positive_number(fn, "octave_scale", octave_scale, above=1.0)

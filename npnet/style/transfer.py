@@ -121,16 +121,6 @@ def _check_size(fn, model, x, layer, what="image"):
 
 # ----------------------------------------------------------------------------------- gradients
 
-def _layer_index(fn, name, layer, model):
-    n = len(model.features)
-    if isinstance(layer, bool) or not isinstance(layer, numbers.Integral):
-        raise TypeError(f"{fn}: {name} must be an integer layer index; got {layer!r}")
-    if not 0 <= layer < n:
-        raise ValueError(f"{fn}: {name} = {layer} is out of range: model.features has {n} layers "
-                         f"(valid indices 0..{n - 1})")
-    return int(layer)
-
-
 def features_backward(model, layer_grads):
     """Backpropagate several feature-map gradients to the image in one backward pass.
 
@@ -236,7 +226,8 @@ class StyleObjective:
 
 
 def _check_weights(fn, style_layers, style_weights, model):
-    layers = [_layer_index(fn, f"style_layers[{i}]", k, model) for i, k in enumerate(style_layers)]
+    n = len(model.features)
+    layers = [_check.feature_index(fn, f"style_layers[{i}]", k, n) for i, k in enumerate(style_layers)]
     weights = list(style_weights)
     if len(weights) != len(layers):
         raise ValueError(f"{fn}: style_weights must have one weight per style layer; got {len(weights)} "
@@ -352,7 +343,7 @@ def style_transfer(content_image, style_image, image_size=192, style_size=192, c
         content = load_input(fn, content_image, image_size).astype(dtype, copy=False)
     content_target = None
     if content_weight:
-        content_layer = _layer_index(fn, "content_layer", content_layer, model)
+        content_layer = _check.feature_index(fn, "content_layer", content_layer, len(model.features))
         _check_size(fn, model, content, content_layer, "content image")
         content_target = extract_targets(model, content, [content_layer])[content_layer]
 

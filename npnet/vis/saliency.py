@@ -123,15 +123,6 @@ def _guided(X, y, model):
     return dX
 
 
-def check_layer(fn, model, layer):
-    """Return ``layer`` as an index into ``model.features``, or raise naming the valid range."""
-    n = len(model.features)
-    if isinstance(layer, bool) or not isinstance(layer, numbers.Integral) or not 0 <= layer < n:
-        raise ValueError(f"{fn}: layer must be an index of model.features, an integer in 0..{n - 1}; "
-                         f"got {layer!r}")
-    return int(layer)
-
-
 def layer_activation_and_gradient(X, y, model, layer):
     """The output ``A`` of ``model.features[layer]`` and ``G = d s_y / d A`` (both (N, K, h, w)).
 
@@ -175,7 +166,7 @@ def _interp_matrix(n_in, n_out, dtype):
 def _checked_cam(fn, X, y, model, layer, upsample, plus_plus):
     dtype = np.asarray(X).dtype
     X, y = check_batch(fn, X, y, model)
-    layer = check_layer(fn, model, layer)
+    layer = _check.feature_index(fn, "layer", layer, len(model.features))
     return _cam(X, y, model, layer, upsample, plus_plus).astype(dtype, copy=False)
 
 
@@ -234,7 +225,7 @@ def guided_grad_cam(X, y, model, layer=LAST_FIRE):
     fn = "guided_grad_cam"
     dtype = np.asarray(X).dtype
     X, y = check_batch(fn, X, y, model)
-    layer = check_layer(fn, model, layer)
+    layer = _check.feature_index(fn, "layer", layer, len(model.features))
     # BEGIN SOLUTION
     out = _guided(X, y, model) * _cam(X, y, model, layer, upsample=True, plus_plus=False)[:, None]
     # END SOLUTION

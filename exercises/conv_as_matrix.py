@@ -17,22 +17,21 @@ import numpy as np
 
 from gradcheck import rel_error
 from npnet import nn
+from npnet.data.lookup import atomic_output
 from npnet.layers import conv_forward, conv_transpose_forward
 from npnet.linalg import conv_matrix, conv_transpose_matrix
 
 QUICK = os.environ.get("NPNET_EXERCISE_QUICK") == "1"  # a short run that still executes every cell
 OUT = Path(os.environ.get("NPNET_FIGURES", "figures")) / "conv_as_matrix"
-OUT.mkdir(parents=True, exist_ok=True)
 rng = np.random.default_rng(0)
 
 
 def save(fig, name):
     """Write ``fig`` to OUT/name atomically and close it; returns the path."""
     path = OUT / name
-    tmp = path.with_name(f".{path.name}.tmp")
-    fig.savefig(tmp, format="png", dpi=100)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from gradcheck import rel_error
 from npnet.data.lookup import find_data
 from npnet.models.squeezenet import extract_features, squeezenet1_1
 from npnet.style import (PRESETS, content_loss, deep_dream, feature_inversion, gram_matrix, style_loss,
@@ -27,10 +28,6 @@ QUICK = os.environ.get("NPNET_EXERCISE_QUICK") == "1"  # a short run that still 
 OUT = Path(os.environ.get("NPNET_FIGURES", "figures")) / "style_transfer"
 ITERS = int(os.environ.get("NPNET_STYLE_ITERS", "40" if QUICK else "200"))
 model = squeezenet1_1()
-
-
-def rel_error(x, y):
-    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
 
 
 # %% [markdown]
@@ -48,10 +45,10 @@ z_feats = extract_features(np.zeros_like(content), model)
 cl, _ = content_loss(6e-2, c_feats[3], z_feats[3])
 sl, _ = style_loss(c_feats, [1, 4, 6, 7], [gram_matrix(s_feats[k]) for k in (1, 4, 6, 7)], [300000, 1000, 15, 3])
 tv, _ = tv_loss(content, 2e-2)
-print(f"content loss rel error {rel_error(answers['cl_out'], cl):.1e}")
+print(f"content loss rel error {rel_error(answers['cl_out'].item(), cl):.1e}")
 print(f"gram matrix  rel error {rel_error(answers['gm_out'], gram_matrix(s_feats[5])):.1e}")
-print(f"style loss   rel error {rel_error(answers['sl_out'], sl):.1e}")
-print(f"tv loss      rel error {rel_error(tv_answer, tv):.1e}")
+print(f"style loss   rel error {rel_error(answers['sl_out'].item(), sl):.1e}")
+print(f"tv loss      rel error {rel_error(tv_answer.item(), tv):.1e}")
 
 # %% [markdown]
 # ## The three parameter sets of the notebook

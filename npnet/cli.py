@@ -66,7 +66,8 @@ def _caption_args(p):
     p.add_argument("--synthetic", action="store_true",
                    help="train: first write a small synthetic data set (real vocabulary) into --out and use it")
     p.add_argument("--out", default="npnet-caption", help="train: folder for checkpoint and loss plot")
-    p.add_argument("--cell", choices=["rnn", "lstm"], default="rnn", help="train: recurrent cell (default rnn)")
+    p.add_argument("--cell", choices=["rnn", "lstm"], default="rnn",
+                   help="recurrent cell (default rnn); sample: picks the default checkpoint")
     p.add_argument("--max-train", type=int, default=50, help="train: training captions (default 50; 0 = all)")
     p.add_argument("--hidden", type=int, default=512, help="train: hidden size (default 512)")
     p.add_argument("--wordvec", type=int, default=256, help="train: word vector size (default 256)")
@@ -74,7 +75,7 @@ def _caption_args(p):
     p.add_argument("--batch-size", type=int, default=25, help="train: captions per batch (default 25)")
     p.add_argument("--lr", type=float, default=5e-3, help="train: Adam learning rate (default 5e-3)")
     p.add_argument("--lr-decay", type=float, default=0.995, help="train: decay per epoch (default 0.995)")
-    p.add_argument("--checkpoint", help="sample: checkpoint written by train (default OUT/caption_rnn.npz)")
+    p.add_argument("--checkpoint", help="sample: checkpoint written by train (default OUT/caption_CELL.npz)")
     p.add_argument("--split", choices=["train", "val"], default="val", help="sample: split (default val)")
     p.add_argument("--num", type=int, default=5, help="sample: how many captions (default 5)")
     p.add_argument("--beam", type=int, default=0, help="sample: beam width (default 0 = greedy)")
@@ -112,7 +113,7 @@ def caption(args):
         print("checkpoint:", ckpt)
         print("loss plot:", plot_loss_history(solver.loss_history, out / f"caption_{args.cell}_loss.png"))
         return 0
-    model = CaptioningRNN.from_checkpoint(args.checkpoint or out / "caption_rnn.npz")
+    model = CaptioningRNN.from_checkpoint(args.checkpoint or out / f"caption_{args.cell}.npz")
     if args.num < 1:
         raise ValueError(f"--num must be at least 1; got {args.num}")
     gt, features, urls = sample_coco_minibatch(data, batch_size=args.num, split=args.split, rng=rng)

@@ -213,3 +213,17 @@ def save_image(path, img):
     with atomic_output(path) as tmp:
         img.save(tmp, format=fmt, **options)
     return path
+
+
+def save_figure(fig, path):
+    """Render a ``matplotlib.figure.Figure`` to a PNG at ``path`` atomically; returns the Path.
+
+    Works on a bare ``Figure`` (no pyplot), so saving never changes the user's matplotlib backend.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig)
+    path = Path(path)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=fig.dpi)
+    return path

@@ -230,18 +230,25 @@ class Linear(Module):
         super().__init__()
         rng = np.random.default_rng(rng)
         self.params["weight"] = _uniform_init(rng, (out_features, in_features), in_features, dtype)
-        self.params["bias"] = (_uniform_init(rng, (out_features,), in_features, dtype) if bias
-                               else np.zeros(out_features, dtype))
+        if bias:
+            self.params["bias"] = _uniform_init(rng, (out_features,), in_features, dtype)
 
     def forward(self, x):
+        w = self.params["weight"]
+        # affine_forward needs a bias; without a "bias" parameter it gets zeros that are never trained.
+        b = self.params.get("bias")
+        if b is None:
+            b = np.zeros(w.shape[0], dtype=w.dtype)
         # affine_forward takes w as (in, out), the transpose of PyTorch's storage.
-        out, self.cache = affine_forward(x, self.params["weight"].T, self.params["bias"])
+        out, self.cache = affine_forward(x, w.T, b)
         return out
 
     def backward(self, dout):
         dx, dw, db = affine_backward(dout, self._need_cache())
         if self.requires_grad:
-            self.grads["weight"], self.grads["bias"] = dw.T, db
+            self.grads["weight"] = dw.T
+            if "bias" in self.params:
+                self.grads["bias"] = db
         return dx
 
 

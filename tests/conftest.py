@@ -11,8 +11,6 @@ Helpers and fixtures:
   ``require_data("styles/tubingen.jpg")``; skip/fail as above when it is missing.
 - ``require_weights(filename="squeezenet1_1.npz") -> Path``: a weights file, likewise.
 - ``weights_path`` (session): path of SqueezeNet 1.1's ``.npz``.
-- ``squeezenet_weights`` (session): ``{name: float32 array}`` of those weights, loaded once,
-  read-only (copy before changing).
 - ``model`` / ``model64`` (session): the pretrained SqueezeNet 1.1 in float32 / float64, built once.
   Tests may run it but must leave its parameters as they found them.
 - ``imagenet_val`` (session): ``(X uint8 (25, 224, 224, 3), y int64 (25,), class_names)``, loaded
@@ -71,13 +69,6 @@ def data_file():
 @pytest.fixture(scope="session")
 def weights_path():
     return require_weights()
-
-
-@pytest.fixture(scope="session")
-def squeezenet_weights(weights_path):
-    from npnet.weights import load_npz_weights
-
-    return {k: _read_only(a) for k, a in load_npz_weights(weights_path).items()}
 
 
 @pytest.fixture(scope="session")

@@ -53,3 +53,6 @@ def test_caption_train_then_sample_on_a_synthetic_set(tmp_path, data_file, capsy
     assert sum(line.startswith("  sample:") for line in lines) == 3
     assert main(["caption", "sample", "--out", str(out), "--num", "0"]) == 1
     assert "--num must be at least 1" in capsys.readouterr().err
+    # The default checkpoint follows --cell, the name train gave it.
+    assert main(["caption", "sample", "--out", str(out), "--cell", "lstm"]) == 1
+    assert "caption_lstm.npz" in capsys.readouterr().err

@@ -74,6 +74,15 @@ def test_linear_uses_pytorch_layout_and_has_exact_gradients():
     assert rel_error(lin.grads["weight"], dout.T @ x.reshape(4, 6)) < 1e-12
 
 
+def test_linear_without_bias_has_no_bias_parameter_or_gradient():
+    lin = Linear(6, 3, bias=False, dtype=np.float64, rng=0)
+    assert list(lin.state_dict()) == ["weight"]  # as PyTorch's state_dict
+    x = np.random.default_rng(5).standard_normal((4, 6))
+    assert rel_error(lin.forward(x), x @ lin.params["weight"].T) < 1e-14
+    lin.backward(np.ones((4, 3)))
+    assert sorted(lin.grads) == ["weight"]
+
+
 def test_frozen_modules_return_only_the_input_gradient():
     net = small_net().requires_grad_(False)
     net.forward(np.ones((1, 3, 8, 8)))

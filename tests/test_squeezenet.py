@@ -141,6 +141,8 @@ def test_min_input_size_and_bad_inputs():
     net.forward(np.zeros((2, 3, 32, 32), np.float32))
     with pytest.raises(ValueError, match=r"dscores must have the shape of the scores \(2, 1000\)"):
         net.backward(np.zeros((1, 1000)))
+    with pytest.raises(TypeError, match=r"SqueezeNet.backward: dscores must be a floating-point array.*int64"):
+        net.backward(np.zeros((2, 1000), np.int64))
 
 
 def test_missing_weights_give_one_clear_message(monkeypatch, tmp_path):

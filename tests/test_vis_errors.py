@@ -105,6 +105,8 @@ def test_argument_errors(model, X):
         model_randomization_test(X, y, model, methods=["lime"])
     with pytest.raises(ValueError, match=r"resize_bilinear: maps must have 3 dims \(N, h, w\); got shape \(4, 4\)"):
         resize_bilinear(np.zeros((4, 4)), (8, 8))
+    with pytest.raises(ValueError, match=r"resize_bilinear: size must be a pair \(H, W\) of positive integers; got 8"):
+        resize_bilinear(np.zeros((1, 4, 4)), 8)
 
 
 def test_synthesis_errors(model, X):

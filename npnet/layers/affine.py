@@ -6,7 +6,6 @@ from .. import _check
 __all__ = ["affine_forward", "affine_backward"]
 
 
-
 def affine_forward(x, w, b):
     """Affine (fully connected) layer forward pass.
 

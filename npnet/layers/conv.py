@@ -25,6 +25,7 @@ BACKENDS = ("numba", "numpy")
 
 
 def fast_dtype(fn, x):
+    """Raise ``TypeError`` unless ``x`` is float32 or float64, the dtypes the Numba kernels are compiled for."""
     if x.dtype not in (np.float32, np.float64):
         raise TypeError(f"{fn}: x must be float32 or float64 for the compiled kernels; got dtype {x.dtype}")
 
@@ -32,7 +33,6 @@ def fast_dtype(fn, x):
 def _backend(fn, backend):
     if backend not in BACKENDS:
         raise ValueError(f"{fn}: backend must be one of {BACKENDS}; got {backend!r}")
-    return backend
 
 
 def _bias(fn, b, n, dtype):
@@ -46,6 +46,11 @@ def _bias(fn, b, n, dtype):
 def _kernel_shape(fn, w, layout):
     if 0 in w.shape:
         raise ValueError(f"{fn}: w must have non-zero sizes {layout}; got shape {w.shape}")
+
+
+def conv_output_size(size, k, stride, pad):
+    """Output length of a convolution along one axis: ``1 + (size + 2*pad - k) // stride``."""
+    return 1 + (size + 2 * pad - k) // stride
 
 
 def _conv_setup(fn, x, w, b, conv_param):
@@ -64,7 +69,7 @@ def _conv_setup(fn, x, w, b, conv_param):
     if HH > H + 2 * pad or WW > W + 2 * pad:
         raise ValueError(f"{fn}: kernel {HH}x{WW} of w {w.shape} is larger than the padded input "
                          f"{H + 2 * pad}x{W + 2 * pad} (x {x.shape}, pad {pad})")
-    out_hw = (1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride)
+    out_hw = (conv_output_size(H, HH, stride, pad), conv_output_size(W, WW, stride, pad))
     return x, w.astype(x.dtype, copy=False), _bias(fn, b, F, x.dtype), stride, pad, out_hw
 
 
@@ -114,7 +119,7 @@ def conv_backward_naive(dout, cache):
     x, w, b, stride, pad = cache
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
-    Ho, Wo = 1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride
+    Ho, Wo = conv_output_size(H, HH, stride, pad), conv_output_size(W, WW, stride, pad)
     dout = _check.dout("conv_backward_naive", dout, (N, F, Ho, Wo), x.dtype)
     # BEGIN SOLUTION
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
@@ -188,7 +193,8 @@ def conv_forward(x, w, b, conv_param, backend="numba"):
         w: filters (F, C, HH, WW).
         b: biases (F,) or None.
         conv_param: {'stride': s, 'pad': p}.
-        backend: "numba" (compiled parallel gathers) or "numpy" (sliding_window_view, for comparison).
+        backend: "numba" (compiled gathers, see :mod:`npnet.kernels`) or "numpy" (sliding_window_view,
+            for comparison).
     Returns:
         out: (N, F, H', W') with H' = 1 + (H + 2p - HH) // s, W' = 1 + (W + 2p - WW) // s.
         cache: for :func:`conv_backward`; holds the columns (N, C*HH*WW, H'*W').
@@ -223,7 +229,7 @@ def conv_backward(dout, cache, weight_grads=True):
     x_shape, w, b, cols, stride, pad, backend = cache
     N, C, H, W = x_shape
     F, _, HH, WW = w.shape
-    Ho, Wo = 1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride
+    Ho, Wo = conv_output_size(H, HH, stride, pad), conv_output_size(W, WW, stride, pad)
     dout = _check.dout("conv_backward", dout, (N, F, Ho, Wo), w.dtype)
     # BEGIN SOLUTION
     d = dout.reshape(N, F, Ho * Wo)

@@ -30,7 +30,7 @@ def pool_output_size(size, k, stride, pad, ceil_mode):
 
 
 def _pool_setup(fn, x, pool_param, extra_defaults=None):
-    """Validate x and pool_param; returns x, (kh, kw), stride, pad, ceil_mode, (Ho, Wo), the parameters."""
+    """Validate x and pool_param; returns x, (kh, kw), stride, pad, (Ho, Wo) and the merged parameter dict."""
     x = _check.float_array(fn, "x", x, 4, "(N, C, H, W)")
     p = _check.params(fn, "pool_param", pool_param, required=("pool_height", "pool_width", "stride"),
                     defaults={"pad": 0, "ceil_mode": False, **(extra_defaults or {})})

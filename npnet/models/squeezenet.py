@@ -10,6 +10,8 @@ import numpy as np
 
 from .. import _check
 from ..layers import concat_backward, concat_forward
+from ..layers.conv import conv_output_size
+from ..layers.pool import pool_output_size
 from ..nn import Conv2d, Dropout, GlobalAvgPool2d, MaxPool2d, Module, ReLU, Sequential
 
 NUM_CLASSES = 1000
@@ -111,10 +113,8 @@ class SqueezeNet(Module):
         return X
 
     def forward(self, X):
-        """X (N, 3, H, W) -> class scores (N, num_classes)."""
-        X = self.check_input("SqueezeNet.forward", X)
-        if X.dtype != self.dtype:
-            X = X.astype(self.dtype)
+        """X (N, 3, H, W) -> class scores (N, num_classes), in the model's dtype (X is cast to it)."""
+        X = self.check_input("SqueezeNet.forward", X).astype(self.dtype, copy=False)
         scores = self.classifier.forward(self.features.forward(X))
         return scores.reshape(X.shape[0], self.num_classes)
 
@@ -123,14 +123,14 @@ class SqueezeNet(Module):
         out = self.classifier.outputs[-1]
         if out is None:
             raise RuntimeError("SqueezeNet.backward: call forward first")
-        dscores = np.asarray(dscores, dtype=self.dtype)
-        _check.same_shape("SqueezeNet.backward", "dscores", dscores, out.shape[:2], "the scores")
+        fn = "SqueezeNet.backward"
+        dscores = _check.float_array(fn, "dscores", dscores).astype(self.dtype, copy=False)
+        _check.same_shape(fn, "dscores", dscores, out.shape[:2], "the scores")
         return self.features.backward(self.classifier.backward(dscores.reshape(out.shape)))
 
 
 def _min_input_size(features):
     """Smallest square input for which every layer of ``features`` has a non-empty output."""
-    from ..layers.pool import pool_output_size
     for size in range(1, 256):
         h, ok = size, True
         for layer in features.layers:
@@ -140,7 +140,7 @@ def _min_input_size(features):
                 if h + 2 * pad < k:
                     ok = False
                     break
-                h = (h + 2 * pad - k) // stride + 1
+                h = conv_output_size(h, k, stride, pad)
             elif isinstance(layer, MaxPool2d):
                 p = layer.pool_param
                 h = pool_output_size(h, p["pool_height"], p["stride"], p["pad"], p["ceil_mode"])

@@ -35,14 +35,15 @@ def _outputs(args, inputs, verb):
     figure = Path(args.figure) if args.figure else out.with_name(out.stem + "_figure.png")
     from .transfer import find_image
 
+    sources = set()
+    for spec in inputs:
+        try:
+            sources.add(find_image(spec).resolve())
+        except FileNotFoundError:  # reported when the verb loads it
+            continue
     for path in (out, figure):
-        for spec in inputs:
-            try:
-                src = find_image(spec)
-            except FileNotFoundError:
-                continue
-            if path.exists() and src.resolve() == path.resolve():
-                raise ValueError(f"{verb}: {path} is an input image; choose another output path")
+        if path.exists() and path.resolve() in sources:
+            raise ValueError(f"{verb}: {path} is an input image; choose another output path")
     return out, figure
 
 

@@ -2,14 +2,13 @@
 
 Every function takes normalised (1, 3, H, W) images (as the optimisers return them), draws them
 side by side with titles and returns the path written.
+
+Figures are built on ``matplotlib.figure.Figure`` (no pyplot), so importing this module leaves the
+user's matplotlib backend alone (a notebook keeps its inline plots).
 """
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from ..data.lookup import atomic_output  # noqa: E402
-from ..image import deprocess  # noqa: E402
+from ..image import deprocess, save_figure
 
 __all__ = ["image_row", "transfer_figure", "evolution_figure", "dream_figure"]
 
@@ -31,8 +30,8 @@ def image_row(path, images, titles, suptitle=None, rescale=None, height=3.0):
         raise ValueError(f"image_row: need one title per image; got {len(titles)} titles for {len(images)} images")
     rescale = rescale or [False] * len(images)
     widths = [img.shape[3] / img.shape[2] for img in images]
-    fig, axes = plt.subplots(1, len(images), figsize=(height * sum(widths) + 0.2 * len(images), height + 0.5),
-                             gridspec_kw={"width_ratios": widths}, squeeze=False)
+    fig = Figure(figsize=(height * sum(widths) + 0.2 * len(images), height + 0.5), dpi=100)
+    axes = fig.subplots(1, len(images), gridspec_kw={"width_ratios": widths}, squeeze=False)
     for ax, img, title, stretch in zip(axes[0], images, titles, rescale):
         ax.imshow(deprocess(img, rescale=stretch))
         ax.set_title(title, fontsize=10)
@@ -40,10 +39,7 @@ def image_row(path, images, titles, suptitle=None, rescale=None, height=3.0):
     if suptitle:
         fig.suptitle(suptitle, fontsize=11)
     fig.tight_layout()
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def transfer_figure(path, content, styles, result, title=None):

@@ -154,9 +154,9 @@ def fool(args):
 
     if args.sample_index is not None and args.image:
         raise ValueError("give an image file or --sample-index, not both")
-    model = _model_from(args.weights)
     if args.sample_index is not None and not 0 <= args.sample_index < 25:
         raise ValueError(f"--sample-index must be in 0..24; got {args.sample_index}")
+    model = _model_from(args.weights)
     X, y, paths = _load_inputs(model, [args.image] if args.image else [],
                                None if args.sample_index is None else args.sample_index + 1)
     X, y = X[-1:], y[-1:]

@@ -4,26 +4,15 @@ Each function takes arrays that the techniques return, lays them out like the co
 outputs and writes ``path`` atomically; it returns the Path. Images are normalised (N, 3, H, W) arrays
 (``deprocess`` makes them pixels again).
 """
-from pathlib import Path
 
 import numpy as np
 from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .. import _check
-from ..data.lookup import atomic_output
-from ..image import deprocess
+from ..image import deprocess, save_figure
 
 ROW_STYLES = ("heat", "overlay", "rgb")
-
-
-def _save(fig, path):
-    FigureCanvasAgg(fig)
-    path = Path(path)
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=fig.dpi)
-    return path
 
 
 def _unit(a):
@@ -87,7 +76,7 @@ def attribution_figure(path, X, rows, titles=None):
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def fooling_figure(path, X, X_fooling, original_title="original", fooling_title="fooling"):
@@ -110,7 +99,7 @@ def fooling_figure(path, X, X_fooling, original_title="original", fooling_title=
         ax.set_title(title, fontsize=10)
         ax.axis("off")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def class_visualization_figure(path, images, titles, columns=3):
@@ -132,7 +121,7 @@ def class_visualization_figure(path, images, titles, columns=3):
         ax.imshow(deprocess(img))
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def randomization_figure(path, result):
@@ -154,4 +143,4 @@ def randomization_figure(path, result):
     ax.axhline(0, color="grey", lw=0.5)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)

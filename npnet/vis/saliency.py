@@ -146,6 +146,8 @@ def resize_bilinear(maps, size):
     """
     fn = "resize_bilinear"
     maps = _check.float_array(fn, "maps", maps, ndim=3, layout="(N, h, w)")
+    if np.ndim(size) != 1 or len(size) != 2:
+        raise ValueError(f"{fn}: size must be a pair (H, W) of positive integers; got {size!r}")
     H, W = (_check.positive_int(fn, "size", s) for s in size)
     rows, cols = _interp_matrix(maps.shape[1], H, maps.dtype), _interp_matrix(maps.shape[2], W, maps.dtype)
     return rows @ maps @ cols.T

@@ -66,14 +66,13 @@ def make_fooling_image(X, target_y, model, learning_rate=1, max_iter=100, return
     active = np.arange(X.shape[0])  # images not fooled yet
     for it in tqdm(range(max_iter + 1), desc=fn, disable=not progress, leave=False):
         scores = model.forward(X_fooling[active])
-        dscores = _objective_gradient(scores, target[active], objective)
-        dX = model.backward(dscores)
         fooled = scores.argmax(axis=1) == target[active]
         success[active[fooled]] = True
         iterations[active[fooled]] = it
-        dX, active = dX[~fooled], active[~fooled]
-        if it == max_iter or active.size == 0:
-            break
+        if it == max_iter or fooled.all():
+            break  # before the backward pass: its gradient would not be used
+        dX = model.backward(_objective_gradient(scores, target[active], objective))[~fooled]
+        active = active[~fooled]
         # BEGIN SOLUTION
         X_fooling[active] += learning_rate * dX / _per_image_norm(dX)
         # END SOLUTION

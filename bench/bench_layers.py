@@ -12,11 +12,11 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
 
 from npnet.layers import conv_backward, conv_forward, max_pool_backward, max_pool_forward
+from timing import median_min_ms  # bench/timing.py; the script folder is on sys.path
 
 # name, (C, H), (F, K), stride, pad
 CONVS = [
@@ -60,16 +60,6 @@ def first_call_times():
     return runs
 
 
-def timeit(fn, repeats):
-    """(median, min) milliseconds of ``fn()`` over ``repeats`` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times)), 1e3 * min(times)
-
 
 def conv_rows(repeats, rng):
     for name, (C, H), (F, K), stride, pad in CONVS:
@@ -81,9 +71,9 @@ def conv_rows(repeats, rng):
             out, cache = conv_forward(x, w, b, cp, backend=backend)
             dout = rng.standard_normal(out.shape).astype(np.float32)
             yield (name, backend,
-                   timeit(lambda: conv_forward(x, w, b, cp, backend=backend), repeats),
-                   timeit(lambda: conv_backward(dout, cache, weight_grads=False), repeats),
-                   timeit(lambda: conv_backward(dout, cache), repeats))
+                   median_min_ms(lambda: conv_forward(x, w, b, cp, backend=backend), repeats),
+                   median_min_ms(lambda: conv_backward(dout, cache, weight_grads=False), repeats),
+                   median_min_ms(lambda: conv_backward(dout, cache), repeats))
 
 
 def main(argv=None):
@@ -117,8 +107,8 @@ def main(argv=None):
     pp = {"pool_height": 3, "pool_width": 3, "stride": 2, "ceil_mode": True}
     out, cache = max_pool_forward(x, pp)
     dout = np.ones_like(out)
-    fwd = timeit(lambda: max_pool_forward(x, pp), args.repeats)
-    bwd = timeit(lambda: max_pool_backward(dout, cache), args.repeats)
+    fwd = median_min_ms(lambda: max_pool_forward(x, pp), args.repeats)
+    bwd = median_min_ms(lambda: max_pool_backward(dout, cache), args.repeats)
     print(f"{'max-pool 3/2 ceil 64ch @111':<30} {'numba':<6} | {fmt(fwd)} | {fmt(bwd)} |")
 
 

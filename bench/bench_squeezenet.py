@@ -13,23 +13,14 @@ import argparse
 import os
 import subprocess
 import sys
-import time
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
+from timing import median_min_ms  # bench/timing.py; the script folder is on sys.path
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
-
-def timed(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1e3 * np.median(times), 1e3 * min(times)
 
 
 def npnet_runs(x, repeats):
@@ -50,7 +41,7 @@ def npnet_runs(x, repeats):
     fwd_bwd()
     peak = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
-    return timed(fwd, repeats), timed(fwd_bwd, repeats), peak
+    return median_min_ms(fwd, repeats), median_min_ms(fwd_bwd, repeats), peak
 
 
 def torch_runs(x, repeats, shared):
@@ -72,7 +63,7 @@ def torch_runs(x, repeats, shared):
         xg = xt.clone().requires_grad_(True)
         model(xg)[:, 0].sum().backward()
 
-    return timed(fwd, repeats), timed(fwd_bwd, repeats)
+    return median_min_ms(fwd, repeats), median_min_ms(fwd_bwd, repeats)
 
 
 def run_here(threads, repeats, shared):

@@ -240,6 +240,8 @@ def dropout_forward(x, dropout_param):
             ``'mode'``: ``'train'`` or ``'test'``;
             ``'p'``: probability of KEEPING a unit, in (0, 1];
             ``'seed'`` (optional): non-negative int; the same seed gives the same mask on every call.
+            Unit i is kept where the i-th value of ``rng.random(x.shape)`` is below p, with ``rng``
+            the generator made from the seed, so a seed fixes the mask.
     Returns:
         out: same shape and dtype as ``x`` (a copy of ``x`` in test mode).
         cache: ``(mask, x.shape, x.dtype)``; ``mask`` holds ``1/p`` for kept units and 0 for dropped

@@ -151,9 +151,10 @@ def secret_lines(stripped, public):
         for line in body:
             n = _normal(line)
             # A compound statement's header ("for n in range(N):", "else:") gives nothing away.
-            if len(n.replace(" ", "")) >= MIN_LEAK_CHARS and n not in public and not n.endswith(":"):
+            if len(n.replace(" ", "")) >= MIN_LEAK_CHARS and not n.endswith(":"):
                 secrets.add(n)
-    return secrets
+    # Text the public code already contains (a call spelled like a signature) gives nothing away either.
+    return {s for s in secrets if s not in public and not any(s in p for p in public)}
 
 
 def _text_of(path):

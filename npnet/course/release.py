@@ -124,7 +124,10 @@ def strip_tree(a, root, dest):
                                           f"{', '.join(sorted(missing))} (check the manifest)")
             else:
                 markers.find_blocks(text, key)
-        target.write_text(text, encoding="utf-8")
+        if text == (root / rel).read_text(encoding="utf-8"):
+            shutil.copy2(root / rel, target)  # keeps the timestamp: Numba's cache of kernels.py stays valid
+        else:
+            target.write_text(text, encoding="utf-8")
     absent = sorted(set(wanted) - {p.as_posix() for p in _package_files(root)})
     if absent:
         raise NpnetValueError(f"release {a.name}: the manifest strips {', '.join(absent)}, which do not exist")

@@ -78,8 +78,8 @@ def _submissions(a, paths):
     for p in map(Path, paths):
         if not p.exists():
             raise NpnetValueError(f"npnet course grade: no such submission: {p}")
-        if p.is_dir() and not any(p.rglob(Path(a.submit[0]).name)):
-            entries = sorted(e for e in p.iterdir() if e.is_dir() or e.suffix == ".zip")
+        entries = sorted(e for e in p.iterdir() if e.is_dir() or e.suffix == ".zip") if p.is_dir() else []
+        if p.is_dir() and not any((p / f).is_file() for f in a.submit) and len(entries) != 1:
             if not entries:
                 raise NpnetValueError(f"npnet course grade: {p} holds neither the assignment's files "
                                       f"({', '.join(a.submit)}) nor submissions (zips or folders)")

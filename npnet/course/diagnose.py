@@ -101,7 +101,7 @@ def diagnose(student, reference, rtol=1e-6, n=None, upstream=None, factors=None)
             return (f"right wherever the true value is nonzero, but nonzero at {int(np.count_nonzero(s[zero]))} "
                     f"position(s) where it is exactly 0: a mask / condition (ReLU gate, max-pool argmax and its "
                     f"ties, dropout mask) is not applied or too loose")
-        if _close(s[zero], 0, rtol) and not right_where_live and _close(s[s != 0], r[s != 0], rtol):
+        if not s[zero].any() and not right_where_live and _close(s[s != 0], r[s != 0], rtol):
             return (f"zero at {int(np.count_nonzero(nonzero & (s == 0)))} position(s) where the true value is "
                     f"not, right elsewhere: a mask / condition is too strict")
     return None

@@ -136,15 +136,19 @@ def _safe_members(zf, label):
 def read_submission(a, submission):
     """``{path: bytes or None}`` for each file ``a`` takes from ``submission`` (a folder or a zip).
 
-    In a zip a file may sit at its repository path or under one top folder (``mytree/npnet/...``).
+    A file may sit at its repository path or under one top folder (``mytree/npnet/...``).
     """
     submission = Path(submission)
     label = submission.name
     if submission.is_dir():
+        if not any((submission / p).is_file() for p in a.submit):
+            # an upload unpacked into one folder (Gradescope does this with a zip of the tree)
+            inner = [d for d in submission.iterdir() if d.is_dir() and any((d / p).is_file() for p in a.submit)]
+            submission = inner[0] if len(inner) == 1 else submission
         out = {}
         for path in a.submit:
             f = submission / path
-            out[path] = f.read_bytes()[:MAX_FILE_BYTES + 1] if f.is_file() else None
+            out[path] = f.read_bytes()[:MAX_FILE_BYTES + 1] if f.is_file() and not f.is_symlink() else None
         return out
     if not submission.is_file():
         raise SubmissionError(f"{label}: no such file or folder: {submission}")

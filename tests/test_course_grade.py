@@ -5,7 +5,6 @@ mistakes each lose exactly the points of the item they are in, with the diagnosi
 Graders run with ``isolation="submission"`` (one subprocess per submission) to keep the suite fast;
 the per-item isolation itself is tested in test_course_isolation.py.
 """
-import shutil
 
 import pytest
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from ..data.lookup import atomic_output
 from ..errors import NpnetValueError
 from . import markers
-from .release import INFO_FILE, PACKAGE_FILES, PACKAGES, TOP_FILES, source_root
+from .release import INFO_FILE, TOP_FILES, package_files, source_root
 
 SOURCE_DIR = "npnet-src"  # where the bundle's copy of the instructor's repository sits
 
@@ -81,11 +81,7 @@ exec /autograder/venv/bin/python -m npnet course grade {assignment} /autograder/
 
 
 def _repository_files(root, a):
-    for package in PACKAGES:
-        for pattern in PACKAGE_FILES:
-            for path in sorted((root / package).rglob(pattern)):
-                if "__pycache__" not in path.parts:
-                    yield path.relative_to(root)
+    yield from package_files(root)
     for name in TOP_FILES + ("README.md",):
         if (root / name).is_file():
             yield Path(name)

@@ -35,7 +35,8 @@ def source_root(fn="npnet course"):
     return root
 
 
-def _package_files(root):
+def package_files(root):
+    """The source files of the packages a release copies, relative to ``root``."""
     for package in PACKAGES:
         for pattern in PACKAGE_FILES:
             for path in sorted((root / package).rglob(pattern)):
@@ -109,7 +110,7 @@ def strip_tree(a, root, dest):
     """
     wanted = {path: set(funcs) for path, funcs in a.strip.items()}
     stripped = []
-    for rel in _package_files(root):
+    for rel in package_files(root):
         text = (root / rel).read_text(encoding="utf-8")
         target = dest / rel
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -128,7 +129,7 @@ def strip_tree(a, root, dest):
             shutil.copy2(root / rel, target)  # keeps the timestamp: Numba's cache of kernels.py stays valid
         else:
             target.write_text(text, encoding="utf-8")
-    absent = sorted(set(wanted) - {p.as_posix() for p in _package_files(root)})
+    absent = sorted(set(wanted) - {p.as_posix() for p in package_files(root)})
     if absent:
         raise NpnetValueError(f"release {a.name}: the manifest strips {', '.join(absent)}, which do not exist")
     return stripped
@@ -137,7 +138,7 @@ def strip_tree(a, root, dest):
 def public_lines(root, a):
     """Lines a release may contain whatever was stripped: those outside every solution block."""
     seen = set()
-    for rel in _package_files(root):
+    for rel in package_files(root):
         lines = (root / rel).read_text(encoding="utf-8").split("\n")
         inside = set()
         if rel.suffix == ".py" and rel.parts[:2] != ("npnet", "course"):

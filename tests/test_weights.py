@@ -118,7 +118,8 @@ def test_handmade_pth_is_read(tmp_path, fake_torch):
 
 
 @pytest.mark.parametrize("offset, size, stride, msg", [
-    (0, (2, 4), (4, 1), "reaches element 7"),  # 8 elements from a 6-element storage
+    (0, (2, 4), (4, 1), "has 8 elements, more than its storage's 6"),
+    (0, (2, 2), (5, 1), "reaches element 6"),  # 4 elements, but the last one lies past the storage
     (5, (2,), (1,), "reaches element 6"),
 ])
 def test_tensor_outside_its_storage_is_refused(tmp_path, fake_torch, offset, size, stride, msg):

@@ -23,6 +23,7 @@ import re
 import reprlib
 import struct
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -98,6 +99,7 @@ def load_npz_weights(path, expected=None, sha256=None):
 
 _MAX_NDIM = 32  # NumPy's historic limit; no network weight comes close
 _MAX_EMPTY = 1 << 31  # an empty tensor's non-zero sizes multiply to at most this (np.zeros must work)
+_MAX_REUSE = 4  # all tensors together may hold at most this many times the elements stored
 _STORAGE_KEY = re.compile(r"[A-Za-z0-9_]{1,64}")
 # opcodes a state_dict never uses: ways to make objects other than through find_class + REDUCE,
 # the extension registry, and out-of-band buffers
@@ -299,9 +301,11 @@ def _unpickle(data, start, storages):
     f = io.BytesIO(data)
     f.seek(start)
     try:
-        for op, _arg, pos in pickletools.genops(f):
-            if op.name in _REFUSED_OPCODES:
-                raise _Malformed(f"pickle opcode {op.name} at byte {pos} is not used by state_dicts")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # genops warns about bad escapes in text opcodes
+            for op, _arg, pos in pickletools.genops(f):
+                if op.name in _REFUSED_OPCODES:
+                    raise _Malformed(f"pickle opcode {op.name} at byte {pos} is not used by state_dicts")
     except _Malformed:
         raise
     except Exception as exc:  # genops meets arbitrary bytes: every failure means "not a pickle"
@@ -431,7 +435,8 @@ def read_pth(path):
     Raises ``DataNotFoundError`` if there is no such file, ``RefusedGlobalError`` for any global
     outside the allowed list, and ``FileFormatError`` (one line naming the file) for any damaged,
     truncated or hostile file, or one that is not a state_dict. A tensor may not have more elements
-    than its storage (so torch's ``expand``-ed views are refused).
+    than its storage (so torch's ``expand``-ed views are refused), and all tensors together at most
+    ``_MAX_REUSE`` times the elements the file stores.
     """
     path = Path(path)
     if not path.is_file():
@@ -440,11 +445,16 @@ def read_pth(path):
         obj, arrays = _read_zip(path) if zipfile.is_zipfile(path) else _read_legacy(path)
         if not isinstance(obj, dict):
             raise _Malformed(f"holds a {type(obj).__name__}, not a state_dict (name -> tensor)")
-        out = {}
         for name, t in obj.items():
             if type(name) is not str or not isinstance(t, _PendingTensor):
                 raise _Malformed(f"entry {_short(name)} is a {type(t).__name__}, not a tensor")
-            out[name] = t.to_numpy(name, arrays[t.storage.key])
+        # Each tensor is capped by its storage, but many entries can name one storage; tied weights
+        # and views reuse values a little, a file that asks for far more than it holds is refused.
+        wanted, stored = sum(math.prod(t.size) for t in obj.values()), sum(a.size for a in arrays.values())
+        if wanted > _MAX_REUSE * stored:
+            raise _Malformed(f"its tensors hold {wanted} elements, more than {_MAX_REUSE} times the "
+                             f"{stored} its storages hold")
+        out = {name: t.to_numpy(name, arrays[t.storage.key]) for name, t in obj.items()}
     except _Refused as exc:
         raise RefusedGlobalError(f"read_pth: {path}: {exc}") from None
     except _Malformed as exc:

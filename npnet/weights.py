@@ -29,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
+from npnet import _check
 from npnet.data.lookup import atomic_output, find_weights, sha256_file
-from npnet.errors import DataNotFoundError, FileFormatError, NpnetError
+from npnet.errors import DataNotFoundError, FileFormatError, NpnetError, NpnetValueError
 
 # SHA-256 of the shared squeezenet1_1.npz (conv weights rounded through fp16, see
 # weights/README.md). The file hash changes whenever the npz is rewritten (zip timestamps);
@@ -63,28 +64,36 @@ def load_npz_weights(path, expected=None, sha256=None):
     """Load an ``.npz`` of weights as ``{name: array}`` in file order; floats become float32.
 
     expected: optional ``{name: shape}``; every missing key, extra key and wrong shape is listed in
-        one ``ValueError``.
-    sha256: optional hex SHA-256 of the file's bytes; a mismatch raises ``ValueError``.
-    Integer arrays (e.g. batch-norm counters) keep their dtype. Pickled objects are never loaded.
+        one ``FileFormatError``.
+    sha256: optional hex SHA-256 of the file's bytes; a mismatch raises ``FileFormatError``.
+    Integer arrays (e.g. batch-norm counters) keep their dtype. Pickled objects are never loaded;
+    complex, string and other non-numeric arrays, NaN/Inf, and values beyond float32's range are
+    refused (one ``FileFormatError`` listing every such array). A missing file raises
+    ``DataNotFoundError``.
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"load_npz_weights: no such file {path}")
+        raise DataNotFoundError(f"load_npz_weights: no such file {path}")
     if sha256 is not None:
         got = sha256_file(path)
         if got != sha256.lower():
-            raise ValueError(f"load_npz_weights: {path} has SHA-256 {got}; expected {sha256}")
+            raise FileFormatError(f"load_npz_weights: {path} has SHA-256 {got}; expected {sha256}")
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise ValueError(f"load_npz_weights: {path} is not a readable .npz file ({exc})") from None
-    arrays = {k: a.astype(np.float32) if np.issubdtype(a.dtype, np.floating) else a for k, a in arrays.items()}
+    except Exception as exc:  # np.load meets arbitrary bytes: zip, header and pickle errors of many types
+        raise FileFormatError(f"load_npz_weights: {path} is not a readable .npz file "
+                              f"({type(exc).__name__}: {exc})") from None
+    problems = _check.weight_problems(arrays, {k: np.float32 for k, a in arrays.items() if a.dtype.kind == "f"})
+    if problems:
+        raise FileFormatError(f"load_npz_weights: {path} holds values that are not usable weights:\n  "
+                              + "\n  ".join(f"{k!r}: {why}" for k, why in problems.items()))
+    arrays = {k: a.astype(np.float32) if a.dtype.kind == "f" else a for k, a in arrays.items()}
     if expected is not None:
         problems = _shape_problems(arrays, expected)
         if problems:
-            raise ValueError(f"load_npz_weights: {path} does not match the expected weights:\n  "
-                             + "\n  ".join(problems))
+            raise FileFormatError(f"load_npz_weights: {path} does not match the expected weights:\n  "
+                                  + "\n  ".join(problems))
     return arrays
 
 
@@ -471,9 +480,9 @@ def convert_pth(src, dst):
     """
     src, dst = Path(src), Path(dst)
     if dst.suffix != ".npz":
-        raise ValueError(f"convert_pth: the output must be an .npz file; got {dst}")
+        raise NpnetValueError(f"convert_pth: the output must be an .npz file; got {dst}")
     if dst.exists() and dst.resolve() == src.resolve():
-        raise ValueError(f"convert_pth: refusing to overwrite the input {src}")
+        raise NpnetValueError(f"convert_pth: refusing to overwrite the input {src}")
     arrays = read_pth(src)
     with atomic_output(dst) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
@@ -526,8 +535,8 @@ def main(argv=None):
             print(_describe(args.dst))
         else:
             print(_describe(args.file))
-    except (OSError, ValueError, pickle.UnpicklingError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (NpnetError, OSError) as exc:  # bad input: one line, no traceback, nothing written
+        print(f"python -m npnet.weights {args.verb}: error: " + str(exc).replace("\n  ", "; "), file=sys.stderr)
         return 1
     return 0
 

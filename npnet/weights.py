@@ -4,8 +4,10 @@ without PyTorch, and convert one into the other.
 A ``.pth`` state_dict is a pickle. Unpickling runs whatever functions the file names, so
 ``read_pth`` uses a restricted unpickler: it only accepts the handful of globals a state_dict needs
 (``collections.OrderedDict``, ``torch._utils._rebuild_tensor_v2`` and friends, the typed storage
-classes), each mapped to a small NumPy stand-in here. Any other global raises
-``pickle.UnpicklingError`` before it can run.
+classes), each mapped to a small NumPy stand-in here. Any other global raises ``RefusedGlobalError``
+before it can run. The stand-ins are immutable and refuse pickle's BUILD opcode, every size, stride
+and offset is checked against the bytes really stored, and memory use is bounded by the file's size;
+any damaged, truncated or hostile file raises ``npnet.errors.FileFormatError`` naming the file.
 
 Command line::
 
@@ -102,9 +104,11 @@ def load_npz_weights(path, expected=None, sha256=None):
 # Everything the unpickler can hand to a pickle is *sealed*: immutable, and refusing pickle's BUILD
 # opcode. BUILD calls ``__setstate__`` on the object below it, or else updates its ``__dict__`` and
 # sets its slots; on an unsealed object a file could rewrite a tensor's stride after its checks ran,
-# or poison a global shared by every later load. Nothing the reader keeps between files is mutable.
-# Sizes, strides and offsets are then checked against the storages' real bytes when the arrays are
-# made, by plain indexing (no raw-memory views), and no allocation is larger than the file's bytes.
+# or poison a global shared by every later load. Nothing the reader keeps between files is mutable
+# (the one mutable kind, the OrderedDict, is made fresh for each pickle, and BUILD on it may only
+# attach torch's ``_metadata``). Sizes, strides and offsets are checked against the storages' real
+# bytes when the arrays are made, by plain indexing (no raw-memory views); every allocation is
+# bounded by the file's size.
 
 _MAX_NDIM = 32  # NumPy's historic limit; no network weight comes close
 _MAX_EMPTY = 1 << 31  # an empty tensor's non-zero sizes multiply to at most this (np.zeros must work)
@@ -135,28 +139,30 @@ class _Sealed:
     """Base of every object a pickle can reach: attributes fixed at creation, BUILD refused."""
 
     __slots__ = ()
+    kind = "object"  # what messages call it
 
     def __init__(self, **fields):
         for name, value in fields.items():
             object.__setattr__(self, name, value)
 
     def __setattr__(self, name, value):
-        raise _Malformed(f"the pickle tries to set {name!r} on a {type(self).__name__}")
+        raise _Malformed(f"the pickle tries to set {name!r} on a {self.kind}")
 
     __delattr__ = __setattr__
 
     def __setstate__(self, state):
-        raise _Malformed(f"the pickle tries to change a {type(self).__name__} after it was made "
+        raise _Malformed(f"the pickle tries to change a {self.kind} after it was made "
                          f"(BUILD); a state_dict never does")
 
     def __repr__(self):
-        return f"<{type(self).__name__}>"
+        return f"<{self.kind}>"
 
 
 class _StorageType(_Sealed):
     """Stands for ``torch.FloatStorage`` etc.: the element type of a storage's raw bytes."""
 
     __slots__ = ("name", "code", "itemsize")
+    kind = "storage type"
 
     def __init__(self, name, code):
         super().__init__(name=name, code=code, itemsize=2 if code == "bf16" else np.dtype(code).itemsize)
@@ -173,12 +179,14 @@ class _Storage(_Sealed):
     """One storage of the file, by key; its bytes are stored apart from the pickle and read after it."""
 
     __slots__ = ("stype", "key", "numel")
+    kind = "storage"
 
 
 class _PendingTensor(_Sealed):
     """A tensor as a view (offset, size, stride, in elements) into a storage, made into an array later."""
 
     __slots__ = ("storage", "offset", "size", "stride")
+    kind = "tensor"
 
     def __init__(self, storage, offset, size, stride):
         ok = (isinstance(storage, _Storage) and _is_int(offset) and offset >= 0
@@ -212,12 +220,18 @@ class _PendingTensor(_Sealed):
         return storage[index]
 
 
+def _kind(obj):
+    return getattr(type(obj), "kind", type(obj).__name__)
+
+
 def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
 class _StateDict(collections.OrderedDict):
     """``collections.OrderedDict`` as a pickle gets it; BUILD may only attach torch's ``_metadata``."""
+
+    kind = "OrderedDict"
 
     def __setstate__(self, state):
         if not (type(state) is dict and set(state) <= {"_metadata"}):
@@ -244,6 +258,7 @@ class _Global(_Sealed):
     """A callable global a pickle may name (the rebuild functions, OrderedDict)."""
 
     __slots__ = ("name", "fn")
+    kind = "global"
 
     def __call__(self, *args):
         return self.fn(*args)
@@ -453,10 +468,10 @@ def read_pth(path):
     try:
         obj, arrays = _read_zip(path) if zipfile.is_zipfile(path) else _read_legacy(path)
         if not isinstance(obj, dict):
-            raise _Malformed(f"holds a {type(obj).__name__}, not a state_dict (name -> tensor)")
+            raise _Malformed(f"holds a {_kind(obj)}, not a state_dict (name -> tensor)")
         for name, t in obj.items():
             if type(name) is not str or not isinstance(t, _PendingTensor):
-                raise _Malformed(f"entry {_short(name)} is a {type(t).__name__}, not a tensor")
+                raise _Malformed(f"entry {_short(name)} is a {_kind(t)}, not a tensor")
         # Each tensor is capped by its storage, but many entries can name one storage; tied weights
         # and views reuse values a little, a file that asks for far more than it holds is refused.
         wanted, stored = sum(math.prod(t.size) for t in obj.values()), sum(a.size for a in arrays.values())

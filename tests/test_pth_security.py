@@ -6,9 +6,13 @@ wrong record layout, and a seeded fuzz of thousands of damaged files, in this pr
 subprocess (so a segfault fails a test instead of the suite). Only a correct load or an npnet error
 may come out.
 """
+import io
+import pickle
+import struct
 import subprocess
 import sys
 import tracemalloc
+import warnings
 import zipfile
 from pathlib import Path
 
@@ -208,11 +212,13 @@ def test_deeply_nested_pickle_gives_a_short_message(tmp_path):
 # --- archive and legacy record layout -----------------------------------------------------------------
 
 def _zip(members, compress=zipfile.ZIP_STORED):
-    path_bytes = __import__("io").BytesIO()
-    with zipfile.ZipFile(path_bytes, "w", compression=compress) as z:
-        for name, data in members:
-            z.writestr(name, data)
-    return path_bytes.getvalue()
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about a duplicate name, written on purpose
+        with zipfile.ZipFile(buf, "w", compression=compress) as z:
+            for name, data in members:
+                z.writestr(name, data)
+    return buf.getvalue()
 
 
 VALID_MEMBERS = [("archive/data.pkl", b"".join(pc.VALID_TOKENS)), ("archive/byteorder", b"little")] + [
@@ -232,13 +238,8 @@ VALID_MEMBERS = [("archive/data.pkl", b"".join(pc.VALID_TOKENS)), ("archive/byte
     (VALID_MEMBERS[:3] + VALID_MEMBERS[4:], zipfile.ZIP_STORED, "lacks the storage record archive/data/1"),
 ])
 def test_zip_layout_is_checked(tmp_path, members, compress, msg):
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # zipfile warns about the duplicate name on purpose
-        data = _zip(members, compress)
     with pytest.raises(FileFormatError, match=msg):
-        read_pth(write(tmp_path, data))
+        read_pth(write(tmp_path, _zip(members, compress)))
 
 
 def test_truncated_and_corrupt_zip(tmp_path):
@@ -255,7 +256,7 @@ def test_legacy_layout_is_checked(tmp_path):
     good = pc.legacy_pth(pkl, pc.STORAGES, pc.ITEMSIZES)
     with pytest.raises(FileFormatError, match="3 unexpected bytes after the last storage"):
         read_pth(write(tmp_path, good + b"abc"))
-    huge = good.replace(pc.struct.pack("<q", 3) + pc.STORAGES["1"], pc.struct.pack("<q", 2 ** 62) + pc.STORAGES["1"])
+    huge = good.replace(struct.pack("<q", 3) + pc.STORAGES["1"], struct.pack("<q", 2 ** 62) + pc.STORAGES["1"])
     with pytest.raises(FileFormatError, match="storage '1' has 4611686018427387904 elements; expected 3"):
         read_pth(write(tmp_path, huge))
     extra = {**pc.STORAGES, "9": b""}
@@ -264,16 +265,16 @@ def test_legacy_layout_is_checked(tmp_path):
     head = good[:good.index(pkl)]
     with pytest.raises(FileFormatError, match="storage key list is malformed"):
         read_pth(write(tmp_path, head + pkl + pc.PROTO2 + pc.integer(5) + pc.STOP))
-    bad_header = good.replace(pc.pickle.dumps({"little_endian": True}, protocol=2),
-                              pc.pickle.dumps({"little_endian": "yes"}, protocol=2))
+    bad_header = good.replace(pickle.dumps({"little_endian": True}, protocol=2),
+                              pickle.dumps({"little_endian": "yes"}, protocol=2))
     with pytest.raises(FileFormatError, match="unsupported legacy header"):
         read_pth(write(tmp_path, bad_header))
 
 
 # --- fuzz ---------------------------------------------------------------------------------------------
 
-def test_fuzz_only_npnet_errors_or_correct_loads(tmp_path):
-    counts, bad = pc.run(0, 4000, folder=tmp_path)
+def test_fuzz_only_npnet_errors_or_correct_loads():
+    counts, bad = pc.run(0, 4000)
     assert not bad, f"{len(bad)} of 4000 cases escaped (seed, kind, outcome): {bad[:5]}"
     loaded = sum(n for (_, result), n in counts.items() if result == "loaded")
     assert 20 < loaded < 500  # the fuzz reaches deep enough that some damaged files still load

@@ -374,10 +374,12 @@ def test_load_state_dict_casts_usable_values_and_lists_every_problem():
 
 @pytest.mark.parametrize("dtype", [np.int64, np.int32, bool, np.float16, np.complex128, "junk", None])
 def test_non_float_dtypes_are_refused(dtype):
-    with pytest.raises(NpnetTypeError, match=f"squeezenet1_1: dtype must be float32 or float64; got {re.escape(repr(dtype))}"):
+    msg = f"squeezenet1_1: dtype must be float32 or float64; got {re.escape(repr(dtype))}"
+    with pytest.raises(NpnetTypeError, match=msg):
         squeezenet1_1(pretrained=False, dtype=dtype)
-    for make, name in ((lambda: SqueezeNet(dtype=dtype), "SqueezeNet"), (lambda: Conv2d(1, 2, 3, dtype=dtype), "Conv2d"),
-                       (lambda: Linear(1, 2, dtype=dtype), "Linear"), (lambda: Linear(1, 2).astype(dtype), "Linear.astype")):
+    makers = {"SqueezeNet": lambda: SqueezeNet(dtype=dtype), "Conv2d": lambda: Conv2d(1, 2, 3, dtype=dtype),
+              "Linear": lambda: Linear(1, 2, dtype=dtype), "Linear.astype": lambda: Linear(1, 2).astype(dtype)}
+    for name, make in makers.items():
         with pytest.raises(NpnetTypeError, match=f"{name}: dtype must be float32 or float64"):
             make()
     assert Linear(1, 2).astype("float64").params["weight"].dtype == np.float64
@@ -432,7 +434,7 @@ def test_weights_cli_as_a_process_has_no_traceback(tmp_path):
     r = subprocess.run([sys.executable, "-m", "npnet.weights", "convert", str(evil), str(tmp_path / "o.npz")],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and r.stdout == "" and "Traceback" not in r.stderr
-    assert r.stderr.count("\n") == 1 and "evil.pth: the pickle tries to change a _PendingTensor" in r.stderr
+    assert r.stderr.count("\n") == 1 and "evil.pth: the pickle tries to change a tensor" in r.stderr
     assert not (tmp_path / "o.npz").exists()
 
 

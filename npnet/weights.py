@@ -395,6 +395,7 @@ def _read_zip(path):
             if infos[record].file_size != need:  # checked before reading: the declared numel may be huge
                 raise _Malformed(f"storage {key!r} holds {infos[record].file_size} bytes; its {s.numel} "
                                  f"{s.stype.name} elements need {need}")
+            # zipfile returns exactly file_size bytes or raises (short data, CRC mismatch)
             arrays[key] = s.stype.decode(_zip_member(z, infos[record], "the storage"), order)
     return obj, arrays
 
@@ -404,7 +405,10 @@ _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
 def _read_legacy(path):
     """(object, {storage key: 1-D array}) of a legacy (pre-1.6) .pth: a few pickles, then raw storages."""
-    data = path.read_bytes()
+    with open(path, "rb") as f:
+        head = f.read(4)
+        # every pickle torch writes starts with the PROTO opcode; anything else is not read whole
+        data = head + f.read() if head[:1] == b"\x80" else head
     try:
         magic, pos = _unpickle(data, 0, {})
     except _Refused:
@@ -509,8 +513,9 @@ def load_model_weights(model, name, path=None):
 
     The file is ``path`` if given (an ``.npz``, or a torchvision ``.pth`` read without torch), else
     ``find_weights(name + ".npz")``. ``model`` needs ``state_dict()`` and ``load_state_dict(arrays,
-    source)`` (``npnet.nn.Module``); every key and shape is checked, and problems are listed in one
-    ``ValueError`` naming the file.
+    source)`` (``npnet.nn.Module``); every key, shape and value is checked, and problems are listed in
+    one error naming the file (``FileFormatError`` from the file's reader, ``NpnetValueError`` from
+    ``load_state_dict``).
     """
     found = find_weights(f"{name}.npz", path)
     if found.suffix == ".npz":

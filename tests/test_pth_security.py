@@ -295,3 +295,16 @@ def test_fuzz_classifier_reports_what_it_must(tmp_path):
     assert pc.outcome(read_pth, path) == "refused"
     counts, bad = pc.run(0, 6, read=lambda p: p.read_bytes()[10 ** 9], folder=tmp_path)
     assert len(bad) == 6 and all("IndexError" in b[2] for b in bad)
+
+
+def test_a_large_file_that_is_no_pickle_is_not_read_whole(tmp_path):
+    path = tmp_path / "video.pth"
+    with open(path, "wb") as f:
+        f.write(b"\0\0\0\x18ftypmp42")
+        f.truncate(200 * 2 ** 20)  # 200 MiB, sparse
+
+    def read():
+        with pytest.raises(FileFormatError, match="video.pth: is not a PyTorch file"):
+            read_pth(path)
+
+    assert _peak_bytes(read) < 2 ** 20

@@ -558,6 +558,9 @@ def main(argv=None):
     except (NpnetError, OSError) as exc:  # bad input: one line, no traceback, nothing written
         print(f"python -m npnet.weights {args.verb}: error: " + str(exc).replace("\n  ", "; "), file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: the output is written atomically, so nothing is half-done
+        print(f"python -m npnet.weights {args.verb}: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

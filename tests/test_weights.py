@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import pth_craft as pc
 from npnet.data.lookup import find_weights
 from npnet.errors import FileFormatError, NpnetTypeError, NpnetValueError
 from npnet.models.squeezenet import SqueezeNet, squeezenet1_1
@@ -399,9 +400,6 @@ def test_find_weights_names_stay_inside_the_weights_folders(filename, tmp_path, 
 
 def hostile_files(folder):
     """Files a user might pass as weights: hostile, truncated, of the wrong kind or with NaN."""
-    sys.path.insert(0, str(Path(__file__).parent))
-    import pth_craft as pc
-
     attack = pc.state_dict_tokens({"w": pc.ENTRIES["w"] + pc.EMPTY_DICT + pc.text("stride")
                                    + pc.tup(pc.integer(-1), pc.integer(1)) + pc.SETITEM + pc.BUILD})
     files = {"evil.pth": pc.zip_pth(b"".join(attack), pc.STORAGES), "truncated.pth": pc.valid_zip()[:700],
@@ -447,3 +445,25 @@ def test_classify_with_bad_weights_is_one_clear_error(tmp_path, capsys):
         assert err.startswith("npnet classify: error: ") and path.name in err and "Traceback" not in err, err
         if path.suffix == ".pth":
             assert err.count("\n") == 1, err
+
+
+def test_weights_cli_interrupted_exits_130_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    import npnet.weights as w
+
+    def interrupted_savez(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(w.np, "savez", interrupted_savez)
+    assert main(["convert", str(TINY["zip"]), str(tmp_path / "o.npz")]) == 130
+    assert capsys.readouterr().err == "python -m npnet.weights convert: interrupted\n"
+    assert list(tmp_path.iterdir()) == []  # neither the output nor its temporary
+
+
+def test_nan_in_a_pth_is_refused_when_loaded_into_a_model(tmp_path):
+    tokens = pc.state_dict_tokens({"weight": pc.tensor(pc.storage("0", 6), 0, (3, 2), (2, 1)),
+                                   "bias": pc.tensor(pc.storage("1", 3), 0, (3,), (1,))})
+    storages = {"0": np.array([1, np.nan, 0, 0, 0, 0], "<f4").tobytes(), "1": np.zeros(3, "<f4").tobytes()}
+    (tmp_path / "nan.pth").write_bytes(pc.zip_pth(b"".join(tokens), storages))
+    assert np.isnan(read_pth(tmp_path / "nan.pth")["weight"][0, 1])  # the reader is faithful ...
+    with pytest.raises(NpnetValueError, match=r"nan.pth does not fit Linear:\n  key 'weight': 1 NaN/Inf value"):
+        load_model_weights(Linear(2, 3), "tiny", tmp_path / "nan.pth")  # ... the model refuses it

@@ -25,6 +25,7 @@ import re
 import reprlib
 import struct
 import sys
+import types
 import warnings
 import zipfile
 from pathlib import Path
@@ -264,7 +265,7 @@ class _Global(_Sealed):
         return self.fn(*args)
 
 
-_ALLOWED_GLOBALS = {
+_ALLOWED_GLOBALS = types.MappingProxyType({
     ("collections", "OrderedDict"): _Global(name="OrderedDict", fn=_StateDict),
     ("torch._utils", "_rebuild_tensor"): _Global(name="_rebuild_tensor", fn=_rebuild_tensor),
     ("torch._utils", "_rebuild_tensor_v2"): _Global(name="_rebuild_tensor_v2", fn=_rebuild_tensor),
@@ -276,7 +277,7 @@ _ALLOWED_GLOBALS = {
         ("LongStorage", "i8"), ("IntStorage", "i4"), ("ShortStorage", "i2"), ("CharStorage", "i1"),
         ("ByteStorage", "u1"), ("BoolStorage", "?"),
     ]},
-}
+})
 
 
 class RefusedGlobalError(FileFormatError, pickle.UnpicklingError):

@@ -467,3 +467,28 @@ def test_nan_in_a_pth_is_refused_when_loaded_into_a_model(tmp_path):
     assert np.isnan(read_pth(tmp_path / "nan.pth")["weight"][0, 1])  # the reader is faithful ...
     with pytest.raises(NpnetValueError, match=r"nan.pth does not fit Linear:\n  key 'weight': 1 NaN/Inf value"):
         load_model_weights(Linear(2, 3), "tiny", tmp_path / "nan.pth")  # ... the model refuses it
+
+
+def test_damaged_npz_files_give_only_npnet_errors(tmp_path):
+    rng = np.random.default_rng(0)
+    good = {}
+    for save in (np.savez, np.savez_compressed):
+        save(tmp_path / "w.npz", w=np.arange(12, dtype=np.float32).reshape(3, 4), n=np.array(3))
+        good[save.__name__] = (tmp_path / "w.npz").read_bytes()
+    outcomes = collections.Counter()
+    for case in range(400):
+        data = bytearray(good["savez" if case % 2 else "savez_compressed"])
+        if case % 4 < 2:
+            data = data[:rng.integers(len(data))]
+        else:
+            for i in rng.integers(len(data), size=rng.integers(1, 6)):
+                data[i] ^= 1 << int(rng.integers(8))
+        (tmp_path / "d.npz").write_bytes(bytes(data))
+        try:
+            arrays = load_npz_weights(tmp_path / "d.npz")
+        except FileFormatError:
+            outcomes["refused"] += 1
+            continue
+        assert all(a.dtype.kind in "biuf" and (a.dtype.kind != "f" or np.isfinite(a).all()) for a in arrays.values())
+        outcomes["loaded"] += 1
+    assert outcomes["refused"] > 300

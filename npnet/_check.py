@@ -117,7 +117,7 @@ def feature_index(fn, name, layer, num_layers):
     return int(layer)
 
 
-def float_dtype(fn, name, dtype):
+def float_dtype(fn, dtype, name="dtype"):
     """Return ``dtype`` as ``np.dtype`` if it is float32 or float64, else raise ``NpnetTypeError``.
 
     An integer network would silently compute nonsense (its weights truncated to zero), and float16

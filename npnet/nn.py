@@ -139,7 +139,7 @@ class Module:
 
     def astype(self, dtype):
         """Cast every parameter to ``dtype`` in place (float64 for gradient checks); returns self."""
-        dtype = _check.float_dtype(f"{type(self).__name__}.astype", "dtype", dtype)
+        dtype = _check.float_dtype(f"{type(self).__name__}.astype", dtype)
         for _, module in self.named_modules():
             module.params = {k: v.astype(dtype) for k, v in module.params.items()}
             module.grads = {}
@@ -214,7 +214,7 @@ class Conv2d(Module):
         super().__init__()
         rng = np.random.default_rng(rng)
         k = _check.positive_int("Conv2d", "kernel_size", kernel_size)
-        dtype = _check.float_dtype("Conv2d", "dtype", dtype)
+        dtype = _check.float_dtype("Conv2d", dtype)
         fan_in = in_channels * k * k
         self.params["weight"] = _uniform_init(rng, (out_channels, in_channels, k, k), fan_in, dtype)
         if bias:
@@ -240,7 +240,7 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32, rng=None):
         super().__init__()
         rng = np.random.default_rng(rng)
-        dtype = _check.float_dtype("Linear", "dtype", dtype)
+        dtype = _check.float_dtype("Linear", dtype)
         self.params["weight"] = _uniform_init(rng, (out_features, in_features), in_features, dtype)
         if bias:
             self.params["bias"] = _uniform_init(rng, (out_features,), in_features, dtype)

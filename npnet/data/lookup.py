@@ -160,7 +160,7 @@ def _not_found(fn, what, looked, download_note, how):
     lines += [f"  - {p}  ({why})" for p, why in looked]
     lines.append(download_note)
     lines.append(how)
-    return DataNotFoundError("\n".join(lines))
+    return FileNotFoundError("\n".join(lines))
 
 
 def _download_note(download, url, error):

@@ -194,6 +194,7 @@ def test_unknown_storage_type_and_globals_are_refused(tmp_path):
     (b"\x82\x01", "opcode EXT1"),
     (b"\x8e" + (2 ** 62).to_bytes(8, "little"), "not a valid pickle"),  # BINBYTES8 claiming 4 EiB
     (b"X\xff\xff\xff\xff", "not a valid pickle"),  # a 4 GiB string in a 5-byte file
+    (b"\x95" + (2 ** 62).to_bytes(8, "little") + pc.NONE, "pickle data was truncated"),  # a 4 EiB frame
     (b"P0\n", "opcode PERSID"),
 ])
 def test_refused_opcodes_and_impossible_lengths(tmp_path, opcodes, msg):

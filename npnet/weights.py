@@ -202,17 +202,17 @@ class _PendingTensor(_Sealed):
     def to_numpy(self, name, storage):
         """The tensor as a C-contiguous array copied out of ``storage`` (the decoded 1-D storage)."""
         n, size, stride, offset = storage.size, self.size, self.stride, self.offset
-        where = f"tensor {name!r} (offset {offset}, size {size}, stride {stride})"
+        where = f"tensor {_short(name)} (offset {_short(offset)}, size {_short(size)}, stride {_short(stride)})"
         numel = math.prod(size)
         if numel == 0:
             if offset > n or math.prod(k for k in size if k) > _MAX_EMPTY:
                 raise _Malformed(f"{where} is empty but does not fit a storage with {n} elements")
             return np.zeros(size, storage.dtype)
         if numel > n:  # caps every allocation by the file's real bytes
-            raise _Malformed(f"{where} has {numel} elements, more than its storage's {n}")
+            raise _Malformed(f"{where} has {_short(numel)} elements, more than its storage's {n}")
         last = offset + sum((k - 1) * s for k, s in zip(size, stride))
         if last >= n:
-            raise _Malformed(f"{where} reaches element {last} of a storage with {n}")
+            raise _Malformed(f"{where} reaches element {_short(last)} of a storage with {n}")
         if all(k == 1 or s == math.prod(size[i + 1:]) for i, (k, s) in enumerate(zip(size, stride))):
             return storage[offset:offset + numel].reshape(size).copy()  # C order: one slice
         index = np.asarray(offset, np.int64)  # element index of every entry, built one dim at a time
@@ -481,7 +481,7 @@ def read_pth(path):
         # and views reuse values a little, a file that asks for far more than it holds is refused.
         wanted, stored = sum(math.prod(t.size) for t in obj.values()), sum(a.size for a in arrays.values())
         if wanted > _MAX_REUSE * stored:
-            raise _Malformed(f"its tensors hold {wanted} elements, more than {_MAX_REUSE} times the "
+            raise _Malformed(f"its tensors hold {_short(wanted)} elements, more than {_MAX_REUSE} times the "
                              f"{stored} its storages hold")
         out = {name: t.to_numpy(name, arrays[t.storage.key]) for name, t in obj.items()}
     except _Refused as exc:

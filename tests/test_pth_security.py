@@ -309,3 +309,14 @@ def test_a_large_file_that_is_no_pickle_is_not_read_whole(tmp_path):
             read_pth(path)
 
     assert _peak_bytes(read) < 2 ** 20
+
+
+def test_huge_names_and_numbers_give_a_short_message(tmp_path):
+    big = 10 ** 600
+    cases = {"w": (pc.tensor(pc.storage("0", 6), 0, (2, big), (1, big)), "its tensors hold 2000.*elements"),
+             "w" * 100_000: (pc.tensor(pc.storage("0", 6), big, (2,), (1,)), r"tensor 'www.*\.\.\..*reaches element"),
+             "v": (pc.tensor(pc.storage("0", 6), 0, (1, 2), (1, big)), r"tensor 'v' .*reaches element 1000.*\.\.\.")}
+    for name, (tensor, msg) in cases.items():
+        with pytest.raises(FileFormatError, match=msg) as info:
+            read_pth(write(tmp_path, zip_of(pc.state_dict_tokens({name: tensor}))))
+        assert len(str(info.value)) < 500, str(info.value)

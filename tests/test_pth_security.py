@@ -181,11 +181,12 @@ def test_storage_declared_twice_differently_is_refused(tmp_path):
 
 
 def test_unknown_storage_type_and_globals_are_refused(tmp_path):
-    for module, name in (("torch", "ComplexFloatStorage"), ("builtins", "getattr"), ("os", "system")):
-        tokens = pc.state_dict_tokens({"w": pc.tensor(pc.storage("0", 6, "FloatStorage"), 0, (2,), (1,))})
-        tokens[1] = pc.call(pc.glob(module, name))
-        with pytest.raises(RefusedGlobalError, match=f"refused global {module}.{name}"):
-            read_pth(write(tmp_path, zip_of(tokens)))
+    hostile = {"torch.ComplexFloatStorage": pc.tensor(pc.storage("0", 6, "ComplexFloatStorage"), 0, (2,), (1,)),
+               "builtins.getattr": pc.call(pc.glob("builtins", "getattr"), pc.NONE, pc.text("x")),
+               "os.system": pc.call(pc.glob("os", "system"), pc.text("true"))}
+    for qualname, value in hostile.items():
+        with pytest.raises(RefusedGlobalError, match=f"refused global {qualname}"):
+            read_pth(write(tmp_path, zip_of(pc.state_dict_tokens({"w": value}))))
 
 
 @pytest.mark.parametrize("opcodes, msg", [

@@ -141,6 +141,7 @@ def test_filled_in_notebook_runs_top_to_bottom(releases, tmp_path):
     for path in manifest.load("conv_as_matrix").submit:
         (dest / path).write_text(restore_blocks((dest / path).read_text(), (ROOT / path).read_text(), path))
     nb = nbformat.read(dest / "exercises" / "conv_as_matrix.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("import npnet.linalg\nprint('linalg from', npnet.linalg.__file__)"))
     os.environ.update(NPNET_EXERCISE_QUICK="1", NPNET_FIGURES=str(tmp_path))
     try:
         nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
@@ -149,6 +150,7 @@ def test_filled_in_notebook_runs_top_to_bottom(releases, tmp_path):
         del os.environ["NPNET_EXERCISE_QUICK"], os.environ["NPNET_FIGURES"]
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     assert "every kink at a pattern change: True" in text
+    assert f"linalg from {dest / 'npnet' / 'linalg.py'}" in text  # the student's code ran, not npnet's
     assert sorted(p.name for p in (tmp_path / "conv_as_matrix").glob("*.png")) == ["conv_matrix.png",
                                                                                    "piecewise_linear.png"]
 

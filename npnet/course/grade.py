@@ -212,8 +212,9 @@ class Grader:
 
     def _reference(self, name, label):
         out = {}
+        inputs = {k: np.copy(v) for k, v in self.inputs[name, label].items()}  # the students get them unchanged
         try:
-            self.a.item(name).run(self.inputs[name, label], out)
+            self.a.item(name).run(inputs, out)
         except NotImplementedError as err:
             raise NpnetValueError(f"npnet course grade: the reference solution of item {name} is not implemented "
                                   f"({err}); grade with the instructor's repository, not a release") from None
@@ -278,7 +279,7 @@ class Grader:
         return env
 
     def _child(self, tree, jobs, tag):
-        """Run the child on ``jobs``; returns (log records, stderr, timed out)."""
+        """Run the child on ``jobs``; returns (log records, its stderr, whether it ran out of time)."""
         io_dir = tree / ".grader"
         log = io_dir / f"{tag}.log"
         spec = {"assignment": self.a.name, "timeout": self.timeout, "memory_mb": self.memory_mb,
@@ -304,13 +305,12 @@ class Grader:
                     records.append(json.loads(line))
                 except json.JSONDecodeError:
                     pass
-        hung = timed_out or b"Timeout (" in err
-        return records, err.decode(errors="replace"), hung or (proc.returncode not in (0, None) and not records)
+        return records, err.decode(errors="replace"), timed_out or b"Timeout (" in err
 
     def _import_check(self, tree, broken):
         """Import the student's modules; replace each that fails to import by its stub, note why."""
         for attempt in range(len(self.a.submit) + 1):
-            records, err, failed = self._child(tree, [], f"import{attempt}")
+            records, err, _ = self._child(tree, [], f"import{attempt}")
             events = {r["event"]: r for r in records}
             if "imported" in events:
                 return

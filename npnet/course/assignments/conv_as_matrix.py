@@ -21,7 +21,7 @@ ASSIGNMENT = Assignment(
     title="A convolution is a matrix: conv_matrix and conv_transpose_matrix",
     strip={"npnet/linalg.py": ("conv_matrix", "conv_transpose_matrix")},
     exercises=("conv_as_matrix",),
-    public_tests=(),
+    public_tests=("test_linalg.py",),
     items=(
         Item("conv_matrix", {"conv_matrix": 2, "conv_matrix_no_pad": 1}, _conv, _run, ("conv_matrix",)),
         Item("conv_transpose_matrix", {"matrix": 2}, _conv, _run_transpose, ("conv_transpose_matrix",)),

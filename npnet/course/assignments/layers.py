@@ -63,6 +63,7 @@ ASSIGNMENT = Assignment(
                                  "_batchnorm_backward"),
     },
     exercises=("layers",),
+    public_tests=("test_affine_activations.py", "test_conv.py", "test_pool.py"),
     gradcheck=("affine", "relu", "conv.naive", "conv.fast", "max_pool.naive", "batchnorm", "dropout"),
     items=(
         Item("affine", {"out": 1, "dx": 1, "dw": 1, "db": 1}, _affine,

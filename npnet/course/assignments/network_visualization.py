@@ -71,6 +71,7 @@ ASSIGNMENT = Assignment(
                                    "create_class_visualization"),
     },
     exercises=("network_visualization",),
+    public_tests=("test_vis_closed_form.py",),
     gradcheck=("relu",),
     items=(
         Item("relu_backward", {"standard": 1, "deconvnet": 1}, _relu, _relu_modes, ("relu_backward",),

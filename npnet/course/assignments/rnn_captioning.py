@@ -103,6 +103,7 @@ ASSIGNMENT = Assignment(
         "npnet/layers/losses.py": ("softmax_loss",),
     },
     exercises=("rnn_captioning",),
+    public_tests=("test_rnn.py", "test_captioning.py", "test_losses.py"),
     gradcheck=("rnn", "lstm", "word_embedding", "temporal_affine", "temporal_softmax_loss", "softmax_loss",
                "captioning"),
     items=(

@@ -65,6 +65,7 @@ ASSIGNMENT = Assignment(
         "npnet/style/transfer.py": ("features_backward",),
     },
     exercises=("style_transfer",),
+    public_tests=("test_style_losses.py",),
     gradcheck=("style",),
     items=(
         Item("content_loss", {"loss": 1, "grad": 1}, _content, _content_run, ("content_loss",),

@@ -155,3 +155,17 @@ def test_a_zip_in_a_top_folder_grades_like_the_tree(grader, tmp_path):
     assert doc["score"] == doc["max_score"] == 5.0
     assert [t["name"] for t in doc["tests"]] == ["conv_matrix", "conv_transpose_matrix"]
     assert set(doc["tests"][0]) == {"name", "score", "max_score", "output", "visibility"}
+
+
+def test_a_damaged_zip_gets_a_message_and_zero(grader, tmp_path):
+    path = tmp_path / "damaged.zip"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr(LINALG, (ROOT / LINALG).read_text())
+    data = bytearray(path.read_bytes())
+    data[data.find(b"import numpy")] ^= 1  # one flipped bit in the stored file: its CRC no longer matches
+    path.write_bytes(bytes(data))
+    result = grader.grade(path)
+    assert scores(result) == ZERO
+    assert result.notes[0].startswith("damaged.zip: cannot read npnet/linalg.py from the zip (Bad CRC-32")
+    (tmp_path / "notazip.zip").write_text("hello")
+    assert grader.grade(tmp_path / "notazip.zip").notes[0].startswith("notazip.zip: not a folder or a readable zip")

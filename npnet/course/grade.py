@@ -162,7 +162,10 @@ def read_submission(a, submission):
         for path in a.submit:
             hits = sorted((m for m in members if m.filename == path or m.filename.endswith("/" + path)),
                           key=lambda m: len(m.filename))
-            out[path] = zf.read(hits[0])[:MAX_FILE_BYTES + 1] if hits else None
+            try:
+                out[path] = zf.read(hits[0])[:MAX_FILE_BYTES + 1] if hits else None
+            except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as err:  # bad CRC, encrypted...
+                raise SubmissionError(f"{label}: cannot read {hits[0].filename} from the zip ({err})") from None
         return out
 
 
@@ -196,6 +199,15 @@ class Grader:
             raise NpnetValueError(f"{fn}: isolation must be 'item' or 'submission'; got {isolation!r}")
         self.isolation = isolation
         self._tmp = Path(tempfile.mkdtemp(prefix=f"npnet-grade-{a.name}-"))
+        try:
+            self._prepare()
+        except BaseException:
+            self.close()
+            raise
+
+    def _prepare(self):
+        """The release every submission is laid over, its Numba cache, the inputs and the reference outputs."""
+        a = self.a
         self.base = self._tmp / "release"
         build_release(a, self.base)
         cache = source_root() / "npnet" / "__pycache__"

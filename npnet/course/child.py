@@ -85,10 +85,11 @@ def main(tree, spec_path):
     if spec.get("memory_mb"):
         limit = int(spec["memory_mb"]) * 2 ** 20
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    faulthandler.dump_traceback_later(float(spec["timeout"]), exit=True)
     sys.path.insert(0, root)
     _guard(root)
     import numpy as np
+    import numba  # noqa: F401  (npnet's kernels need it; a slow import must not eat the time limit)
+    faulthandler.dump_traceback_later(float(spec["timeout"]), exit=True)
     emit(event="start")
     try:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):

@@ -294,7 +294,8 @@ class Grader:
         """Run the child on ``jobs``; returns (log records, its stderr, whether it ran out of time)."""
         io_dir = tree / ".grader"
         log = io_dir / f"{tag}.log"
-        spec = {"assignment": self.a.name, "timeout": self.timeout, "memory_mb": self.memory_mb,
+        limit = self.timeout * max(1, len({j["item"] for j in jobs}))  # a batch gets each item's time
+        spec = {"assignment": self.a.name, "timeout": limit, "memory_mb": self.memory_mb,
                 "log": str(log), "jobs": jobs,
                 "modules": [p[:-3].replace("/", ".") for p in self.a.submit]}
         spec_path = io_dir / f"{tag}.json"
@@ -304,7 +305,7 @@ class Grader:
                                 stderr=subprocess.PIPE, start_new_session=True)
         timed_out = False
         try:
-            _, err = proc.communicate(timeout=self.timeout + 15)
+            _, err = proc.communicate(timeout=limit + 30)  # the child stops itself at `limit`
         except subprocess.TimeoutExpired:
             timed_out = True
             _kill_group(proc)

@@ -119,6 +119,14 @@ def test_students_gradcheck_reports_todo(releases):
     assert "2 of 6 implemented, 2 pass" in lines[-1]
 
 
+def test_grading_inside_a_release_says_it_needs_the_instructors_repository(releases):
+    dest, _ = releases["conv_as_matrix"]
+    run = subprocess.run([sys.executable, "-m", "npnet", "course", "grade", "conv_as_matrix", "."], cwd=dest,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1
+    assert run.stderr.strip().endswith("grade with the instructor's repository, not a release"), run.stderr
+
+
 def _kernel_available():
     try:
         from jupyter_client.kernelspec import KernelSpecManager

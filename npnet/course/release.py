@@ -152,6 +152,8 @@ def secret_lines(stripped, public):
     """The normalised lines of the stripped blocks that would give something away."""
     secrets = set()
     for _, body in stripped:
+        if any(markers.STUB_SIGNATURE in line for line in body):
+            continue  # already a stub (a release of a release): nothing to give away
         for line in body:
             n = _normal(line)
             # A compound statement's header ("for n in range(N):", "else:") gives nothing away.

@@ -135,8 +135,14 @@ def _kernel_available():
         return False
 
 
-def test_filled_in_notebook_runs_top_to_bottom(releases, tmp_path):
-    """The conv_as_matrix notebook of a release whose stubs are filled in runs in a headless kernel."""
+# assignment -> (a line its notebook prints when it worked, the figures it writes); the two need no data
+NOTEBOOKS = {"conv_as_matrix": ("every kink at a pattern change: True", ["conv_matrix.png", "piecewise_linear.png"]),
+             "layers": ("naive vs fast:", ["overfit_loss.png"])}
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_filled_in_notebook_runs_top_to_bottom(releases, tmp_path, name):
+    """The notebook of a release whose stubs are filled in runs in a headless kernel."""
     if not _kernel_available():
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail("no Jupyter kernel under CI: install the test extra (nbclient, ipykernel)")
@@ -145,11 +151,12 @@ def test_filled_in_notebook_runs_top_to_bottom(releases, tmp_path):
     import nbformat
     from test_course_grade import restore_blocks
 
-    dest, _ = releases["conv_as_matrix"]
-    for path in manifest.load("conv_as_matrix").submit:
+    dest, _ = releases[name]
+    for path in manifest.load(name).submit:
         (dest / path).write_text(restore_blocks((dest / path).read_text(), (ROOT / path).read_text(), path))
-    nb = nbformat.read(dest / "exercises" / "conv_as_matrix.ipynb", as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell("import npnet.linalg\nprint('linalg from', npnet.linalg.__file__)"))
+    nb = nbformat.read(dest / "exercises" / f"{name}.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(f"import {manifest.load(name).submit[0][:-3].replace('/', '.')} as m\n"
+                                              "print('student code from', m.__file__)"))
     os.environ.update(NPNET_EXERCISE_QUICK="1", NPNET_FIGURES=str(tmp_path))
     try:
         nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
@@ -157,10 +164,10 @@ def test_filled_in_notebook_runs_top_to_bottom(releases, tmp_path):
     finally:
         del os.environ["NPNET_EXERCISE_QUICK"], os.environ["NPNET_FIGURES"]
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    assert "every kink at a pattern change: True" in text
-    assert f"linalg from {dest / 'npnet' / 'linalg.py'}" in text  # the student's code ran, not npnet's
-    assert sorted(p.name for p in (tmp_path / "conv_as_matrix").glob("*.png")) == ["conv_matrix.png",
-                                                                                   "piecewise_linear.png"]
+    printed, figures = NOTEBOOKS[name]
+    assert printed in text
+    assert f"student code from {dest / manifest.load(name).submit[0]}" in text  # the release's code ran
+    assert sorted(p.name for p in (tmp_path / name).glob("*.png")) == figures
 
 
 # ------------------------------------------------------------------------------------------ collect, bundle

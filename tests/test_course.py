@@ -141,7 +141,7 @@ NOTEBOOKS = {"conv_as_matrix": ("every kink at a pattern change: True", ["conv_m
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
-def test_filled_in_notebook_runs_top_to_bottom(releases, tmp_path, name):
+def test_filled_in_notebook_runs_top_to_bottom(releases, tmp_path, name, monkeypatch):
     """The notebook of a release whose stubs are filled in runs in a headless kernel."""
     if not _kernel_available():
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
@@ -157,12 +157,9 @@ def test_filled_in_notebook_runs_top_to_bottom(releases, tmp_path, name):
     nb = nbformat.read(dest / "exercises" / f"{name}.ipynb", as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(f"import {manifest.load(name).submit[0][:-3].replace('/', '.')} as m\n"
                                               "print('student code from', m.__file__)"))
-    os.environ.update(NPNET_EXERCISE_QUICK="1", NPNET_FIGURES=str(tmp_path))
-    try:
-        nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                                resources={"metadata": {"path": str(dest)}}).execute()
-    finally:
-        del os.environ["NPNET_EXERCISE_QUICK"], os.environ["NPNET_FIGURES"]
+    monkeypatch.setenv("NPNET_EXERCISE_QUICK", "1")  # the kernel inherits these
+    monkeypatch.setenv("NPNET_FIGURES", str(tmp_path))
+    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(dest)}}).execute()
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     printed, figures = NOTEBOOKS[name]
     assert printed in text
@@ -172,7 +169,7 @@ def test_filled_in_notebook_runs_top_to_bottom(releases, tmp_path, name):
 
 # ------------------------------------------------------------------------------------------ collect, bundle
 
-def test_collect_zips_exactly_the_submitted_files_and_warns_about_stubs(releases, tmp_path, capsys):
+def test_collect_zips_exactly_the_submitted_files_and_warns_about_stubs(releases, tmp_path, capsys, monkeypatch):
     dest, _ = releases["style_transfer"]
     files, warnings = collect(dest, tmp_path / "sub.zip")
     assert files == ["npnet/style/losses.py", "npnet/style/transfer.py"]
@@ -180,11 +177,8 @@ def test_collect_zips_exactly_the_submitted_files_and_warns_about_stubs(releases
     assert warnings == ["npnet/style/losses.py: not implemented yet: content_loss, gram_matrix, gram_matrix_naive, "
                         "gram_matrix_backward, style_loss, tv_loss, tv_loss_naive",
                         "npnet/style/transfer.py: not implemented yet: features_backward"]
-    os.chdir(dest)
-    try:
-        assert main(["course", "collect", "-o", str(tmp_path / "cli.zip")]) == 0
-    finally:
-        os.chdir(ROOT)
+    monkeypatch.chdir(dest)
+    assert main(["course", "collect", "-o", str(tmp_path / "cli.zip")]) == 0
     assert "warning: npnet/style/transfer.py: not implemented yet: features_backward" in capsys.readouterr().err
     with pytest.raises(NpnetValueError, match="is not a student release"):
         collect(tmp_path, tmp_path / "x.zip")

@@ -31,10 +31,11 @@ def test_every_marker_in_npnet_is_well_formed():
 BAD = {
     "never closed": ("def f():\n    # BEGIN SOLUTION\n    x = 1\n", 2, "is never closed"),
     "end alone": ("def f():\n    x = 1\n    # END SOLUTION\n", 3, "without a '# BEGIN SOLUTION'"),
-    "nested": ("def f():\n    # BEGIN SOLUTION\n    # BEGIN SOLUTION\n    x = 1\n    # END SOLUTION\n", 3, "do not nest"),
+    "nested": ("def f():\n    # BEGIN SOLUTION\n    # BEGIN SOLUTION\n    x = 1\n    # END SOLUTION\n", 3,
+               "do not nest"),
     "end indent": ("def f():\n    # BEGIN SOLUTION\n    x = 1\n  # END SOLUTION\n", 4, "is indented 2 columns"),
-    "body indent": ("def f():\n    if True:\n        # BEGIN SOLUTION\n        x = 1\n    y = 2\n        # END SOLUTION\n",
-                    5, "indented less than the solution markers"),
+    "body indent": ("def f():\n    if True:\n        # BEGIN SOLUTION\n        x = 1\n    y = 2\n"
+                    "        # END SOLUTION\n", 5, "indented less than the solution markers"),
     "module level": ("# BEGIN SOLUTION\nx = 1\n# END SOLUTION\n", 1, "outside any function"),
     "syntax": ("def f(:\n    pass\n", 1, "cannot parse"),
 }
@@ -159,7 +160,9 @@ def test_filled_in_notebook_runs_top_to_bottom(releases, tmp_path, name, monkeyp
                                               "print('student code from', m.__file__)"))
     monkeypatch.setenv("NPNET_EXERCISE_QUICK", "1")  # the kernel inherits these
     monkeypatch.setenv("NPNET_FIGURES", str(tmp_path))
-    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(dest)}}).execute()
+    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                                     resources={"metadata": {"path": str(dest)}})
+    client.execute()
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
     printed, figures = NOTEBOOKS[name]
     assert printed in text

@@ -40,7 +40,8 @@ def _factor_name(k, n, named):
     if n and n > 1 and np.isclose(k, 1 / n):
         return f"N = {n} times too small: an extra 1/N (divided by the batch size once too often)"
     if np.isclose(k, 2) or np.isclose(k, 0.5):
-        return f"{k:g} times the right value: a factor 2 (the derivative of a square?) is {'extra' if k > 1 else 'missing'}"
+        which = "extra" if k > 1 else "missing"
+        return f"{k:g} times the right value: a factor 2 (the derivative of a square?) is {which}"
     if np.isclose(k, -2) or np.isclose(k, -0.5):
         return f"{k:g} times the right value: the sign is flipped and a factor 2 is off"
     return None
@@ -69,21 +70,26 @@ def diagnose(student, reference, rtol=1e-6, n=None, upstream=None, factors=None)
     s, r = np.asarray(student, dtype=np.float64), np.asarray(reference, dtype=np.float64)
     named = factors or {}
     if s.size and not np.isfinite(s).all():
-        return f"{int(np.sum(~np.isfinite(s)))} NaN/Inf value(s): an overflow, a log/division of 0, or an uninitialised array"
+        return (f"{int(np.sum(~np.isfinite(s)))} NaN/Inf value(s): an overflow, a log/division of 0, or an "
+                f"uninitialised array")
     if s.shape != r.shape:
         perm = _transposes(s, r, rtol)
         if perm is not None:
-            return f"transposed: right values with the axes in the wrong order (shape {s.shape} instead of {r.shape}; axes {perm} give the answer)"
+            return (f"transposed: right values with the axes in the wrong order (shape {s.shape} instead of "
+                    f"{r.shape}; axes {perm} give the answer)")
         if s.ndim == r.ndim + 1 and s.shape[1:] == r.shape:
             total = s.sum(axis=0)
             if _close(total, r, rtol):
-                return f"a missing sum over the batch: shape {s.shape} instead of {r.shape} (summing axis 0 gives the answer)"
+                return (f"a missing sum over the batch: shape {s.shape} instead of {r.shape} (summing axis 0 gives "
+                        f"the answer)")
             if s.shape[0] > 1 and _close(total / s.shape[0], r, rtol):
-                return f"per-sample values: shape {s.shape} instead of {r.shape} (their mean over the batch gives the answer)"
+                return (f"per-sample values: shape {s.shape} instead of {r.shape} (their mean over the batch gives "
+                        f"the answer)")
         return f"wrong shape {s.shape}, expected {r.shape}"
     if not s.any() and r.any():
         return "exactly zero everywhere: the result is never written (an unfilled np.zeros?)"
-    if upstream is not None and np.shape(upstream) == s.shape and _close(s, upstream, rtol) and not _close(r, upstream, rtol):
+    passed_through = upstream is not None and np.shape(upstream) == s.shape and _close(s, upstream, rtol)
+    if passed_through and not _close(r, upstream, rtol):
         return "equals the upstream gradient unchanged: the forward's mask/local gradient was not applied"
     rr = float(np.vdot(r, r))
     if rr > 0:

@@ -49,8 +49,9 @@ def _grad_cam(inputs, out):
 def _fooling(inputs, out):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # not fooled within 3 steps is fine here
-        out["image"] = synthesis.make_fooling_image(inputs["X"], (inputs["y"] + 1) % 5, TinyNet(seed=int(inputs["net"])),
-                                                    learning_rate=0.5, max_iter=3)
+        net = TinyNet(seed=int(inputs["net"]))
+        out["image"] = synthesis.make_fooling_image(inputs["X"], (inputs["y"] + 1) % 5, net, learning_rate=0.5,
+                                                    max_iter=3)
 
 
 def _class_vis(inputs, out):

@@ -16,7 +16,8 @@ def _step(gates):
     def inputs(rng):
         return {"x": rng.standard_normal((N, D)), "h": rng.standard_normal((N, H)), "c": rng.standard_normal((N, H)),
                 "Wx": rng.standard_normal((D, gates * H)) / 2, "Wh": rng.standard_normal((H, gates * H)) / 2,
-                "b": rng.standard_normal(gates * H), "dh": rng.standard_normal((N, H)), "dc": rng.standard_normal((N, H)),
+                "b": rng.standard_normal(gates * H), "dh": rng.standard_normal((N, H)),
+                "dc": rng.standard_normal((N, H)),
                 "xs": rng.standard_normal((N, T, D)), "dhs": rng.standard_normal((N, T, H))}
     return inputs
 
@@ -44,7 +45,8 @@ def _lstm(inputs, out):
 
 def _embedding(rng):
     # repeated words, so the backward must accumulate (np.add.at), not assign
-    return {"x": rng.integers(0, V, (N, T)), "W": rng.standard_normal((V, WORDS)), "dout": rng.standard_normal((N, T, WORDS))}
+    return {"x": rng.integers(0, V, (N, T)), "W": rng.standard_normal((V, WORDS)),
+            "dout": rng.standard_normal((N, T, WORDS))}
 
 
 def _temporal(rng):

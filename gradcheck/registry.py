@@ -96,3 +96,16 @@ def loss_error(loss_fn, x, *args):
     _, dx = loss_fn(x, *args)
     numeric = eval_numerical_gradient_array(lambda z: np.array(loss_fn(z, *args)[0]), x, np.array(1.0))
     return rel_error(numeric, dx)
+
+
+def module_error(module, x, rng):
+    """Max relative error of an ``npnet.nn`` module's input and parameter gradients against numerical ones."""
+    out = module.forward(x)
+    dout = rng.standard_normal(out.shape)
+    dx = module.backward(dout)
+    worst = rel_error(dx, eval_numerical_gradient_array(module.forward, x.copy(), dout))
+    analytic = dict(module.named_grads())
+    for name, param in module.named_parameters():
+        numeric = eval_numerical_gradient_array(lambda _: module.forward(x), param, dout)
+        worst = max(worst, rel_error(analytic[name], numeric))
+    return worst

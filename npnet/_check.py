@@ -113,3 +113,18 @@ def feature_index(fn, name, layer, num_layers):
         raise ValueError(f"{fn}: {name} must be an index of model.features, an integer in 0..{num_layers - 1}; "
                          f"got {layer!r}")
     return int(layer)
+
+
+def real_array(fn, name, x, dtype):
+    """Return ``x`` (a floating or integer array, or a list of numbers) cast to ``dtype``, or raise.
+
+    For parameters such as a scale ``gamma`` where ``np.asarray([3, 4, 5])`` is a fair thing to pass:
+    whole numbers are exact in any float type. Booleans, strings and objects still raise ``TypeError``.
+    """
+    if isinstance(x, (list, tuple, numbers.Number)):
+        x = np.asarray(x)
+    if not isinstance(x, np.ndarray):
+        raise TypeError(f"{fn}: {name} must be a NumPy array; got {type(x).__name__}")
+    if x.dtype == np.bool_ or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise TypeError(f"{fn}: {name} must be a real-valued (float or integer) array; got dtype {x.dtype}")
+    return x.astype(dtype, copy=False)

@@ -11,6 +11,7 @@ import numpy as np
 
 from .vis import commands as vis_commands
 from .style import commands as style_commands
+from .models import commands as model_commands
 
 DEFAULT_IMAGE = "grace_hopper.jpg (shipped with matplotlib)"
 
@@ -136,6 +137,7 @@ VERBS = {
     "invert": (style_commands.invert_args, style_commands.invert),
     "texture": (style_commands.texture_args, style_commands.texture),
     "dream": (style_commands.dream_args, style_commands.dream),
+    "train": (model_commands.train_args, model_commands.train),
 }
 
 

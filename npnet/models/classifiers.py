@@ -27,7 +27,8 @@ from ..layers import (affine_backward, affine_forward, affine_relu_backward, aff
                       dropout_backward, dropout_forward, layernorm_backward, layernorm_forward, relu_backward,
                       relu_forward, softmax_loss)
 
-__all__ = ["TwoLayerNet", "FullyConnectedNet", "ThreeLayerConvNet", "MnistJudge", "mnist_judge", "judge_path"]
+__all__ = ["TwoLayerNet", "FullyConnectedNet", "ThreeLayerConvNet", "MnistJudge", "mnist_judge", "judge_path",
+           "MNIST_RECIPES", "mnist_classifier"]
 
 
 def _real(fn, name, v, low=0.0, inclusive=True):
@@ -263,6 +264,31 @@ class ThreeLayerConvNet:
         return loss, grads
 
 
+# The recipes behind `npnet train mnist --model fc|conv`, exercises/classifiers.py and bench/: the model's
+# arguments and the Solver's. Adam, no augmentation, mean image subtracted, seeded 4,000/1,000 split;
+# bench/torch_reference.py trains the same models with the same recipe in PyTorch.
+MNIST_RECIPES = {
+    "fc": {"model": {"hidden_dims": [512, 256], "input_dim": 784, "weight_scale": 5e-2, "reg": 3e-3},
+           "solver": {"update_rule": "adam", "optim_config": {"learning_rate": 1e-3}, "lr_decay": 0.9,
+                      "batch_size": 100, "num_epochs": 20}},
+    "conv": {"model": {"input_dim": (1, 28, 28), "num_filters": 32, "filter_size": 7, "hidden_dim": 100,
+                       "weight_scale": 1e-2, "reg": 1e-3},
+             "solver": {"update_rule": "adam", "optim_config": {"learning_rate": 1e-3}, "lr_decay": 0.9,
+                        "batch_size": 100, "num_epochs": 10}},
+}
+
+
+def mnist_classifier(name, seed=0):
+    """A fresh model of recipe ``name`` (``'fc'`` or ``'conv'``), initialised from ``np.random.seed(seed)``,
+    and a copy of the recipe's Solver options."""
+    if name not in MNIST_RECIPES:
+        raise NpnetValueError(f"mnist_classifier: name must be one of {', '.join(MNIST_RECIPES)}; got {name!r}")
+    recipe = MNIST_RECIPES[name]
+    np.random.seed(_check.nonnegative_int("mnist_classifier", "seed", seed))
+    model = FullyConnectedNet(**recipe["model"]) if name == "fc" else ThreeLayerConvNet(**recipe["model"])
+    return model, {**recipe["solver"], "optim_config": dict(recipe["solver"]["optim_config"])}
+
+
 class MnistJudge(nn.Sequential):
     """A small convnet that classifies 28x28 digits, to judge what a GAN generates (≥ 97% on MNIST).
 
@@ -349,20 +375,42 @@ def judge_path():
     return cache_dir() / "models" / "mnist_judge.npz"
 
 
+def train_mnist_judge(seed=0, verbose=True):
+    """Train a :class:`MnistJudge` on the MNIST sample's 4,000 training images (split ``seed``) and
+    measure it on the 1,000 held-out ones (``judge.heldout_accuracy``); about a minute on one core."""
+    from ..data.mnist import load_mnist
+
+    X, y = load_mnist("train", seed=seed)
+    judge = MnistJudge(seed=seed)
+    start = time.time()
+    judge.fit(X, y, seed=seed, verbose=verbose)
+    X_test, y_test = load_mnist("test", seed=seed)
+    judge.heldout_accuracy = float((judge.predict(X_test) == y_test).mean())
+    judge.train_seconds = time.time() - start
+    return judge
+
+
+def save_judge(judge, path):
+    """Write the judge's state_dict and held-out accuracy to ``path`` (.npz, atomically); returns the Path."""
+    from ..data.lookup import atomic_output
+
+    arrays = {**judge.state_dict(), "heldout_accuracy": np.array(getattr(judge, "heldout_accuracy", np.nan))}
+    with atomic_output(path) as tmp:
+        np.savez(tmp, **arrays)
+    return Path(path)
+
+
 def mnist_judge(path=None, train_if_missing=True, verbose=True, seed=0):
     """The trained :class:`MnistJudge` (eval mode), loaded from ``path`` (default :func:`judge_path`).
 
-    When the file is missing and ``train_if_missing`` is True, trains one on the 4,000 training images
-    of the MNIST sample (about a minute on one core), reports its accuracy on the 1,000 held-out images,
-    and saves it atomically to ``path``. ``judge.heldout_accuracy`` holds that accuracy.
+    When the file is missing and ``train_if_missing`` is True, trains one with :func:`train_mnist_judge`
+    and saves it atomically to ``path``. ``judge.heldout_accuracy`` holds its held-out accuracy.
     """
-    from ..data.lookup import atomic_output
-    from ..data.mnist import load_mnist
     from ..errors import DataNotFoundError, FileFormatError
 
     path = judge_path() if path is None else Path(path)
-    judge = MnistJudge()
     if path.is_file():
+        judge = MnistJudge()
         try:
             with np.load(path, allow_pickle=False) as f:
                 state = {k: f[k] for k in f.files}
@@ -375,15 +423,9 @@ def mnist_judge(path=None, train_if_missing=True, verbose=True, seed=0):
     if not train_if_missing:
         raise DataNotFoundError(f"mnist_judge: no trained judge at {path}; call mnist_judge(train_if_missing=True) "
                                 f"or `npnet train mnist --model judge`")
-    X, y = load_mnist("train", seed=seed)
-    start = time.time()
-    judge.fit(X, y, seed=seed, verbose=verbose)
-    X_test, y_test = load_mnist("test", seed=seed)
-    judge.heldout_accuracy = float((judge.predict(X_test) == y_test).mean())
+    judge = train_mnist_judge(seed=seed, verbose=verbose)
+    save_judge(judge, path)
     if verbose:
-        print(f"mnist_judge: held-out accuracy {judge.heldout_accuracy:.2%} after {time.time() - start:.0f} s; "
+        print(f"mnist_judge: held-out accuracy {judge.heldout_accuracy:.2%} after {judge.train_seconds:.0f} s; "
               f"saved to {path}")
-    arrays = {**judge.state_dict(), "heldout_accuracy": np.array(judge.heldout_accuracy)}
-    with atomic_output(path) as tmp:
-        np.savez(tmp, **arrays)
     return judge

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 
+from .errors import NpnetError
 from .vis import commands as vis_commands
 from .style import commands as style_commands
 from .models import commands as model_commands
@@ -155,7 +156,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.run(args) or 0
-    except (ValueError, TypeError, FileNotFoundError, IsADirectoryError, PermissionError) as err:
+    except (NpnetError, ValueError, TypeError, FileNotFoundError, IsADirectoryError, PermissionError) as err:
         print(f"npnet {args.verb}: error: {err}", file=sys.stderr)
         return 1
 

@@ -540,13 +540,16 @@ class _BatchNorm(_Norm):
         x4 = x[..., None] if x.ndim == 3 else x
         functional = batchnorm_forward if x.ndim == 2 else spatial_batchnorm_forward
         if self.training:
-            out, cache = functional(x4, gamma, beta, {"mode": "train", "eps": self.eps})
-            axes = (0,) + tuple(range(2, x4.ndim))
+            # With momentum 0 the functional layer hands back the batch mean and (biased) variance
+            # themselves as its "running" statistics; PyTorch's update is applied to those here.
+            batch = {"mode": "train", "eps": self.eps, "momentum": 0.0}
+            out, cache = functional(x4, gamma, beta, batch)
             m = x4.size // x4.shape[1]
             b, mom = self.buffers, self.momentum
-            b["running_mean"] = ((1 - mom) * b["running_mean"] + mom * x4.mean(axis=axes)).astype(b["running_mean"].dtype)
-            b["running_var"] = ((1 - mom) * b["running_var"]
-                                + mom * x4.var(axis=axes) * m / (m - 1)).astype(b["running_var"].dtype)
+            b["running_mean"] = ((1 - mom) * b["running_mean"] + mom * batch["running_mean"]).astype(
+                b["running_mean"].dtype)
+            b["running_var"] = ((1 - mom) * b["running_var"] + mom * batch["running_var"] * (m / (m - 1))).astype(
+                b["running_var"].dtype)
             b["num_batches_tracked"] = b["num_batches_tracked"] + 1
         else:
             out, cache = functional(x4, gamma, beta, {"mode": "test", "eps": self.eps,

@@ -259,7 +259,9 @@ class Solver(_SolverBase):
         idx = rng.choice(n, self.batch_size) if hasattr(rng, "choice") else rng.integers(0, n, self.batch_size)
         X, y = self.X_train[idx], self.y_train[idx]
         try:
-            loss, grads = self.model.loss(X, y)
+            # Overflow warnings would only precede the clear divergence error raised below.
+            with np.errstate(over="ignore", invalid="ignore"):
+                loss, grads = self.model.loss(X, y)
         except ValueError as err:
             # Finite data but non-finite scores: the parameters blew up (the loss would be Inf/NaN).
             if np.issubdtype(X.dtype, np.floating) and np.isfinite(X).all():

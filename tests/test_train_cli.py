@@ -53,3 +53,12 @@ def test_figures_reject_wrong_shapes(tmp_path):
     with pytest.raises(ValueError, match="histories are empty"):
         training_curves_figure([], [], [], tmp_path / "c.png")
     assert first_layer_figure(np.random.default_rng(0).random((4, 3, 5, 5)), tmp_path / "w.png").is_file()
+
+
+def test_divergence_is_a_one_line_error(tmp_path, capsys, monkeypatch):
+    require_data("mnist/mnist_5k.npz")
+    # an absurd learning rate blows the weights up within the first epoch
+    assert main(["train", "mnist", "--model", "fc", "--epochs", "1", "--lr", "1e12", "-o", str(tmp_path), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("npnet train: error: Solver: training diverged") and "iteration" in err
+    assert err.count("\n") == 1

@@ -38,13 +38,6 @@ def _real(fn, name, v, low=0.0, inclusive=True):
     return float(v)
 
 
-def _float_dtype(fn, dtype):
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float32, np.float64):
-        raise NpnetTypeError(f"{fn}: dtype must be float32 or float64; got {dtype}")
-    return dtype
-
-
 def _inputs(fn, X, y, num_classes, ndim=None, layout=None):
     """Validate a batch and its optional labels; returns X cast to the model's dtype and y (or None)."""
     X = _check.float_array(fn, "X", X, ndim=ndim, layout=layout)
@@ -138,7 +131,7 @@ class FullyConnectedNet:
         weight_scale = _real(fn, "weight_scale", weight_scale)
         self.num_layers = 1 + len(hidden_dims)
         self.num_classes = _check.positive_int(fn, "num_classes", num_classes)
-        self.dtype = _float_dtype(fn, dtype)
+        self.dtype = _check.float_dtype(fn, dtype)
         dims = [_check.positive_int(fn, "input_dim", input_dim)] + hidden_dims + [self.num_classes]
         self.params = {}
         for i in range(1, self.num_layers + 1):
@@ -230,7 +223,7 @@ class ThreeLayerConvNet:
         self.num_classes = _check.positive_int(fn, "num_classes", num_classes)
         weight_scale = _real(fn, "weight_scale", weight_scale)
         self.reg = _real(fn, "reg", reg)
-        self.dtype = _float_dtype(fn, dtype)
+        self.dtype = _check.float_dtype(fn, dtype)
         self.input_dim = (C, H, W)
         self.params = {"W1": weight_scale * np.random.randn(F, C, k, k), "b1": np.zeros(F),
                        "W2": weight_scale * np.random.randn(F * (H // 2) * (W // 2), hidden), "b2": np.zeros(hidden),

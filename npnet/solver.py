@@ -256,7 +256,7 @@ class Solver(_SolverBase):
         """One minibatch: loss, gradients, and an update of every parameter."""
         rng = np.random if self.rng is None else self.rng
         n = self.X_train.shape[0]
-        idx = rng.choice(n, self.batch_size) if hasattr(rng, "choice") else rng.integers(0, n, self.batch_size)
+        idx = rng.choice(n, self.batch_size)  # with replacement, as CS231n
         X, y = self.X_train[idx], self.y_train[idx]
         try:
             # Overflow warnings would only precede the clear divergence error raised below.
@@ -327,7 +327,7 @@ class Solver(_SolverBase):
 
 
 def read_checkpoint(path):
-    """Read a checkpoint written by :meth:`CaptioningSolver.save_checkpoint`.
+    """Read a checkpoint written by ``save_checkpoint`` of :class:`Solver` or :class:`CaptioningSolver`.
 
     Returns:
         dict with ``params`` ({name: array}), ``optim`` ({name: {key: array}}) and ``meta`` (dict).

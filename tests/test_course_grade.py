@@ -96,8 +96,8 @@ MISTAKES = {
              "                    dx[n, c, h0:h1, w0:w1] += (win == win.max()) * dout[n, c, oh, ow]")],
           "npnet/layers/activations.py": [
             # inverted dropout without 1/p
-            ("    mask = (rng.random(x.shape) < p).astype(x.dtype) / x.dtype.type(p)",
-             "    mask = (rng.random(x.shape) < p).astype(x.dtype)"),
+            ("    mask = (uniform(*x.shape) < p).astype(x.dtype) / x.dtype.type(p)",
+             "    mask = (uniform(*x.shape) < p).astype(x.dtype)"),
             # ReLU backward that forgets the mask
             ("        passes = x > 0\n", "        passes = np.ones_like(x, dtype=bool)\n")],
           "npnet/layers/affine.py": [
@@ -105,7 +105,7 @@ MISTAKES = {
             ("    dx = (dout @ w.T).reshape(x.shape)", "    dx = -(dout @ w.T).reshape(x.shape)")],
           "npnet/layers/norm.py": [
             # dgamma per sample: the sum over the batch is missing
-            ("    dgamma = (dout * xhat).sum(axis=0)", "    dgamma = dout * xhat")]},
+            ("    dgamma = (dout * xhat).sum(axis=axes)", "    dgamma = dout * xhat")]},
          {"conv_fast": {"dw": "transposed"}, "conv_naive": {"db": "exactly zero"},
           "max_pool_naive": {"dx": "exactly 0: a mask / condition"},
           "dropout": {"out": "1/p scaling of inverted dropout is missing", "dx": "1/p scaling"},

@@ -53,18 +53,18 @@ def _dropout_forward(x, p, seed):
 
 ASSIGNMENT = Assignment(
     name="layers",
-    title="Layers: affine, ReLU, convolution, max pooling, batch normalisation, dropout",
+    title="Layers: affine, ReLU, convolution, max pooling, batch and layer normalisation, dropout",
     strip={
         "npnet/layers/affine.py": ("affine_forward", "affine_backward"),
         "npnet/layers/activations.py": ("relu_forward", "relu_backward", "dropout_forward", "dropout_backward"),
         "npnet/layers/conv.py": ("conv_forward_naive", "conv_backward_naive", "conv_forward", "conv_backward"),
         "npnet/layers/pool.py": ("max_pool_forward_naive", "max_pool_backward_naive"),
         "npnet/layers/norm.py": ("_normalize", "_normalize_backward", "_batchnorm_forward",
-                                 "_batchnorm_backward"),
+                                 "_batchnorm_backward", "layernorm_forward", "layernorm_backward"),
     },
     exercises=("layers",),
     public_tests=("test_affine_activations.py", "test_conv.py", "test_pool.py"),
-    gradcheck=("affine", "relu", "conv.naive", "conv.fast", "max_pool.naive", "batchnorm", "dropout"),
+    gradcheck=("affine", "relu", "conv.naive", "conv.fast", "max_pool.naive", "batchnorm", "layernorm", "dropout"),
     items=(
         Item("affine", {"out": 1, "dx": 1, "dw": 1, "db": 1}, _affine,
              layer_pair(lambda *a: L.affine_forward(*a), lambda *a: L.affine_backward(*a),
@@ -89,6 +89,11 @@ ASSIGNMENT = Assignment(
         Item("batchnorm", {"out": 2, "running_mean": 1, "dx": 2, "dgamma": 1, "dbeta": 1}, _batchnorm,
              _batchnorm_run, ("_normalize", "_normalize_backward", "_batchnorm_forward", "_batchnorm_backward"),
              rtol=1e-5, batch="x"),
+        Item("layernorm", {"out": 1, "dx": 2, "dgamma": 1, "dbeta": 1}, _batchnorm,
+             layer_pair(lambda x, g, b: L.layernorm_forward(x, g, b, {}), lambda *a: L.layernorm_backward(*a),
+                        ("x", "gamma", "beta"), ("dx", "dgamma", "dbeta")),
+             ("_normalize", "_normalize_backward", "layernorm_forward", "layernorm_backward"), rtol=1e-5,
+             batch="x"),
         Item("dropout", {"out": 1, "dx": 1}, _dropout,
              layer_pair(_dropout_forward, lambda *a: L.dropout_backward(*a), ("x", "p", "seed"), ("dx",)),
              ("dropout_forward", "dropout_backward"), batch="x", upstream={"dx": "dout"},

@@ -128,3 +128,12 @@ def real_array(fn, name, x, dtype):
     if x.dtype == np.bool_ or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
         raise TypeError(f"{fn}: {name} must be a real-valued (float or integer) array; got dtype {x.dtype}")
     return x.astype(dtype, copy=False)
+
+
+def in_range(fn, name, x, lo, hi, hint=""):
+    """Raise ``ValueError`` unless every value of ``x`` lies in [lo, hi] (the message gives the range found)."""
+    from .errors import NpnetValueError
+
+    if x.size and (x.min() < lo or x.max() > hi):
+        raise NpnetValueError(f"{fn}: {name} must lie in [{lo:g}, {hi:g}]; got values from {x.min():.4g} to "
+                              f"{x.max():.4g}" + (f" ({hint})" if hint else ""))

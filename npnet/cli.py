@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 
+from .models import gan_commands
 from .vis import commands as vis_commands
 from .style import commands as style_commands
 
@@ -136,6 +137,7 @@ VERBS = {
     "invert": (style_commands.invert_args, style_commands.invert),
     "texture": (style_commands.texture_args, style_commands.texture),
     "dream": (style_commands.dream_args, style_commands.dream),
+    "gan": (gan_commands.gan_args, gan_commands.gan),
 }
 
 

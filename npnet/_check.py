@@ -8,6 +8,8 @@ import numbers
 
 import numpy as np
 
+from .errors import NpnetTypeError
+
 
 def _shape_str(shape):
     return "(" + ", ".join("*" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
@@ -124,10 +126,59 @@ def real_array(fn, name, x, dtype):
     if isinstance(x, (list, tuple, numbers.Number)):
         x = np.asarray(x)
     if not isinstance(x, np.ndarray):
-        raise TypeError(f"{fn}: {name} must be a NumPy array; got {type(x).__name__}")
+        raise NpnetTypeError(f"{fn}: {name} must be a NumPy array; got {type(x).__name__}")
     if x.dtype == np.bool_ or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
-        raise TypeError(f"{fn}: {name} must be a real-valued (float or integer) array; got dtype {x.dtype}")
+        raise NpnetTypeError(f"{fn}: {name} must be a real-valued (float or integer) array; got dtype {x.dtype}")
     return x.astype(dtype, copy=False)
+
+
+def float_dtype(fn, dtype, name="dtype"):
+    """Return ``dtype`` as ``np.dtype`` if it is float32 or float64, else raise ``NpnetTypeError``.
+
+    An integer network would silently compute nonsense (its weights truncated to zero), and float16
+    is too coarse for gradient checks.
+    """
+    try:
+        got = None if dtype is None else np.dtype(dtype)  # np.dtype(None) would be float64
+    except (TypeError, ValueError):
+        got = None
+    if got is None or got.type not in (np.float32, np.float64):
+        raise NpnetTypeError(f"{fn}: {name} must be float32 or float64; got {dtype!r}")
+    return got
+
+
+def weight_problems(arrays, dtypes=None):
+    """What makes ``{name: array}`` unusable as network weights: ``{name: problem}`` ({} if none).
+
+    Refused: values that are not arrays of real numbers (complex, strings, objects, ragged lists),
+    NaN/Inf, and finite values that become Inf when cast to ``dtypes[name]`` (e.g. 1e39 in float32).
+    Integer and boolean arrays (batch-norm counters, masks) are fine; float values for an integer
+    ``dtypes[name]`` are not (they would be truncated).
+    """
+    dtypes = dtypes or {}
+    problems = {}
+    for name, value in arrays.items():
+        try:
+            a = np.asarray(value)
+        except (ValueError, TypeError) as exc:  # ragged nested lists and the like
+            problems[name] = f"not an array of numbers ({type(value).__name__}: {exc})"
+            continue
+        if a.dtype.kind not in "biuf":
+            problems[name] = f"dtype {a.dtype} is not real numbers (expected float or integer)"
+            continue
+        target = np.dtype(dtypes.get(name, a.dtype))
+        if a.dtype.kind != "f":
+            continue
+        if target.kind != "f":
+            problems[name] = f"float values for an integer ({target}) parameter"
+            continue
+        bad = int(np.count_nonzero(~np.isfinite(a)))
+        if bad:
+            problems[name] = f"{bad} NaN/Inf value(s) of {a.size}"
+        elif a.size and np.abs(a).max() > np.finfo(target).max:
+            problems[name] = (f"values up to {np.abs(a).max():.3g} overflow {target} "
+                              f"(largest {np.finfo(target).max:.3g})")
+    return problems
 
 
 def in_range(fn, name, x, lo, hi, hint=""):

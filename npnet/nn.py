@@ -30,10 +30,12 @@ over every named parameter with :class:`npnet.optim.Optimizer`::
     net.backward(dscores)
     opt.step()                      # opt = Optimizer(net, "adam", {"learning_rate": 1e-3})
 """
+from collections.abc import Mapping
+
 import numpy as np
 
 from . import _check
-from .errors import NpnetValueError
+from .errors import NpnetTypeError, NpnetValueError
 from .layers import (affine_backward, affine_forward, avg_pool_backward, avg_pool_forward, batchnorm_backward,
                      batchnorm_forward, conv_backward, conv_forward, conv_transpose_backward,
                      conv_transpose_forward, dropout_backward, dropout_forward, global_avg_pool_backward,
@@ -117,19 +119,29 @@ class Module:
     def load_state_dict(self, state, source="state dict"):
         """Copy arrays from ``state`` into the parameters and buffers, cast to each one's dtype.
 
-        Every key must be present with the right shape and no extra keys are allowed; otherwise one
-        ``ValueError`` lists all the problems (naming ``source``, e.g. the weights file).
+        Every key must be present with the right shape and no extra keys are allowed, and every value
+        must be real numbers that are finite in the parameter's dtype (no NaN/Inf, complex, strings);
+        otherwise one ``NpnetValueError`` lists all the problems (naming ``source``, e.g. the weights
+        file). Nothing is changed unless everything fits.
         """
+        if not isinstance(state, Mapping):
+            raise NpnetTypeError(f"load_state_dict: state must be a mapping name -> array; got "
+                                 f"{type(state).__name__}")
         own = {key: (store, name) for key, store, name in self._state_entries()}
         problems = [f"missing key {k!r} (expected shape {own[k][0][own[k][1]].shape})"
                     for k in own if k not in state]
         problems += [f"unexpected key {k!r}" for k in state if k not in own]
-        for key, (store, name) in own.items():
-            if key in state and np.shape(state[key]) != store[name].shape:
-                problems.append(f"key {key!r}: expected shape {store[name].shape}, got {np.shape(state[key])}")
+        present = {k: state[k] for k in own if k in state}
+        unusable = _check.weight_problems(present, {k: own[k][0][own[k][1]].dtype for k in present})
+        for key, value in present.items():
+            store, name = own[key]
+            if key in unusable:
+                problems.append(f"key {key!r}: {unusable[key]}")
+            elif np.shape(value) != store[name].shape:
+                problems.append(f"key {key!r}: expected shape {store[name].shape}, got {np.shape(value)}")
         if problems:
-            raise ValueError(f"load_state_dict: {source} does not fit {type(self).__name__}:\n  "
-                             + "\n  ".join(problems))
+            raise NpnetValueError(f"load_state_dict: {source} does not fit {type(self).__name__}:\n  "
+                                  + "\n  ".join(problems))
         for key, (store, name) in own.items():
             store[name] = np.array(state[key], dtype=store[name].dtype)
         return self
@@ -154,9 +166,7 @@ class Module:
 
     def astype(self, dtype):
         """Cast every parameter to ``dtype`` in place (float64 for gradient checks); returns self."""
-        dtype = np.dtype(dtype)
-        if not np.issubdtype(dtype, np.floating):
-            raise TypeError(f"{type(self).__name__}.astype: dtype must be float32 or float64; got {dtype}")
+        dtype = _check.float_dtype(f"{type(self).__name__}.astype", dtype)
         for _, module in self.named_modules():
             module.params = {k: v.astype(dtype) for k, v in module.params.items()}
             # integer buffers (a batch counter) stay integers
@@ -239,6 +249,7 @@ class Conv2d(Module):
         super().__init__()
         rng = np.random.default_rng(rng)
         k = _check.positive_int("Conv2d", "kernel_size", kernel_size)
+        dtype = _check.float_dtype("Conv2d", dtype)
         fan_in = in_channels * k * k
         self.params["weight"] = _uniform_init(rng, (out_channels, in_channels, k, k), fan_in, dtype)
         if bias:
@@ -264,6 +275,7 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32, rng=None):
         super().__init__()
         rng = np.random.default_rng(rng)
+        dtype = _check.float_dtype("Linear", dtype)
         self.params["weight"] = _uniform_init(rng, (out_features, in_features), in_features, dtype)
         if bias:
             self.params["bias"] = _uniform_init(rng, (out_features,), in_features, dtype)
@@ -540,13 +552,16 @@ class _BatchNorm(_Norm):
         x4 = x[..., None] if x.ndim == 3 else x
         functional = batchnorm_forward if x.ndim == 2 else spatial_batchnorm_forward
         if self.training:
-            out, cache = functional(x4, gamma, beta, {"mode": "train", "eps": self.eps})
-            axes = (0,) + tuple(range(2, x4.ndim))
+            # With momentum 0 the functional layer hands back the batch mean and (biased) variance
+            # themselves as its "running" statistics; PyTorch's update is applied to those here.
+            batch = {"mode": "train", "eps": self.eps, "momentum": 0.0}
+            out, cache = functional(x4, gamma, beta, batch)
             m = x4.size // x4.shape[1]
             b, mom = self.buffers, self.momentum
-            b["running_mean"] = ((1 - mom) * b["running_mean"] + mom * x4.mean(axis=axes)).astype(b["running_mean"].dtype)
-            b["running_var"] = ((1 - mom) * b["running_var"]
-                                + mom * x4.var(axis=axes) * m / (m - 1)).astype(b["running_var"].dtype)
+            b["running_mean"] = ((1 - mom) * b["running_mean"] + mom * batch["running_mean"]).astype(
+                b["running_mean"].dtype)
+            b["running_var"] = ((1 - mom) * b["running_var"] + mom * batch["running_var"] * (m / (m - 1))).astype(
+                b["running_var"].dtype)
             b["num_batches_tracked"] = b["num_batches_tracked"] + 1
         else:
             out, cache = functional(x4, gamma, beta, {"mode": "test", "eps": self.eps,

@@ -24,7 +24,9 @@ def test_every_layer_family_is_registered():
                    "temporal_softmax_loss", "fire", "squeezenet", "layernorm", "spatial_groupnorm",
                    "modules.batchnorm1d", "modules.batchnorm2d", "modules.layernorm", "modules.instancenorm2d",
                    "modules.leaky_relu", "modules.tanh", "modules.sigmoid", "modules.conv_transpose2d",
-                   "modules.avg_pool2d", "modules.flatten_unflatten"]:
+                   "modules.avg_pool2d", "modules.flatten_unflatten", "affine_relu", "conv_relu", "conv_relu_pool",
+                   "two_layer_net", "fully_connected_net.batchnorm", "fully_connected_net.layernorm",
+                   "fully_connected_net.dropout", "three_layer_convnet"]:
         assert any(n == family or n.startswith(family + ".") for n in names), family
 
 

@@ -19,7 +19,7 @@ from npnet import _check
 from npnet.data.lookup import find_data
 from npnet.errors import FileFormatError, NpnetValueError
 
-__all__ = ["load_mnist", "read_idx", "SAMPLE_FILE", "NUM_SAMPLE_TEST", "SPLITS"]
+__all__ = ["load_mnist", "get_mnist_data", "read_idx", "SAMPLE_FILE", "NUM_SAMPLE_TEST", "SPLITS"]
 
 SAMPLE_FILE = "mnist/mnist_5k.npz"
 NUM_SAMPLE_TEST = 1000
@@ -110,3 +110,16 @@ def load_mnist(split="train", flatten=False, source="sample", seed=0, dtype=np.f
     X = X.astype(dtype) / np.dtype(dtype).type(255)
     X = X.reshape(len(X), -1) if flatten else X[:, None]
     return X, y.astype(np.int64)
+
+
+def get_mnist_data(source="sample", seed=0, flatten=False, subtract_mean=True, dtype=np.float32):
+    """The training and held-out MNIST images as a :class:`npnet.solver.Solver` data dict.
+
+    ``X_train``/``y_train`` are the ``"train"`` split and ``X_val``/``y_val`` the held-out ``"test"``
+    split of :func:`load_mnist`; with ``subtract_mean`` both have the mean training image removed
+    (CS231n's preprocessing), which is returned as ``mean``.
+    """
+    X_train, y_train = load_mnist("train", flatten=flatten, source=source, seed=seed, dtype=dtype)
+    X_val, y_val = load_mnist("test", flatten=flatten, source=source, seed=seed, dtype=dtype)
+    mean = X_train.mean(axis=0) if subtract_mean else np.zeros(X_train.shape[1:], dtype=dtype)
+    return {"X_train": X_train - mean, "y_train": y_train, "X_val": X_val - mean, "y_val": y_val, "mean": mean}

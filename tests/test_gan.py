@@ -253,3 +253,21 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is not an npnet GAN checkpoint" in err
     assert bad.read_bytes() == b"not a checkpoint"  # the user's file is left alone
+
+
+def test_gradient_checks_catch_a_wrong_backward(monkeypatch):
+    from gradcheck.cases_gan import _two_input_loss_error, network_error
+
+    rng = np.random.default_rng(0)
+    D = gan.discriminator(seed=0).astype(np.float64).train()
+    x = rng.uniform(-1, 1, (4, 784))
+    assert network_error(D, x, rng) < 1e-6
+    right = D[2].backward
+    monkeypatch.setattr(D[2], "backward", lambda dout: 1.1 * right(dout))  # a LeakyReLU backward 10% off
+    assert network_error(D, x, rng) > 1e-3
+
+    def wrong_loss(a, b):
+        loss, da, db = gan.discriminator_loss(a, b)
+        return loss, da, -db
+    assert _two_input_loss_error(gan.discriminator_loss, rng.standard_normal((3, 1)), rng.standard_normal((3, 1))) < 1e-8
+    assert _two_input_loss_error(wrong_loss, rng.standard_normal((3, 1)), rng.standard_normal((3, 1))) > 0.5

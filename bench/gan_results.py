@@ -6,8 +6,10 @@
 
 Both frameworks train on the same images (the MNIST sample's train split, 4,000 images scaled to
 [-1, 1], written to OUT/images.npz), batch 128, Adam(1e-3, beta1 0.5), the same number of iterations.
-Every ``--score-every`` iterations 1,000 samples are drawn and scored with :func:`npnet.models.gan.mnist_judge`:
-the fraction the judge labels with confidence >= 0.9, the smallest digit share and the label histogram.
+Every ``--score-every`` iterations 1,000 samples are drawn and scored with
+:func:`npnet.models.gan.outlier_exposed_judge`: the fraction the judge labels with confidence >= 0.9, the
+smallest digit share and the label histogram; the confident fraction by the training issue's
+``MnistJudge`` is listed beside (it is sure of noise too, so it flatters the samples).
 Results go to OUT/results_<framework>.json (one entry per model and checkpoint, with wall time). Long:
 minutes per model; the PyTorch port needs torch in a separate venv (``--torch-python``).
 """
@@ -23,24 +25,28 @@ import numpy as np
 
 from npnet.data.lookup import atomic_output
 from npnet.models import gan
+from npnet.models.classifiers import mnist_judge
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_ITERS = {"vanilla": 3000, "ls": 3000, "dc": 1000}
 
 
-def score_file(framework, model, path, judge):
-    """Score every checkpoint's samples saved in ``path`` (``samples_<it>``, ``seconds_<it>``)."""
+def score_file(framework, model, path, judge, cnn_judge):
+    """Score every checkpoint's samples saved in ``path`` (``samples_<it>``, ``seconds_<it>``) with the
+    outlier-exposed judge, and the confident fraction also with the training issue's MnistJudge."""
     rows = []
     with np.load(path) as f:
         for key in sorted((k for k in f.files if k.startswith("samples_")), key=lambda k: int(k.split("_")[1])):
             it = int(key.split("_")[1])
             s = gan.score_samples(f[key], judge)
+            cnn = gan.score_samples(f[key], cnn_judge)
             rows.append({"framework": framework, "model": model, "iteration": it,
                          "seconds": round(float(f[f"seconds_{it}"]), 1), "confident": s["confident"],
-                         "min_digit_share": s["min_digit_share"], "histogram": s["histogram"].tolist()})
+                         "min_digit_share": s["min_digit_share"], "histogram": s["histogram"].tolist(),
+                         "confident_mnist_judge": cnn["confident"]})
             print(f"{framework:6s} {model:8s} iter {it:5d} {rows[-1]['seconds']:7.0f} s  confident "
-                  f"{s['confident']:6.1%}  min digit {s['min_digit_share']:5.1%}  histogram {rows[-1]['histogram']}",
-                  flush=True)
+                  f"{s['confident']:6.1%} (MnistJudge {cnn['confident']:6.1%})  min digit {s['min_digit_share']:5.1%}"
+                  f"  histogram {rows[-1]['histogram']}", flush=True)
     return rows
 
 
@@ -83,6 +89,7 @@ def main():
     p.add_argument("--score-every", type=int, default=250)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="gan-results")
+    p.add_argument("--mnist-judge", help="MnistJudge weights (default: its cache, trained there if missing)")
     p.add_argument("--score-only", action="store_true", help="only score the samples saved by an earlier run")
     p.add_argument("--torch-python", default=os.environ.get("TORCH_PYTHON", "/work/torchvenv/bin/python"))
     args = p.parse_args()
@@ -100,17 +107,18 @@ def main():
             train_npnet(model, iters, args.score_every, images, args.seed, path)
         else:
             train_torch(model, iters, args.score_every, images_file, args.seed, path, args.torch_python)
-    judge = gan.mnist_judge()
-    real = gan.score_samples(gan.load_gan_images("test"), judge)
-    blank = gan.score_samples(gan.sample_noise(1000, gan.IMAGE_DIM, seed=1), judge)
-    print(f"judge: held-out accuracy {judge.accuracy:.1%}; confident on real test digits {real['confident']:.1%}, "
-          f"on uniform noise {blank['confident']:.1%}", flush=True)
-    rows = [{"judge_accuracy": judge.accuracy, "judge_confident_real": real["confident"],
-             "judge_confident_noise": blank["confident"]}]
+    judge = gan.outlier_exposed_judge()
+    cnn_judge = mnist_judge(path=args.mnist_judge, verbose=False)
+    rows = [{}]
+    for name, j in (("judge", judge), ("mnist_judge", cnn_judge)):
+        real = gan.score_samples(gan.load_gan_images("test"), j)["confident"]
+        noise = gan.score_samples(gan.sample_noise(1000, gan.IMAGE_DIM, seed=1), j)["confident"]
+        rows[0].update({f"{name}_confident_real": real, f"{name}_confident_noise": noise})
+        print(f"{name}: confident on real held-out digits {real:.1%}, on uniform noise {noise:.1%}", flush=True)
     for model in args.models:
         path = out / f"{args.framework}_{model}.npz"
         if path.exists():
-            rows += score_file(args.framework, model, path, judge)
+            rows += score_file(args.framework, model, path, judge, cnn_judge)
     with atomic_output(out / f"results_{args.framework}.json") as tmp:
         Path(tmp).write_text(json.dumps(rows, indent=1))
     return 0

@@ -188,7 +188,7 @@ def test_score_samples_by_hand():
 @pytest.fixture(scope="module")
 def judge():
     require_data("mnist/mnist_5k.npz")
-    return gan.mnist_judge(epochs=3)
+    return gan.outlier_exposed_judge(epochs=3)
 
 
 def test_judge_is_sure_of_digits_and_unsure_of_noise(judge):

@@ -30,7 +30,7 @@ from ..optim import Optimizer
 __all__ = ["NOISE_DIM", "IMAGE_DIM", "MODELS", "sample_noise", "discriminator", "generator", "dc_discriminator",
            "dc_generator", "count_params", "discriminator_loss", "generator_loss", "ls_discriminator_loss",
            "ls_generator_loss", "get_solver", "generate", "gan_step", "run_a_gan", "load_gan_images",
-           "score_samples", "mnist_judge", "save_sample_grid"]
+           "score_samples", "outlier_exposed_judge", "save_sample_grid"]
 
 NOISE_DIM = 96
 IMAGE_DIM = 28 * 28
@@ -469,20 +469,22 @@ def _not_digits(n, rng, digits):
     return np.concatenate([rng.random((k, IMAGE_DIM)), blobs.reshape(k, IMAGE_DIM), shuffled]).astype(np.float32)
 
 
-def mnist_judge(epochs=15, seed=0, progress=False):
-    """A small MNIST classifier to score samples with: 784-512-256-10 MLP (ReLU, dropout 0.2), Adam 1e-3.
+def outlier_exposed_judge(epochs=15, seed=0, progress=False):
+    """An MNIST classifier that is unsure of non-digits, to judge generated samples with.
 
-    Trained on the MNIST sample's train split (4,000 images in [0, 1]) with outlier exposure (Hendrycks
-    et al. 2019, "Deep Anomaly Detection with Outlier Exposure"): each batch of 100 digits comes with 50
-    non-digits (:func:`_not_digits`) whose target is the uniform distribution, so noise and blobs get low
-    confidence instead of the arbitrary high confidence a plain classifier gives them. Returned in eval
-    mode, with ``judge.accuracy`` (held-out accuracy, about 0.94) set. Call ``judge(x)`` for logits.
-    Stands in for the training issue's MNIST classifier until that one is available.
+    A 784-512-256-10 MLP (ReLU, dropout 0.2, Adam 1e-3) trained on the MNIST sample's train split
+    (4,000 images in [0, 1]) with outlier exposure (Hendrycks et al. 2019, "Deep Anomaly Detection with
+    Outlier Exposure"): each batch of 100 digits comes with 50 non-digits (:func:`_not_digits`) whose
+    target is the uniform distribution. A plain classifier is often sure of noise: the training issue's
+    :class:`npnet.models.classifiers.MnistJudge` (97.5% held-out accuracy) labels 100% of uniform-noise
+    images and 73% of blobs / shuffled digits with confidence >= 0.9, which would count garbage as digits;
+    this one labels none of them so, and 90% of real held-out digits (held-out accuracy about 0.94).
+    Returned in eval mode with ``judge.accuracy`` set; ``judge(x)`` gives logits for (N, 1, 28, 28) in [0, 1].
     """
     from ..data.mnist import load_mnist
     from ..layers import softmax_loss
 
-    fn = "mnist_judge"
+    fn = "outlier_exposed_judge"
     epochs = _check.positive_int(fn, "epochs", epochs)
     rng = _seed(fn, seed)
     X, y = load_mnist("train", flatten=True)

@@ -116,7 +116,7 @@ def gan(args):
     samples = gm.generate(G, gm.sample_noise(num, G[0].params["weight"].shape[1], seed=args.seed))
     print("samples:", gm.save_sample_grid(samples, out / f"samples_{model}.png", title=f"{model} GAN samples"))
     if args.score:
-        s = gm.score_samples(samples, gm.mnist_judge(progress=not args.quiet))
+        s = gm.score_samples(samples, gm.outlier_exposed_judge(progress=not args.quiet))
         print(f"judge: {s['confident']:.1%} of {num} samples labelled with confidence >= 0.9; "
               f"labels 0-9: {s['histogram'].tolist()}")
     return 0

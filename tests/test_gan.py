@@ -269,5 +269,6 @@ def test_gradient_checks_catch_a_wrong_backward(monkeypatch):
     def wrong_loss(a, b):
         loss, da, db = gan.discriminator_loss(a, b)
         return loss, da, -db
-    assert _two_input_loss_error(gan.discriminator_loss, rng.standard_normal((3, 1)), rng.standard_normal((3, 1))) < 1e-8
-    assert _two_input_loss_error(wrong_loss, rng.standard_normal((3, 1)), rng.standard_normal((3, 1))) > 0.5
+    a, b = rng.standard_normal((3, 1)), rng.standard_normal((3, 1))
+    assert _two_input_loss_error(gan.discriminator_loss, a, b) < 1e-8
+    assert _two_input_loss_error(wrong_loss, a, b) > 0.5

@@ -27,7 +27,8 @@ def gan_args(p):
     p.add_argument("--num", type=int, default=16, help="sample: how many samples (default 16; the grid shows 16)")
     p.add_argument("--score", action="store_true",
                    help="sample: score the samples with an MNIST judge trained on the spot (about a minute)")
-    p.add_argument("-o", "--out", default="npnet-gan", help="folder for checkpoint, grids and plots (default ./npnet-gan)")
+    p.add_argument("-o", "--out", default="npnet-gan",
+                   help="folder for checkpoint, grids and plots (default ./npnet-gan)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 

@@ -26,7 +26,7 @@ from npnet.data.mnist import get_mnist_data  # noqa: E402  (numpy only)
 
 RECIPES = {  # = npnet.models.classifiers.MNIST_RECIPES
     "fc": dict(weight_scale=5e-2, reg=3e-3, lr=1e-3, decay=0.9, batch=100, epochs=20),
-    "conv": dict(weight_scale=1e-2, reg=1e-3, lr=1e-3, decay=0.9, batch=100, epochs=10),
+    "conv": dict(weight_scale=1e-2, reg=1e-3, lr=1e-3, decay=0.9, batch=100, epochs=15),
 }
 
 

@@ -575,8 +575,8 @@ class _BatchNorm(_Norm):
         if ndim == 2:
             dx, dgamma, dbeta = batchnorm_backward(dout, cache)
         else:
-            shape = cache[1]
-            dout = _check.dout(f"{type(self).__name__}.backward", dout, shape[:ndim], cache[0][1].dtype)
+            shape = cache[1].shape  # xhat, 4-D also for an (N, C, L) input
+            dout = _check.dout(f"{type(self).__name__}.backward", dout, shape[:ndim], cache[1].dtype)
             dx, dgamma, dbeta = spatial_batchnorm_backward(dout.reshape(shape), cache)
             dx = dx.reshape(shape[:ndim])
         self._keep_grads(weight=dgamma, bias=dbeta)

@@ -71,9 +71,14 @@ def _normalize_backward(dxhat, xhat, inv_std, axis):
 
 
 def _batchnorm_forward(fn, x, gamma, beta, bn_param):
-    """Batchnorm of a validated (M, D) array; ``fn`` names the public caller in errors."""
-    m, d = x.shape
+    """Batchnorm of a validated (M, D) or (N, D, H, W) array, per feature D over every other axis
+    (reduced in place, no transposed copies); ``fn`` names the public caller in errors."""
+    d = x.shape[1]
+    axes = (0,) + tuple(range(2, x.ndim))
+    m = x.size // d
     gamma, beta = _scale_shift(fn, gamma, beta, d, x.dtype)
+    view = (1, d) + (1,) * (x.ndim - 2)  # broadcasts a per-feature vector against x
+    gamma, beta = gamma.reshape(view), beta.reshape(view)
     if not isinstance(bn_param, dict):
         raise TypeError(f"{fn}: bn_param must be a dict with 'mode' and optionally 'eps', 'momentum', "
                         f"'running_mean', 'running_var'; got {type(bn_param).__name__}")
@@ -98,27 +103,27 @@ def _batchnorm_forward(fn, x, gamma, beta, bn_param):
                          f"got {m}")
     # BEGIN SOLUTION
     if mode == "train":
-        xhat, mean, var, inv_std = _normalize(x, 0, eps)
-        running["running_mean"] = momentum * running["running_mean"] + (1 - momentum) * mean[0]
-        running["running_var"] = momentum * running["running_var"] + (1 - momentum) * var[0]
+        xhat, mean, var, inv_std = _normalize(x, axes, eps)
+        running["running_mean"] = momentum * running["running_mean"] + (1 - momentum) * mean.reshape(d)
+        running["running_var"] = momentum * running["running_var"] + (1 - momentum) * var.reshape(d)
     else:
-        inv_std = 1 / np.sqrt(running["running_var"] + eps)
-        xhat = (x - running["running_mean"]) * inv_std
+        inv_std = 1 / np.sqrt(running["running_var"].reshape(view) + eps)
+        xhat = (x - running["running_mean"].reshape(view)) * inv_std
     out = gamma * xhat + beta
     # END SOLUTION
     bn_param.update(running)
-    return out, (mode, xhat, inv_std, gamma)
+    return out, (mode, xhat, inv_std, gamma, axes)
 
 
 def _batchnorm_backward(dout, cache):
-    """Batchnorm backward of an (M, D) upstream gradient already checked against the cache."""
-    mode, xhat, inv_std, gamma = cache
+    """Batchnorm backward of an upstream gradient already checked against the cache."""
+    mode, xhat, inv_std, gamma, axes = cache
     # BEGIN SOLUTION
-    dbeta = dout.sum(axis=0)
-    dgamma = (dout * xhat).sum(axis=0)
+    dbeta = dout.sum(axis=axes)
+    dgamma = (dout * xhat).sum(axis=axes)
     dxhat = dout * gamma
     # At test time the statistics are constants, so only the scaling remains.
-    dx = _normalize_backward(dxhat, xhat, inv_std, 0) if mode == "train" else dxhat * inv_std
+    dx = _normalize_backward(dxhat, xhat, inv_std, axes) if mode == "train" else dxhat * inv_std
     # END SOLUTION
     return dx, dgamma, dbeta
 
@@ -168,20 +173,11 @@ def batchnorm_backward(dout, cache):
     return _batchnorm_backward(dout, cache)
 
 
-def _channels_last(x):
-    n, c, h, w = x.shape
-    return x.transpose(0, 2, 3, 1).reshape(n * h * w, c)
-
-
-def _channels_first(x2, shape):
-    n, c, h, w = shape
-    return x2.reshape(n, h, w, c).transpose(0, 3, 1, 2)
-
-
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     """Spatial batch normalisation of (N, C, H, W) images: batchnorm per channel over N, H and W.
 
-    Implemented as :func:`batchnorm_forward` on the (N*H*W, C) matrix of pixels.
+    The same computation as :func:`batchnorm_forward` on the (N*H*W, C) matrix of pixels, with the
+    statistics reduced over axes (0, 2, 3) of x directly.
 
     Args:
         x: (N, C, H, W) floating array.
@@ -194,8 +190,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     """
     fn = "spatial_batchnorm_forward"
     x = _check.float_array(fn, "x", x, ndim=4, layout="(N, C, H, W)")
-    out, cache = _batchnorm_forward(fn, _channels_last(x), gamma, beta, bn_param)
-    return _channels_first(out, x.shape), (cache, x.shape)
+    return _batchnorm_forward(fn, x, gamma, beta, bn_param)
 
 
 def spatial_batchnorm_backward(dout, cache):
@@ -207,10 +202,9 @@ def spatial_batchnorm_backward(dout, cache):
     Returns:
         dx: (N, C, H, W); dgamma: (C,); dbeta: (C,).
     """
-    bn_cache, shape = cache
-    dout = _check.dout("spatial_batchnorm_backward", dout, shape, bn_cache[1].dtype)
-    dx, dgamma, dbeta = _batchnorm_backward(_channels_last(dout), bn_cache)
-    return _channels_first(dx, shape), dgamma, dbeta
+    xhat = cache[1]
+    dout = _check.dout("spatial_batchnorm_backward", dout, xhat.shape, xhat.dtype)
+    return _batchnorm_backward(dout, cache)
 
 
 def _eps(fn, name, param):

@@ -267,7 +267,7 @@ MNIST_RECIPES = {
     "conv": {"model": {"input_dim": (1, 28, 28), "num_filters": 32, "filter_size": 7, "hidden_dim": 100,
                        "weight_scale": 1e-2, "reg": 1e-3},
              "solver": {"update_rule": "adam", "optim_config": {"learning_rate": 1e-3}, "lr_decay": 0.9,
-                        "batch_size": 100, "num_epochs": 10}},
+                        "batch_size": 100, "num_epochs": 15}},
 }
 
 

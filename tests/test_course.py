@@ -9,6 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 
+from conftest import require_data
 from npnet.cli import main
 from npnet.course import manifest, markers
 from npnet.course.bundle import collect, gradescope_bundle
@@ -136,9 +137,13 @@ def _kernel_available():
         return False
 
 
-# assignment -> (a line its notebook prints when it worked, the figures it writes); the two need no data
-NOTEBOOKS = {"conv_as_matrix": ("every kink at a pattern change: True", ["conv_matrix.png", "piecewise_linear.png"]),
-             "layers": ("naive vs fast:", ["overfit_loss.png"])}
+# assignment -> (a line its notebook prints when it worked, the figures it writes, the data it needs)
+NOTEBOOKS = {"conv_as_matrix": ("every kink at a pattern change: True", ["conv_matrix.png", "piecewise_linear.png"],
+                                ()),
+             "layers": ("naive vs fast:", ["overfit_loss.png"], ()),
+             "gans": ("dc_generator(4)   6,580,801 parameters (correct)",
+                      ["dc_samples.png", "loss_curves.png", "ls_samples.png", "minimax_cycle.png", "vanilla_samples.png"],
+                      ("checks/gan-checks.npz", "mnist/mnist_5k.npz"))}
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
@@ -148,6 +153,9 @@ def test_filled_in_notebook_runs_top_to_bottom(releases, tmp_path, name, monkeyp
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail("no Jupyter kernel under CI: install the test extra (nbclient, ipykernel)")
         pytest.skip("no Jupyter kernel (pip install -e '.[test]' installs nbclient and ipykernel)")
+    printed, figures, data = NOTEBOOKS[name]
+    for path in data:
+        require_data(path)
     import nbclient
     import nbformat
     from test_course_grade import restore_blocks
@@ -164,7 +172,6 @@ def test_filled_in_notebook_runs_top_to_bottom(releases, tmp_path, name, monkeyp
                                      resources={"metadata": {"path": str(dest)}})
     client.execute()
     text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-    printed, figures = NOTEBOOKS[name]
     assert printed in text
     assert f"student code from {dest / manifest.load(name).submit[0]}" in text  # the release's code ran
     assert sorted(p.name for p in (tmp_path / name).glob("*.png")) == figures
@@ -263,5 +270,8 @@ def test_each_diagnosis_fires_on_its_mistake_and_not_otherwise():
     assert "wrong shape (5,)" in diagnose(np.ones(5), r)
     assert diagnose(rng.standard_normal((4, 3)), r) is None
     assert diagnose(r * 1.5, r) == "1.5 times the right value everywhere: a constant factor is off"
+    # a single number is some factor off whatever the mistake: only a known factor is named
+    assert diagnose(np.float64(1.5), np.float64(1.0)) is None
+    assert "a factor 2" in diagnose(np.float64(2.0), np.float64(1.0))
     text = describe(-r, r)
     assert text.startswith("wrong (rel error 1.0e+00; worst at [") and text.endswith("Diagnosis: the sign is flipped.")

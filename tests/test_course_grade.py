@@ -155,6 +155,28 @@ MISTAKES = {
              "                    h, x = oh - pad + i, ow - pad + j")]},
          {"conv_matrix": {"conv_matrix": ""}}),
     ],
+    "gans": [
+        ({"npnet/models/gan.py": [
+            # the generator loss with the fake label
+            ("    loss, dfake = bce_with_logits(logits_fake, np.ones_like(logits_fake))",
+             "    loss, dfake = bce_with_logits(logits_fake, np.zeros_like(logits_fake))"),
+            # the least-squares discriminator loss without its 1/2
+            ("    loss = 0.5 * (loss_real + loss_fake)\n    dreal, dfake = 0.5 * dreal, 0.5 * dfake\n",
+             "    loss = loss_real + loss_fake\n"),
+            # a discriminator whose last layer has no bias: one parameter of 267,009 missing
+            ("                         nn.Linear(256, 1, rng=rng))",
+             "                         nn.Linear(256, 1, bias=False, rng=rng))"),
+            # the DCGAN generator without its last batch norm
+            ("nn.ReLU(),\n                         nn.BatchNorm2d(64),\n", "nn.ReLU(),\n"),
+            # the discriminator step letting its gradient flow into G, which it then updates
+            ("    D.backward(np.concatenate([dreal, dfake]))\n    D_solver.step()\n",
+             "    G.backward(D.backward(np.concatenate([dreal, dfake]))[n:])\n    D_solver.step()\n"
+             "    G_solver.step()\n")]},
+         {"bce_losses": {"g_loss": "", "g_dfake": ""},
+          "ls_losses": {"d_loss": "1/2 of the least-squares loss is missing", "d_dreal": "1/2", "d_dfake": "1/2"},
+          "fc_networks": {"D_params": "", "D_keys": ""}, "dc_networks": {"G_params": "", "G_keys": ""},
+          "gan_step": {"g_loss": "", "G_update": ""}}),
+    ],
 }
 
 CASES = [(name, k) for name, cases in MISTAKES.items() for k in range(len(cases))]

@@ -8,7 +8,7 @@
 - :mod:`.bundle`: the student's ``collect`` zip and Gradescope's autograder zip.
 - :mod:`.commands`: ``npnet course release | collect | grade | gradescope``.
 
-Adding an assignment (e.g. the GANs or a classifier/training assignment) is one new file
+Adding an assignment (e.g. a classifier/training assignment) is one new file
 ``npnet/course/assignments/<name>.py`` defining ``ASSIGNMENT = Assignment(...)``:
 
 1. mark the student's code in the package with ``# BEGIN SOLUTION`` / ``# END SOLUTION`` (inside

@@ -96,7 +96,9 @@ def diagnose(student, reference, rtol=1e-6, n=None, upstream=None, factors=None)
         k = float(np.vdot(s, r)) / rr
         if k != 0 and not np.isclose(k, 1) and _close(s, k * r, rtol):
             words = _factor_name(k, n, named)
-            return words or f"{k:.4g} times the right value everywhere: a constant factor is off"
+            if words or s.size == 1:  # any one wrong number is "some factor" off: say so only of an array
+                return words
+            return f"{k:.4g} times the right value everywhere: a constant factor is off"
     perm = _transposes(s, r, rtol)
     if perm is not None:
         return f"transposed: right values with the axes in the wrong order (axes {perm} give the answer)"

@@ -1,7 +1,7 @@
 """Assignments as data: what a release strips, what a student gets, and what the grader scores.
 
 Each assignment is one small Python file ``npnet/course/assignments/<name>.py`` defining
-``ASSIGNMENT = Assignment(...)``. Adding an assignment (GANs, a classifier/training assignment...)
+``ASSIGNMENT = Assignment(...)``. Adding an assignment (a classifier/training assignment...)
 means writing one more such file: name the functions whose solution blocks are stripped, the exercise
 scripts and public tests the student gets, and the graded :class:`Item`\\ s with their points.
 

@@ -273,7 +273,9 @@ def gan_step(D, G, D_solver, G_solver, real, discriminator_loss, generator_loss,
 
     The discriminator step treats fake images as constants, so nothing flows back into G. The generator
     step backpropagates the generator loss through D (whose parameters get no gradient and do not move)
-    into the fake images and on into G.
+    into the fake images and on into G. Each step generates its own fake batch from fresh noise,
+    ``sample_noise(N, noise_dim, rng)``: first the discriminator step's, then, after D has moved, the
+    generator step's. D's parameter gradient is that of the loss over the real and the fake batch.
 
     Args:
         D, G: discriminator and generator (``Sequential``, in training mode).

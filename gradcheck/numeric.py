@@ -5,13 +5,14 @@ with h = 1e-5 that leaves a relative error around 1e-9 for smooth functions, whi
 is checked in float64.
 """
 import numpy as np
+from npnet.errors import NpnetValueError
 
 
 def rel_error(x, y):
     """Largest elementwise relative error ``|x - y| / max(1e-8, |x| + |y|)`` (CS231n semantics)."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if x.shape != y.shape:
-        raise ValueError(f"rel_error: x and y must have the same shape; got {x.shape} and {y.shape}")
+        raise NpnetValueError(f"rel_error: x and y must have the same shape; got {x.shape} and {y.shape}")
     if x.size == 0:
         return 0.0
     return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))

@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 
 from .numeric import eval_numerical_gradient_array, rel_error
+from npnet.errors import NpnetValueError
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ def register(name, threshold=1e-7):
     """Decorator: add ``fn(rng) -> max relative error`` to the registry under ``name``."""
     def deco(fn):
         if name in CHECKS:
-            raise ValueError(f"register: a gradient check named {name!r} exists already")
+            raise NpnetValueError(f"register: a gradient check named {name!r} exists already")
         CHECKS[name] = Check(name, fn, threshold)
         return fn
     return deco

@@ -13,6 +13,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from npnet import _check
 from npnet.data.lookup import atomic_output
+from .errors import NpnetTypeError, NpnetValueError
 
 SQUEEZENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 SQUEEZENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -43,12 +44,12 @@ def _to_rgb(img, where):
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")
     if img.mode == "F":
-        raise ValueError(f"{where}: floating-point images (PIL mode 'F') have no agreed 0..255 scale; "
+        raise NpnetValueError(f"{where}: floating-point images (PIL mode 'F') have no agreed 0..255 scale; "
                          f"convert it to 8-bit first")
     try:
         return img.convert("RGB")
     except ValueError as exc:
-        raise ValueError(f"{where}: cannot convert PIL mode {img.mode!r} to RGB ({exc})") from None
+        raise NpnetValueError(f"{where}: cannot convert PIL mode {img.mode!r} to RGB ({exc})") from None
 
 
 def _resize_short_side(img, size):
@@ -66,7 +67,7 @@ def _resize_short_side(img, size):
 def _check_size(fn, size):
     size = _check.positive_int(fn, "size", size)
     if size < MIN_SIDE:
-        raise ValueError(f"{fn}: size must be at least {MIN_SIDE} pixels (the smallest input SqueezeNet "
+        raise NpnetValueError(f"{fn}: size must be at least {MIN_SIDE} pixels (the smallest input SqueezeNet "
                          f"accepts); got {size}")
     return size
 
@@ -88,18 +89,18 @@ def load_image(path, size=None):
     if not path.exists():
         raise FileNotFoundError(f"{fn}: no such file {path}")
     if path.is_dir():
-        raise ValueError(f"{fn}: {path} is a folder, not an image file")
+        raise NpnetValueError(f"{fn}: {path} is a folder, not an image file")
     try:
         with Image.open(path) as img:
             img.load()  # decode now, so truncated files fail here and not later
             img = ImageOps.exif_transpose(img)
     except UnidentifiedImageError:
-        raise ValueError(f"{fn}: {path} is not an image file PIL can read") from None
+        raise NpnetValueError(f"{fn}: {path} is not an image file PIL can read") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"{fn}: {path} could not be decoded, it may be corrupt or truncated ({exc})") from None
+        raise NpnetValueError(f"{fn}: {path} could not be decoded, it may be corrupt or truncated ({exc})") from None
     w, h = img.size
     if min(w, h) < MIN_SIDE:
-        raise ValueError(f"{fn}: {path} is {w}x{h} pixels (width x height); SqueezeNet needs both sides "
+        raise NpnetValueError(f"{fn}: {path} is {w}x{h} pixels (width x height); SqueezeNet needs both sides "
                          f">= {MIN_SIDE}")
     img = _to_rgb(img, f"{fn}: {path}")
     if size is not None:
@@ -111,9 +112,9 @@ def _as_uint8_rgb(fn, img):
     if isinstance(img, Image.Image):
         return np.asarray(_to_rgb(img, fn), dtype=np.uint8)
     if not isinstance(img, np.ndarray):
-        raise TypeError(f"{fn}: img must be a uint8 (H, W, 3) array or a PIL image; got {type(img).__name__}")
+        raise NpnetTypeError(f"{fn}: img must be a uint8 (H, W, 3) array or a PIL image; got {type(img).__name__}")
     if img.dtype != np.uint8:
-        raise TypeError(f"{fn}: img must be a uint8 (H, W, 3) array with values 0..255; got dtype {img.dtype}")
+        raise NpnetTypeError(f"{fn}: img must be a uint8 (H, W, 3) array with values 0..255; got dtype {img.dtype}")
     _check.shape(fn, "img", img, (None, None, 3))
     return img
 
@@ -127,12 +128,12 @@ def center_crop(img, size):
     fn = "center_crop"
     a = np.asarray(img)
     if a.ndim < 2:
-        raise ValueError(f"{fn}: img must have at least 2 dims (H, W, ...); got shape {a.shape}")
+        raise NpnetValueError(f"{fn}: img must have at least 2 dims (H, W, ...); got shape {a.shape}")
     th, tw = (size, size) if isinstance(size, numbers.Integral) else tuple(size)
     th, tw = _check.positive_int(fn, "crop height", th), _check.positive_int(fn, "crop width", tw)
     h, w = a.shape[:2]
     if th > h or tw > w:
-        raise ValueError(f"{fn}: cannot crop {th}x{tw} (h x w) from an image of {h}x{w}")
+        raise NpnetValueError(f"{fn}: cannot crop {th}x{tw} (h x w) from an image of {h}x{w}")
     top, left = int(round((h - th) / 2.0)), int(round((w - tw) / 2.0))
     return a[top:top + th, left:left + tw].copy()
 
@@ -185,10 +186,10 @@ def jitter(X, ox, oy):
     """
     fn = "jitter"
     if np.ndim(X) != 4:
-        raise ValueError(f"{fn}: X must have 4 dims (N, C, H, W); got shape {np.shape(X)}")
+        raise NpnetValueError(f"{fn}: X must have 4 dims (N, C, H, W); got shape {np.shape(X)}")
     for name, v in (("ox", ox), ("oy", oy)):
         if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-            raise TypeError(f"{fn}: {name} must be an integer number of pixels; got {v!r}")
+            raise NpnetTypeError(f"{fn}: {name} must be an integer number of pixels; got {v!r}")
     return np.roll(np.roll(X, int(ox), axis=3), int(oy), axis=2)
 
 
@@ -201,13 +202,13 @@ def save_image(path, img):
     path = Path(path)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
-        raise ValueError(f"{fn}: cannot tell the image format from the suffix of {path}; use .png or .jpg")
+        raise NpnetValueError(f"{fn}: cannot tell the image format from the suffix of {path}; use .png or .jpg")
     if not isinstance(img, Image.Image):
         a = np.asarray(img)
         if a.dtype != np.uint8:
-            raise TypeError(f"{fn}: img must be uint8 (use deprocess for network arrays); got dtype {a.dtype}")
+            raise NpnetTypeError(f"{fn}: img must be uint8 (use deprocess for network arrays); got dtype {a.dtype}")
         if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 3)):
-            raise ValueError(f"{fn}: img must have shape (H, W, 3) or (H, W); got {a.shape}")
+            raise NpnetValueError(f"{fn}: img must have shape (H, W, 3) or (H, W); got {a.shape}")
         img = Image.fromarray(a)
     options = {"quality": 95} if fmt == "JPEG" else {}
     with atomic_output(path) as tmp:

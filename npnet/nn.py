@@ -22,6 +22,7 @@ attribute is named after the attribute, a layer of a ``Sequential`` after its in
 import numpy as np
 
 from . import _check
+from .errors import NpnetTypeError, NpnetValueError
 from .layers import (affine_backward, affine_forward, conv_backward, conv_forward, dropout_backward,
                      dropout_forward, global_avg_pool_backward, global_avg_pool_forward, max_pool_backward,
                      max_pool_forward, relu_backward, relu_forward)
@@ -101,7 +102,7 @@ class Module:
                 problems.append(f"key {key!r}: expected shape {module.params[name].shape}, "
                                 f"got {np.shape(state[key])}")
         if problems:
-            raise ValueError(f"load_state_dict: {source} does not fit {type(self).__name__}:\n  "
+            raise NpnetValueError(f"load_state_dict: {source} does not fit {type(self).__name__}:\n  "
                              + "\n  ".join(problems))
         for key, (module, name) in own.items():
             module.params[name] = np.array(state[key], dtype=module.params[name].dtype)
@@ -129,7 +130,7 @@ class Module:
         """Cast every parameter to ``dtype`` in place (float64 for gradient checks); returns self."""
         dtype = np.dtype(dtype)
         if not np.issubdtype(dtype, np.floating):
-            raise TypeError(f"{type(self).__name__}.astype: dtype must be float32 or float64; got {dtype}")
+            raise NpnetTypeError(f"{type(self).__name__}.astype: dtype must be float32 or float64; got {dtype}")
         for _, module in self.named_modules():
             module.params = {k: v.astype(dtype) for k, v in module.params.items()}
             module.grads = {}
@@ -154,7 +155,7 @@ class Sequential(Module):
         self.layers = list(layers)
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, Module):
-                raise TypeError(f"Sequential: layer {i} must be a Module; got {type(layer).__name__}")
+                raise NpnetTypeError(f"Sequential: layer {i} must be a Module; got {type(layer).__name__}")
             self._children[str(i)] = layer
         self.outputs = [None] * len(self.layers)
 
@@ -298,7 +299,7 @@ class Dropout(Module):
     def __init__(self, p=0.5, seed=None):
         super().__init__()
         if not 0 <= p < 1:
-            raise ValueError(f"Dropout: p (drop probability) must be in [0, 1); got {p}")
+            raise NpnetValueError(f"Dropout: p (drop probability) must be in [0, 1); got {p}")
         self.p = p
         self.rng = np.random.default_rng(seed)
 

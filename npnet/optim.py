@@ -8,6 +8,7 @@ config dict. ``w`` is not modified; the new weights are returned with the dtype 
 import numpy as np
 
 from . import _check
+from .errors import NpnetTypeError
 
 __all__ = ["sgd", "sgd_momentum", "rmsprop", "adam"]
 
@@ -20,7 +21,7 @@ def _prepare(fn, w, dw, config, defaults):
     if config is None:
         config = {}
     elif not isinstance(config, dict):
-        raise TypeError(f"{fn}: config must be a dict or None; got {type(config).__name__}")
+        raise NpnetTypeError(f"{fn}: config must be a dict or None; got {type(config).__name__}")
     for key, value in defaults.items():
         config.setdefault(key, value)
     return w, dw.astype(w.dtype, copy=False), config

@@ -21,6 +21,7 @@ import numpy as np
 from . import _check, optim
 from .data.coco import sample_coco_minibatch
 from .data.lookup import atomic_output
+from .errors import NpnetTypeError, NpnetValueError
 
 __all__ = ["CaptioningSolver", "read_checkpoint", "plot_loss_history"]
 
@@ -60,21 +61,21 @@ class CaptioningSolver:
         fn = "CaptioningSolver"
         unknown = sorted(set(kwargs) - set(_OPTIONS))
         if unknown:
-            raise ValueError(f"{fn}: unrecognized arguments {', '.join(unknown)}; "
+            raise NpnetValueError(f"{fn}: unrecognized arguments {', '.join(unknown)}; "
                              f"expected some of {', '.join(_OPTIONS)}")
         opts = {**_OPTIONS, **kwargs}
         self.model, self.data = model, data
         rule = opts["update_rule"]
         if isinstance(rule, str):
             if rule not in optim.__all__:
-                raise ValueError(f"{fn}: invalid update_rule {rule!r}; expected one of {', '.join(optim.__all__)}")
+                raise NpnetValueError(f"{fn}: invalid update_rule {rule!r}; expected one of {', '.join(optim.__all__)}")
             rule = getattr(optim, rule)
         elif not callable(rule):
-            raise TypeError(f"{fn}: update_rule must be a name or a function; got {type(rule).__name__}")
+            raise NpnetTypeError(f"{fn}: update_rule must be a name or a function; got {type(rule).__name__}")
         self.update_rule = rule
         self.optim_config = dict(opts["optim_config"] or {})
         if isinstance(opts["lr_decay"], bool) or not isinstance(opts["lr_decay"], numbers.Real):
-            raise ValueError(f"{fn}: lr_decay must be a real number; got {opts['lr_decay']!r}")
+            raise NpnetValueError(f"{fn}: lr_decay must be a real number; got {opts['lr_decay']!r}")
         self.lr_decay = float(opts["lr_decay"])
         self.batch_size = _check.positive_int(fn, "batch_size", opts["batch_size"])
         self.num_epochs = _check.nonnegative_int(fn, "num_epochs", opts["num_epochs"])
@@ -83,7 +84,7 @@ class CaptioningSolver:
         self.checkpoint_name = opts["checkpoint_name"]
         self.rng = opts["rng"]
         if "train_captions" not in data:
-            raise ValueError(f"{fn}: data must contain 'train_captions' (see npnet.data.coco.load_coco_data)")
+            raise NpnetValueError(f"{fn}: data must contain 'train_captions' (see npnet.data.coco.load_coco_data)")
         self._reset()
 
     def _reset(self):
@@ -175,9 +176,9 @@ def read_checkpoint(path):
         with np.load(path, allow_pickle=False) as f:
             contents = {k: f[k] for k in f.files}
     except (OSError, ValueError) as err:
-        raise ValueError(f"read_checkpoint: {path} is not a readable .npz file ({err})") from None
+        raise NpnetValueError(f"read_checkpoint: {path} is not a readable .npz file ({err})") from None
     if "meta" not in contents:
-        raise ValueError(f"read_checkpoint: {path} is not an npnet checkpoint (no 'meta' entry)")
+        raise NpnetValueError(f"read_checkpoint: {path} is not an npnet checkpoint (no 'meta' entry)")
     meta = json.loads(str(contents.pop("meta")))
     params, states = {}, {}
     for key, value in contents.items():
@@ -188,7 +189,7 @@ def read_checkpoint(path):
             name, _, state_key = rest.rpartition("/")
             states.setdefault(name, {})[state_key] = value
     if not params:
-        raise ValueError(f"read_checkpoint: {path} holds no parameters")
+        raise NpnetValueError(f"read_checkpoint: {path} holds no parameters")
     return {"params": params, "optim": states, "meta": meta}
 
 
@@ -198,7 +199,7 @@ def plot_loss_history(loss_history, path, title="Training loss history"):
     from matplotlib.figure import Figure
     losses = np.asarray(loss_history, dtype=np.float64)
     if losses.ndim != 1 or losses.size == 0:
-        raise ValueError(f"plot_loss_history: loss_history must be a non-empty 1-D sequence; got shape "
+        raise NpnetValueError(f"plot_loss_history: loss_history must be a non-empty 1-D sequence; got shape "
                          f"{losses.shape}")
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()

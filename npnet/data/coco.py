@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import _check
 from .lookup import atomic_output, find_data
+from ..errors import NpnetValueError
 
 __all__ = ["load_coco_data", "sample_coco_minibatch", "decode_captions", "make_synthetic_coco"]
 
@@ -57,7 +58,7 @@ def _default_base_dir():
             zf.extractall(tmp)
             found = [p.parent for p in Path(tmp).rglob(CAPTIONS_FILE)]
             if not found:
-                raise ValueError(f"load_coco_data: {archive} holds no {CAPTIONS_FILE}")
+                raise NpnetValueError(f"load_coco_data: {archive} holds no {CAPTIONS_FILE}")
             if target.exists():
                 shutil.rmtree(target)
             found[0].rename(target)
@@ -74,11 +75,11 @@ def _read_h5(path, keys=None):
             names = list(f.keys())
             missing = [k for k in (keys or ()) if k not in names]
             if missing:
-                raise ValueError(f"load_coco_data: {path.name} lacks dataset(s) {', '.join(map(repr, missing))}; "
+                raise NpnetValueError(f"load_coco_data: {path.name} lacks dataset(s) {', '.join(map(repr, missing))}; "
                                  f"it has {names}")
             return {k: np.asarray(f[k]) for k in (keys or names)}
     except OSError as err:
-        raise ValueError(f"load_coco_data: {path} is not a readable HDF5 file ({err})") from None
+        raise NpnetValueError(f"load_coco_data: {path} is not a readable HDF5 file ({err})") from None
 
 
 def _read_vocab(path, fn="load_coco_data"):
@@ -87,18 +88,18 @@ def _read_vocab(path, fn="load_coco_data"):
     try:
         vocab = json.loads(Path(path).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{fn}: {path} is not valid JSON ({err})") from None
+        raise NpnetValueError(f"{fn}: {path} is not valid JSON ({err})") from None
     if not isinstance(vocab, dict) or not {"idx_to_word", "word_to_idx"} <= set(vocab):
-        raise ValueError(f"{fn}: {path} must hold an object with 'idx_to_word' and 'word_to_idx'")
+        raise NpnetValueError(f"{fn}: {path} must hold an object with 'idx_to_word' and 'word_to_idx'")
     idx_to_word, word_to_idx = vocab["idx_to_word"], vocab["word_to_idx"]
     if (not isinstance(idx_to_word, list) or not isinstance(word_to_idx, dict)
             or len(idx_to_word) != len(word_to_idx)
             or any(not isinstance(i, int) or not 0 <= i < len(idx_to_word) or idx_to_word[i] != w
                    for w, i in word_to_idx.items())):
-        raise ValueError(f"{fn}: {path}: 'idx_to_word' (a list) and 'word_to_idx' (a dict) must be inverse "
+        raise NpnetValueError(f"{fn}: {path}: 'idx_to_word' (a list) and 'word_to_idx' (a dict) must be inverse "
                          f"mappings of the same words")
     if "<NULL>" not in word_to_idx:
-        raise ValueError(f"{fn}: {path}: the vocabulary must contain '<NULL>'")
+        raise NpnetValueError(f"{fn}: {path}: the vocabulary must contain '<NULL>'")
     return vocab
 
 
@@ -112,27 +113,27 @@ def _validate(data, base, pca_features):
         feats, urls = data[f"{split}_features"], data[f"{split}_urls"]
         where = f"{base / CAPTIONS_FILE}"
         if caps.ndim != 2 or not np.issubdtype(caps.dtype, np.integer) or caps.shape[1] < 2:
-            raise ValueError(f"{fn}: {where}: {split}_captions must be an integer array (N, T + 1) with T >= 1; "
+            raise NpnetValueError(f"{fn}: {where}: {split}_captions must be an integer array (N, T + 1) with T >= 1; "
                              f"got {caps.dtype} {caps.shape}")
         if idxs.shape != (caps.shape[0],) or not np.issubdtype(idxs.dtype, np.integer):
-            raise ValueError(f"{fn}: {where}: {split}_image_idxs must be integers of shape ({caps.shape[0]},), one "
+            raise NpnetValueError(f"{fn}: {where}: {split}_image_idxs must be integers of shape ({caps.shape[0]},), one "
                              f"per caption; got {idxs.dtype} {idxs.shape}")
         if caps.size and (caps.min() < 0 or caps.max() >= vocab_size):
-            raise ValueError(f"{fn}: {where}: {split}_captions must hold word indices in [0, {vocab_size}); "
+            raise NpnetValueError(f"{fn}: {where}: {split}_captions must hold word indices in [0, {vocab_size}); "
                              f"got values from {caps.min()} to {caps.max()}")
         ffile = base / _features_file(split, pca_features)
         if feats.ndim != 2 or not np.issubdtype(feats.dtype, np.floating):
-            raise ValueError(f"{fn}: {ffile}: features must be a float array (images, D); got {feats.dtype} "
+            raise NpnetValueError(f"{fn}: {ffile}: features must be a float array (images, D); got {feats.dtype} "
                              f"{feats.shape}")
         if idxs.size and (idxs.min() < 0 or idxs.max() >= feats.shape[0]):
-            raise ValueError(f"{fn}: {where}: {split}_image_idxs must lie in [0, {feats.shape[0]}) (the rows of "
+            raise NpnetValueError(f"{fn}: {where}: {split}_image_idxs must lie in [0, {feats.shape[0]}) (the rows of "
                              f"{ffile.name}); got values from {idxs.min()} to {idxs.max()}")
         if urls.shape[0] != feats.shape[0]:
-            raise ValueError(f"{fn}: {base / f'{split}2014_urls.txt'} has {urls.shape[0]} lines but "
+            raise NpnetValueError(f"{fn}: {base / f'{split}2014_urls.txt'} has {urls.shape[0]} lines but "
                              f"{ffile.name} has {feats.shape[0]} images")
         dims.add(feats.shape[1])
     if len(dims) > 1:
-        raise ValueError(f"{fn}: train and val features differ in size: {sorted(dims)}")
+        raise NpnetValueError(f"{fn}: train and val features differ in size: {sorted(dims)}")
 
 
 def _randint(rng, high, size):
@@ -193,11 +194,11 @@ def sample_coco_minibatch(data, batch_size=100, split="train", rng=None):
     """
     fn = "sample_coco_minibatch"
     if split not in SPLITS:
-        raise ValueError(f"{fn}: split must be 'train' or 'val'; got {split!r}")
+        raise NpnetValueError(f"{fn}: split must be 'train' or 'val'; got {split!r}")
     batch_size = _check.positive_int(fn, "batch_size", batch_size)
     captions = data[f"{split}_captions"]
     if captions.shape[0] == 0:
-        raise ValueError(f"{fn}: the {split} split holds no captions")
+        raise NpnetValueError(f"{fn}: the {split} split holds no captions")
     rng = np.random if rng is None else rng
     pick = rng.choice(captions.shape[0], batch_size)
     image_idxs = data[f"{split}_image_idxs"][pick]
@@ -215,7 +216,7 @@ def decode_captions(captions, idx_to_word):
     """
     captions = np.asarray(captions)
     if not np.issubdtype(captions.dtype, np.integer) or captions.ndim not in (1, 2):
-        raise ValueError(f"decode_captions: captions must be integer word indices of shape (N, T) or (T,); "
+        raise NpnetValueError(f"decode_captions: captions must be integer word indices of shape (N, T) or (T,); "
                          f"got {captions.dtype} {captions.shape}")
     decoded = []
     for row in np.atleast_2d(captions):
@@ -260,10 +261,10 @@ def make_synthetic_coco(out_dir, vocab_json=None, num_train=100, num_val=40, num
     w2i = vocab["word_to_idx"]
     for special in _SPECIAL[:3]:
         if special not in w2i:
-            raise ValueError(f"{fn}: the vocabulary must contain {special!r}")
+            raise NpnetValueError(f"{fn}: the vocabulary must contain {special!r}")
     caption_length = _check.positive_int(fn, "caption_length", caption_length)
     if caption_length < 4:
-        raise ValueError(f"{fn}: caption_length must be at least 4 (<START>, 2 words, <END>); got {caption_length}")
+        raise NpnetValueError(f"{fn}: caption_length must be at least 4 (<START>, 2 words, <END>); got {caption_length}")
     counts = {"train": _check.nonnegative_int(fn, "num_train", num_train),
               "val": _check.nonnegative_int(fn, "num_val", num_val)}
     images = {"train": num_train_images, "val": num_val_images}
@@ -276,7 +277,7 @@ def make_synthetic_coco(out_dir, vocab_json=None, num_train=100, num_val=40, num
     rng = np.random.default_rng(seed)
     words = np.array(sorted(i for w, i in w2i.items() if w not in _SPECIAL))
     if words.size < 2:
-        raise ValueError(f"{fn}: the vocabulary needs at least 2 ordinary words; got {words.size}")
+        raise NpnetValueError(f"{fn}: the vocabulary needs at least 2 ordinary words; got {words.size}")
     freq = 1.0 / np.arange(1, words.size + 1)
     freq /= freq.sum()
     to_fc7 = rng.standard_normal((len(w2i), fc7_dim)).astype(np.float32)

@@ -1,11 +1,11 @@
 """Elementwise activations (ReLU and its visualisation modes, leaky ReLU, sigmoid, tanh) and dropout."""
 import contextlib
 import contextvars
-import numbers
 
 import numpy as np
 
 from .. import _check
+from ..errors import NpnetValueError
 
 __all__ = ["RELU_MODES", "relu_mode", "get_relu_mode", "relu_forward", "relu_backward",
            "leaky_relu_forward", "leaky_relu_backward", "sigmoid", "sigmoid_forward", "sigmoid_backward",
@@ -20,7 +20,7 @@ _relu_mode = contextvars.ContextVar("npnet_relu_mode", default="standard")
 
 def _valid_relu_mode(fn, mode):
     if not isinstance(mode, str) or mode not in RELU_MODES:
-        raise ValueError(f"{fn}: mode must be one of {', '.join(map(repr, RELU_MODES))}; got {mode!r}")
+        raise NpnetValueError(f"{fn}: mode must be one of {', '.join(map(repr, RELU_MODES))}; got {mode!r}")
     return mode
 
 
@@ -116,10 +116,8 @@ def leaky_relu_forward(x, alpha=0.01):
     """
     fn = "leaky_relu_forward"
     x = _check.float_array(fn, "x", x)
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not np.isfinite(alpha):
-        raise ValueError(f"{fn}: alpha must be a finite real number; got {alpha!r}")
     # A Python float keeps float32 inputs float32 (a NumPy float64 scalar would promote them).
-    alpha = float(alpha)
+    alpha = _check.number(fn, "alpha", alpha)
     # BEGIN SOLUTION
     out = np.where(x > 0, x, alpha * x)
     # END SOLUTION
@@ -247,19 +245,13 @@ def dropout_forward(x, dropout_param):
     """
     fn = "dropout_forward"
     x = _check.float_array(fn, "x", x)
-    if not isinstance(dropout_param, dict):
-        raise TypeError(f"{fn}: dropout_param must be a dict with 'mode', 'p' and optionally 'seed'; "
-                        f"got {type(dropout_param).__name__}")
-    mode = dropout_param.get("mode")
+    param = _check.params(fn, "dropout_param", dropout_param, required=("mode", "p"), defaults={"seed": None})
+    mode = param["mode"]
     if mode not in ("train", "test"):
-        raise ValueError(f"{fn}: dropout_param['mode'] must be 'train' or 'test'; got {mode!r}")
-    p = dropout_param.get("p")
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 < p <= 1:
-        raise ValueError(f"{fn}: dropout_param['p'] (probability of keeping a unit) must be in (0, 1]; "
-                         f"got {p!r}")
-    seed = dropout_param.get("seed")
-    if seed is not None:
-        seed = _check.nonnegative_int(fn, "dropout_param['seed']", seed)
+        raise NpnetValueError(f"{fn}: dropout_param['mode'] must be 'train' or 'test'; got {mode!r}")
+    # p is the probability of KEEPING a unit.
+    p = _check.number(fn, "dropout_param['p']", param["p"], low=0, high=1, low_open=True)
+    seed = _check.number(fn, "dropout_param['seed']", param["seed"], low=0, integer=True, allow_none=True)
     if mode == "test":
         return x.copy(), (None, x.shape, x.dtype)
     rng = np.random.default_rng(seed)

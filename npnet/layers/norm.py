@@ -12,20 +12,14 @@ through the mean and the variance collapses to
 with both means over the group: one line, no intermediate gradients of ``mu`` and ``var``. The two
 subtracted terms project out the directions the normalisation removes (a constant shift and a scaling).
 """
-import numbers
 
 import numpy as np
 
 from .. import _check
+from ..errors import NpnetValueError
 
 __all__ = ["batchnorm_forward", "batchnorm_backward", "spatial_batchnorm_forward",
            "spatial_batchnorm_backward", "instance_norm_forward", "instance_norm_backward"]
-
-
-def _positive_real(fn, name, v):
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 < v < np.inf:
-        raise ValueError(f"{fn}: {name} must be a positive finite number; got {v!r}")
-    return float(v)
 
 
 def _scale_shift(fn, gamma, beta, c, dtype):
@@ -59,17 +53,13 @@ def _batchnorm_forward(fn, x, gamma, beta, bn_param):
     """Batchnorm of a validated (M, D) array; ``fn`` names the public caller in errors."""
     m, d = x.shape
     gamma, beta = _scale_shift(fn, gamma, beta, d, x.dtype)
-    if not isinstance(bn_param, dict):
-        raise TypeError(f"{fn}: bn_param must be a dict with 'mode' and optionally 'eps', 'momentum', "
-                        f"'running_mean', 'running_var'; got {type(bn_param).__name__}")
-    mode = bn_param.get("mode")
+    param = _check.params(fn, "bn_param", bn_param, required=("mode",),
+                          defaults={"eps": 1e-5, "momentum": 0.9, "running_mean": None, "running_var": None})
+    mode = param["mode"]
     if mode not in ("train", "test"):
-        raise ValueError(f"{fn}: bn_param['mode'] must be 'train' or 'test'; got {mode!r}")
-    eps = _positive_real(fn, "bn_param['eps']", bn_param.get("eps", 1e-5))
-    momentum = bn_param.get("momentum", 0.9)
-    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
-        raise ValueError(f"{fn}: bn_param['momentum'] must be in [0, 1]; got {momentum!r}")
-    momentum = float(momentum)
+        raise NpnetValueError(f"{fn}: bn_param['mode'] must be 'train' or 'test'; got {mode!r}")
+    eps = _check.number(fn, "bn_param['eps']", param["eps"], low=0, low_open=True)
+    momentum = _check.number(fn, "bn_param['momentum']", param["momentum"], low=0, high=1)
     running = {}
     for key, init in (("running_mean", np.zeros), ("running_var", np.ones)):
         if bn_param.get(key) is None:
@@ -79,7 +69,7 @@ def _batchnorm_forward(fn, x, gamma, beta, bn_param):
             _check.shape(fn, f"bn_param['{key}']", running[key], (d,))
             running[key] = running[key].astype(x.dtype, copy=False)
     if mode == "train" and m < 2:
-        raise ValueError(f"{fn}: train mode needs more than 1 value per feature to estimate a variance; "
+        raise NpnetValueError(f"{fn}: train mode needs more than 1 value per feature to estimate a variance; "
                          f"got {m}")
     # BEGIN SOLUTION
     if mode == "train":
@@ -214,9 +204,9 @@ def instance_norm_forward(x, gamma, beta, eps=1e-5):
     fn = "instance_norm_forward"
     x = _check.float_array(fn, "x", x, ndim=4, layout="(N, C, H, W)")
     gamma, beta = _scale_shift(fn, gamma, beta, x.shape[1], x.dtype)
-    eps = _positive_real(fn, "eps", eps)
+    eps = _check.number(fn, "eps", eps, low=0, low_open=True)
     if x.shape[2] * x.shape[3] < 2:
-        raise ValueError(f"{fn}: needs more than 1 pixel per plane (H * W >= 2); got shape {x.shape}")
+        raise NpnetValueError(f"{fn}: needs more than 1 pixel per plane (H * W >= 2); got shape {x.shape}")
     # BEGIN SOLUTION
     xhat, _, _, inv_std = _normalize(x, (2, 3), eps)
     out = gamma[:, None, None] * xhat + beta[:, None, None]

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import _check, kernels
 from .conv import fast_dtype
+from ..errors import NpnetValueError
 
 __all__ = [
     "max_pool_forward_naive", "max_pool_backward_naive", "max_pool_forward", "max_pool_backward",
@@ -41,11 +42,11 @@ def _pool_setup(fn, x, pool_param, extra_defaults=None):
     ceil_mode = bool(p["ceil_mode"])
     H, W = x.shape[2:]
     if 2 * pad > min(kh, kw):
-        raise ValueError(f"{fn}: pool_param['pad'] must be at most half the {kh}x{kw} window; got {pad}")
+        raise NpnetValueError(f"{fn}: pool_param['pad'] must be at most half the {kh}x{kw} window; got {pad}")
     out_hw = (pool_output_size(H, kh, stride, pad, ceil_mode), pool_output_size(W, kw, stride, pad, ceil_mode))
     # As in PyTorch, ceil mode lets one window hang over a too-small input; only an empty output is an error.
     if min(out_hw) < 1:
-        raise ValueError(f"{fn}: the {kh}x{kw} window is larger than the padded input "
+        raise NpnetValueError(f"{fn}: the {kh}x{kw} window is larger than the padded input "
                          f"{H + 2 * pad}x{W + 2 * pad} (x {x.shape}, pad {pad}, ceil_mode {ceil_mode})")
     return x, (kh, kw), stride, pad, out_hw, p
 

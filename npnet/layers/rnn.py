@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import _check
 from .activations import sigmoid
+from ..errors import NpnetTypeError, NpnetValueError
 
 __all__ = ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
            "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward",
@@ -32,8 +33,6 @@ def _recurrent_args(fn, x, prev, Wx, Wh, b, gates, x_layout):
     an LSTM (the width of Wx, Wh and b is ``gates * H``). Returns ``x, [states...], Wx, Wh, b``.
     """
     x = _check.float_array(fn, "x", x, ndim=len(x_layout.split(",")), layout=x_layout)
-    if x.ndim == 3 and x.shape[1] == 0:
-        raise ValueError(f"{fn}: x must hold at least one time step; got shape {x.shape}")
     n, d = x.shape[0], x.shape[-1]
     states = []
     for name, s in prev:
@@ -270,12 +269,12 @@ def _indices(fn, name, idx, num, ndim_layout):
     """Return ``idx`` as an integer array of the given dims with every value in [0, num), or raise."""
     idx = np.asarray(idx)
     if not np.issubdtype(idx.dtype, np.integer):
-        raise TypeError(f"{fn}: {name} must hold integer word indices; got dtype {idx.dtype}")
+        raise NpnetTypeError(f"{fn}: {name} must hold integer word indices; got dtype {idx.dtype}")
     ndim = len(ndim_layout.split(","))
     if idx.ndim != ndim:
-        raise ValueError(f"{fn}: {name} must have {ndim} dims {ndim_layout}; got shape {idx.shape}")
+        raise NpnetValueError(f"{fn}: {name} must have {ndim} dims {ndim_layout}; got shape {idx.shape}")
     if idx.size and (idx.min() < 0 or idx.max() >= num):
-        raise ValueError(f"{fn}: {name} must lie in [0, {num}); got values from {idx.min()} to {idx.max()}")
+        raise NpnetValueError(f"{fn}: {name} must lie in [0, {num}); got values from {idx.min()} to {idx.max()}")
     return idx
 
 
@@ -386,7 +385,7 @@ def temporal_softmax_loss(x, y, mask, verbose=False):
     mask = np.asarray(mask)
     _check.shape(fn, "mask", mask, (n, t_len))
     if not (mask.dtype == bool or np.issubdtype(mask.dtype, np.number)):
-        raise TypeError(f"{fn}: mask must be a boolean or numeric array; got dtype {mask.dtype}")
+        raise NpnetTypeError(f"{fn}: mask must be a boolean or numeric array; got dtype {mask.dtype}")
     # BEGIN SOLUTION
     x_flat, y_flat = x.reshape(n * t_len, v), y.ravel()
     weight = mask.reshape(n * t_len).astype(x.dtype)

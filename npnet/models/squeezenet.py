@@ -13,6 +13,7 @@ from ..layers import concat_backward, concat_forward
 from ..layers.conv import conv_output_size
 from ..layers.pool import pool_output_size
 from ..nn import Conv2d, Dropout, GlobalAvgPool2d, MaxPool2d, Module, ReLU, Sequential
+from ..errors import NpnetValueError
 
 NUM_CLASSES = 1000
 
@@ -77,7 +78,7 @@ class SqueezeNet(Module):
     def __init__(self, version="1_1", num_classes=NUM_CLASSES, dtype=np.float32, seed=0):
         super().__init__()
         if version not in _FEATURES:
-            raise ValueError(f"SqueezeNet: version must be one of {sorted(_FEATURES)}; got {version!r}")
+            raise NpnetValueError(f"SqueezeNet: version must be one of {sorted(_FEATURES)}; got {version!r}")
         rng = np.random.default_rng(seed)
         layers = []
         for spec in _FEATURES[version]:
@@ -108,7 +109,7 @@ class SqueezeNet(Module):
         """Validate an image batch for this network: (N, 3, H, W) floats, H and W >= ``min_size``."""
         X = _check.float_array(fn, "X", X, ndim=4, layout="(N, 3, H, W)")
         if X.shape[1] != 3 or min(X.shape[2:]) < self.min_size:
-            raise ValueError(f"{fn}: X must have shape (N, 3, H, W) with H, W >= {self.min_size} "
+            raise NpnetValueError(f"{fn}: X must have shape (N, 3, H, W) with H, W >= {self.min_size} "
                              f"(the smallest image SqueezeNet {self.version} takes); got {X.shape}")
         return X
 

@@ -9,6 +9,7 @@ user's matplotlib backend alone (a notebook keeps its inline plots).
 from matplotlib.figure import Figure
 
 from ..image import deprocess, save_figure
+from ..errors import NpnetValueError
 
 __all__ = ["image_row", "transfer_figure", "evolution_figure", "dream_figure"]
 
@@ -27,7 +28,7 @@ def image_row(path, images, titles, suptitle=None, rescale=None, height=3.0):
         the path.
     """
     if len(images) != len(titles):
-        raise ValueError(f"image_row: need one title per image; got {len(titles)} titles for {len(images)} images")
+        raise NpnetValueError(f"image_row: need one title per image; got {len(titles)} titles for {len(images)} images")
     rescale = rescale or [False] * len(images)
     widths = [img.shape[3] / img.shape[2] for img in images]
     fig = Figure(figsize=(height * sum(widths) + 0.2 * len(images), height + 0.5), dpi=100)

@@ -23,6 +23,7 @@ from .. import _check
 from ..image import load_image, preprocess
 from ..optim import adam
 from .losses import _weight, content_loss, gram_matrix, style_loss, tv_loss
+from ..errors import NpnetValueError
 
 __all__ = ["PRESETS", "StyleResult", "find_image", "load_input", "min_side", "features_backward",
            "extract_targets", "style_targets", "StyleObjective", "style_transfer", "feature_inversion",
@@ -115,7 +116,7 @@ def _check_size(fn, model, x, layer, what="image"):
         return
     need = min_side(model, layer)
     if min(x.shape[2:]) < need:
-        raise ValueError(f"{fn}: the {what} is {x.shape[2]}x{x.shape[3]} pixels, too small for layer {layer} "
+        raise NpnetValueError(f"{fn}: the {what} is {x.shape[2]}x{x.shape[3]} pixels, too small for layer {layer} "
                          f"of SqueezeNet (it needs both sides >= {need}); use a larger size")
 
 
@@ -169,12 +170,12 @@ def style_targets(model, images, style_layers, blend_weights=None):
         blend_weights = [1.0] * len(images)
     blend = list(blend_weights)
     if len(blend) != len(images):
-        raise ValueError(f"{fn}: style_blend_weights must have one weight per style image; got "
+        raise NpnetValueError(f"{fn}: style_blend_weights must have one weight per style image; got "
                          f"{len(blend)} weights for {len(images)} images")
     blend = [_weight(fn, f"style_blend_weights[{i}]", b) for i, b in enumerate(blend)]
     total = float(sum(blend))
     if total <= 0:
-        raise ValueError(f"{fn}: style_blend_weights must not all be 0; got {blend}")
+        raise NpnetValueError(f"{fn}: style_blend_weights must not all be 0; got {blend}")
     grams = [0] * len(style_layers)
     for img, b in zip(images, blend):
         feats = extract_targets(model, img, style_layers)
@@ -230,7 +231,7 @@ def _check_weights(fn, style_layers, style_weights, model):
     layers = [_check.feature_index(fn, f"style_layers[{i}]", k, n) for i, k in enumerate(style_layers)]
     weights = list(style_weights)
     if len(weights) != len(layers):
-        raise ValueError(f"{fn}: style_weights must have one weight per style layer; got {len(weights)} "
+        raise NpnetValueError(f"{fn}: style_weights must have one weight per style layer; got {len(weights)} "
                          f"weights for {len(layers)} layers {layers}")
     return layers, [_weight(fn, f"style_weights[{i}]", w) for i, w in enumerate(weights)]
 
@@ -337,7 +338,7 @@ def style_transfer(content_image, style_image, image_size=192, style_size=192, c
 
     if content_image is None:
         if content_weight or not init_random:
-            raise ValueError(f"{fn}: content_image may be None only with content_weight=0 and init_random=True")
+            raise NpnetValueError(f"{fn}: content_image may be None only with content_weight=0 and init_random=True")
         content = np.zeros((1, 3) + _image_shape(fn, image_size), dtype)
     else:
         content = load_input(fn, content_image, image_size).astype(dtype, copy=False)
@@ -349,12 +350,12 @@ def style_transfer(content_image, style_image, image_size=192, style_size=192, c
 
     many = isinstance(style_image, (list, tuple))
     if style_blend_weights is not None and not many:
-        raise ValueError(f"{fn}: style_blend_weights needs a list of style images; got one style image")
+        raise NpnetValueError(f"{fn}: style_blend_weights needs a list of style images; got one style image")
     active = [k for k, w in zip(style_layers, style_weights) if w]
     targets = [None] * len(style_layers)
     if active:
         if style_image is None or (many and not style_image):
-            raise ValueError(f"{fn}: style_image is needed when a style weight is > 0")
+            raise NpnetValueError(f"{fn}: style_image is needed when a style weight is > 0")
         styles = [load_input(fn, s, style_size).astype(dtype, copy=False)
                   for s in (style_image if many else [style_image])]
         for i, s in enumerate(styles):

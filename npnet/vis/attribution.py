@@ -10,6 +10,7 @@ import numpy as np
 from scipy import stats
 
 from .. import _check
+from ..errors import NpnetValueError
 from .saliency import (check_batch, class_score_gradient, compute_saliency_maps, grad_cam, guided_backprop,
                        guided_grad_cam, smoothgrad)
 
@@ -27,10 +28,10 @@ def integration_nodes(steps, method="gausslegendre"):
     fn = "integration_nodes"
     steps = _check.positive_int(fn, "steps", steps)
     if method not in IG_METHODS:
-        raise ValueError(f"{fn}: method must be one of {IG_METHODS}; got {method!r}")
+        raise NpnetValueError(f"{fn}: method must be one of {IG_METHODS}; got {method!r}")
     if method == "trapezoid":
         if steps < 2:
-            raise ValueError(f"{fn}: the trapezoid rule needs steps >= 2; got {steps}")
+            raise NpnetValueError(f"{fn}: the trapezoid rule needs steps >= 2; got {steps}")
         alphas = np.linspace(0.0, 1.0, steps)
         weights = np.full(steps, 1.0 / (steps - 1))
         weights[[0, -1]] /= 2
@@ -54,7 +55,7 @@ def _baseline(fn, baseline, X):
     try:
         b = np.broadcast_to(b, X.shape)
     except ValueError:
-        raise ValueError(f"{fn}: baseline must be a number or broadcast to X's shape {X.shape}; "
+        raise NpnetValueError(f"{fn}: baseline must be a number or broadcast to X's shape {X.shape}; "
                          f"got shape {b.shape}") from None
     return b.astype(X.dtype)
 
@@ -139,11 +140,10 @@ def occlusion(X, y, model, window=32, stride=16, fill=0, batch_size=16):
     window = _check.positive_int(fn, "window", window)
     stride = _check.positive_int(fn, "stride", stride)
     batch_size = _check.positive_int(fn, "batch_size", batch_size)
-    if isinstance(fill, bool) or not isinstance(fill, numbers.Real) or not np.isfinite(fill):
-        raise ValueError(f"{fn}: fill must be a finite number; got {fill!r}")
+    fill = _check.number(fn, "fill", fill)
     n, _, h, w = X.shape
     if window > min(h, w):
-        raise ValueError(f"{fn}: window ({window}) must fit in the image ({h}x{w})")
+        raise NpnetValueError(f"{fn}: window ({window}) must fit in the image ({h}x{w})")
     corners = [(top, left) for top in range(0, h - window + 1, stride) for left in range(0, w - window + 1, stride)]
     drops = np.zeros((n, len(corners)), dtype=np.float64)
     base = _class_scores(X, y, model, batch_size)
@@ -228,7 +228,7 @@ def model_randomization_test(X, y, model, methods=("saliency", "guided_backprop"
     X, y = check_batch(fn, X, y, model)
     unknown = [m for m in methods if m not in RANDOMIZATION_METHODS]
     if unknown or not methods:
-        raise ValueError(f"{fn}: methods must be a non-empty list of names from {sorted(RANDOMIZATION_METHODS)}; "
+        raise NpnetValueError(f"{fn}: methods must be a non-empty list of names from {sorted(RANDOMIZATION_METHODS)}; "
                          f"got {list(methods)!r}")
     stages = _cascade(model)
     if max_stages is not None:

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from .. import _check
 from ..image import deprocess, save_figure
+from ..errors import NpnetValueError
 
 ROW_STYLES = ("heat", "overlay", "rgb")
 
@@ -53,7 +54,7 @@ def attribution_figure(path, X, rows, titles=None):
     X = _check.float_array(fn, "X", X, ndim=4, layout="(N, 3, H, W)")
     n = X.shape[0]
     if titles is not None and len(titles) != n:
-        raise ValueError(f"{fn}: titles must have one entry per image ({n}); got {len(titles)}")
+        raise NpnetValueError(f"{fn}: titles must have one entry per image ({n}); got {len(titles)}")
     images = [deprocess(X[i]) for i in range(n)]
     fig = Figure(figsize=(2.2 * n, 2.2 * (len(rows) + 1)), dpi=100)
     axes = fig.subplots(len(rows) + 1, n, squeeze=False)
@@ -64,11 +65,11 @@ def attribution_figure(path, X, rows, titles=None):
     for r, (label, maps, style) in enumerate(rows, start=1):
         maps = np.asarray(maps)
         if maps.shape[0] != n or maps.shape[-2:] != X.shape[-2:]:
-            raise ValueError(f"{fn}: row {label!r} must hold one map per image shaped like the images "
+            raise NpnetValueError(f"{fn}: row {label!r} must hold one map per image shaped like the images "
                              f"({n}, ..., {X.shape[2]}, {X.shape[3]}); got {maps.shape}")
         style = style or ("rgb" if maps.ndim == 4 else "heat")
         if style not in ROW_STYLES:
-            raise ValueError(f"{fn}: style of row {label!r} must be one of {ROW_STYLES}; got {style!r}")
+            raise NpnetValueError(f"{fn}: style of row {label!r} must be one of {ROW_STYLES}; got {style!r}")
         for i in range(n):
             axes[r, i].imshow(render_map(images[i], maps[i], style))
         axes[r, 0].set_ylabel(label, fontsize=9)
@@ -109,7 +110,7 @@ def class_visualization_figure(path, images, titles, columns=3):
     """
     fn = "class_visualization_figure"
     if len(images) != len(titles) or not images:
-        raise ValueError(f"{fn}: need as many titles as images (at least one); got {len(images)} images "
+        raise NpnetValueError(f"{fn}: need as many titles as images (at least one); got {len(images)} images "
                          f"and {len(titles)} titles")
     columns = min(_check.positive_int(fn, "columns", columns), len(images))
     rows = -(-len(images) // columns)

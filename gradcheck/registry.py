@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from .numeric import eval_numerical_gradient_array, rel_error
+from .numeric import _worst, eval_numerical_gradient_array, rel_error
 from npnet.errors import NpnetValueError
 
 
@@ -75,6 +75,8 @@ def layer_error(forward, backward, inputs, rng, wrt=None):
         backward: ``backward(dout, cache) -> grad`` or a tuple of grads.
         inputs: list of float64 arrays.
         wrt: for each returned grad, the index of the input it belongs to (default 0, 1, 2, ...).
+    Returns:
+        The largest relative error over all gradients; NaN if any gradient (or the forward) gives NaN.
     """
     out, cache = forward(*inputs)
     dout = rng.standard_normal(np.shape(out))
@@ -82,14 +84,14 @@ def layer_error(forward, backward, inputs, rng, wrt=None):
     if not isinstance(grads, (tuple, list)):
         grads = (grads,)
     wrt = range(len(grads)) if wrt is None else wrt
-    worst = 0.0
+    errors = []
     for grad, i in zip(grads, wrt):
         def f(xi, i=i):
             args = list(inputs)
             args[i] = xi
             return forward(*args)[0]
-        worst = max(worst, rel_error(eval_numerical_gradient_array(f, inputs[i], dout), grad))
-    return worst
+        errors.append(rel_error(eval_numerical_gradient_array(f, inputs[i], dout), grad))
+    return _worst(errors)
 
 
 def loss_error(loss_fn, x, *args):

@@ -13,7 +13,7 @@ Checkpoints are ``.npz`` files: ``params/<name>`` arrays, ``optim/<name>/<key>``
 ``meta`` JSON string (epoch, loss history, scalar optimiser settings, model configuration).
 """
 import json
-import numbers
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +21,7 @@ import numpy as np
 from . import _check, optim
 from .data.coco import sample_coco_minibatch
 from .data.lookup import atomic_output
-from .errors import NpnetTypeError, NpnetValueError
+from .errors import DataNotFoundError, FileFormatError, NpnetTypeError, NpnetValueError, TrainingDivergedError
 
 __all__ = ["CaptioningSolver", "read_checkpoint", "plot_loss_history"]
 
@@ -73,14 +73,16 @@ class CaptioningSolver:
         elif not callable(rule):
             raise NpnetTypeError(f"{fn}: update_rule must be a name or a function; got {type(rule).__name__}")
         self.update_rule = rule
+        if opts["optim_config"] is not None and not isinstance(opts["optim_config"], dict):
+            raise NpnetTypeError(f"{fn}: optim_config must be a dict or None; got {type(opts['optim_config']).__name__}")
         self.optim_config = dict(opts["optim_config"] or {})
-        if isinstance(opts["lr_decay"], bool) or not isinstance(opts["lr_decay"], numbers.Real):
-            raise NpnetValueError(f"{fn}: lr_decay must be a real number; got {opts['lr_decay']!r}")
-        self.lr_decay = float(opts["lr_decay"])
+        # Checked here, not at the first step, so a bad --lr fails before any data is loaded or time spent.
+        self.optim_config.update(_check.hyper(fn, self.optim_config, optim.HYPER_PARAMETERS, prefix="optim_config"))
+        self.lr_decay = _check.number(fn, "lr_decay", opts["lr_decay"], low=0, low_open=True)
         self.batch_size = _check.positive_int(fn, "batch_size", opts["batch_size"])
         self.num_epochs = _check.nonnegative_int(fn, "num_epochs", opts["num_epochs"])
         self.print_every = _check.positive_int(fn, "print_every", opts["print_every"])
-        self.verbose = bool(opts["verbose"])
+        self.verbose = _check.boolean(fn, "verbose", opts["verbose"])
         self.checkpoint_name = opts["checkpoint_name"]
         self.rng = opts["rng"]
         if "train_captions" not in data:
@@ -97,6 +99,9 @@ class CaptioningSolver:
         captions, features, _ = sample_coco_minibatch(self.data, batch_size=self.batch_size, split="train",
                                                       rng=self.rng)
         loss, grads = self.model.loss(features, captions)
+        if not np.isfinite(loss):
+            raise TrainingDivergedError(f"CaptioningSolver: the loss became {loss} at iteration "
+                                        f"{len(self.loss_history) + 1}; lower the learning rate")
         self.loss_history.append(float(loss))
         for name, w in self.model.params.items():
             next_w, self.optim_configs[name] = self.update_rule(w, grads[name], self.optim_configs[name])
@@ -161,25 +166,40 @@ class CaptioningSolver:
         self.loss_history = [float(v) for v in meta["loss_history"]]
 
 
+_META_TYPES = {"epoch": int, "loss_history": list, "optim": dict}
+
+
 def read_checkpoint(path):
     """Read a checkpoint written by :meth:`CaptioningSolver.save_checkpoint`.
 
     Returns:
         dict with ``params`` ({name: array}), ``optim`` ({name: {key: array}}) and ``meta`` (dict).
     Raises:
-        FileNotFoundError if ``path`` does not exist; ValueError if it is not such a checkpoint.
+        FileNotFoundError if ``path`` does not exist; :class:`npnet.errors.FileFormatError` (a
+        ``ValueError``) naming the file if it is truncated, corrupt or not such a checkpoint.
     """
+    fn = "read_checkpoint"
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"read_checkpoint: no checkpoint file at {path}")
+        raise DataNotFoundError(f"{fn}: no checkpoint file at {path}")
     try:
         with np.load(path, allow_pickle=False) as f:
             contents = {k: f[k] for k in f.files}
-    except (OSError, ValueError) as err:
-        raise NpnetValueError(f"read_checkpoint: {path} is not a readable .npz file ({err})") from None
+    # A truncated or garbled zip raises any of these from inside zipfile / NumPy's format reader.
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as err:
+        raise FileFormatError(f"{fn}: {path} is not a readable .npz file, it may be truncated or corrupt "
+                              f"({type(err).__name__}: {err})") from None
     if "meta" not in contents:
-        raise NpnetValueError(f"read_checkpoint: {path} is not an npnet checkpoint (no 'meta' entry)")
-    meta = json.loads(str(contents.pop("meta")))
+        raise FileFormatError(f"{fn}: {path} is not an npnet checkpoint (no 'meta' entry)")
+    try:
+        meta = json.loads(str(contents.pop("meta")))
+    except ValueError as err:
+        raise FileFormatError(f"{fn}: {path} has an unreadable 'meta' entry ({err})") from None
+    if (not isinstance(meta, dict) or any(not isinstance(meta.get(k), t) for k, t in _META_TYPES.items())
+            or not all(isinstance(v, (int, float)) for v in meta["loss_history"])
+            or not all(isinstance(v, dict) for v in meta["optim"].values())):
+        raise FileFormatError(f"{fn}: {path} has a 'meta' entry without "
+                              f"{', '.join(f'{k} ({t.__name__})' for k, t in _META_TYPES.items())}")
     params, states = {}, {}
     for key, value in contents.items():
         kind, _, rest = key.partition("/")
@@ -189,7 +209,7 @@ def read_checkpoint(path):
             name, _, state_key = rest.rpartition("/")
             states.setdefault(name, {})[state_key] = value
     if not params:
-        raise NpnetValueError(f"read_checkpoint: {path} holds no parameters")
+        raise FileFormatError(f"{fn}: {path} holds no parameters")
     return {"params": params, "optim": states, "meta": meta}
 
 

@@ -39,7 +39,7 @@ def _pool_setup(fn, x, pool_param, extra_defaults=None):
     kw = _check.positive_int(fn, "pool_param['pool_width']", p["pool_width"])
     stride = _check.positive_int(fn, "pool_param['stride']", p["stride"])
     pad = _check.nonnegative_int(fn, "pool_param['pad']", p["pad"])
-    ceil_mode = bool(p["ceil_mode"])
+    ceil_mode = _check.boolean(fn, "pool_param['ceil_mode']", p["ceil_mode"])
     H, W = x.shape[2:]
     if 2 * pad > min(kh, kw):
         raise NpnetValueError(f"{fn}: pool_param['pad'] must be at most half the {kh}x{kw} window; got {pad}")
@@ -179,10 +179,10 @@ def avg_pool_forward(x, pool_param):
         out: (N, C, H', W').
         cache: for :func:`avg_pool_backward`.
     """
-    x, (kh, kw), stride, pad, (Ho, Wo), p = _pool_setup("avg_pool_forward", x, pool_param,
-                                                         {"count_include_pad": True})
+    fn = "avg_pool_forward"
+    x, (kh, kw), stride, pad, (Ho, Wo), p = _pool_setup(fn, x, pool_param, {"count_include_pad": True})
     N, C, H, W = x.shape
-    include = bool(p["count_include_pad"])
+    include = _check.boolean(fn, "pool_param['count_include_pad']", p["count_include_pad"])
     # BEGIN SOLUTION
     area = np.outer(_divisor(Ho, stride, pad, kh, H, include), _divisor(Wo, stride, pad, kw, W, include))
     canvas = np.zeros((N, C, _canvas_shape(H, kh, stride, pad, Ho), _canvas_shape(W, kw, stride, pad, Wo)),

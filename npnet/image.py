@@ -12,7 +12,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy.ndimage import gaussian_filter1d
 
 from npnet import _check
-from npnet.data.lookup import atomic_output
+from npnet._io import atomic_output
 from .errors import NpnetTypeError, NpnetValueError
 
 SQUEEZENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
@@ -129,8 +129,10 @@ def center_crop(img, size):
     a = np.asarray(img)
     if a.ndim < 2:
         raise NpnetValueError(f"{fn}: img must have at least 2 dims (H, W, ...); got shape {a.shape}")
-    th, tw = (size, size) if isinstance(size, numbers.Integral) else tuple(size)
-    th, tw = _check.positive_int(fn, "crop height", th), _check.positive_int(fn, "crop width", tw)
+    if isinstance(size, (tuple, list)) and len(size) == 2:
+        th, tw = _check.positive_int(fn, "size[0]", size[0]), _check.positive_int(fn, "size[1]", size[1])
+    else:
+        th = tw = _check.number(fn, "size (an int or an (h, w) pair)", size, low=1, integer=True)
     h, w = a.shape[:2]
     if th > h or tw > w:
         raise NpnetValueError(f"{fn}: cannot crop {th}x{tw} (h x w) from an image of {h}x{w}")
@@ -157,10 +159,12 @@ def deprocess(x, rescale=False):
 
     Undoes ``preprocess``'s normalisation; ``rescale=True`` then stretches the image's min..max to
     0..1 (for visualising gradients and synthesised images); values are clipped to [0, 1] and
-    rounded to the nearest of 0..255.
+    rounded to the nearest of 0..255. NaN or Inf pixels are refused (they have no colour; casting
+    them to uint8 would give arbitrary bytes).
     """
     fn = "deprocess"
     x = _check.float_array(fn, "x", x, ndim=(3, 4), layout="(1, 3, H, W) or (3, H, W)")
+    _check.finite(fn, "x", x)
     if x.ndim == 4:
         _check.shape(fn, "x", x, (1, 3, None, None))
         x = x[0]
@@ -173,8 +177,9 @@ def deprocess(x, rescale=False):
 
 
 def blur_image(X, sigma=1):
-    """Gaussian blur of float (N, C, H, W) images along H and W (std ``sigma`` pixels); same shape/dtype."""
+    """Gaussian blur of float (N, C, H, W) images along H and W (std ``sigma`` > 0 pixels); same shape/dtype."""
     X = _check.float_array("blur_image", "X", X, ndim=4, layout="(N, C, H, W)")
+    sigma = _check.number("blur_image", "sigma", sigma, low=0, low_open=True)
     X = gaussian_filter1d(X, sigma, axis=2)
     return gaussian_filter1d(X, sigma, axis=3)
 
@@ -217,14 +222,25 @@ def save_image(path, img):
 
 
 def save_figure(fig, path):
-    """Render a ``matplotlib.figure.Figure`` to a PNG at ``path`` atomically; returns the Path.
+    """Render a ``matplotlib.figure.Figure`` to ``path`` atomically, in the format its suffix names
+    (``.png``, ``.jpg``, ``.pdf``, ``.svg``...); returns the Path.
 
     Works on a bare ``Figure`` (no pyplot), so saving never changes the user's matplotlib backend.
+    A suffix matplotlib cannot write is refused (never PNG bytes under another name).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    FigureCanvasAgg(fig)
+    fn = "save_figure"
+    if not isinstance(fig, Figure):
+        raise NpnetTypeError(f"{fn}: fig must be a matplotlib Figure; got {type(fig).__name__}")
+    canvas = FigureCanvasAgg(fig)
     path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    supported = canvas.get_supported_filetypes()
+    if fmt not in supported:
+        raise NpnetValueError(f"{fn}: cannot write a figure as {path.suffix or 'a file without suffix'!r} "
+                              f"({path}); use one of {', '.join('.' + k for k in sorted(supported))}")
     with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=fig.dpi)
+        fig.savefig(tmp, format=fmt, dpi=fig.dpi)
     return path

@@ -20,7 +20,7 @@ import numpy as np
 
 from . import _check, optim
 from .data.coco import sample_coco_minibatch
-from .data.lookup import atomic_output
+from ._io import atomic_output
 from .errors import DataNotFoundError, FileFormatError, NpnetTypeError, NpnetValueError, TrainingDivergedError
 
 __all__ = ["CaptioningSolver", "read_checkpoint", "plot_loss_history"]

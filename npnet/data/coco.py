@@ -18,15 +18,15 @@ set in exactly this layout from the real vocabulary, for tests and offline demos
 """
 import json
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from .. import _check
-from .lookup import atomic_output, find_data
-from ..errors import NpnetValueError
+from .._io import atomic_folder
+from .lookup import find_data
+from ..errors import FileFormatError, NpnetValueError
 
 __all__ = ["load_coco_data", "sample_coco_minibatch", "decode_captions", "make_synthetic_coco"]
 
@@ -54,14 +54,17 @@ def _default_base_dir():
     target = archive.parent / "coco_captioning"
     if not (target / CAPTIONS_FILE).is_file():
         # Extract beside the archive, then move into place in one step so a crash leaves no half folder.
-        with tempfile.TemporaryDirectory(dir=archive.parent) as tmp, zipfile.ZipFile(archive) as zf:
-            zf.extractall(tmp)
-            found = [p.parent for p in Path(tmp).rglob(CAPTIONS_FILE)]
-            if not found:
-                raise NpnetValueError(f"load_coco_data: {archive} holds no {CAPTIONS_FILE}")
-            if target.exists():
-                shutil.rmtree(target)
-            found[0].rename(target)
+        try:
+            with atomic_folder(target) as tmp, zipfile.ZipFile(archive) as zf:
+                zf.extractall(tmp / ".extract")
+                found = [p.parent for p in (tmp / ".extract").rglob(CAPTIONS_FILE)]
+                if not found:
+                    raise FileFormatError(f"load_coco_data: {archive} holds no {CAPTIONS_FILE}")
+                for item in found[0].iterdir():
+                    item.rename(tmp / item.name)
+                shutil.rmtree(tmp / ".extract")
+        except (zipfile.BadZipFile, EOFError) as err:
+            raise FileFormatError(f"load_coco_data: {archive} is not a readable zip archive ({err})") from None
     return target
 
 
@@ -243,7 +246,8 @@ def make_synthetic_coco(out_dir, vocab_json=None, num_train=100, num_val=40, num
     So captions can be predicted from features, and val images behave like train images.
 
     Args:
-        out_dir: folder to write into (created; files in it with the layout's names are replaced).
+        out_dir: folder to write; it must not exist, or hold only files of the layout (an earlier
+            synthetic set), and is replaced as a whole (written in a temporary folder, then renamed).
         vocab_json: a ``coco2014_vocab.json``; ``None`` finds ``coco/coco2014_vocab.json`` through
             :func:`npnet.data.lookup.find_data`. It is copied into ``out_dir``.
         num_train, num_val: number of captions per split.
@@ -255,7 +259,14 @@ def make_synthetic_coco(out_dir, vocab_json=None, num_train=100, num_val=40, num
     """
     fn = "make_synthetic_coco"
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if out.exists():
+        if not out.is_dir():
+            raise NpnetValueError(f"{fn}: out_dir {out} is a file, not a folder")
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in _layout_files())
+        if foreign:
+            raise NpnetValueError(f"{fn}: {out} holds files outside the coco_captioning layout "
+                                  f"({', '.join(foreign[:5])}); the folder is replaced as a whole, so give a "
+                                  f"new or empty folder")
     vocab_path = find_data(f"coco/{VOCAB_FILE}") if vocab_json is None else Path(vocab_json)
     vocab = _read_vocab(vocab_path, fn)
     w2i = vocab["word_to_idx"]
@@ -313,21 +324,27 @@ def make_synthetic_coco(out_dir, vocab_json=None, num_train=100, num_val=40, num
         features[split][False] = features[split][False] / fc7_scale
         features[split][True] = (features[split][True] - pca_mean) / pca_scale
 
-    _write_h5(out / CAPTIONS_FILE, arrays)
-    for split in SPLITS:
-        for pca in (True, False):
-            _write_h5(out / _features_file(split, pca), {"features": features[split][pca].astype(np.float32)})
-        with atomic_output(out / f"{split}2014_urls.txt") as tmp:
-            tmp.write_text("".join(u + "\n" for u in urls[split]), encoding="utf-8")
-    if (out / VOCAB_FILE).resolve() != vocab_path.resolve():
-        with atomic_output(out / VOCAB_FILE) as tmp:
-            tmp.write_text(json.dumps({"idx_to_word": vocab["idx_to_word"], "word_to_idx": w2i}), encoding="utf-8")
+    # Everything is written into a temporary folder that then replaces out_dir in one step, so an
+    # interrupted run leaves the old data set or the new one, never a mix of their files.
+    with atomic_folder(out) as tmp:
+        _write_h5(tmp / CAPTIONS_FILE, arrays)
+        for split in SPLITS:
+            for pca in (True, False):
+                _write_h5(tmp / _features_file(split, pca), {"features": features[split][pca].astype(np.float32)})
+            (tmp / f"{split}2014_urls.txt").write_text("".join(u + "\n" for u in urls[split]), encoding="utf-8")
+        (tmp / VOCAB_FILE).write_text(json.dumps({"idx_to_word": vocab["idx_to_word"], "word_to_idx": w2i}),
+                                      encoding="utf-8")
     return out
+
+
+def _layout_files():
+    """Names of every file of the coco_captioning layout."""
+    return ({CAPTIONS_FILE, VOCAB_FILE} | {f"{s}2014_urls.txt" for s in SPLITS}
+            | {_features_file(s, pca) for s in SPLITS for pca in (True, False)})
 
 
 def _write_h5(path, arrays):
     import h5py
-    with atomic_output(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            for name, value in arrays.items():
-                f.create_dataset(name, data=value)
+    with h5py.File(path, "w") as f:
+        for name, value in arrays.items():
+            f.create_dataset(name, data=value)

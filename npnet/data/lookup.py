@@ -21,13 +21,13 @@ to ``.npz`` (no torch needed: see ``npnet.weights``). The result may be a ``.pth
 Setting ``NPNET_OFFLINE=1`` (the test suite does) turns every download off. When a file cannot be
 found, one ``FileNotFoundError`` lists each place that was searched and how to get the file.
 """
-import contextlib
 import hashlib
 import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
+
+from .._io import atomic_output  # noqa: F401  (re-exported: older code imports it from here)
 
 # relpath -> (official URL, SHA-256 of the file, or None when no stable hash is published).
 # Files of the course with no official per-file URL (kitten, sky, composition_vii, muse, the check
@@ -104,32 +104,6 @@ def sha256_file(path, chunk=1 << 20):
         for block in iter(lambda: f.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
-
-
-@contextlib.contextmanager
-def atomic_output(path):
-    """Yield a temporary path in ``path``'s folder; on success move it onto ``path`` in one step.
-
-    Readers never see a half-written file, and a failure leaves any earlier ``path`` untouched.
-    The temporary name keeps ``path``'s suffix so writers that pick a format from it still work.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _offline():

@@ -194,3 +194,59 @@ def feature_index(fn, name, layer, num_layers):
         raise NpnetValueError(f"{fn}: {name} must be an index of model.features, an integer in 0..{num_layers - 1}; "
                          f"got {layer!r}")
     return int(layer)
+
+
+def vocabulary(fn, word_to_idx, name="word_to_idx", special=("<NULL>", "<START>", "<END>")):
+    """Return ``word_to_idx`` (a dict word -> index of V words) if its indices are distinct
+    non-negative ints, it contains ``'<NULL>'``, and every ``special`` word present has an index < V;
+    else raise. A duplicate gives two words one embedding row; a negative index wraps around.
+
+    An ordinary word may have an index >= V, because the course's own unit test builds a model from
+    ``{'<NULL>': 0, 'cat': 2, 'dog': 3}``: such a word can never be fed or predicted (caption indices
+    are checked against V), so it cannot give a wrong answer silently.
+    """
+    if not isinstance(word_to_idx, dict) or not word_to_idx:
+        raise NpnetTypeError(f"{fn}: {name} must be a non-empty dict mapping words to indices; "
+                             f"got {type(word_to_idx).__name__}")
+    bad = [w for w, i in word_to_idx.items() if not isinstance(w, str) or isinstance(i, (bool, np.bool_))
+           or not isinstance(i, numbers.Integral)]
+    if bad:
+        raise NpnetTypeError(f"{fn}: {name} must map str words to int indices; got {bad[0]!r}: "
+                             f"{word_to_idx[bad[0]]!r}")
+    v = len(word_to_idx)
+    indices = [int(i) for i in word_to_idx.values()]
+    if min(indices) < 0:
+        raise NpnetValueError(f"{fn}: {name} indices must be >= 0; got {min(indices)}")
+    if len(set(indices)) != v:
+        dup = sorted({i for i in indices if indices.count(i) > 1})[:5]
+        raise NpnetValueError(f"{fn}: {name} must give each word its own index; duplicated {dup}")
+    if "<NULL>" not in word_to_idx:
+        raise NpnetValueError(f"{fn}: {name} must contain the padding word '<NULL>'")
+    for word in special:
+        if word in word_to_idx and word_to_idx[word] >= v:
+            raise NpnetValueError(f"{fn}: {name}[{word!r}] must be < V = {v} (the number of words); "
+                                  f"got {word_to_idx[word]}")
+    return word_to_idx
+
+
+def float_dtype(fn, dtype, name="dtype"):
+    """Return ``np.dtype(dtype)`` if it is a floating type (float32 / float64), else raise.
+
+    An integer dtype would truncate every initial weight to 0 and build a network that outputs zeros.
+    """
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise NpnetTypeError(f"{fn}: {name} must be a NumPy floating dtype such as np.float32; got {dtype!r}") from None
+    if not np.issubdtype(dt, np.floating):
+        raise NpnetTypeError(f"{fn}: {name} must be a floating dtype (float32 or float64); got {dt}")
+    return dt
+
+
+def model(fn, net, needs=("forward", "backward")):
+    """Raise ``TypeError`` unless ``net`` has every attribute in ``needs`` (e.g. ``model=None``)."""
+    missing = [a for a in needs if not hasattr(net, a)]
+    if missing:
+        raise NpnetTypeError(f"{fn}: model must be a network such as npnet.models.squeezenet1_1(); got "
+                             f"{type(net).__name__} (it has no {', '.join(missing)})")
+    return net

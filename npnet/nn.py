@@ -203,8 +203,15 @@ class Conv2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
                  dtype=np.float32, rng=None):
         super().__init__()
+        fn = "Conv2d"
         rng = np.random.default_rng(rng)
-        k = _check.positive_int("Conv2d", "kernel_size", kernel_size)
+        in_channels = _check.positive_int(fn, "in_channels", in_channels)
+        out_channels = _check.positive_int(fn, "out_channels", out_channels)
+        k = _check.positive_int(fn, "kernel_size", kernel_size)
+        stride = _check.positive_int(fn, "stride", stride)
+        padding = _check.nonnegative_int(fn, "padding", padding)
+        bias = _check.boolean(fn, "bias", bias)
+        dtype = _check.float_dtype(fn, dtype)
         fan_in = in_channels * k * k
         self.params["weight"] = _uniform_init(rng, (out_channels, in_channels, k, k), fan_in, dtype)
         if bias:
@@ -229,7 +236,12 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32, rng=None):
         super().__init__()
+        fn = "Linear"
         rng = np.random.default_rng(rng)
+        in_features = _check.positive_int(fn, "in_features", in_features)
+        out_features = _check.positive_int(fn, "out_features", out_features)
+        bias = _check.boolean(fn, "bias", bias)
+        dtype = _check.float_dtype(fn, dtype)
         self.params["weight"] = _uniform_init(rng, (out_features, in_features), in_features, dtype)
         if bias:
             self.params["bias"] = _uniform_init(rng, (out_features,), in_features, dtype)
@@ -269,9 +281,12 @@ class MaxPool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False):
         super().__init__()
+        fn = "MaxPool2d"
+        kernel_size = _check.positive_int(fn, "kernel_size", kernel_size)
         self.pool_param = {"pool_height": kernel_size, "pool_width": kernel_size,
-                           "stride": kernel_size if stride is None else stride,
-                           "pad": padding, "ceil_mode": ceil_mode}
+                           "stride": kernel_size if stride is None else _check.positive_int(fn, "stride", stride),
+                           "pad": _check.nonnegative_int(fn, "padding", padding),
+                           "ceil_mode": _check.boolean(fn, "ceil_mode", ceil_mode)}
 
     def forward(self, x):
         out, self.cache = max_pool_forward(x, self.pool_param)
@@ -298,9 +313,8 @@ class Dropout(Module):
 
     def __init__(self, p=0.5, seed=None):
         super().__init__()
-        if not 0 <= p < 1:
-            raise NpnetValueError(f"Dropout: p (drop probability) must be in [0, 1); got {p}")
-        self.p = p
+        # p is the probability of DROPPING a unit here.
+        self.p = _check.number("Dropout", "p", p, low=0, high=1, high_open=True)
         self.rng = np.random.default_rng(seed)
 
     def forward(self, x):

@@ -26,7 +26,7 @@ import numpy as np
 from .. import _check
 from .._io import atomic_folder
 from .lookup import find_data
-from ..errors import FileFormatError, NpnetValueError
+from ..errors import FileFormatError, NpnetTypeError, NpnetValueError
 
 __all__ = ["load_coco_data", "sample_coco_minibatch", "decode_captions", "make_synthetic_coco"]
 
@@ -217,10 +217,19 @@ def decode_captions(captions, idx_to_word):
     Returns:
         A list of N strings, or one string for a 1-D input.
     """
+    fn = "decode_captions"
     captions = np.asarray(captions)
     if not np.issubdtype(captions.dtype, np.integer) or captions.ndim not in (1, 2):
-        raise NpnetValueError(f"decode_captions: captions must be integer word indices of shape (N, T) or (T,); "
-                         f"got {captions.dtype} {captions.shape}")
+        raise NpnetValueError(f"{fn}: captions must be integer word indices of shape (N, T) or (T,); "
+                              f"got {captions.dtype} {captions.shape}")
+    if not isinstance(idx_to_word, (list, tuple, dict)):
+        raise NpnetTypeError(f"{fn}: idx_to_word must be a list or a dict of words; got {type(idx_to_word).__name__}")
+    # A negative index would wrap around to the end of a list: a real word, silently wrong.
+    known = range(len(idx_to_word)) if not isinstance(idx_to_word, dict) else idx_to_word
+    unknown = sorted({int(i) for i in captions.ravel() if int(i) not in known})
+    if unknown:
+        raise NpnetValueError(f"{fn}: captions hold indices with no word in idx_to_word ({len(idx_to_word)} "
+                              f"words): {unknown[:5]}")
     decoded = []
     for row in np.atleast_2d(captions):
         words = []

@@ -41,6 +41,18 @@ def _normalize(x, axis, eps):
     return xhat, mean, var, inv_std
 
 
+def _finite_variance(fn, var, dtype):
+    """Refuse a variance that overflowed: ``inv_std`` would be 0 and every output silently ``beta``.
+
+    Finite inputs can overflow ``var`` (|x| above ~1e19 in float32, ~1e154 in float64); NaN or Inf
+    inputs give a NaN variance instead, which propagates to the output and is left alone.
+    """
+    if np.isposinf(var).any():
+        raise NpnetValueError(f"{fn}: the variance of x overflows {np.dtype(dtype).name} for "
+                              f"{int(np.isposinf(var).sum())} group(s); the values are too large to normalise, "
+                              f"scale x down (or use float64)")
+
+
 def _normalize_backward(dxhat, xhat, inv_std, axis):
     """Gradient through ``xhat = (x - mean) * inv_std`` with batch statistics over ``axis``."""
     # BEGIN SOLUTION
@@ -74,9 +86,11 @@ def _batchnorm_forward(fn, x, gamma, beta, bn_param):
     # BEGIN SOLUTION
     if mode == "train":
         xhat, mean, var, inv_std = _normalize(x, 0, eps)
+        _finite_variance(fn, var, x.dtype)
         running["running_mean"] = momentum * running["running_mean"] + (1 - momentum) * mean[0]
         running["running_var"] = momentum * running["running_var"] + (1 - momentum) * var[0]
     else:
+        _finite_variance(fn, running["running_var"], x.dtype)
         inv_std = 1 / np.sqrt(running["running_var"] + eps)
         xhat = (x - running["running_mean"]) * inv_std
     out = gamma * xhat + beta
@@ -208,7 +222,8 @@ def instance_norm_forward(x, gamma, beta, eps=1e-5):
     if x.shape[2] * x.shape[3] < 2:
         raise NpnetValueError(f"{fn}: needs more than 1 pixel per plane (H * W >= 2); got shape {x.shape}")
     # BEGIN SOLUTION
-    xhat, _, _, inv_std = _normalize(x, (2, 3), eps)
+    xhat, _, var, inv_std = _normalize(x, (2, 3), eps)
+    _finite_variance(fn, var, x.dtype)
     out = gamma[:, None, None] * xhat + beta[:, None, None]
     # END SOLUTION
     return out, (xhat, inv_std, gamma)

@@ -371,7 +371,7 @@ def temporal_softmax_loss(x, y, mask, verbose=False):
     Args:
         x: (N, T, V) scores.
         y: (N, T) integer targets, each in [0, V).
-        mask: (N, T) booleans (or 0/1 weights): which entries count.
+        mask: (N, T) booleans (or numbers that are all 0 or 1): which entries count.
         verbose: print the shape of the flattened gradient (as the course's version does).
     Returns:
         loss: scalar of the dtype of ``x``.
@@ -379,6 +379,7 @@ def temporal_softmax_loss(x, y, mask, verbose=False):
     """
     fn = "temporal_softmax_loss"
     x = _check.float_array(fn, "x", x, ndim=3, layout="(N, T, V)")
+    _check.finite(fn, "x", x)
     n, t_len, v = x.shape
     y = _indices(fn, "y", y, v, "(N, T)")
     _check.shape(fn, "y", y, (n, t_len))
@@ -386,6 +387,9 @@ def temporal_softmax_loss(x, y, mask, verbose=False):
     _check.shape(fn, "mask", mask, (n, t_len))
     if not (mask.dtype == bool or np.issubdtype(mask.dtype, np.number)):
         raise NpnetTypeError(f"{fn}: mask must be a boolean or numeric array; got dtype {mask.dtype}")
+    if mask.dtype != bool and not np.isin(mask, (0, 1)).all():
+        raise NpnetValueError(f"{fn}: mask must hold only 0 and 1 (or booleans); got values such as "
+                              f"{mask[~np.isin(mask, (0, 1))].ravel()[0]!r}")
     # BEGIN SOLUTION
     x_flat, y_flat = x.reshape(n * t_len, v), y.ravel()
     weight = mask.reshape(n * t_len).astype(x.dtype)

@@ -52,11 +52,8 @@ class CaptioningRNN:
         fn = "CaptioningRNN"
         if cell_type not in _CELLS:
             raise NpnetValueError(f"{fn}: cell_type must be 'rnn' or 'lstm'; got {cell_type!r}")
-        if not isinstance(word_to_idx, dict) or "<NULL>" not in word_to_idx:
-            raise NpnetValueError(f"{fn}: word_to_idx must be a dict containing '<NULL>'")
-        self.dtype = np.dtype(dtype)
-        if not np.issubdtype(self.dtype, np.floating):
-            raise NpnetTypeError(f"{fn}: dtype must be a floating-point type; got {self.dtype}")
+        _check.vocabulary(fn, word_to_idx)
+        self.dtype = _check.float_dtype(fn, dtype)
         self.cell_type = cell_type
         self.word_to_idx = dict(word_to_idx)
         self.idx_to_word = {i: w for w, i in self.word_to_idx.items()}
@@ -109,6 +106,7 @@ class CaptioningRNN:
     def _features(self, fn, features):
         features = _check.float_array(fn, "features", features, ndim=2, layout="(N, D)")
         _check.shape(fn, "features", features, (None, self.input_dim))
+        _check.finite(fn, "features", features)
         return features.astype(self.dtype, copy=False)
 
     def loss(self, features, captions):

@@ -79,6 +79,8 @@ class SqueezeNet(Module):
         super().__init__()
         if version not in _FEATURES:
             raise NpnetValueError(f"SqueezeNet: version must be one of {sorted(_FEATURES)}; got {version!r}")
+        num_classes = _check.positive_int("SqueezeNet", "num_classes", num_classes)
+        dtype = _check.float_dtype("SqueezeNet", dtype)
         rng = np.random.default_rng(seed)
         layers = []
         for spec in _FEATURES[version]:
@@ -183,5 +185,6 @@ def _build(version, pretrained, weights, dtype):
 
 def extract_features(X, model):
     """The output of every module of ``model.features`` for images X, as a list (index i = features[i])."""
+    _check.model("extract_features", model, ("features", "check_input", "dtype"))
     model.features.forward(model.check_input("extract_features", X).astype(model.dtype, copy=False))
     return list(model.features.outputs)

@@ -23,7 +23,7 @@ from .. import _check
 from ..image import load_image, preprocess
 from ..optim import adam
 from .losses import _weight, content_loss, gram_matrix, style_loss, tv_loss
-from ..errors import NpnetValueError
+from ..errors import NpnetTypeError, NpnetValueError
 
 __all__ = ["PRESETS", "StyleResult", "find_image", "load_input", "min_side", "features_backward",
            "extract_targets", "style_targets", "StyleObjective", "style_transfer", "feature_inversion",
@@ -93,6 +93,7 @@ def load_input(fn, image, size):
         return preprocess(image, size)
     x = _check.float_array(fn, "image", image, ndim=4, layout="(1, 3, H, W)")
     _check.shape(fn, "image", x, (1, 3, None, None))
+    _check.finite(fn, "image", x)
     return x
 
 
@@ -308,7 +309,8 @@ def style_transfer(content_image, style_image, image_size=192, style_size=192, c
         style_blend_weights: one weight per style image when ``style_image`` is a list (default
             equal); the Gram targets are the weighted average.
         num_iterations, learning_rate, decayed_lr, decay_lr_at, clamp: the schedule (course values
-            200, 3.0, 0.1, 180, 1.5; ``clamp=None`` turns clamping off). ``decay_lr_at=None`` means 90%
+            200, 3.0, 0.1, 180, 1.5; ``num_iterations >= 1``, rates and clamp > 0, ``clamp=None``
+            turns clamping off). ``decay_lr_at=None`` means 90%
             of ``num_iterations`` (180 of 200), so shorter runs also end with small steps.
         seed: seed of the random initial image (the only randomness), for reproducible results.
         model: a SqueezeNet (default ``squeezenet1_1()``, pretrained float32).
@@ -322,17 +324,24 @@ def style_transfer(content_image, style_image, image_size=192, style_size=192, c
             small for the chosen layers, bad weights. FileNotFoundError: a missing image file.
     """
     fn = "style_transfer"
+    # Every number is checked before the (slow) weights are loaded.
+    content_weight = _weight(fn, "content_weight", content_weight)
+    tv_weight = _weight(fn, "tv_weight", tv_weight)
+    num_iterations = _check.positive_int(fn, "num_iterations", num_iterations)
+    decay_lr_at = (num_iterations * 9 // 10 if decay_lr_at is None
+                   else _check.nonnegative_int(fn, "decay_lr_at", decay_lr_at))
+    learning_rate = _check.number(fn, "learning_rate", learning_rate, low=0, low_open=True)
+    decayed_lr = _check.number(fn, "decayed_lr", decayed_lr, low=0, low_open=True)
+    clamp = _check.number(fn, "clamp", clamp, low=0, low_open=True, allow_none=True)
+    snapshot_every = _check.positive_int(fn, "snapshot_every", snapshot_every) if snapshot_every is not None else None
+    init_random = _check.boolean(fn, "init_random", init_random)
+    if callback is not None and not callable(callback):
+        raise NpnetTypeError(f"{fn}: callback must be callable as callback(t, img); got {type(callback).__name__}")
     if model is None:
         from ..models.squeezenet import squeezenet1_1
         model = squeezenet1_1()
-    content_weight = _weight(fn, "content_weight", content_weight)
-    tv_weight = _weight(fn, "tv_weight", tv_weight)
+    _check.model(fn, model, ("features", "dtype"))
     style_layers, style_weights = _check_weights(fn, style_layers, style_weights, model)
-    num_iterations = _check.nonnegative_int(fn, "num_iterations", num_iterations)
-    decay_lr_at = (num_iterations * 9 // 10 if decay_lr_at is None
-                   else _check.nonnegative_int(fn, "decay_lr_at", decay_lr_at))
-    if snapshot_every is not None:
-        snapshot_every = _check.positive_int(fn, "snapshot_every", snapshot_every)
     rng = np.random.default_rng(seed)
     dtype = model.dtype
 

@@ -27,6 +27,7 @@ def check_batch(fn, X, y, model):
     X must be a finite float (N, 3, H, W) array the model accepts, y (N,) integers in
     [0, model.num_classes) (a plain int is accepted when N == 1).
     """
+    _check.model(fn, model, ("forward", "backward", "check_input", "num_classes", "dtype"))
     X = model.check_input(fn, X)
     _check.finite(fn, "X", X)
     y = _check.labels(fn, "y", y, X.shape[0], model.num_classes)
@@ -168,6 +169,7 @@ def _checked_cam(fn, X, y, model, layer, upsample, plus_plus):
     dtype = np.asarray(X).dtype
     X, y = check_batch(fn, X, y, model)
     layer = _check.feature_index(fn, "layer", layer, len(model.features))
+    upsample = _check.boolean(fn, "upsample", upsample)
     return _cam(X, y, model, layer, upsample, plus_plus).astype(dtype, copy=False)
 
 

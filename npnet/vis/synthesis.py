@@ -51,6 +51,7 @@ def make_fooling_image(X, target_y, model, learning_rate=1, max_iter=100, return
     """
     fn = "make_fooling_image"
     dtype = np.asarray(X).dtype
+    _check.model(fn, model, ("forward", "backward", "check_input", "num_classes", "dtype"))
     X = model.check_input(fn, X)
     target = np.broadcast_to(target_y, (X.shape[0],)) if np.ndim(target_y) == 0 else target_y
     X, target = check_batch(fn, X, target, model)
@@ -113,6 +114,8 @@ def class_visualization_update_step(img, model, target_y, l2_reg, learning_rate)
         ``img`` (the same array), for convenience.
     """
     fn = "class_visualization_update_step"
+    l2_reg = _check.number(fn, "l2_reg", l2_reg, low=0)
+    learning_rate = _check.number(fn, "learning_rate", learning_rate, low=0, low_open=True)
     img = _check.float_array(fn, "img", img, ndim=4, layout="(1, 3, H, W)")
     _check.shape(fn, "img", img, (1, 3, None, None))
     X, y = check_batch(fn, img, target_y, model)
@@ -150,7 +153,10 @@ def create_class_visualization(target_y, model, l2_reg=1e-3, learning_rate=25, n
         The normalised image, (1, 3, S, S) in the model's dtype (``deprocess`` it to look at it).
     """
     fn = "create_class_visualization"
+    _check.model(fn, model, ("forward", "backward", "check_input", "num_classes", "dtype"))
     _check.labels(fn, "target_y", target_y, 1, model.num_classes)
+    _check.number(fn, "l2_reg", l2_reg, low=0)
+    _check.number(fn, "learning_rate", learning_rate, low=0, low_open=True)
     num_iterations = _check.positive_int(fn, "num_iterations", num_iterations)
     blur_every = _check.positive_int(fn, "blur_every", blur_every)
     show_every = _check.positive_int(fn, "show_every", show_every)

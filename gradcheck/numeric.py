@@ -12,11 +12,14 @@ silently truncate ``x + h`` back to ``x``.
 import numpy as np
 
 from npnet import _check
-from npnet.errors import NpnetValueError
+from npnet.errors import NpnetTypeError, NpnetValueError
 
 
 def rel_error(x, y):
     """Largest elementwise relative error ``|x - y| / max(1e-8, |x| + |y|)`` (CS231n semantics)."""
+    for name, v in (("x", x), ("y", y)):
+        if v is None or not np.issubdtype(np.asarray(v).dtype, np.number):
+            raise NpnetTypeError(f"rel_error: {name} must be a number or a numeric array; got {v!r:.60}")
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if x.shape != y.shape:
         raise NpnetValueError(f"rel_error: x and y must have the same shape; got {x.shape} and {y.shape}")
@@ -46,6 +49,7 @@ def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
     like ``x``.
     """
     x, h = _step_and_point("eval_numerical_gradient", x, h)
+    _check.function("eval_numerical_gradient", "f", f)
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
     while not it.finished:
@@ -70,6 +74,7 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
     floating array (perturbed in place and restored), ``h`` > 0.
     """
     x, h = _step_and_point("eval_numerical_gradient_array", x, h)
+    _check.function("eval_numerical_gradient_array", "f", f)
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
     while not it.finished:
@@ -93,6 +98,7 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None, ver
     """
     fn = "grad_check_sparse"
     x, h = _step_and_point(fn, x, h)
+    _check.function(fn, "f", f)
     num_checks = _check.nonnegative_int(fn, "num_checks", num_checks)
     _check.same_shape(fn, "analytic_grad", analytic_grad, x.shape, "x")
     rng = np.random.default_rng(seed)
@@ -132,6 +138,10 @@ def check_backward(forward, inputs, dout, grads, h=1e-6, num_directions=3, seed=
         ``num_directions`` random directions (>= 1); NaN if either side is NaN.
     """
     fn = "check_backward"
+    _check.function(fn, "forward", forward)
+    if not isinstance(inputs, (list, tuple)) or not isinstance(grads, (list, tuple)):
+        raise NpnetTypeError(f"{fn}: inputs and grads must be lists of arrays; got {type(inputs).__name__} and "
+                             f"{type(grads).__name__}")
     h = _check.number(fn, "h", h, low=0, low_open=True)
     num_directions = _check.positive_int(fn, "num_directions", num_directions)
     inputs = [_check.float_array(fn, f"inputs[{i}]", x, allow_empty=True) for i, x in enumerate(inputs)]

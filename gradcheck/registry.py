@@ -13,7 +13,8 @@ from typing import Callable
 import numpy as np
 
 from .numeric import _worst, eval_numerical_gradient_array, rel_error
-from npnet.errors import NpnetValueError
+from npnet import _check
+from npnet.errors import NpnetTypeError, NpnetValueError
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,12 @@ def layer_error(forward, backward, inputs, rng, wrt=None):
     Returns:
         The largest relative error over all gradients; NaN if any gradient (or the forward) gives NaN.
     """
+    fn = "layer_error"
+    _check.function(fn, "forward", forward)
+    _check.function(fn, "backward", backward)
+    if not isinstance(inputs, (list, tuple)) or not inputs:
+        raise NpnetTypeError(f"{fn}: inputs must be a non-empty list of float64 arrays; got {inputs!r:.60}")
+    inputs = [_check.float_array(fn, f"inputs[{i}]", x) for i, x in enumerate(inputs)]
     out, cache = forward(*inputs)
     dout = rng.standard_normal(np.shape(out))
     grads = backward(dout, cache)
@@ -96,6 +103,8 @@ def layer_error(forward, backward, inputs, rng, wrt=None):
 
 def loss_error(loss_fn, x, *args):
     """Max relative error of ``loss_fn(x, *args) -> (loss, dx)`` against numerical gradients of the loss."""
+    _check.function("loss_error", "loss_fn", loss_fn)
+    x = _check.float_array("loss_error", "x", x)
     _, dx = loss_fn(x, *args)
     numeric = eval_numerical_gradient_array(lambda z: np.array(loss_fn(z, *args)[0]), x, np.array(1.0))
     return rel_error(numeric, dx)

@@ -11,6 +11,7 @@ sizes...) all go through :func:`number` (or :func:`hyper` for a dict of them), b
 with the same wording.
 """
 import math
+import os
 import numbers
 
 import numpy as np
@@ -250,3 +251,30 @@ def model(fn, net, needs=("forward", "backward")):
         raise NpnetTypeError(f"{fn}: model must be a network such as npnet.models.squeezenet1_1(); got "
                              f"{type(net).__name__} (it has no {', '.join(missing)})")
     return net
+
+
+def cache(fn, value, length=None):
+    """Raise ``TypeError`` unless ``value`` looks like the cache of the matching forward pass: a tuple
+    of ``length`` items, or an array when ``length`` is None (ReLU, sigmoid and tanh cache one array)."""
+    ok = isinstance(value, np.ndarray) if length is None else isinstance(value, tuple) and len(value) == length
+    if not ok:
+        what = "an array" if length is None else f"a tuple of {length}"
+        got = type(value).__name__ + (f" of {len(value)}" if isinstance(value, tuple) else "")
+        raise NpnetTypeError(f"{fn}: cache must be what the matching forward pass returned ({what}); got {got}")
+    return value
+
+
+def path(fn, name, value):
+    """Return ``value`` as a ``Path`` if it is a str or path-like object, else raise ``TypeError``."""
+    from pathlib import Path
+
+    if isinstance(value, (str, os.PathLike)) and str(value):
+        return Path(value)
+    raise NpnetTypeError(f"{fn}: {name} must be a file or folder path (str or pathlib.Path); got {value!r:.60}")
+
+
+def function(fn, name, f):
+    """Raise ``TypeError`` unless ``f`` is callable (a forward, backward or loss function...)."""
+    if not callable(f):
+        raise NpnetTypeError(f"{fn}: {name} must be a function; got {f!r:.60}")
+    return f

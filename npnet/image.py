@@ -5,7 +5,6 @@ Arrays the network sees are float (N, 3, H, W), normalised with ImageNet's per-c
 (H, W, 3) RGB. ``preprocess`` and ``deprocess`` convert between the two, as in CS231n.
 """
 import numbers
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -13,7 +12,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from npnet import _check
 from npnet._io import atomic_output
-from .errors import NpnetTypeError, NpnetValueError
+from .errors import DataNotFoundError, NpnetTypeError, NpnetValueError
 
 SQUEEZENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 SQUEEZENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -83,11 +82,11 @@ def load_image(path, size=None):
     (corrupt, truncated, unknown format) or a side is below MIN_SIDE = 17 pixels.
     """
     fn = "load_image"
-    path = Path(path)
+    path = _check.path(fn, "path", path)
     if size is not None:
         size = _check_size(fn, size)
     if not path.exists():
-        raise FileNotFoundError(f"{fn}: no such file {path}")
+        raise DataNotFoundError(f"{fn}: no such file {path}")
     if path.is_dir():
         raise NpnetValueError(f"{fn}: {path} is a folder, not an image file")
     try:
@@ -165,6 +164,7 @@ def deprocess(x, rescale=False):
     fn = "deprocess"
     x = _check.float_array(fn, "x", x, ndim=(3, 4), layout="(1, 3, H, W) or (3, H, W)")
     _check.finite(fn, "x", x)
+    rescale = _check.boolean(fn, "rescale", rescale)
     if x.ndim == 4:
         _check.shape(fn, "x", x, (1, 3, None, None))
         x = x[0]
@@ -204,7 +204,7 @@ def save_image(path, img):
     The format follows the suffix (.png, .jpg, ...); JPEGs are written at quality 95. Returns the Path.
     """
     fn = "save_image"
-    path = Path(path)
+    path = _check.path(fn, "path", path)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise NpnetValueError(f"{fn}: cannot tell the image format from the suffix of {path}; use .png or .jpg")
@@ -235,7 +235,7 @@ def save_figure(fig, path):
     if not isinstance(fig, Figure):
         raise NpnetTypeError(f"{fn}: fig must be a matplotlib Figure; got {type(fig).__name__}")
     canvas = FigureCanvasAgg(fig)
-    path = Path(path)
+    path = _check.path(fn, "path", path)
     fmt = path.suffix.lower().lstrip(".")
     supported = canvas.get_supported_filetypes()
     if fmt not in supported:

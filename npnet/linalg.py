@@ -28,7 +28,7 @@ def _as_4d(fn, w, layout):
 
 
 def _hw(fn, input_hw):
-    if len(tuple(input_hw)) != 2:
+    if not isinstance(input_hw, (tuple, list)) or len(input_hw) != 2:
         raise NpnetValueError(f"{fn}: input_hw must be a pair (H, W); got {input_hw!r}")
     return tuple(_check.positive_int(fn, "input_hw", v) for v in input_hw)
 

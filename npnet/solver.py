@@ -14,7 +14,6 @@ Checkpoints are ``.npz`` files: ``params/<name>`` arrays, ``optim/<name>/<key>``
 """
 import json
 import zipfile
-from pathlib import Path
 
 import numpy as np
 
@@ -85,7 +84,7 @@ class CaptioningSolver:
         self.verbose = _check.boolean(fn, "verbose", opts["verbose"])
         self.checkpoint_name = opts["checkpoint_name"]
         self.rng = opts["rng"]
-        if "train_captions" not in data:
+        if not isinstance(data, dict) or "train_captions" not in data:
             raise NpnetValueError(f"{fn}: data must contain 'train_captions' (see npnet.data.coco.load_coco_data)")
         self._reset()
 
@@ -179,7 +178,7 @@ def read_checkpoint(path):
         ``ValueError``) naming the file if it is truncated, corrupt or not such a checkpoint.
     """
     fn = "read_checkpoint"
-    path = Path(path)
+    path = _check.path(fn, "path", path)
     if not path.is_file():
         raise DataNotFoundError(f"{fn}: no checkpoint file at {path}")
     try:
@@ -217,10 +216,14 @@ def plot_loss_history(loss_history, path, title="Training loss history"):
     """Save a PNG of the loss at every iteration (written atomically); returns ``path``."""
     # A bare Figure (no pyplot) leaves the user's backend and open figures alone.
     from matplotlib.figure import Figure
-    losses = np.asarray(loss_history, dtype=np.float64)
+    fn = "plot_loss_history"
+    path = _check.path(fn, "path", path)
+    try:
+        losses = np.asarray(loss_history, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise NpnetTypeError(f"{fn}: loss_history must be a sequence of numbers; got {loss_history!r:.60}") from None
     if losses.ndim != 1 or losses.size == 0:
-        raise NpnetValueError(f"plot_loss_history: loss_history must be a non-empty 1-D sequence; got shape "
-                         f"{losses.shape}")
+        raise NpnetValueError(f"{fn}: loss_history must be a non-empty 1-D sequence; got shape {losses.shape}")
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
     ax.plot(np.arange(1, losses.size + 1), losses)

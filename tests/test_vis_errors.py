@@ -93,7 +93,7 @@ def test_argument_errors(model, X):
         integrated_gradients(X, y, model, baseline=np.zeros((2, 2)))
     with pytest.raises(ValueError, match=r"integrated_gradients: baseline contains 1 NaN/Inf"):
         integrated_gradients(X, y, model, baseline=np.full(1, np.nan))
-    with pytest.raises(ValueError, match="integration_nodes: method must be one of"):
+    with pytest.raises(ValueError, match="integrated_gradients: method must be one of"):
         integrated_gradients(X, y, model, method="simpson")
     with pytest.raises(ValueError, match="integration_nodes: the trapezoid rule needs steps >= 2; got 1"):
         integration_nodes(1, "trapezoid")

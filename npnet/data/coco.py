@@ -26,7 +26,7 @@ import numpy as np
 from .. import _check
 from .._io import atomic_folder
 from .lookup import find_data
-from ..errors import FileFormatError, NpnetTypeError, NpnetValueError
+from ..errors import DataNotFoundError, FileFormatError, NpnetTypeError, NpnetValueError
 
 __all__ = ["load_coco_data", "sample_coco_minibatch", "decode_captions", "make_synthetic_coco"]
 
@@ -49,7 +49,7 @@ def _default_base_dir():
     try:
         archive = find_data("coco/coco_captioning.zip")
     except FileNotFoundError as err:
-        raise FileNotFoundError(f"load_coco_data: the COCO captioning data was not found.\n{first}\n{err}\n"
+        raise DataNotFoundError(f"load_coco_data: the COCO captioning data was not found.\n{first}\n{err}\n"
                                 f"Or pass base_dir= a folder laid out as described in npnet.data.coco.") from None
     target = archive.parent / "coco_captioning"
     if not (target / CAPTIONS_FILE).is_file():
@@ -72,7 +72,7 @@ def _read_h5(path, keys=None):
     """All datasets of an HDF5 file (or the named ones) as arrays, with clear errors."""
     import h5py
     if not path.is_file():
-        raise FileNotFoundError(f"load_coco_data: missing file {path} (see the layout in npnet.data.coco)")
+        raise DataNotFoundError(f"load_coco_data: missing file {path} (see the layout in npnet.data.coco)")
     try:
         with h5py.File(path, "r") as f:
             names = list(f.keys())
@@ -87,7 +87,7 @@ def _read_h5(path, keys=None):
 
 def _read_vocab(path, fn="load_coco_data"):
     if not Path(path).is_file():
-        raise FileNotFoundError(f"{fn}: missing vocabulary file {path}")
+        raise DataNotFoundError(f"{fn}: missing vocabulary file {path}")
     try:
         vocab = json.loads(Path(path).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
@@ -163,16 +163,18 @@ def load_coco_data(base_dir=None, max_train=None, pca_features=True, rng=None):
         FileNotFoundError for a missing file; ValueError for a file with missing datasets, mismatched
         lengths or out-of-range indices.
     """
-    base = _default_base_dir() if base_dir is None else Path(base_dir)
+    if max_train is not None:
+        _check.positive_int("load_coco_data", "max_train", max_train)
+    base = _default_base_dir() if base_dir is None else _check.path("load_coco_data", "base_dir", base_dir)
     if not base.is_dir():
-        raise FileNotFoundError(f"load_coco_data: base_dir {base} is not a folder")
+        raise DataNotFoundError(f"load_coco_data: base_dir {base} is not a folder")
     data = _read_h5(base / CAPTIONS_FILE, [f"{s}_{k}" for s in SPLITS for k in ("captions", "image_idxs")])
     for split in SPLITS:
         path = base / _features_file(split, pca_features)
         data[f"{split}_features"] = _read_h5(path, ["features"])["features"]
         url_file = base / f"{split}2014_urls.txt"
         if not url_file.is_file():
-            raise FileNotFoundError(f"load_coco_data: missing file {url_file} (see the layout in npnet.data.coco)")
+            raise DataNotFoundError(f"load_coco_data: missing file {url_file} (see the layout in npnet.data.coco)")
         data[f"{split}_urls"] = np.asarray(url_file.read_text(encoding="utf-8").split())
     data.update(_read_vocab(base / VOCAB_FILE))
     _validate(data, base, pca_features)
@@ -198,6 +200,9 @@ def sample_coco_minibatch(data, batch_size=100, split="train", rng=None):
     fn = "sample_coco_minibatch"
     if split not in SPLITS:
         raise NpnetValueError(f"{fn}: split must be 'train' or 'val'; got {split!r}")
+    if not isinstance(data, dict) or any(f"{split}_{k}" not in data for k in ("captions", "image_idxs", "features",
+                                                                             "urls")):
+        raise NpnetTypeError(f"{fn}: data must be the dict load_coco_data returns; got {type(data).__name__}")
     batch_size = _check.positive_int(fn, "batch_size", batch_size)
     captions = data[f"{split}_captions"]
     if captions.shape[0] == 0:
@@ -267,7 +272,8 @@ def make_synthetic_coco(out_dir, vocab_json=None, num_train=100, num_val=40, num
         ``Path(out_dir)``.
     """
     fn = "make_synthetic_coco"
-    out = Path(out_dir)
+    out = _check.path(fn, "out_dir", out_dir)
+    seed = _check.number(fn, "seed", seed, integer=True, low=0, allow_none=True)
     if out.exists():
         if not out.is_dir():
             raise NpnetValueError(f"{fn}: out_dir {out} is a file, not a folder")
@@ -276,7 +282,7 @@ def make_synthetic_coco(out_dir, vocab_json=None, num_train=100, num_val=40, num
             raise NpnetValueError(f"{fn}: {out} holds files outside the coco_captioning layout "
                                   f"({', '.join(foreign[:5])}); the folder is replaced as a whole, so give a "
                                   f"new or empty folder")
-    vocab_path = find_data(f"coco/{VOCAB_FILE}") if vocab_json is None else Path(vocab_json)
+    vocab_path = find_data(f"coco/{VOCAB_FILE}") if vocab_json is None else _check.path(fn, "vocab_json", vocab_json)
     vocab = _read_vocab(vocab_path, fn)
     w2i = vocab["word_to_idx"]
     for special in _SPECIAL[:3]:

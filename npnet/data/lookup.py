@@ -28,6 +28,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from .._io import atomic_output  # noqa: F401  (re-exported: older code imports it from here)
+from ..errors import DataNotFoundError, NpnetTypeError, NpnetValueError
 
 # relpath -> (official URL, SHA-256 of the file, or None when no stable hash is published).
 # Files of the course with no official per-file URL (kitten, sky, composition_vii, muse, the check
@@ -120,9 +121,12 @@ def _download(url, dest, sha256=None):
 
 
 def _check_relpath(relpath):
+    if not isinstance(relpath, (str, os.PathLike)):
+        raise NpnetTypeError(f"find_data: relpath must be a str path such as 'styles/tubingen.jpg'; "
+                             f"got {type(relpath).__name__}")
     p = PurePosixPath(str(relpath).replace(os.sep, "/"))
     if p.is_absolute() or not p.parts or ".." in p.parts:
-        raise ValueError(f"find_data: relpath must be relative to the data root, like "
+        raise NpnetValueError(f"find_data: relpath must be relative to the data root, like "
                          f"'imagenet/imagenet_val_25.npz'; got {str(relpath)!r}")
     return p.as_posix()
 
@@ -132,7 +136,7 @@ def _not_found(fn, what, looked, download_note, how):
     lines += [f"  - {p}  ({why})" for p, why in looked]
     lines.append(download_note)
     lines.append(how)
-    return FileNotFoundError("\n".join(lines))
+    return DataNotFoundError("\n".join(lines))
 
 
 def _download_note(download, url, error):

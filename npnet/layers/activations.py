@@ -87,6 +87,7 @@ def relu_backward(dout, cache, mode=None):
     """
     fn = "relu_backward"
     mode = get_relu_mode() if mode is None else _valid_relu_mode(fn, mode)
+    _check.cache("relu_backward", cache)
     x = cache
     dout = _check.dout(fn, dout, x.shape, x.dtype)
     # BEGIN SOLUTION
@@ -133,6 +134,7 @@ def leaky_relu_backward(dout, cache):
     Returns:
         dx: shaped like ``x``.
     """
+    _check.cache("leaky_relu_backward", cache, 2)
     x, alpha = cache
     dout = _check.dout("leaky_relu_backward", dout, x.shape, x.dtype)
     # BEGIN SOLUTION
@@ -172,7 +174,7 @@ def sigmoid_forward(x):
         out: same shape and dtype as ``x``.
         cache: ``out`` (the derivative ``out * (1 - out)`` needs only the output).
     """
-    out = sigmoid(x)
+    out = sigmoid(_check.float_array("sigmoid_forward", "x", x))
     return out, out
 
 
@@ -185,6 +187,7 @@ def sigmoid_backward(dout, cache):
     Returns:
         dx: shaped like ``x``.
     """
+    _check.cache("sigmoid_backward", cache)
     out = cache
     dout = _check.dout("sigmoid_backward", dout, out.shape, out.dtype)
     # BEGIN SOLUTION
@@ -218,6 +221,7 @@ def tanh_backward(dout, cache):
     Returns:
         dx: shaped like ``x``.
     """
+    _check.cache("tanh_backward", cache)
     out = cache
     dout = _check.dout("tanh_backward", dout, out.shape, out.dtype)
     # BEGIN SOLUTION
@@ -273,6 +277,7 @@ def dropout_backward(dout, cache):
         dx: shaped like ``x``.
     """
     fn = "dropout_backward"
+    _check.cache("dropout_backward", cache, 3)
     mask, shape, dtype = cache
     dout = _check.dout(fn, dout, shape, dtype)
     if mask is None:

@@ -49,6 +49,7 @@ def affine_backward(dout, cache):
         db: (M,).
     """
     fn = "affine_backward"
+    _check.cache("affine_backward", cache, 3)
     x, w, b = cache
     dout = _check.dout(fn, dout, (x.shape[0], w.shape[1]), x.dtype)
     # BEGIN SOLUTION

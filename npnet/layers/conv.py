@@ -117,6 +117,7 @@ def conv_backward_naive(dout, cache):
     Returns:
         dx (N, C, H, W), dw (F, C, HH, WW), db (F,) or None when the forward had no bias.
     """
+    _check.cache("conv_backward_naive", cache, 5)
     x, w, b, stride, pad = cache
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
@@ -227,6 +228,7 @@ def conv_backward(dout, cache, weight_grads=True):
     Returns:
         dx (N, C, H, W), dw (F, C, HH, WW) or None, db (F,) or None.
     """
+    _check.cache("conv_backward", cache, 7)
     x_shape, w, b, cols, stride, pad, backend = cache
     N, C, H, W = x_shape
     F, _, HH, WW = w.shape
@@ -311,6 +313,7 @@ def conv_transpose_backward(dout, cache):
     Returns:
         dx (N, C_in, H, W), dw (C_in, C_out, HH, WW), db (C_out,) or None when the forward had no bias.
     """
+    _check.cache("conv_transpose_backward", cache, 7)
     x, w, b, stride, pad, (Ho, Wo), backend = cache
     N, C_in, H, W = x.shape
     _, C_out, HH, WW = w.shape

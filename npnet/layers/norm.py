@@ -151,6 +151,7 @@ def batchnorm_backward(dout, cache):
     Returns:
         dx: (N, D); dgamma: (D,); dbeta: (D,).
     """
+    _check.cache("batchnorm_backward", cache, 4)
     xhat = cache[1]
     dout = _check.dout("batchnorm_backward", dout, xhat.shape, xhat.dtype)
     return _batchnorm_backward(dout, cache)
@@ -195,6 +196,7 @@ def spatial_batchnorm_backward(dout, cache):
     Returns:
         dx: (N, C, H, W); dgamma: (C,); dbeta: (C,).
     """
+    _check.cache("spatial_batchnorm_backward", cache, 2)
     bn_cache, shape = cache
     dout = _check.dout("spatial_batchnorm_backward", dout, shape, bn_cache[1].dtype)
     dx, dgamma, dbeta = _batchnorm_backward(_channels_last(dout), bn_cache)
@@ -238,6 +240,7 @@ def instance_norm_backward(dout, cache):
     Returns:
         dx: (N, C, H, W); dgamma: (C,); dbeta: (C,).
     """
+    _check.cache("instance_norm_backward", cache, 3)
     xhat, inv_std, gamma = cache
     dout = _check.dout("instance_norm_backward", dout, xhat.shape, xhat.dtype)
     # BEGIN SOLUTION

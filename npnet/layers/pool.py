@@ -97,6 +97,7 @@ def max_pool_backward_naive(dout, cache):
         dx: (N, C, H, W).
     """
     fn = "max_pool_backward_naive"
+    _check.cache("max_pool_backward_naive", cache, 2)
     x, pool_param = cache
     x, (kh, kw), stride, pad, (Ho, Wo), _ = _pool_setup(fn, x, pool_param)
     N, C, H, W = x.shape
@@ -145,6 +146,7 @@ def max_pool_forward(x, pool_param):
 
 def max_pool_backward(dout, cache):
     """Backward pass of :func:`max_pool_forward`: dout (N, C, H', W') -> dx (N, C, H, W)."""
+    _check.cache("max_pool_backward", cache, 3)
     (N, C, H, W), dtype, arg = cache
     dout = _check.dout("max_pool_backward", dout, (N, C) + arg.shape[1:], dtype)
     # BEGIN SOLUTION
@@ -211,6 +213,7 @@ def avg_pool_backward(dout, cache):
     Returns:
         dx: (N, C, H, W).
     """
+    _check.cache("avg_pool_backward", cache, 7)
     (N, C, H, W), dtype, (kh, kw), stride, pad, canvas_shape, area = cache
     Ho, Wo = area.shape
     dout = _check.dout("avg_pool_backward", dout, (N, C, Ho, Wo), dtype)
@@ -243,6 +246,7 @@ def global_avg_pool_forward(x):
 
 def global_avg_pool_backward(dout, cache):
     """Backward pass of :func:`global_avg_pool_forward`: dout (N, C, 1, 1) -> dx (N, C, H, W)."""
+    _check.cache("global_avg_pool_backward", cache, 2)
     (N, C, H, W), dtype = cache
     dout = _check.dout("global_avg_pool_backward", dout, (N, C, 1, 1), dtype)
     # BEGIN SOLUTION

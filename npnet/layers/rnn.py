@@ -81,6 +81,7 @@ def rnn_step_backward(dnext_h, cache):
     Returns:
         dx: (N, D), dprev_h: (N, H), dWx: (D, H), dWh: (H, H), db: (H,).
     """
+    _check.cache("rnn_step_backward", cache, 5)
     x, prev_h, Wx, Wh, next_h = cache
     dnext_h = _check.dout("rnn_step_backward", dnext_h, next_h.shape, x.dtype, "dnext_h")
     # BEGIN SOLUTION
@@ -131,6 +132,7 @@ def rnn_backward(dh, cache):
     Returns:
         dx: (N, T, D), dh0: (N, H), dWx: (D, H), dWh: (H, H), db: (H,).
     """
+    _check.cache("rnn_backward", cache, 2)
     x_shape, steps = cache
     n, t_len, _ = x_shape
     dtype = steps[0][0].dtype
@@ -189,6 +191,7 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
         dx: (N, D), dprev_h: (N, H), dprev_c: (N, H), dWx: (D, 4H), dWh: (H, 4H), db: (4H,).
     """
     fn = "lstm_step_backward"
+    _check.cache("lstm_step_backward", cache, 8)
     x, prev_h, prev_c, Wx, Wh, ifo, g, tanh_c = cache
     dnext_h = _check.dout(fn, dnext_h, prev_h.shape, x.dtype, "dnext_h")
     dnext_c = _check.dout(fn, dnext_c, prev_c.shape, x.dtype, "dnext_c")
@@ -246,6 +249,7 @@ def lstm_backward(dh, cache):
     Returns:
         dx: (N, T, D), dh0: (N, H), dWx: (D, 4H), dWh: (H, 4H), db: (4H,).
     """
+    _check.cache("lstm_backward", cache, 2)
     x_shape, steps = cache
     n, t_len, _ = x_shape
     dtype = steps[0][0].dtype
@@ -309,6 +313,7 @@ def word_embedding_backward(dout, cache):
     Returns:
         dW: (V, D).
     """
+    _check.cache("word_embedding_backward", cache, 3)
     x, w_shape, dtype = cache
     dout = _check.dout("word_embedding_backward", dout, x.shape + (w_shape[1],), dtype)
     # BEGIN SOLUTION
@@ -351,6 +356,7 @@ def temporal_affine_backward(dout, cache):
     Returns:
         dx: (N, T, D), dw: (D, M), db: (M,).
     """
+    _check.cache("temporal_affine_backward", cache, 2)
     x, w = cache
     n, t_len, d = x.shape
     dout = _check.dout("temporal_affine_backward", dout, (n, t_len, w.shape[1]), x.dtype)

@@ -48,6 +48,7 @@ def concat_backward(dout, cache):
     Returns:
         List of gradients, one per input, each shaped like that input.
     """
+    _check.cache("concat_backward", cache, 4)
     sizes, axis, shape, dtype = cache
     dout = _check.dout("concat_backward", dout, shape, dtype)
     # BEGIN SOLUTION
@@ -108,6 +109,7 @@ def pixel_shuffle_backward(dout, cache):
     Returns:
         dx: (N, C*r*r, H, W).
     """
+    _check.cache("pixel_shuffle_backward", cache, 3)
     r, shape, dtype = cache
     dout = _check.dout("pixel_shuffle_backward", dout, shape, dtype)
     return _unshuffle(dout, r)
@@ -145,6 +147,7 @@ def pixel_unshuffle_backward(dout, cache):
     Returns:
         dx: (N, C, H*r, W*r).
     """
+    _check.cache("pixel_unshuffle_backward", cache, 3)
     r, shape, dtype = cache
     dout = _check.dout("pixel_unshuffle_backward", dout, shape, dtype)
     return _shuffle(dout, r)

@@ -129,7 +129,9 @@ class CaptioningRNN:
         if captions.ndim != 2 or captions.shape[0] != features.shape[0] or captions.shape[1] < 2:
             raise NpnetValueError(f"{fn}: captions must have shape ({features.shape[0]}, T + 1) with T >= 1, one "
                              f"caption per feature row; got {captions.shape}")
-        # Out-of-range words are rejected by the embedding and the loss with a message naming them.
+        if captions.min() < 0 or captions.max() >= self.vocab_size:
+            raise NpnetValueError(f"{fn}: captions must hold word indices in [0, {self.vocab_size}); got values "
+                                  f"from {captions.min()} to {captions.max()}")
         captions_in, captions_out = captions[:, :-1], captions[:, 1:]
         mask = captions_out != self._null
         p = self.params

@@ -28,6 +28,12 @@ class Fire(Module):
     def __init__(self, inplanes, squeeze_planes, expand1x1_planes, expand3x3_planes, dtype=np.float32,
                  rng=None):
         super().__init__()
+        fn = "Fire"
+        inplanes, squeeze_planes, expand1x1_planes, expand3x3_planes = (
+            _check.positive_int(fn, name, v) for name, v in (
+                ("inplanes", inplanes), ("squeeze_planes", squeeze_planes), ("expand1x1_planes", expand1x1_planes),
+                ("expand3x3_planes", expand3x3_planes)))
+        dtype = _check.float_dtype(fn, dtype)
         rng = np.random.default_rng(rng)
         self.squeeze = Conv2d(inplanes, squeeze_planes, 1, dtype=dtype, rng=rng)
         self.squeeze_activation = ReLU()
@@ -185,6 +191,9 @@ def _build(version, pretrained, weights, dtype):
 
 def extract_features(X, model):
     """The output of every module of ``model.features`` for images X, as a list (index i = features[i])."""
-    _check.model("extract_features", model, ("features", "check_input", "dtype"))
-    model.features.forward(model.check_input("extract_features", X).astype(model.dtype, copy=False))
+    fn = "extract_features"
+    _check.model(fn, model, ("features", "check_input", "dtype"))
+    X = model.check_input(fn, X)
+    _check.finite(fn, "X", X)
+    model.features.forward(X.astype(model.dtype, copy=False))
     return list(model.features.outputs)

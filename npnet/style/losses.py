@@ -31,7 +31,10 @@ def _weight(fn, name, w):
 
 
 def _features(fn, name, x):
-    return _check.float_array(fn, name, x, ndim=4, layout="(N, C, H, W)")
+    # Like npnet.layers.losses, a loss refuses NaN/Inf rather than return a NaN loss to chase later.
+    x = _check.float_array(fn, name, x, ndim=4, layout="(N, C, H, W)")
+    _check.finite(fn, name, x)
+    return x
 
 
 def content_loss(content_weight, content_current, content_original):
@@ -179,6 +182,7 @@ def style_loss(feats, style_layers, style_targets, style_weights):
         A = _check.float_array(fn, f"style_targets[{k}]", target, ndim=3, layout="(N, C, C)")
         _check.shape(fn, f"style_targets[{k}] (the Gram matrix of layer {layer})", A,
                      (F.shape[0], F.shape[1], F.shape[1]))
+        _check.finite(fn, f"style_targets[{k}]", A)
         A = A.astype(F.dtype, copy=False)
         # BEGIN SOLUTION
         diff = gram_matrix(F) - A

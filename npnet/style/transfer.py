@@ -12,7 +12,6 @@ npnet's own backward passes: one forward up to the deepest layer the loss reads,
 segments, adding each tapped layer's loss gradient where the backward pass reaches that layer
 (``features_backward``).
 """
-import numbers
 from pathlib import Path
 from typing import NamedTuple
 
@@ -23,7 +22,7 @@ from .. import _check
 from ..image import load_image, preprocess
 from ..optim import adam
 from .losses import _weight, content_loss, gram_matrix, style_loss, tv_loss
-from ..errors import NpnetTypeError, NpnetValueError
+from ..errors import DataNotFoundError, NpnetTypeError, NpnetValueError
 
 __all__ = ["PRESETS", "StyleResult", "find_image", "load_input", "min_side", "features_backward",
            "extract_targets", "style_targets", "StyleObjective", "style_transfer", "feature_inversion",
@@ -59,11 +58,12 @@ class StyleResult(NamedTuple):
 
 # ----------------------------------------------------------------------------------- images
 
-def find_image(spec):
+def find_image(spec, fn="find_image"):
     """Path of an image given as a file path, a data path ("styles/tubingen.jpg") or a course image
     name ("tubingen", "starry_night"); the last two go through ``npnet.data.lookup.find_data``.
 
-    Raises FileNotFoundError naming every place looked in.
+    Raises :class:`npnet.errors.DataNotFoundError` (a FileNotFoundError) naming every place looked in;
+    ``fn`` is the public function named in the message.
     """
     from ..data.lookup import find_data
 
@@ -76,7 +76,7 @@ def find_image(spec):
             return find_data(rel)
         except (FileNotFoundError, ValueError):  # not a data path either: try the next candidate
             continue
-    raise FileNotFoundError(f"find_image: no image {str(spec)!r}: no such file, and the data lookup "
+    raise DataNotFoundError(f"{fn}: no image {str(spec)!r}: no such file, and the data lookup "
                             f"(NPNET_DATA, the user cache) has no {' or '.join(map(repr, candidates))}")
 
 
@@ -87,9 +87,14 @@ def load_input(fn, image, size):
     uint8 (H, W, 3) array or PIL image (resized likewise when ``size`` is given), or an already
     normalised float (1, 3, H, W) array, used as it is (``size`` is then ignored).
     """
+    if size is not None:
+        size = _check.positive_int(fn, "the image size", size)
     if isinstance(image, (str, Path)):
-        return preprocess(load_image(find_image(image), size))
-    if isinstance(image, Image.Image) or (isinstance(image, np.ndarray) and image.dtype == np.uint8):
+        return preprocess(load_image(find_image(image, fn), size))
+    if isinstance(image, Image.Image):
+        return preprocess(image, size)
+    if isinstance(image, np.ndarray) and image.dtype == np.uint8:
+        _check.shape(fn, "image (a uint8 picture)", image, (None, None, 3))
         return preprocess(image, size)
     x = _check.float_array(fn, "image", image, ndim=4, layout="(1, 3, H, W)")
     _check.shape(fn, "image", x, (1, 3, None, None))
@@ -135,6 +140,17 @@ def features_backward(model, layer_grads):
     Returns:
         dx: gradient w.r.t. the network input, (N, 3, H, W).
     """
+    fn = "features_backward"
+    _check.model(fn, model, ("features",))
+    if not isinstance(layer_grads, dict) or not layer_grads:
+        raise NpnetTypeError(f"{fn}: layer_grads must be a non-empty dict {{layer index: gradient}}; "
+                             f"got {type(layer_grads).__name__}")
+    outputs = model.features.outputs
+    for k, grad in layer_grads.items():
+        k = _check.feature_index(fn, "a key of layer_grads", k, len(model.features))
+        if outputs[k] is None:
+            raise NpnetValueError(f"{fn}: the last forward pass did not reach features[{k}]")
+        _check.dout(fn, grad, outputs[k].shape, outputs[k].dtype, name=f"layer_grads[{k}]")
     taps = sorted(layer_grads, reverse=True)
     g = 0
     # BEGIN SOLUTION
@@ -238,9 +254,11 @@ def _check_weights(fn, style_layers, style_weights, model):
 
 
 def _image_shape(fn, image_size):
-    if isinstance(image_size, numbers.Integral):
-        side = _check.positive_int(fn, "image_size", image_size)
+    if not isinstance(image_size, (tuple, list)):
+        side = _check.positive_int(fn, "image_size (an int or an (H, W) pair)", image_size)
         return side, side
+    if len(image_size) != 2:
+        raise NpnetValueError(f"{fn}: image_size must be an int or an (H, W) pair; got {image_size!r}")
     h, w = image_size
     return _check.positive_int(fn, "image_size[0]", h), _check.positive_int(fn, "image_size[1]", w)
 
@@ -335,6 +353,7 @@ def style_transfer(content_image, style_image, image_size=192, style_size=192, c
     clamp = _check.number(fn, "clamp", clamp, low=0, low_open=True, allow_none=True)
     snapshot_every = _check.positive_int(fn, "snapshot_every", snapshot_every) if snapshot_every is not None else None
     init_random = _check.boolean(fn, "init_random", init_random)
+    progress = _check.boolean(fn, "progress", progress)
     if callback is not None and not callable(callback):
         raise NpnetTypeError(f"{fn}: callback must be callable as callback(t, img); got {type(callback).__name__}")
     if model is None:

@@ -10,7 +10,7 @@ import numpy as np
 from scipy import stats
 
 from .. import _check
-from ..errors import NpnetValueError
+from ..errors import NpnetTypeError, NpnetValueError
 from .saliency import (check_batch, class_score_gradient, compute_saliency_maps, grad_cam, guided_backprop,
                        guided_grad_cam, smoothgrad)
 
@@ -25,7 +25,11 @@ def integration_nodes(steps, method="gausslegendre"):
     ``'right'``: the right Riemann sum of Sundararajan et al. (k / steps, k = 1..steps);
     ``'middle'``: midpoints.
     """
-    fn = "integration_nodes"
+    return _nodes("integration_nodes", steps, method)
+
+
+def _nodes(fn, steps, method):
+    """integration_nodes, with errors naming the public function ``fn`` that was called."""
     steps = _check.positive_int(fn, "steps", steps)
     if method not in IG_METHODS:
         raise NpnetValueError(f"{fn}: method must be one of {IG_METHODS}; got {method!r}")
@@ -96,7 +100,7 @@ def integrated_gradients(X, y, model, baseline=None, steps=50, batch_size=16, me
     X, y = check_batch(fn, X, y, model)
     b = _baseline(fn, baseline, X)
     batch_size = _check.positive_int(fn, "batch_size", batch_size)
-    alphas, weights = integration_nodes(steps, method)
+    alphas, weights = _nodes(fn, steps, method)
     n, k = X.shape[0], len(alphas)
     path_grad = np.zeros(X.shape, dtype=np.float64)
     # Flatten the (image, step) pairs so every pass is a full batch, whatever N and steps are.
@@ -226,6 +230,9 @@ def model_randomization_test(X, y, model, methods=("saliency", "guided_backprop"
     """
     fn = "model_randomization_test"
     X, y = check_batch(fn, X, y, model)
+    if isinstance(methods, str) or not isinstance(methods, (list, tuple)):
+        raise NpnetTypeError(f"{fn}: methods must be a list of names from {sorted(RANDOMIZATION_METHODS)}; "
+                             f"got {methods!r}")
     unknown = [m for m in methods if m not in RANDOMIZATION_METHODS]
     if unknown or not methods:
         raise NpnetValueError(f"{fn}: methods must be a non-empty list of names from {sorted(RANDOMIZATION_METHODS)}; "
@@ -254,6 +261,11 @@ def model_randomization_test(X, y, model, methods=("saliency", "guided_backprop"
 
 def format_randomization_table(result):
     """The result of ``model_randomization_test`` as a text table: mean correlation per stage and method."""
+    if (not isinstance(result, dict) or not {"methods", "stages", "correlations"} <= set(result)
+            or not isinstance(result["correlations"], dict)
+            or any(m not in result["correlations"] for m in result["methods"])):
+        raise NpnetValueError("format_randomization_table: result must be the dict model_randomization_test returns "
+                              "(keys 'methods', 'stages', 'correlations' for each method)")
     methods = result["methods"]
     width = max(len(m) for m in methods) + 2
     lines = ["randomised up to".ljust(18) + "".join(m.rjust(width) for m in methods)]

@@ -57,6 +57,8 @@ def make_fooling_image(X, target_y, model, learning_rate=1, max_iter=100, return
     X, target = check_batch(fn, X, target, model)
     learning_rate = _check.number(fn, "learning_rate", learning_rate, low=0, low_open=True)
     max_iter = _check.nonnegative_int(fn, "max_iter", max_iter)
+    return_info = _check.boolean(fn, "return_info", return_info)
+    progress = _check.boolean(fn, "progress", progress)
     if objective not in OBJECTIVES:
         raise NpnetValueError(f"{fn}: objective must be one of {OBJECTIVES}; got {objective!r}")
 
@@ -162,6 +164,7 @@ def create_class_visualization(target_y, model, l2_reg=1e-3, learning_rate=25, n
     show_every = _check.positive_int(fn, "show_every", show_every)
     max_jitter = _check.nonnegative_int(fn, "max_jitter", max_jitter)
     image_size = _check.positive_int(fn, "image_size", image_size)
+    progress = _check.boolean(fn, "progress", progress)
     if callback is not None and not callable(callback):
         raise NpnetTypeError(f"{fn}: callback must be callable as callback(t, img); got {type(callback).__name__}")
     rng = np.random.default_rng(seed)

@@ -98,12 +98,18 @@ class CaptioningSolver:
         captions, features, _ = sample_coco_minibatch(self.data, batch_size=self.batch_size, split="train",
                                                       rng=self.rng)
         loss, grads = self.model.loss(features, captions)
-        if not np.isfinite(loss):
-            raise TrainingDivergedError(f"CaptioningSolver: the loss became {loss} at iteration "
-                                        f"{len(self.loss_history) + 1}; lower the learning rate")
+        it = len(self.loss_history) + 1
+        bad = [name for name, g in grads.items() if not np.isfinite(g).all()]
+        if not np.isfinite(loss) or bad:
+            where = f" and the gradient of {', '.join(bad)} holds NaN/Inf" if bad else ""
+            raise TrainingDivergedError(f"CaptioningSolver: the loss became {loss} at iteration {it}{where}; "
+                                        f"lower the learning rate")
         self.loss_history.append(float(loss))
         for name, w in self.model.params.items():
             next_w, self.optim_configs[name] = self.update_rule(w, grads[name], self.optim_configs[name])
+            if not np.isfinite(next_w).all():
+                raise TrainingDivergedError(f"CaptioningSolver: the update of {name} overflowed at iteration {it}; "
+                                            f"lower the learning rate")
             self.model.params[name] = next_w
 
     def train(self):

@@ -515,7 +515,6 @@ def _has_nonfinite(result):
 
 def cases(model):
     """Yield (name, label, call, kwargs, names, must_fail, propagates)."""
-    import npnet.layers  # noqa: F401
     objects = {name: obj for _, name, obj in public_callables()}
     all_specs = specs(model)
     for name, spec_list in all_specs.items():

@@ -395,7 +395,7 @@ def temporal_softmax_loss(x, y, mask, verbose=False):
         raise NpnetTypeError(f"{fn}: mask must be a boolean or numeric array; got dtype {mask.dtype}")
     if mask.dtype != bool and not np.isin(mask, (0, 1)).all():
         raise NpnetValueError(f"{fn}: mask must hold only 0 and 1 (or booleans); got values such as "
-                              f"{mask[~np.isin(mask, (0, 1))].ravel()[0]!r}")
+                              f"{mask[~np.isin(mask, (0, 1))].ravel()[0].item()!r}")
     # BEGIN SOLUTION
     x_flat, y_flat = x.reshape(n * t_len, v), y.ravel()
     weight = mask.reshape(n * t_len).astype(x.dtype)

@@ -197,6 +197,55 @@ def feature_index(fn, name, layer, num_layers):
     return int(layer)
 
 
+def float_dtype(fn, dtype, name="dtype"):
+    """Return ``dtype`` as ``np.dtype`` if it is float32 or float64, else raise ``NpnetTypeError``.
+
+    An integer network would silently compute nonsense (its weights truncated to zero), and float16
+    is too coarse for gradient checks.
+    """
+    try:
+        got = None if dtype is None else np.dtype(dtype)  # np.dtype(None) would be float64
+    except (TypeError, ValueError):
+        got = None
+    if got is None or got.type not in (np.float32, np.float64):
+        raise NpnetTypeError(f"{fn}: {name} must be float32 or float64; got {dtype!r}")
+    return got
+
+
+def weight_problems(arrays, dtypes=None):
+    """What makes ``{name: array}`` unusable as network weights: ``{name: problem}`` ({} if none).
+
+    Refused: values that are not arrays of real numbers (complex, strings, objects, ragged lists),
+    NaN/Inf, and finite values that become Inf when cast to ``dtypes[name]`` (e.g. 1e39 in float32).
+    Integer and boolean arrays (batch-norm counters, masks) are fine; float values for an integer
+    ``dtypes[name]`` are not (they would be truncated).
+    """
+    dtypes = dtypes or {}
+    problems = {}
+    for name, value in arrays.items():
+        try:
+            a = np.asarray(value)
+        except (ValueError, TypeError) as exc:  # ragged nested lists and the like
+            problems[name] = f"not an array of numbers ({type(value).__name__}: {exc})"
+            continue
+        if a.dtype.kind not in "biuf":
+            problems[name] = f"dtype {a.dtype} is not real numbers (expected float or integer)"
+            continue
+        target = np.dtype(dtypes.get(name, a.dtype))
+        if a.dtype.kind != "f":
+            continue
+        if target.kind != "f":
+            problems[name] = f"float values for an integer ({target}) parameter"
+            continue
+        bad = int(np.count_nonzero(~np.isfinite(a)))
+        if bad:
+            problems[name] = f"{bad} NaN/Inf value(s) of {a.size}"
+        elif a.size and np.abs(a).max() > np.finfo(target).max:
+            problems[name] = (f"values up to {np.abs(a).max():.3g} overflow {target} "
+                              f"(largest {np.finfo(target).max:.3g})")
+    return problems
+
+
 def vocabulary(fn, word_to_idx, name="word_to_idx", special=("<NULL>", "<START>", "<END>")):
     """Return ``word_to_idx`` (a dict word -> index of V words) if its indices are distinct
     non-negative ints, it contains ``'<NULL>'``, and every ``special`` word present has an index < V;
@@ -228,20 +277,6 @@ def vocabulary(fn, word_to_idx, name="word_to_idx", special=("<NULL>", "<START>"
             raise NpnetValueError(f"{fn}: {name}[{word!r}] must be < V = {v} (the number of words); "
                                   f"got {word_to_idx[word]}")
     return word_to_idx
-
-
-def float_dtype(fn, dtype, name="dtype"):
-    """Return ``np.dtype(dtype)`` if it is a floating type (float32 / float64), else raise.
-
-    An integer dtype would truncate every initial weight to 0 and build a network that outputs zeros.
-    """
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise NpnetTypeError(f"{fn}: {name} must be a NumPy floating dtype such as np.float32; got {dtype!r}") from None
-    if not np.issubdtype(dt, np.floating):
-        raise NpnetTypeError(f"{fn}: {name} must be a floating dtype (float32 or float64); got {dt}")
-    return dt
 
 
 def model(fn, net, needs=("forward", "backward")):

@@ -171,7 +171,7 @@ def test_backward_refuses_a_cache_that_is_not_its_own():
     (lambda: __import__("npnet.nn", fromlist=["Linear"]).Linear(3, -2), "Linear: out_features must be a positive"),
     (lambda: __import__("npnet.nn", fromlist=["MaxPool2d"]).MaxPool2d(2, ceil_mode="False"), "MaxPool2d: ceil_mode"),
     (lambda: __import__("npnet.models", fromlist=["SqueezeNet"]).SqueezeNet(dtype=np.int64),
-     "SqueezeNet: dtype must be a floating dtype"),
+     "SqueezeNet: dtype must be float32 or float64"),
     (lambda: __import__("npnet.models", fromlist=["SqueezeNet"]).SqueezeNet(num_classes=0),
      "SqueezeNet: num_classes must be a positive integer; got 0"),
 ])

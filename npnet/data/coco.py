@@ -282,12 +282,6 @@ def make_synthetic_coco(out_dir, vocab_json=None, num_train=100, num_val=40, num
             raise NpnetValueError(f"{fn}: {out} holds files outside the coco_captioning layout "
                                   f"({', '.join(foreign[:5])}); the folder is replaced as a whole, so give a "
                                   f"new or empty folder")
-    vocab_path = find_data(f"coco/{VOCAB_FILE}") if vocab_json is None else _check.path(fn, "vocab_json", vocab_json)
-    vocab = _read_vocab(vocab_path, fn)
-    w2i = vocab["word_to_idx"]
-    for special in _SPECIAL[:3]:
-        if special not in w2i:
-            raise NpnetValueError(f"{fn}: the vocabulary must contain {special!r}")
     caption_length = _check.positive_int(fn, "caption_length", caption_length)
     if caption_length < 4:
         raise NpnetValueError(f"{fn}: caption_length must be at least 4 (<START>, 2 words, <END>); got {caption_length}")
@@ -299,6 +293,13 @@ def make_synthetic_coco(out_dir, vocab_json=None, num_train=100, num_val=40, num
         images[split] = _check.positive_int(fn, f"num_{split}_images", images[split] or default)
     pca_dim = _check.positive_int(fn, "pca_dim", pca_dim)
     fc7_dim = _check.positive_int(fn, "fc7_dim", fc7_dim)
+    # The numbers are checked first, so a bad one fails before any file is looked for.
+    vocab_path = find_data(f"coco/{VOCAB_FILE}") if vocab_json is None else _check.path(fn, "vocab_json", vocab_json)
+    vocab = _read_vocab(vocab_path, fn)
+    w2i = vocab["word_to_idx"]
+    for special in _SPECIAL[:3]:
+        if special not in w2i:
+            raise NpnetValueError(f"{fn}: the vocabulary must contain {special!r}")
 
     rng = np.random.default_rng(seed)
     words = np.array(sorted(i for w, i in w2i.items() if w not in _SPECIAL))

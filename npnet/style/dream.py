@@ -89,18 +89,19 @@ def deep_dream(image, layer=10, image_size=None, num_octaves=3, octave_scale=1.4
     fn = "deep_dream"
     from tqdm.auto import tqdm
 
-    if model is None:
-        from ..models.squeezenet import squeezenet1_1
-        model = squeezenet1_1()
-    _check.model(fn, model, ("features", "dtype"))
-    layer = _check.feature_index(fn, "layer", layer, len(model.features))
     num_octaves = _check.positive_int(fn, "num_octaves", num_octaves)
     iterations = _check.positive_int(fn, "iterations", iterations)
     octave_scale = _check.number(fn, "octave_scale", octave_scale, low=1, low_open=True)
     step_size = _check.number(fn, "step_size", step_size, low=0, low_open=True)
     max_jitter = _check.nonnegative_int(fn, "max_jitter", max_jitter)
     progress = _check.boolean(fn, "progress", progress)
-    img = load_input(fn, image, image_size).astype(model.dtype)
+    img = load_input(fn, image, image_size)  # before the (slow) weights, so a wrong path fails at once
+    if model is None:
+        from ..models.squeezenet import squeezenet1_1
+        model = squeezenet1_1()
+    _check.model(fn, model, ("features", "dtype"))
+    layer = _check.feature_index(fn, "layer", layer, len(model.features))
+    img = img.astype(model.dtype)
     rng = np.random.default_rng(seed)
 
     H, W = img.shape[2:]

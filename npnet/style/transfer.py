@@ -356,6 +356,20 @@ def style_transfer(content_image, style_image, image_size=192, style_size=192, c
     progress = _check.boolean(fn, "progress", progress)
     if callback is not None and not callable(callback):
         raise NpnetTypeError(f"{fn}: callback must be callable as callback(t, img); got {type(callback).__name__}")
+    if not isinstance(style_weights, (list, tuple, np.ndarray)):
+        raise NpnetTypeError(f"{fn}: style_weights must be a list of numbers; got {style_weights!r:.60}")
+    if content_image is None and (content_weight or not init_random):
+        raise NpnetValueError(f"{fn}: content_image may be None only with content_weight=0 and init_random=True")
+    many = isinstance(style_image, (list, tuple))
+    if style_blend_weights is not None and not many:
+        raise NpnetValueError(f"{fn}: style_blend_weights needs a list of style images; got one style image")
+    styled = any(_weight(fn, f"style_weights[{i}]", w) for i, w in enumerate(style_weights))
+    if styled and (style_image is None or (many and not style_image)):
+        raise NpnetValueError(f"{fn}: style_image is needed when a style weight is > 0")
+    # The images are read before the (slow) weights are loaded, so a wrong path fails at once.
+    content = (np.zeros((1, 3) + _image_shape(fn, image_size)) if content_image is None
+               else load_input(fn, content_image, image_size))
+    styles = [load_input(fn, s, style_size) for s in (style_image if many else [style_image])] if styled else []
     if model is None:
         from ..models.squeezenet import squeezenet1_1
         model = squeezenet1_1()
@@ -363,29 +377,17 @@ def style_transfer(content_image, style_image, image_size=192, style_size=192, c
     style_layers, style_weights = _check_weights(fn, style_layers, style_weights, model)
     rng = np.random.default_rng(seed)
     dtype = model.dtype
-
-    if content_image is None:
-        if content_weight or not init_random:
-            raise NpnetValueError(f"{fn}: content_image may be None only with content_weight=0 and init_random=True")
-        content = np.zeros((1, 3) + _image_shape(fn, image_size), dtype)
-    else:
-        content = load_input(fn, content_image, image_size).astype(dtype, copy=False)
+    content = content.astype(dtype, copy=False)
+    styles = [s.astype(dtype, copy=False) for s in styles]
     content_target = None
     if content_weight:
         content_layer = _check.feature_index(fn, "content_layer", content_layer, len(model.features))
         _check_size(fn, model, content, content_layer, "content image")
         content_target = extract_targets(model, content, [content_layer])[content_layer]
 
-    many = isinstance(style_image, (list, tuple))
-    if style_blend_weights is not None and not many:
-        raise NpnetValueError(f"{fn}: style_blend_weights needs a list of style images; got one style image")
     active = [k for k, w in zip(style_layers, style_weights) if w]
     targets = [None] * len(style_layers)
     if active:
-        if style_image is None or (many and not style_image):
-            raise NpnetValueError(f"{fn}: style_image is needed when a style weight is > 0")
-        styles = [load_input(fn, s, style_size).astype(dtype, copy=False)
-                  for s in (style_image if many else [style_image])]
         for i, s in enumerate(styles):
             _check_size(fn, model, s, max(active), f"style image {i}" if many else "style image")
         _check_size(fn, model, content, max(active), "image")

@@ -193,7 +193,7 @@ def feature_index(fn, name, layer, num_layers):
     """Return ``layer`` as an int index into ``model.features`` (``num_layers`` long), or raise ``ValueError``."""
     if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, numbers.Integral) or not 0 <= layer < num_layers:
         raise NpnetValueError(f"{fn}: {name} must be an index of model.features, an integer in 0..{num_layers - 1}; "
-                         f"got {layer!r}")
+                              f"got {layer!r}")
     return int(layer)
 
 

@@ -44,7 +44,7 @@ def _to_rgb(img, where):
         return Image.alpha_composite(white, rgba).convert("RGB")
     if img.mode == "F":
         raise NpnetValueError(f"{where}: floating-point images (PIL mode 'F') have no agreed 0..255 scale; "
-                         f"convert it to 8-bit first")
+                              f"convert it to 8-bit first")
     try:
         return img.convert("RGB")
     except ValueError as exc:
@@ -67,7 +67,7 @@ def _check_size(fn, size):
     size = _check.positive_int(fn, "size", size)
     if size < MIN_SIDE:
         raise NpnetValueError(f"{fn}: size must be at least {MIN_SIDE} pixels (the smallest input SqueezeNet "
-                         f"accepts); got {size}")
+                              f"accepts); got {size}")
     return size
 
 
@@ -100,7 +100,7 @@ def load_image(path, size=None):
     w, h = img.size
     if min(w, h) < MIN_SIDE:
         raise NpnetValueError(f"{fn}: {path} is {w}x{h} pixels (width x height); SqueezeNet needs both sides "
-                         f">= {MIN_SIDE}")
+                              f">= {MIN_SIDE}")
     img = _to_rgb(img, f"{fn}: {path}")
     if size is not None:
         img = _resize_short_side(img, size)

@@ -61,7 +61,7 @@ class CaptioningSolver:
         unknown = sorted(set(kwargs) - set(_OPTIONS))
         if unknown:
             raise NpnetValueError(f"{fn}: unrecognized arguments {', '.join(unknown)}; "
-                             f"expected some of {', '.join(_OPTIONS)}")
+                                  f"expected some of {', '.join(_OPTIONS)}")
         opts = {**_OPTIONS, **kwargs}
         self.model, self.data = model, data
         rule = opts["update_rule"]
@@ -73,7 +73,8 @@ class CaptioningSolver:
             raise NpnetTypeError(f"{fn}: update_rule must be a name or a function; got {type(rule).__name__}")
         self.update_rule = rule
         if opts["optim_config"] is not None and not isinstance(opts["optim_config"], dict):
-            raise NpnetTypeError(f"{fn}: optim_config must be a dict or None; got {type(opts['optim_config']).__name__}")
+            raise NpnetTypeError(f"{fn}: optim_config must be a dict or None; "
+                                 f"got {type(opts['optim_config']).__name__}")
         self.optim_config = dict(opts["optim_config"] or {})
         # Checked here, not at the first step, so a bad --lr fails before any data is loaded or time spent.
         self.optim_config.update(_check.hyper(fn, self.optim_config, optim.HYPER_PARAMETERS, prefix="optim_config"))

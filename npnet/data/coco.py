@@ -79,7 +79,7 @@ def _read_h5(path, keys=None):
             missing = [k for k in (keys or ()) if k not in names]
             if missing:
                 raise NpnetValueError(f"load_coco_data: {path.name} lacks dataset(s) {', '.join(map(repr, missing))}; "
-                                 f"it has {names}")
+                                      f"it has {names}")
             return {k: np.asarray(f[k]) for k in (keys or names)}
     except OSError as err:
         raise NpnetValueError(f"load_coco_data: {path} is not a readable HDF5 file ({err})") from None
@@ -100,7 +100,7 @@ def _read_vocab(path, fn="load_coco_data"):
             or any(not isinstance(i, int) or not 0 <= i < len(idx_to_word) or idx_to_word[i] != w
                    for w, i in word_to_idx.items())):
         raise NpnetValueError(f"{fn}: {path}: 'idx_to_word' (a list) and 'word_to_idx' (a dict) must be inverse "
-                         f"mappings of the same words")
+                              f"mappings of the same words")
     if "<NULL>" not in word_to_idx:
         raise NpnetValueError(f"{fn}: {path}: the vocabulary must contain '<NULL>'")
     return vocab
@@ -117,23 +117,23 @@ def _validate(data, base, pca_features):
         where = f"{base / CAPTIONS_FILE}"
         if caps.ndim != 2 or not np.issubdtype(caps.dtype, np.integer) or caps.shape[1] < 2:
             raise NpnetValueError(f"{fn}: {where}: {split}_captions must be an integer array (N, T + 1) with T >= 1; "
-                             f"got {caps.dtype} {caps.shape}")
+                                  f"got {caps.dtype} {caps.shape}")
         if idxs.shape != (caps.shape[0],) or not np.issubdtype(idxs.dtype, np.integer):
-            raise NpnetValueError(f"{fn}: {where}: {split}_image_idxs must be integers of shape ({caps.shape[0]},), one "
-                             f"per caption; got {idxs.dtype} {idxs.shape}")
+            raise NpnetValueError(f"{fn}: {where}: {split}_image_idxs must be integers of shape ({caps.shape[0]},), "
+                                  f"one per caption; got {idxs.dtype} {idxs.shape}")
         if caps.size and (caps.min() < 0 or caps.max() >= vocab_size):
             raise NpnetValueError(f"{fn}: {where}: {split}_captions must hold word indices in [0, {vocab_size}); "
                              f"got values from {caps.min()} to {caps.max()}")
         ffile = base / _features_file(split, pca_features)
         if feats.ndim != 2 or not np.issubdtype(feats.dtype, np.floating):
             raise NpnetValueError(f"{fn}: {ffile}: features must be a float array (images, D); got {feats.dtype} "
-                             f"{feats.shape}")
+                                  f"{feats.shape}")
         if idxs.size and (idxs.min() < 0 or idxs.max() >= feats.shape[0]):
             raise NpnetValueError(f"{fn}: {where}: {split}_image_idxs must lie in [0, {feats.shape[0]}) (the rows of "
-                             f"{ffile.name}); got values from {idxs.min()} to {idxs.max()}")
+                                  f"{ffile.name}); got values from {idxs.min()} to {idxs.max()}")
         if urls.shape[0] != feats.shape[0]:
             raise NpnetValueError(f"{fn}: {base / f'{split}2014_urls.txt'} has {urls.shape[0]} lines but "
-                             f"{ffile.name} has {feats.shape[0]} images")
+                                  f"{ffile.name} has {feats.shape[0]} images")
         dims.add(feats.shape[1])
     if len(dims) > 1:
         raise NpnetValueError(f"{fn}: train and val features differ in size: {sorted(dims)}")
@@ -284,7 +284,8 @@ def make_synthetic_coco(out_dir, vocab_json=None, num_train=100, num_val=40, num
                                   f"new or empty folder")
     caption_length = _check.positive_int(fn, "caption_length", caption_length)
     if caption_length < 4:
-        raise NpnetValueError(f"{fn}: caption_length must be at least 4 (<START>, 2 words, <END>); got {caption_length}")
+        raise NpnetValueError(f"{fn}: caption_length must be at least 4 (<START>, 2 words, <END>); "
+                              f"got {caption_length}")
     counts = {"train": _check.nonnegative_int(fn, "num_train", num_train),
               "val": _check.nonnegative_int(fn, "num_val", num_val)}
     images = {"train": num_train_images, "val": num_val_images}

@@ -42,11 +42,11 @@ def load_imagenet_val(num=None):
     num = _check.positive_int("load_imagenet_val", "num", num)
     if num > NUM_VAL_SAMPLES:
         raise NpnetValueError(f"load_imagenet_val: num must be at most {NUM_VAL_SAMPLES} (the sample has "
-                         f"{NUM_VAL_SAMPLES} images); got {num}")
+                              f"{NUM_VAL_SAMPLES} images); got {num}")
     path = find_data("imagenet/imagenet_val_25.npz")
     with np.load(path, allow_pickle=False) as f:
         X, y = f["X"], f["y"]
     if X.shape != (NUM_VAL_SAMPLES, 224, 224, 3) or X.dtype != np.uint8 or y.shape != (NUM_VAL_SAMPLES,):
         raise NpnetValueError(f"load_imagenet_val: {path} should hold X uint8 (25, 224, 224, 3) and y (25,); "
-                         f"got X {X.dtype} {X.shape} and y {y.shape}")
+                              f"got X {X.dtype} {X.shape} and y {y.shape}")
     return X[:num].copy(), y[:num].astype(np.int64), imagenet_class_names()

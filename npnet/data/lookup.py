@@ -127,7 +127,7 @@ def _check_relpath(relpath):
     p = PurePosixPath(str(relpath).replace(os.sep, "/"))
     if p.is_absolute() or not p.parts or ".." in p.parts:
         raise NpnetValueError(f"find_data: relpath must be relative to the data root, like "
-                         f"'imagenet/imagenet_val_25.npz'; got {str(relpath)!r}")
+                              f"'imagenet/imagenet_val_25.npz'; got {str(relpath)!r}")
     return p.as_posix()
 
 

@@ -66,10 +66,10 @@ def _conv_setup(fn, x, w, b, conv_param):
     F, Cw, HH, WW = w.shape
     if Cw != C:
         raise NpnetValueError(f"{fn}: w must have shape (F, {C}, HH, WW) to match the {C} channels of x "
-                         f"{x.shape}; got {w.shape}")
+                              f"{x.shape}; got {w.shape}")
     if HH > H + 2 * pad or WW > W + 2 * pad:
         raise NpnetValueError(f"{fn}: kernel {HH}x{WW} of w {w.shape} is larger than the padded input "
-                         f"{H + 2 * pad}x{W + 2 * pad} (x {x.shape}, pad {pad})")
+                              f"{H + 2 * pad}x{W + 2 * pad} (x {x.shape}, pad {pad})")
     out_hw = (conv_output_size(H, HH, stride, pad), conv_output_size(W, WW, stride, pad))
     return x, w.astype(x.dtype, copy=False), _bias(fn, b, F, x.dtype), stride, pad, out_hw
 
@@ -286,11 +286,11 @@ def conv_transpose_forward(x, w, b, conv_param, backend="numba"):
     Cw, C_out, HH, WW = w.shape
     if Cw != C_in:
         raise NpnetValueError(f"{fn}: w must have shape ({C_in}, C_out, HH, WW) to match the {C_in} channels of x "
-                         f"{x.shape}; got {w.shape}")
+                              f"{x.shape}; got {w.shape}")
     Ho, Wo = (H - 1) * stride - 2 * pad + HH + op, (W - 1) * stride - 2 * pad + WW + op
     if Ho < 1 or Wo < 1:
         raise NpnetValueError(f"{fn}: pad {pad} crops the whole output of x {x.shape} with w {w.shape} "
-                         f"(would be {Ho}x{Wo})")
+                              f"(would be {Ho}x{Wo})")
     w = w.astype(x.dtype, copy=False)
     b = _bias(fn, b, C_out, x.dtype)
     # BEGIN SOLUTION

@@ -150,5 +150,5 @@ def mse(x, y):
     # END SOLUTION
     if not np.isfinite(loss):
         raise NpnetValueError(f"{fn}: the squared differences overflow {x.dtype} (largest |x - y| is "
-                         f"{np.abs(diff).max():.3g}); rescale the data or use float64")
+                              f"{np.abs(diff).max():.3g}); rescale the data or use float64")
     return float(loss), dx

@@ -82,7 +82,7 @@ def _batchnorm_forward(fn, x, gamma, beta, bn_param):
             running[key] = running[key].astype(x.dtype, copy=False)
     if mode == "train" and m < 2:
         raise NpnetValueError(f"{fn}: train mode needs more than 1 value per feature to estimate a variance; "
-                         f"got {m}")
+                              f"got {m}")
     # BEGIN SOLUTION
     if mode == "train":
         xhat, mean, var, inv_std = _normalize(x, 0, eps)

@@ -47,7 +47,7 @@ def _pool_setup(fn, x, pool_param, extra_defaults=None):
     # As in PyTorch, ceil mode lets one window hang over a too-small input; only an empty output is an error.
     if min(out_hw) < 1:
         raise NpnetValueError(f"{fn}: the {kh}x{kw} window is larger than the padded input "
-                         f"{H + 2 * pad}x{W + 2 * pad} (x {x.shape}, pad {pad}, ceil_mode {ceil_mode})")
+                              f"{H + 2 * pad}x{W + 2 * pad} (x {x.shape}, pad {pad}, ceil_mode {ceil_mode})")
     return x, (kh, kw), stride, pad, out_hw, p
 
 

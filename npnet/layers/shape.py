@@ -95,7 +95,7 @@ def pixel_shuffle_forward(x, upscale_factor):
     r = _check.positive_int(fn, "upscale_factor", upscale_factor)
     if x.shape[1] % (r * r):
         raise NpnetValueError(f"{fn}: the channel count must be divisible by upscale_factor**2 = {r * r}; "
-                         f"got x of shape {x.shape}")
+                              f"got x of shape {x.shape}")
     out = _shuffle(x, r)
     return out, (r, out.shape, x.dtype)
 
@@ -133,7 +133,7 @@ def pixel_unshuffle_forward(x, downscale_factor):
     r = _check.positive_int(fn, "downscale_factor", downscale_factor)
     if x.shape[2] % r or x.shape[3] % r:
         raise NpnetValueError(f"{fn}: height and width must be divisible by downscale_factor = {r}; "
-                         f"got x of shape {x.shape}")
+                              f"got x of shape {x.shape}")
     out = _unshuffle(x, r)
     return out, (r, out.shape, x.dtype)
 

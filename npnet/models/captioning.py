@@ -128,7 +128,7 @@ class CaptioningRNN:
             raise NpnetTypeError(f"{fn}: captions must hold integer word indices; got dtype {captions.dtype}")
         if captions.ndim != 2 or captions.shape[0] != features.shape[0] or captions.shape[1] < 2:
             raise NpnetValueError(f"{fn}: captions must have shape ({features.shape[0]}, T + 1) with T >= 1, one "
-                             f"caption per feature row; got {captions.shape}")
+                                  f"caption per feature row; got {captions.shape}")
         if captions.min() < 0 or captions.max() >= self.vocab_size:
             raise NpnetValueError(f"{fn}: captions must hold word indices in [0, {self.vocab_size}); got values "
                                   f"from {captions.min()} to {captions.max()}")

@@ -118,7 +118,7 @@ class SqueezeNet(Module):
         X = _check.float_array(fn, "X", X, ndim=4, layout="(N, 3, H, W)")
         if X.shape[1] != 3 or min(X.shape[2:]) < self.min_size:
             raise NpnetValueError(f"{fn}: X must have shape (N, 3, H, W) with H, W >= {self.min_size} "
-                             f"(the smallest image SqueezeNet {self.version} takes); got {X.shape}")
+                                  f"(the smallest image SqueezeNet {self.version} takes); got {X.shape}")
         return X
 
     def forward(self, X):

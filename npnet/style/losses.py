@@ -142,17 +142,17 @@ def _style_arguments(fn, feats, style_layers, style_targets, style_weights):
     """Validate style_loss's arguments; return (layers, weights) as lists of ints and floats."""
     if not isinstance(feats, (list, tuple)):
         raise NpnetTypeError(f"{fn}: feats must be a list of feature maps (one per network layer); "
-                        f"got {type(feats).__name__}")
+                             f"got {type(feats).__name__}")
     layers, targets, weights = (list(v) for v in (style_layers, style_targets, style_weights))
     if not len(layers) == len(targets) == len(weights):
         raise NpnetValueError(f"{fn}: style_layers, style_targets and style_weights must have the same length "
-                         f"(one entry per style layer); got {len(layers)}, {len(targets)} and {len(weights)}")
+                              f"(one entry per style layer); got {len(layers)}, {len(targets)} and {len(weights)}")
     for i, layer in enumerate(layers):
         if isinstance(layer, bool) or not isinstance(layer, numbers.Integral):
             raise NpnetTypeError(f"{fn}: style_layers[{i}] must be an integer layer index; got {layer!r}")
         if not 0 <= layer < len(feats):
             raise NpnetValueError(f"{fn}: style_layers[{i}] = {layer} is out of range for {len(feats)} feature "
-                             f"maps (valid indices 0..{len(feats) - 1})")
+                                  f"maps (valid indices 0..{len(feats) - 1})")
     weights = [_weight(fn, f"style_weights[{i}]", w) for i, w in enumerate(weights)]
     return [int(layer) for layer in layers], targets, weights
 

@@ -123,7 +123,7 @@ def _check_size(fn, model, x, layer, what="image"):
     need = min_side(model, layer)
     if min(x.shape[2:]) < need:
         raise NpnetValueError(f"{fn}: the {what} is {x.shape[2]}x{x.shape[3]} pixels, too small for layer {layer} "
-                         f"of SqueezeNet (it needs both sides >= {need}); use a larger size")
+                              f"of SqueezeNet (it needs both sides >= {need}); use a larger size")
 
 
 # ----------------------------------------------------------------------------------- gradients
@@ -188,7 +188,7 @@ def style_targets(model, images, style_layers, blend_weights=None):
     blend = list(blend_weights)
     if len(blend) != len(images):
         raise NpnetValueError(f"{fn}: style_blend_weights must have one weight per style image; got "
-                         f"{len(blend)} weights for {len(images)} images")
+                              f"{len(blend)} weights for {len(images)} images")
     blend = [_weight(fn, f"style_blend_weights[{i}]", b) for i, b in enumerate(blend)]
     total = float(sum(blend))
     if total <= 0:
@@ -249,7 +249,7 @@ def _check_weights(fn, style_layers, style_weights, model):
     weights = list(style_weights)
     if len(weights) != len(layers):
         raise NpnetValueError(f"{fn}: style_weights must have one weight per style layer; got {len(weights)} "
-                         f"weights for {len(layers)} layers {layers}")
+                              f"weights for {len(layers)} layers {layers}")
     return layers, [_weight(fn, f"style_weights[{i}]", w) for i, w in enumerate(weights)]
 
 

@@ -60,7 +60,7 @@ def _baseline(fn, baseline, X):
         b = np.broadcast_to(b, X.shape)
     except ValueError:
         raise NpnetValueError(f"{fn}: baseline must be a number or broadcast to X's shape {X.shape}; "
-                         f"got shape {b.shape}") from None
+                              f"got shape {b.shape}") from None
     return b.astype(X.dtype)
 
 
@@ -236,7 +236,7 @@ def model_randomization_test(X, y, model, methods=("saliency", "guided_backprop"
     unknown = [m for m in methods if m not in RANDOMIZATION_METHODS]
     if unknown or not methods:
         raise NpnetValueError(f"{fn}: methods must be a non-empty list of names from {sorted(RANDOMIZATION_METHODS)}; "
-                         f"got {list(methods)!r}")
+                              f"got {list(methods)!r}")
     stages = _cascade(model)
     if max_stages is not None:
         stages = stages[:_check.positive_int(fn, "max_stages", max_stages)]

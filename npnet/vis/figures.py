@@ -66,7 +66,7 @@ def attribution_figure(path, X, rows, titles=None):
         maps = np.asarray(maps)
         if maps.shape[0] != n or maps.shape[-2:] != X.shape[-2:]:
             raise NpnetValueError(f"{fn}: row {label!r} must hold one map per image shaped like the images "
-                             f"({n}, ..., {X.shape[2]}, {X.shape[3]}); got {maps.shape}")
+                                  f"({n}, ..., {X.shape[2]}, {X.shape[3]}); got {maps.shape}")
         style = style or ("rgb" if maps.ndim == 4 else "heat")
         if style not in ROW_STYLES:
             raise NpnetValueError(f"{fn}: style of row {label!r} must be one of {ROW_STYLES}; got {style!r}")
@@ -111,7 +111,7 @@ def class_visualization_figure(path, images, titles, columns=3):
     fn = "class_visualization_figure"
     if len(images) != len(titles) or not images:
         raise NpnetValueError(f"{fn}: need as many titles as images (at least one); got {len(images)} images "
-                         f"and {len(titles)} titles")
+                              f"and {len(titles)} titles")
     columns = min(_check.positive_int(fn, "columns", columns), len(images))
     rows = -(-len(images) // columns)
     fig = Figure(figsize=(3.2 * columns, 3.4 * rows), dpi=100)

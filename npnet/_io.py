@@ -16,6 +16,8 @@ import secrets
 import shutil
 from pathlib import Path
 
+from .errors import NpnetValueError
+
 _TAG = ".npnet-tmp-"
 
 
@@ -33,6 +35,16 @@ def _alive(pid):
     except (PermissionError, OSError):  # another user's live process, or no way to tell
         return True
     return True
+
+
+def _make_parent(path):
+    """Create ``path``'s folder; a regular file in the way is a clear error, not a bare OSError."""
+    for parent in (path.parent, *path.parent.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise NpnetValueError(f"cannot write {path}: {parent} is a file, not a folder")
+            break
+    path.parent.mkdir(parents=True, exist_ok=True)
 
 
 def _temporary(path):
@@ -56,7 +68,7 @@ def atomic_output(path):
     Readers never see a half-written file, and a failure leaves any earlier ``path`` untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(path)
     tmp = _temporary(path)
     with open(tmp, "xb"):
         pass
@@ -78,7 +90,7 @@ def atomic_folder(path):
     so an interruption leaves either the old folder or the new one, never a mix of their files.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(path)
     tmp = _temporary(path)
     tmp.mkdir()
     try:

@@ -368,3 +368,11 @@ def test_coco_zip_that_is_not_a_zip_is_a_file_format_error(tmp_path, monkeypatch
         coco.load_coco_data()
     assert sorted(p.name for p in archive.parent.iterdir()) == ["coco_captioning.zip"]
     assert zipfile.is_zipfile(archive) is False
+
+
+def test_output_under_a_regular_file_is_a_clear_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    for writer in (_io.atomic_output, _io.atomic_folder):
+        with pytest.raises(NpnetValueError, match=r"cannot write .*/file/sub/out.png: .*/file is a file, not a folder"):
+            with writer(tmp_path / "file" / "sub" / "out.png"):
+                pass

@@ -31,7 +31,8 @@ from pathlib import Path
 import numpy as np
 
 MODULES = ["npnet.layers", "npnet.optim", "npnet.vis", "npnet.style", "npnet.image", "npnet.models", "npnet.data",
-           "npnet.data.coco", "npnet.nn", "npnet.solver", "npnet.linalg", "gradcheck"]
+           "npnet.data.coco", "npnet.nn", "npnet.solver", "npnet.linalg", "gradcheck", "npnet.vis.figures",
+           "npnet.style.figures"]
 
 # Public names the sweep does not call, and why.
 SKIPPED = {

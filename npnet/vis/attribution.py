@@ -259,13 +259,18 @@ def model_randomization_test(X, y, model, methods=("saliency", "guided_backprop"
     return {"stages": [name for name, _ in stages], "correlations": corr, "methods": list(methods)}
 
 
-def format_randomization_table(result):
-    """The result of ``model_randomization_test`` as a text table: mean correlation per stage and method."""
+def check_randomization_result(fn, result):
+    """Raise unless ``result`` has the keys of a ``model_randomization_test`` result."""
     if (not isinstance(result, dict) or not {"methods", "stages", "correlations"} <= set(result)
             or not isinstance(result["correlations"], dict)
             or any(m not in result["correlations"] for m in result["methods"])):
-        raise NpnetValueError("format_randomization_table: result must be the dict model_randomization_test returns "
-                              "(keys 'methods', 'stages', 'correlations' for each method)")
+        raise NpnetValueError(f"{fn}: result must be the dict model_randomization_test returns "
+                              f"(keys 'methods', 'stages', 'correlations' for each method)")
+
+
+def format_randomization_table(result):
+    """The result of ``model_randomization_test`` as a text table: mean correlation per stage and method."""
+    check_randomization_result("format_randomization_table", result)
     methods = result["methods"]
     width = max(len(m) for m in methods) + 2
     lines = ["randomised up to".ljust(18) + "".join(m.rjust(width) for m in methods)]

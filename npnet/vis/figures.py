@@ -11,7 +11,8 @@ from matplotlib.figure import Figure
 
 from .. import _check
 from ..image import deprocess, save_figure
-from ..errors import NpnetValueError
+from ..errors import NpnetTypeError, NpnetValueError
+from .attribution import check_randomization_result
 
 ROW_STYLES = ("heat", "overlay", "rgb")
 
@@ -32,8 +33,15 @@ def render_map(image, m, style):
     [0, 1]: grey where it is 0 (guided backprop's usual look; a min..max stretch would let a few
     extreme pixels wash everything else out to grey).
     """
-    if style == "rgb":
-        m = np.asarray(m, dtype=np.float64).transpose(1, 2, 0)
+    fn = "render_map"
+    if style not in ROW_STYLES:
+        raise NpnetValueError(f"{fn}: style must be one of {ROW_STYLES}; got {style!r}")
+    rgb = style == "rgb"
+    m = _check.float_array(fn, "m", m, ndim=3 if rgb else 2, layout="(3, H, W)" if rgb else "(H, W)")
+    if style == "overlay":
+        _check.shape(fn, "image (uint8 pixels)", image, m.shape + (3,))
+    if rgb:
+        m = m.astype(np.float64).transpose(1, 2, 0)
         std = m.std()
         return np.clip(0.5 + 0.1 * (m - m.mean()) / (std if std > 0 else 1.0), 0, 1)
     colours = colormaps["hot" if style == "heat" else "jet"](_unit(m))[..., :3]
@@ -109,6 +117,9 @@ def class_visualization_figure(path, images, titles, columns=3):
     images: list of normalised (1, 3, H, W) arrays; titles: one string each.
     """
     fn = "class_visualization_figure"
+    if not isinstance(images, (list, tuple)) or not isinstance(titles, (list, tuple)):
+        raise NpnetTypeError(f"{fn}: images and titles must be lists; got {type(images).__name__} and "
+                             f"{type(titles).__name__}")
     if len(images) != len(titles) or not images:
         raise NpnetValueError(f"{fn}: need as many titles as images (at least one); got {len(images)} images "
                               f"and {len(titles)} titles")
@@ -130,6 +141,7 @@ def randomization_figure(path, result):
 
     result: the dict ``model_randomization_test`` returns.
     """
+    check_randomization_result("randomization_figure", result)
     stages = ["original"] + list(result["stages"])
     fig = Figure(figsize=(8, 4), dpi=100)
     ax = fig.subplots()

@@ -137,8 +137,10 @@ def specs(model):
     X = rn(1, 3, 17, 17)
     S = {}
 
-    def add(name, args, propagates=False, call=None, also=()):
-        S.setdefault(name, []).append((call, args, propagates, (name,) + tuple(also)))
+    def add(name, args, propagates=False, call=None, also=(), positional=False):
+        # positional: the arguments are the function's leading parameters in order, and are passed by
+        # position, so the spec survives a renamed parameter (the course's names differ in places).
+        S.setdefault(name, []).append((call, args, propagates, (name,) + tuple(also), positional))
 
     def layer(name, args, backward=None, dout_kind="data"):
         add(name, args, propagates=True)
@@ -316,8 +318,8 @@ def specs(model):
                        "progress": (False, "bool")})
 
     # image --------------------------------------------------------------------------------------
-    add("preprocess", {"img": (img, "uint8img"), "size": (20, "count_nn")})
-    add("deprocess", {"x": (X, "finite"), "rescale": (False, "bool")})
+    add("preprocess", {"img": (img, "uint8img"), "size": (20, "count_nn")}, positional=True)
+    add("deprocess", {"x": (X, "finite"), "rescale": (False, "bool")}, positional=True)
     add("center_crop", {"img": (img, "fixed"), "size": (8, "count")})
     for bad in (2.5, (8, 0), (8, 8, 8), 100, "8"):
         add("center_crop", {"img": (img, "fixed"), "size": (bad, "invalid")})
@@ -350,7 +352,7 @@ def specs(model):
     add("Fire", {"inplanes": (4, "count"), "squeeze_planes": (2, "count"), "expand1x1_planes": (2, "count"),
                  "expand3x3_planes": (2, "count"), "dtype": (np.float64, "dtype")})
     add("SqueezeNet", {"version": ("1_1", "choice"), "num_classes": (3, "count"), "dtype": (np.float64, "dtype")})
-    add("extract_features", {"X": (X, "finite"), "model": (model, "model")})
+    add("extract_features", {"X": (X, "finite"), "model": (model, "model")}, positional=True)
     add("Conv2d", {"in_channels": (3, "count"), "out_channels": (2, "count"), "kernel_size": (3, "count"),
                    "stride": (1, "count"), "padding": (0, "count0"), "bias": (True, "bool"), "dtype": (np.float64, "dtype")})
     add("Linear", {"in_features": (3, "count"), "out_features": (2, "count"), "bias": (True, "bool"),
@@ -519,8 +521,9 @@ def cases(model):
     objects = {name: obj for _, name, obj in public_callables()}
     all_specs = specs(model)
     for name, spec_list in all_specs.items():
-        for call, args, propagates, names in spec_list:
+        for call, args, propagates, names, positional in spec_list:
             fn = call or objects[name.split(".")[0]]
+            names = names + (getattr(fn, "__name__", name),)  # an alias's errors name the original
             valid = {k: v for k, (v, _) in args.items()}
             if name == "Sequential":
                 yield name, "layer " + repr(valid["layer"])[:30], fn, [valid["layer"]], names, True, False
@@ -542,6 +545,8 @@ def cases(model):
             if any(kind == "file" for kind in kinds.values()):
                 yield name, f"file {_short(valid)}", fn, valid, names, True, False
                 continue
+            if positional:
+                fn = _by_position(fn)
             yield name, "valid call", fn, valid, names, False, False
             for arg, kind in kinds.items():
                 for label, mutate in MUTATIONS.get(kind, []):
@@ -556,8 +561,13 @@ def cases(model):
         for label, value in (("None", None), ("string", "bad")):
             if value == "bad" and PATHLIKE & set(required):
                 continue  # a string is a valid path or image name: the spec's cases cover these
-            yield (name, f"all required args {label}", obj, {r: value for r in required}, (name,) + ALIASES.get(name, ()),
-                   True, None)
+            names = (name, getattr(obj, "__name__", name)) + ALIASES.get(name, ())
+            yield name, f"all required args {label}", obj, {r: value for r in required}, names, True, None
+
+
+def _by_position(fn):
+    """``fn`` called with a dict's values in order (see ``positional`` in ``specs``)."""
+    return lambda **kwargs: fn(*kwargs.values())
 
 
 def _short(valid):

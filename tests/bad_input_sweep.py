@@ -49,10 +49,16 @@ SKIPPED = {
     "load_imagenet_val": "reads the real data set (tests/test_squeezenet.py)",
     "find_weights": "path handling is helper 'weights' work (issue 9 §1); tests/test_lookup.py",
     "StyleObjective": "internal callable object built by style_transfer, whose arguments are checked",
+    "Flatten": "no required argument; its dims are checked at forward (tests/test_modules*.py)",
+    "LeakyReLU": "no required argument; the slope is checked by leaky_relu_forward",
+    "Sigmoid": "takes no argument", "Tanh": "takes no argument",
 }
 
 # Functions that hand their arguments to another public function, whose name their errors carry.
-ALIASES = {"feature_inversion": ("style_transfer",), "texture_synthesis": ("style_transfer",)}
+# Composite layers (sandwiches) report the layer inside that refused the input.
+ALIASES = {"feature_inversion": ("style_transfer",), "texture_synthesis": ("style_transfer",),
+           "affine_relu_forward": ("affine_forward",), "conv_relu_forward": ("conv_forward",),
+           "conv_relu_pool_forward": ("conv_forward",)}
 
 # Arguments for which any string is a plausible value (a file name), so "all strings" is not invalid.
 PATHLIKE = {"path", "out_dir", "relpath", "base_dir", "image", "content_image", "style_image", "filename"}
@@ -71,6 +77,9 @@ MUTATIONS = {
     "finite": [_nan, _inf] + _SHAPES,          # input that must be finite (losses, techniques, ...)
     "param": [("int dtype", _SHAPES[0][1]), ("extra dim", _SHAPES[2][1]), ("string", lambda v: "bad"),
               ("None", lambda v: None), ("wrong size", lambda v: np.concatenate([np.ravel(v), np.ravel(v)]))],
+    # gamma/beta of the norms: integer arrays are fine (CS231n passes np.asarray([3, 4, 5]))
+    "scale": [("extra dim", _SHAPES[2][1]), ("string", lambda v: "bad"), ("None", lambda v: None),
+              ("wrong size", lambda v: np.concatenate([np.ravel(v), np.ravel(v)])), _nan],
     "param_opt": [("int dtype", _SHAPES[0][1]), ("extra dim", _SHAPES[2][1]), ("string", lambda v: "bad"),
                   ("wrong size", lambda v: np.concatenate([np.ravel(v), np.ravel(v)]))],
     "axis": [("too large", lambda v: 5), ("too negative", lambda v: -5), ("float", lambda v: 1.0), ("string", lambda v: "1"),
@@ -160,7 +169,7 @@ def specs(model):
           "dropout_backward")
     for bad in (0.0, 1.5, float("nan"), "0.5"):
         add("dropout_forward", {"x": (rn(3, 4), "fixed"), "dropout_param": ({"mode": "train", "p": bad}, "invalid")})
-    bn = {"x": (rn(4, 3), "data"), "gamma": (rn(3), "param"), "beta": (rn(3), "param"),
+    bn = {"x": (rn(4, 3), "data"), "gamma": (rn(3), "scale"), "beta": (rn(3), "scale"),
           "bn_param": ({"mode": "train"}, "dict")}
     layer("batchnorm_forward", bn, "batchnorm_backward")
     for bad in ({"mode": "train", "eps": 0}, {"mode": "train", "momentum": 1.5}, {"mode": "eval"},
@@ -169,8 +178,8 @@ def specs(model):
     add("batchnorm_forward", {**bn, "x": (np.array([[1e200], [-1e200]]), "invalid"), "gamma": (np.ones(1), "fixed"),
                               "beta": (np.zeros(1), "fixed")})
     layer("spatial_batchnorm_forward", {**bn, "x": (rn(2, 3, 2, 2), "data")}, "spatial_batchnorm_backward")
-    layer("instance_norm_forward", {"x": (rn(2, 3, 2, 2), "data"), "gamma": (rn(3), "param"),
-                                    "beta": (rn(3), "param"), "eps": (1e-5, "pos")}, "instance_norm_backward")
+    layer("instance_norm_forward", {"x": (rn(2, 3, 2, 2), "data"), "gamma": (rn(3), "scale"),
+                                    "beta": (rn(3), "scale"), "eps": (1e-5, "pos")}, "instance_norm_backward")
     add("instance_norm_forward", {"x": (np.array([[[[1e200, -1e200]]]]), "invalid"), "gamma": (np.ones(1), "fixed"),
                                   "beta": (np.zeros(1), "fixed")})
     conv = {"x": (x4, "data"), "w": (rn(4, 3, 3, 3), "data"), "b": (rn(4), "param_opt"), "conv_param": (conv_p, "dict")}

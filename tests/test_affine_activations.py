@@ -276,7 +276,7 @@ def test_dropout_test_mode_and_keep_all(rng):
     ({"mode": "train", "p": 0.5, "sead": 1}, r"unknown dropout_param key\(s\) \['sead'\]"),
     ({"mode": "train", "p": "0.5"}, r"dropout_param\['p'\] must be a finite number in \(0, 1\]; got '0.5'"),
     ({"mode": "eval", "p": 0.5}, r"dropout_param\['mode'\] must be 'train' or 'test'; got 'eval'"),
-    ({"mode": "train", "p": 0.5, "seed": -1}, r"dropout_param\['seed'\] must be a non-negative integer"),
+    ({"mode": "train", "p": 0.5, "seed": -1}, r"dropout_param\['seed'\] must be an integer in \[0, 4294967296\) or None; got -1"),
 ])
 def test_dropout_bad_params(param, match):
     with pytest.raises(ValueError, match="dropout_forward: " + match):

@@ -243,11 +243,11 @@ def test_solver_stops_when_the_loss_diverges(tmp_path):
     solver = _solver(tmp_path)
     real_loss = solver.model.loss
     solver.model.loss = lambda f, c: (float("nan"), real_loss(f, c)[1])
-    with pytest.raises(TrainingDivergedError, match="CaptioningSolver: the loss became nan at iteration 1"):
+    with pytest.raises(TrainingDivergedError, match="CaptioningSolver: training diverged: the loss is nan at iteration 1"):
         solver.train()
     solver = _solver(tmp_path / "2", optim_config={"learning_rate": 1e308})
     solver.update_rule = optim.sgd
-    with pytest.raises(TrainingDivergedError, match="CaptioningSolver: the update of .* overflowed at iteration 1"):
+    with pytest.raises(TrainingDivergedError, match="CaptioningSolver: training diverged: the update of .* overflowed at iteration 1"):
         solver.train()
 
 

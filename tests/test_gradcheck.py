@@ -173,3 +173,28 @@ def test_command_line_fails_a_broken_backward(kind, capsys):
 def test_numerical_gradient_arguments_are_checked(call, match):
     with pytest.raises((ValueError, TypeError), match=match):
         call(np.ones((2, 3)))
+
+
+def test_module_and_model_errors_report_nan_gradients():
+    from gradcheck.registry import model_error, module_error
+    from npnet.nn import Linear
+
+    class NanLinear(Linear):
+        def backward(self, dout):
+            dx = super().backward(dout)
+            self.grads["bias"] = np.full_like(self.grads["bias"], np.nan)
+            return dx
+
+    x = np.random.default_rng(0).standard_normal((2, 3))
+    assert module_error(Linear(3, 2, dtype=np.float64, rng=0), x.copy(), np.random.default_rng(1)) < 1e-7
+    assert np.isnan(module_error(NanLinear(3, 2, dtype=np.float64, rng=0), x.copy(), np.random.default_rng(1)))
+
+    class NanModel:
+        params = {"w": np.ones(2), "b": np.zeros(2)}
+
+        def loss(self, X, y):
+            return float(np.sum(self.params["w"] * X)), {"w": X.copy(), "b": np.full(2, np.nan)}
+
+    X = np.array([1.0, 2.0])
+    assert not model_error(NanModel(), X, None) <= 1e-7            # NaN, not 0
+    assert model_error(NanModel(), X, None, zero=("b",)) == 1.0     # a NaN "zero" gradient is an error of 1

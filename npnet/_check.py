@@ -328,3 +328,10 @@ def function(fn, name, f):
     if not callable(f):
         raise NpnetTypeError(f"{fn}: {name} must be a function; got {f!r:.60}")
     return f
+
+
+def in_range(fn, name, x, lo, hi, hint=""):
+    """Raise ``ValueError`` unless every value of ``x`` lies in [lo, hi] (the message gives the range found)."""
+    if x.size and (x.min() < lo or x.max() > hi):
+        raise NpnetValueError(f"{fn}: {name} must lie in [{lo:g}, {hi:g}]; got values from {x.min():.4g} to "
+                              f"{x.max():.4g}" + (f" ({hint})" if hint else ""))

@@ -8,6 +8,8 @@ import numbers
 
 import numpy as np
 
+from .errors import NpnetValueError
+
 
 def _shape_str(shape):
     return "(" + ", ".join("*" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
@@ -113,3 +115,24 @@ def feature_index(fn, name, layer, num_layers):
         raise ValueError(f"{fn}: {name} must be an index of model.features, an integer in 0..{num_layers - 1}; "
                          f"got {layer!r}")
     return int(layer)
+
+
+def number(fn, name, v, low=None, high=None, low_open=False, high_open=False, integer=False):
+    """Return the numeric hyper-parameter ``v`` as a float (an int with ``integer``), or raise.
+
+    ``v`` must be a real number (not a bool or a string), finite, whole when ``integer``, and within
+    ``[low, high]`` (an end excluded with ``low_open`` / ``high_open``; ``None`` means unbounded).
+    """
+    if isinstance(v, np.ndarray) and v.ndim == 0:
+        v = v[()]
+    ok = not isinstance(v, (bool, np.bool_)) and isinstance(v, numbers.Integral if integer else numbers.Real)
+    ok = (ok and bool(np.isfinite(float(v)))
+          and (low is None or (v > low if low_open else v >= low))
+          and (high is None or (v < high if high_open else v <= high)))
+    if not ok:
+        lo = "" if low is None else f"{'>' if low_open else '>='} {low}"
+        hi = "" if high is None else f"{'<' if high_open else '<='} {high}"
+        kind = "an integer" if integer else "a finite number"
+        raise NpnetValueError(f"{fn}: {name} must be {kind}{' ' if lo or hi else ''}{' and '.join(p for p in (lo, hi) if p)}; "
+                              f"got {v!r:.40}")
+    return int(v) if integer else float(v)

@@ -21,6 +21,6 @@ setup(
         "pooch>=1.6",
         "tqdm>=4.60",
     ],
-    extras_require={"test": ["pytest>=7"]},
+    extras_require={"test": ["pytest>=7"], "tsne": ["scikit-learn>=1.1"]},
     entry_points={"console_scripts": ["npnet=npnet.cli:main"]},
 )

@@ -5,6 +5,7 @@ Each script runs in its own interpreter, as a student would run it, with ``NPNET
 lookup variables (``NPNET_DATA``, ``NPNET_WEIGHTS``, ``NPNET_OFFLINE``...) are inherited. About 15 s
 in all on 2 CPU cores.
 """
+import importlib.util
 import os
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from PIL import Image
 
 from conftest import require_data, require_weights
 
+HAVE_SKLEARN = importlib.util.find_spec("sklearn") is not None  # t-SNE is an optional extra
+
 EXERCISES = Path(__file__).resolve().parents[1] / "exercises"
 STYLE_FILES = ["styles/tubingen.jpg", "styles/starry_night.jpg", "styles/the_scream.jpg",
                "styles/composition_vii.jpg", "images/sky.jpg", "checks/style-transfer-checks.npz",
@@ -24,11 +27,16 @@ STYLE_FILES = ["styles/tubingen.jpg", "styles/starry_night.jpg", "styles/the_scr
 # script -> (data files it needs, whether it needs the weights, the figures it must write)
 SCRIPTS = {
     "conv_as_matrix": ([], False, ["conv_matrix", "piecewise_linear"]),
+    "relu_networks": ([], False, ["xor", "subpixel_transposed", "local_linear", "regions"]),
     # the real COCO features are optional: without them the script builds a set from the vocabulary
     "rnn_captioning": (["coco/coco2014_vocab.json"], False, ["rnn_loss_history", "lstm_loss_history"]),
     "network_visualization": (["imagenet/imagenet_val_25.npz"], True,
                               ["saliency", "attribution", "ig_occlusion", "fooling", "class_visualization",
                                "randomization"]),
+    "understanding_cnns": (["imagenet/imagenet_val_25.npz"], True,
+                           ["filters_conv1", "filters_fire3", "activations_features1", "activations_features6",
+                            "max_patches", "neighbours", "embedding_pca", "unit_gradients", "unit_visualization",
+                            "occlusion_probability"] + (["embedding_tsne"] if HAVE_SKLEARN else [])),
     "style_transfer": (STYLE_FILES, True, ["composition_vii", "the_scream", "starry_night", "feature_inversion",
                                            "texture_synthesis", "blend", "deep_dream"]),
 }
@@ -64,3 +72,6 @@ def test_exercise_runs_and_writes_its_figures(name, tmp_path):
         assert pixels.std() > 5, f"{path.name} is (almost) one flat colour"
     if name == "conv_as_matrix":
         assert "every kink at a pattern change: True" in result.stdout, result.stdout
+    if name == "relu_networks":
+        assert "XOR: linearly separable: False" in result.stdout, result.stdout
+        assert "h(1.0) = 5, local piece w = 2, b = 3" in result.stdout, result.stdout

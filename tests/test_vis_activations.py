@@ -307,3 +307,29 @@ def test_patches_of_sample_images_from_a_folder(model, imagenet_val, tmp_path):
     for value, n, (i, j) in zip(got.values, got.images, got.positions):
         assert A[n, i, j] == value
     require_data("imagenet/imagenet_val_25.npz")
+
+
+def test_activation_figures_write_pngs(tmp_path):
+    from npnet.vis.figures import (activation_figure, embedding_figure, grid_figure, neighbours_figure,
+                                   patches_figure)
+
+    def size(path):
+        with Image.open(path) as img:
+            return img.size
+
+    net = small_net()
+    X = np.random.default_rng(10).standard_normal((4, 3, 12, 12))
+    w = net[0].params["weight"]
+    assert size(grid_figure(tmp_path / "g.png", filter_grid(w, upsample=4), width=4)) == (400, 410)
+    assert size(activation_figure(tmp_path / "a.png", X[:1], activation_grid(net.forward(X[:1])[0]))) == (1200, 550)
+    found = max_activating_patches(net, X, 2, 0, k=3)
+    assert size(patches_figure(tmp_path / "p.png", [("c0", found), ("c1", found)])) == (510, 300)
+    idx, _ = nearest_neighbours(X.reshape(4, -1), X.reshape(4, -1), k=2, exclude_self=True)
+    assert size(neighbours_figure(tmp_path / "n.png", X, [0, 1], [("pixels", idx[:2])])) == (450, 340)
+    Z, _, _ = pca(X.reshape(4, -1))
+    assert size(embedding_figure(tmp_path / "e.png", Z, X, "pca", labels=list("abcd"))) == (900, 900)
+    with pytest.raises(ValueError, match=r"embedding_figure: Z must be \(N, 2\) with N = 4"):
+        embedding_figure(tmp_path / "bad.png", Z[:3], X)
+    with pytest.raises(ValueError, match="grid_figure: grid must be an"):
+        grid_figure(tmp_path / "bad.png", np.zeros(3))
+    assert not (tmp_path / "bad.png").exists()

@@ -29,16 +29,18 @@ SCRIPTS = {
     "conv_as_matrix": ([], False, ["conv_matrix", "piecewise_linear"]),
     "relu_networks": ([], False, ["xor", "subpixel_transposed", "local_linear", "regions"]),
     # the real COCO features are optional: without them the script builds a set from the vocabulary
-    "rnn_captioning": (["coco/coco2014_vocab.json"], False, ["rnn_loss_history", "lstm_loss_history"]),
+    "rnn_captioning": (["coco/coco2014_vocab.json"], False, ["rnn_loss_history", "lstm_loss_history", "captions"]),
     "network_visualization": (["imagenet/imagenet_val_25.npz"], True,
                               ["saliency", "attribution", "ig_occlusion", "fooling", "class_visualization",
-                               "randomization"]),
+                               "class_visualization_iterations", "randomization"]),
     "understanding_cnns": (["imagenet/imagenet_val_25.npz"], True,
                            ["filters_conv1", "filters_fire3", "activations_features1", "activations_features6",
                             "max_patches", "neighbours", "embedding_pca", "unit_gradients", "unit_visualization",
                             "occlusion_probability"] + (["embedding_tsne"] if HAVE_SKLEARN else [])),
     "style_transfer": (STYLE_FILES, True, ["composition_vii", "the_scream", "starry_night", "feature_inversion",
-                                           "texture_synthesis", "blend", "deep_dream"]),
+                                           "texture_synthesis", "blend", "deep_dream", "style_transfer_iterations",
+                                           "feature_inversion_layers", "texture_layers", "weight_tradeoff",
+                                           "style_size"]),
 }
 
 

@@ -279,3 +279,42 @@ def embedding_figure(path, Z, X, title=None, zoom=0.25, labels=None):
         ax.set_title(title, fontsize=11)
     fig.tight_layout()
     return save_figure(fig, path)
+
+
+def captions_figure(path, images, captions, available=None, columns=3, width=40):
+    """Images with their captions written underneath (the captioning notebook's sample outputs).
+
+    Args:
+        images: list of uint8 (H, W, 3) pictures (e.g. from ``npnet.data.coco.image_from_url``).
+        captions: one string per image, or a list of lines (e.g. truth / greedy / beam search).
+        available: optional list of bools; False marks a placeholder, labelled "image not available offline".
+        columns: images per row; width: characters per caption line before wrapping.
+    """
+    import textwrap
+
+    fn = "captions_figure"
+    if not images or len(images) != len(captions):
+        raise ValueError(f"{fn}: need one caption per image (at least one image); got {len(images)} images "
+                         f"and {len(captions)} captions")
+    columns = min(_check.positive_int(fn, "columns", columns), len(images))
+    texts = ["\n".join(textwrap.fill(line, width) for line in ([c] if isinstance(c, str) else c)) for c in captions]
+    lines = max(t.count("\n") + 1 for t in texts)
+    rows = -(-len(images) // columns)
+    fig = Figure(figsize=(3.6 * columns, (3.4 + 0.22 * lines) * rows), dpi=100)
+    axes = fig.subplots(rows, columns, squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for k, (img, text) in enumerate(zip(images, texts)):
+        ax = axes[k // columns, k % columns]
+        ax.axis("on")
+        ax.imshow(np.asarray(img))
+        if available is not None and not available[k]:
+            ax.text(0.5, 0.5, "image not available offline", transform=ax.transAxes, ha="center", fontsize=9)
+        # an x label, so that tight_layout makes room for the caption under the image
+        ax.set_xlabel(text, fontsize=8, loc="left")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+    fig.tight_layout()
+    return save_figure(fig, path)

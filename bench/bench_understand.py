@@ -66,8 +66,8 @@ def main():
 
     print("4. linear regions")
     rng = np.random.default_rng(0)
-    net = Sequential(Linear(2, 32, dtype=np.float64, rng=rng), ReLU(), Linear(32, 32, dtype=np.float64, rng=rng), ReLU(),
-                     Linear(32, 32, dtype=np.float64, rng=rng), ReLU(), Linear(32, 1, dtype=np.float64, rng=rng))
+    net = Sequential(Linear(2, 32, dtype=np.float64, rng=rng), ReLU(), Linear(32, 32, dtype=np.float64, rng=rng),
+                     ReLU(), Linear(32, 32, dtype=np.float64, rng=rng), ReLU(), Linear(32, 1, dtype=np.float64, rng=rng))
     count = timed("count_regions_grid, 3 x 32 ReLUs, 256x256 grid",
                   lambda: count_regions_grid(net, [-1, -1], [2, 0], [0, 2], num=256))
     print(f"     {count} regions on [-1, 1]^2")

@@ -126,13 +126,17 @@ def number(fn, name, v, low=None, high=None, low_open=False, high_open=False, in
     if isinstance(v, np.ndarray) and v.ndim == 0:
         v = v[()]
     ok = not isinstance(v, (bool, np.bool_)) and isinstance(v, numbers.Integral if integer else numbers.Real)
-    ok = (ok and bool(np.isfinite(float(v)))
+    try:
+        ok = ok and bool(np.isfinite(float(v)))
+    except OverflowError:  # an int beyond float range is not a finite number
+        ok = False
+    ok = (ok
           and (low is None or (v > low if low_open else v >= low))
           and (high is None or (v < high if high_open else v <= high)))
     if not ok:
         lo = "" if low is None else f"{'>' if low_open else '>='} {low}"
         hi = "" if high is None else f"{'<' if high_open else '<='} {high}"
         kind = "an integer" if integer else "a finite number"
-        raise NpnetValueError(f"{fn}: {name} must be {kind}{' ' if lo or hi else ''}{' and '.join(p for p in (lo, hi) if p)}; "
-                              f"got {v!r:.40}")
+        bounds = " and ".join(p for p in (lo, hi) if p)
+        raise NpnetValueError(f"{fn}: {name} must be {kind}{' ' + bounds if bounds else ''}; got {v!r:.40}")
     return int(v) if integer else float(v)

@@ -256,7 +256,8 @@ def _fold(dim):
     """One layer mapping [0, 1]^dim onto itself with x_i -> |2 x_i - 1| = relu(2x_i - 1) + relu(1 - 2x_i)."""
     eye = np.eye(dim)
     w1 = np.concatenate([2 * eye, -2 * eye])
-    return [_linear(w1, np.concatenate([-np.ones(dim), np.ones(dim)])), ReLU(), _linear(np.hstack([eye, eye]), np.zeros(dim))]
+    return [_linear(w1, np.concatenate([-np.ones(dim), np.ones(dim)])), ReLU(),
+            _linear(np.hstack([eye, eye]), np.zeros(dim))]
 
 
 def fold_network(dim, depth):

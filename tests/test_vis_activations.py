@@ -9,14 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import require_data
 from gradcheck import eval_numerical_gradient_array, rel_error
 from npnet.layers import conv_backward
 from npnet.models.squeezenet import SqueezeNet
 from npnet.nn import Conv2d, MaxPool2d, ReLU, Sequential
 from npnet.vis import occlusion
-from npnet.vis.activations import (activation_grid, filter_grid, layer_activations, max_activating_patches,
-                                   nearest_neighbours, pca, pooled_features, receptive_field, tile, tsne)
+from npnet.vis.activations import (activation_grid, filter_grid, layer_activations, load_image_folder,
+                                   max_activating_patches, nearest_neighbours, pca, pooled_features, receptive_field,
+                                   tile, tsne)
 from npnet.vis.neurons import clip_small_contribution, clip_small_norm, unit_gradient, unit_visualization
 from npnet.vis.synthesis import _pixel_range
 from test_vis_closed_form import BLOCKS, TinyNet, up2
@@ -257,7 +257,8 @@ def test_occlusion_by_probability_by_hand():
 # -- bad input ----------------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("call, match", [
-    (lambda net, X: layer_activations(net, X, "conv1"), r"no layer named 'conv1'; the layers are 'features.0' .. 'features.2'"),
+    (lambda net, X: layer_activations(net, X, "conv1"),
+     r"no layer named 'conv1'; the layers are 'features.0' .. 'features.2'"),
     (lambda net, X: layer_activations(net, X, 3), r"layer must be an index of model.features, an integer in 0..2"),
     (lambda net, X: max_activating_patches(net, X, 2, 4), r"channel must be an integer in 0..3 \(features.2 has 4"),
     (lambda net, X: max_activating_patches(net, X, 2, 0, k=19), r"k = 19 is larger than the number of candidate "
@@ -299,14 +300,12 @@ def test_patches_of_sample_images_from_a_folder(model, imagenet_val, tmp_path):
     got = max_activating_patches(model, tmp_path, 3, 100, k=4)
     assert got.field == receptive_field(model, 3, 100) == (15, 4, -4)
     assert got.patches.shape == (4, 3, 15, 15)
-    from npnet.vis.activations import load_image_folder
     X, paths = load_image_folder(tmp_path)
     assert [p.name for p in paths] == ["img0.png", "img1.png", "img2.png"]
     A = model.features.forward(X, 0, 4)[:, 100]
     assert got.values[0] == A.max()
     for value, n, (i, j) in zip(got.values, got.images, got.positions):
         assert A[n, i, j] == value
-    require_data("imagenet/imagenet_val_25.npz")
 
 
 def test_activation_figures_write_pngs(tmp_path):

@@ -95,7 +95,8 @@ def tile(tiles, columns=None, pad=1, background=1.0):
     fn = "tile"
     tiles = np.asarray(tiles, dtype=np.float64)
     if tiles.ndim not in (3, 4) or len(tiles) == 0:
-        raise NpnetValueError(f"{fn}: tiles must be a non-empty (n, h, w) or (n, h, w, 3) array; got shape {tiles.shape}")
+        raise NpnetValueError(f"{fn}: tiles must be a non-empty (n, h, w) or (n, h, w, 3) array; "
+                              f"got shape {tiles.shape}")
     n, h, w = tiles.shape[:3]
     columns = int(np.ceil(np.sqrt(n))) if columns is None else _check.positive_int(fn, "columns", columns)
     pad = _check.nonnegative_int(fn, "pad", pad)
@@ -288,16 +289,17 @@ def max_activating_patches(model, X, layer, channel, k=9, per_image=False, batch
         maps.append(A[:, channel])
     maps = np.concatenate(maps)  # (N, h, w)
     n, h, w = maps.shape
-    # BEGIN SOLUTION
+    available = n if per_image else n * h * w
+    if k > available:
+        raise NpnetValueError(f"{fn}: k = {k} is larger than the number of candidate units ({available}: "
+                              f"{n} image(s) x {'1 best unit' if per_image else f'{h}x{w} positions'})")
     flat = maps.reshape(n, h * w)
+    # BEGIN SOLUTION
     if per_image:
         best = flat.argmax(axis=1)  # first maximum: lowest row, then column
         candidates = best + np.arange(n) * h * w
     else:
         candidates = np.arange(n * h * w)
-    if k > len(candidates):
-        raise NpnetValueError(f"{fn}: k = {k} is larger than the number of candidate units ({len(candidates)}: "
-                              f"{n} image(s) x {'1 best unit' if per_image else f'{h}x{w} positions'})")
     values = flat.ravel()[candidates]
     order = np.lexsort((candidates, -values))[:k]  # by value descending, then index ascending
     top = candidates[order]

@@ -174,7 +174,9 @@ def unit_visualization(model, layer, channel, position=None, image_size=224, num
         raise NpnetTypeError(f"{fn}: callback must be callable as callback(t, img); got {type(callback).__name__}")
     dtype = _model_dtype(model)
     rng = np.random.default_rng(seed)
-    img = np.zeros((1, 3, S, S), dtype=dtype) if init == "zero" else (0.1 * rng.standard_normal((1, 3, S, S))).astype(dtype)
+    img = np.zeros((1, 3, S, S), dtype=dtype)
+    if init == "noise":
+        img += (0.1 * rng.standard_normal(img.shape)).astype(dtype)
     img = _check_images(fn, model, img)
     A = feature_layers(fn, model).forward(img, 0, layer + 1)
     channel = _channel(fn, channel, A.shape[1], layer)

@@ -241,6 +241,12 @@ def test_unit_visualization_first_step_and_ascent():
     _, objective = unit_visualization(net, "features.3", 0, image_size=9, num_iterations=15, learning_rate=0.5,
                                       l2_decay=0.01, blur_every=4, norm_percentile=10, contribution_percentile=10)
     assert objective[-1] > objective[0] + 0.1
+    # a unit that is off for the zero image cannot move: the caller is told
+    dead = two_conv_net()
+    dead[2].params["bias"][:] = -100.0
+    with pytest.warns(RuntimeWarning, match="features.3 channel 1 is inactive for the start image"):
+        _, objective = unit_visualization(dead, 3, 1, image_size=7, num_iterations=2, blur_every=0)
+    assert np.all(objective == 0)
 
 
 def test_occlusion_by_probability_by_hand():

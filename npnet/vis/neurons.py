@@ -11,6 +11,7 @@
 ``model`` and layers as in ``npnet.vis.activations``; images are normalised (N, 3, H, W) arrays.
 """
 import numbers
+import warnings
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -143,7 +144,8 @@ def unit_visualization(model, layer, channel, position=None, image_size=224, num
     3. ``clip_small_norm(img, norm_percentile)``;
     4. ``clip_small_contribution(img, g, contribution_percentile)``;
 
-    and finally clips every channel to the range of real pixels.
+    and finally clips every channel to the range of real pixels. A unit that is off (after its ReLU) for
+    the start image has zero gradient and never moves: a ``RuntimeWarning`` says so.
 
     Args:
         model: the network; layer: index or name; channel: channel of that layer.
@@ -186,6 +188,10 @@ def unit_visualization(model, layer, channel, position=None, image_size=224, num
     objective = np.zeros(T + 1)
     for t in tqdm(range(T), desc=f"{fn} features.{layer}[{channel}]", disable=not progress, leave=False):
         objective[t], g = unit_objective_gradient(img, model, layer, channel, position)
+        if t == 0 and not np.any(g):
+            warnings.warn(f"{fn}: features.{layer} channel {channel} is inactive for the start image (zero "
+                          f"gradient), so gradient ascent cannot move; try init='noise' or another unit",
+                          RuntimeWarning, stacklevel=2)
         # BEGIN SOLUTION
         img = img + (lr * g / _per_image_norm(g)).astype(dtype)
         img = img * dtype.type(1 - decay)

@@ -19,6 +19,7 @@ transposed convolution with stride r (``subpixel_to_transposed`` / ``transposed_
 import numpy as np
 
 from . import _check
+from .errors import NpnetValueError
 
 __all__ = ["conv_matrix", "conv_transpose_matrix", "subpixel_to_transposed", "transposed_to_subpixel"]
 
@@ -136,11 +137,11 @@ def subpixel_to_transposed(w, b, upscale_factor, pad):
     pad = _check.nonnegative_int(fn, "pad", pad)
     F, C, kh, kw = w.shape
     if kh != kw or kh == 0 or F == 0 or F % (r * r):
-        raise ValueError(f"{fn}: w must have shape (O*r*r, C, k, k) with a square kernel and r*r = {r * r} "
+        raise NpnetValueError(f"{fn}: w must have shape (O*r*r, C, k, k) with a square kernel and r*r = {r * r} "
                          f"dividing the filter count; got {w.shape}")
     k, O = kh, F // (r * r)
     if pad > k - 1:
-        raise ValueError(f"{fn}: pad must be at most k - 1 = {k - 1} (a transposed convolution can crop its "
+        raise NpnetValueError(f"{fn}: pad must be at most k - 1 = {k - 1} (a transposed convolution can crop its "
                          f"output but not pad it); got {pad}")
     bt = None
     if b is not None:
@@ -148,7 +149,7 @@ def subpixel_to_transposed(w, b, upscale_factor, pad):
         _check.shape(fn, "b", b, (F,))
         per_channel = b.reshape(O, r * r)
         if np.any(per_channel != per_channel[:, :1]):
-            raise ValueError(f"{fn}: a transposed convolution has one bias per output channel, so the {r * r} "
+            raise NpnetValueError(f"{fn}: a transposed convolution has one bias per output channel, so the {r * r} "
                              f"biases of each output channel must be equal; got b.reshape({O}, {r * r}) = "
                              f"{per_channel.tolist()!r:.200}")
         bt = per_channel[:, 0].copy()
@@ -211,9 +212,9 @@ def transposed_to_subpixel(wt, bt, stride, pad=0, output_padding=0):
     op = _check.nonnegative_int(fn, "output_padding", output_padding)
     C, O, kh, kw = wt.shape
     if kh != kw or 0 in wt.shape:
-        raise ValueError(f"{fn}: wt must have shape (C, O, kt, kt) with a square, non-empty kernel; got {wt.shape}")
+        raise NpnetValueError(f"{fn}: wt must have shape (C, O, kt, kt) with a square, non-empty kernel; got {wt.shape}")
     if op >= r:
-        raise ValueError(f"{fn}: output_padding must be smaller than the stride {r}; got {op}")
+        raise NpnetValueError(f"{fn}: output_padding must be smaller than the stride {r}; got {op}")
     if bt is not None:
         bt = _check.float_array(fn, "bt", bt, 1, "(O,)")
         _check.shape(fn, "bt", bt, (O,))

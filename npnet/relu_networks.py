@@ -20,6 +20,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 from . import _check
+from .errors import NpnetTypeError, NpnetValueError
 from .nn import Linear, Module, ReLU, Sequential
 
 __all__ = ["BOOLEAN_INPUTS", "AND_UNIT", "OR_UNIT", "threshold_unit", "linearly_separable", "xor_threshold_network",
@@ -121,7 +122,7 @@ def problem_set_network():
 
 def _check_model(fn, model):
     if not (isinstance(model, Module) and callable(getattr(model, "backward", None))):
-        raise TypeError(f"{fn}: model must be an npnet.nn Module with forward and backward; "
+        raise NpnetTypeError(f"{fn}: model must be an npnet.nn Module with forward and backward; "
                         f"got {type(model).__name__}")
 
 
@@ -172,7 +173,7 @@ def activation_pattern(model, X):
     X = _check.float_array(fn, "X", X)
     relus = [m for _, m in model.named_modules() if isinstance(m, ReLU)]
     if not relus:
-        raise ValueError(f"{fn}: model {type(model).__name__} contains no ReLU module, so it has no pattern")
+        raise NpnetValueError(f"{fn}: model {type(model).__name__} contains no ReLU module, so it has no pattern")
     model.forward(X)
     # a ReLU's cache is its forward input, the pre-activation
     return np.concatenate([r.cache.reshape(len(X), -1) > 0 for r in relus], axis=1)
@@ -185,7 +186,7 @@ def _point(fn, name, p, dim=None):
             p = p.astype(np.float64)
     p = np.atleast_1d(_check.float_array(fn, name, p)).astype(np.float64)
     if p.ndim != 1 or (dim is not None and p.shape != (dim,)):
-        raise ValueError(f"{fn}: {name} must be a point {('(' + str(dim) + ',)') if dim else '(D,)'}; "
+        raise NpnetValueError(f"{fn}: {name} must be a point {('(' + str(dim) + ',)') if dim else '(D,)'}; "
                          f"got shape {p.shape}")
     _check.finite(fn, name, p)
     return p
@@ -213,7 +214,7 @@ def count_regions_line(model, start, end, num=10001):
     end = _point(fn, "end", end, len(start))
     num = _check.positive_int(fn, "num", num)
     if num < 2:
-        raise ValueError(f"{fn}: num must be at least 2 samples; got {num}")
+        raise NpnetValueError(f"{fn}: num must be at least 2 samples; got {num}")
     t = (np.arange(num) + _CELL_OFFSET) / num
     X = start + t[:, None] * (end - start)
     # BEGIN SOLUTION
@@ -240,7 +241,7 @@ def count_regions_grid(model, origin, u, v, num=101, return_labels=False):
     u, v = _point(fn, "u", u, len(origin)), _point(fn, "v", v, len(origin))
     num = _check.positive_int(fn, "num", num)
     if num < 2:
-        raise ValueError(f"{fn}: num must be at least 2 samples per side; got {num}")
+        raise NpnetValueError(f"{fn}: num must be at least 2 samples per side; got {num}")
     s = (np.arange(num) + _CELL_OFFSET) / num
     S, T = np.meshgrid(s, s)
     X = origin + S.reshape(-1, 1) * u + T.reshape(-1, 1) * v
@@ -290,5 +291,5 @@ def zigzag_network(pieces):
     if isinstance(pieces, numbers.Integral):
         pieces = [pieces]
     if not isinstance(pieces, (list, tuple)) or not pieces:
-        raise ValueError(f"{fn}: pieces must be a non-empty list of positive integers; got {pieces!r}")
+        raise NpnetValueError(f"{fn}: pieces must be a non-empty list of positive integers; got {pieces!r}")
     return Sequential(*[layer for n in pieces for layer in _zigzag(_check.positive_int(fn, "pieces", n))])

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from gradcheck import rel_error
+from npnet.errors import NpnetTypeError, NpnetValueError
 from npnet.layers import conv_forward, conv_transpose_forward, pixel_shuffle_forward
 from npnet.linalg import subpixel_to_transposed, transposed_to_subpixel
 from npnet.nn import Conv2d, Linear, ReLU, Sequential
@@ -120,6 +121,13 @@ def test_lines_in_general_position_cut_the_plane_into_1_plus_k_plus_k_choose_2_r
     assert count_regions_grid(net, [-1, -1], [2, 0], [0, 2], num=200) == 1 + 3 + 3
 
 
+def test_region_errors_are_npnet_errors():
+    with pytest.raises(NpnetValueError, match="num must be at least 2"):
+        count_regions_grid(problem_set_network(), [0], [1], [1], num=1)
+    with pytest.raises(NpnetTypeError, match="local_linear: model must be an npnet.nn Module"):
+        local_linear(lambda x: x, np.zeros(1))
+
+
 def test_the_problem_set_network_has_two_pieces():
     assert count_regions_line(problem_set_network(), -2, 2) == 2
     assert count_regions_line(problem_set_network(), 0.5, 2) == 1
@@ -182,11 +190,11 @@ def test_transposed_convolution_as_a_subpixel_convolution(kt, r, q, op):
 
 def test_subpixel_conversion_errors():
     w = np.zeros((8, 1, 3, 3))
-    with pytest.raises(ValueError, match="biases of each output channel must be equal"):
+    with pytest.raises(NpnetValueError, match="biases of each output channel must be equal"):
         subpixel_to_transposed(w, np.arange(8.0), 2, 1)
-    with pytest.raises(ValueError, match="pad must be at most k - 1 = 2"):
+    with pytest.raises(NpnetValueError, match="pad must be at most k - 1 = 2"):
         subpixel_to_transposed(w, None, 2, 3)
-    with pytest.raises(ValueError, match="r\\*r = 9 dividing"):
+    with pytest.raises(NpnetValueError, match="r\\*r = 9 dividing"):
         subpixel_to_transposed(w, None, 3, 1)
-    with pytest.raises(ValueError, match="output_padding must be smaller than the stride 2"):
+    with pytest.raises(NpnetValueError, match="output_padding must be smaller than the stride 2"):
         transposed_to_subpixel(np.zeros((1, 1, 3, 3)), None, 2, 0, 2)

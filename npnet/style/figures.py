@@ -8,6 +8,7 @@ user's matplotlib backend alone (a notebook keeps its inline plots).
 """
 from matplotlib.figure import Figure
 
+from ..errors import NpnetValueError
 from ..image import deprocess, save_figure
 
 __all__ = ["image_row", "image_grid", "transfer_figure", "evolution_figure", "dream_figure"]
@@ -51,10 +52,10 @@ def image_grid(path, images, row_labels, col_labels, suptitle=None, height=2.5, 
     """
     fn = "image_grid"
     if not images or any(len(row) != len(images[0]) or not row for row in images):
-        raise ValueError(f"{fn}: images must be a non-empty list of equally long, non-empty rows")
+        raise NpnetValueError(f"{fn}: images must be a non-empty list of equally long, non-empty rows")
     rows, cols = len(images), len(images[0])
     if len(row_labels) != rows or len(col_labels) != cols:
-        raise ValueError(f"{fn}: need {rows} row labels and {cols} column labels; got {len(row_labels)} and "
+        raise NpnetValueError(f"{fn}: need {rows} row labels and {cols} column labels; got {len(row_labels)} and "
                          f"{len(col_labels)}")
     aspect = images[0][0].shape[3] / images[0][0].shape[2]
     fig = Figure(figsize=(height * aspect * cols + 0.6, height * rows + 0.6), dpi=100)

@@ -10,6 +10,7 @@ import numpy as np
 from scipy import stats
 
 from .. import _check
+from ..errors import NpnetValueError
 from .saliency import (check_batch, class_score_gradient, compute_saliency_maps, grad_cam, guided_backprop,
                        guided_grad_cam, smoothgrad)
 
@@ -149,7 +150,7 @@ def occlusion(X, y, model, window=32, stride=16, fill=0, batch_size=16, output="
     if isinstance(fill, bool) or not isinstance(fill, numbers.Real) or not np.isfinite(fill):
         raise ValueError(f"{fn}: fill must be a finite number; got {fill!r}")
     if output not in OCCLUSION_OUTPUTS:
-        raise ValueError(f"{fn}: output must be one of {OCCLUSION_OUTPUTS}; got {output!r}")
+        raise NpnetValueError(f"{fn}: output must be one of {OCCLUSION_OUTPUTS}; got {output!r}")
     n, _, h, w = X.shape
     if window > min(h, w):
         raise ValueError(f"{fn}: window ({window}) must fit in the image ({h}x{w})")

@@ -10,6 +10,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from .. import _check
+from ..errors import NpnetValueError
 from ..image import deprocess, save_figure
 
 ROW_STYLES = ("heat", "overlay", "rgb")
@@ -180,7 +181,7 @@ def grid_figure(path, grid, title=None, cmap="gray", width=8.0):
     """One picture from ``filter_grid`` / ``activation_grid`` ((H, W) grey or (H, W, 3) RGB in [0, 1])."""
     grid = np.asarray(grid, dtype=np.float64)
     if grid.ndim not in (2, 3):
-        raise ValueError(f"grid_figure: grid must be an (H, W) or (H, W, 3) picture; got shape {grid.shape}")
+        raise NpnetValueError(f"grid_figure: grid must be an (H, W) or (H, W, 3) picture; got shape {grid.shape}")
     height = width * grid.shape[0] / grid.shape[1] + (0.4 if title else 0.1)
     fig = Figure(figsize=(width, height), dpi=100)
     ax = fig.subplots()
@@ -210,7 +211,7 @@ def patches_figure(path, rows):
     """Maximally activating patches: one row per ``(label, Patches)`` (``max_activating_patches``),
     the patches left to right in decreasing activation, each titled with its value."""
     if not rows:
-        raise ValueError("patches_figure: need at least one (label, Patches) row")
+        raise NpnetValueError("patches_figure: need at least one (label, Patches) row")
     k = max(len(p.values) for _, p in rows)
     fig = Figure(figsize=(1.3 * k + 1.2, 1.5 * len(rows)), dpi=100)
     axes = fig.subplots(len(rows), k, squeeze=False)
@@ -234,7 +235,7 @@ def neighbours_figure(path, X, queries, blocks):
     with indices (Q, k) from ``nearest_neighbours``, one row per query: the query image, then its k
     neighbours. X: the normalised database images (N, 3, H, W); queries: the Q query indices into X."""
     if not blocks:
-        raise ValueError("neighbours_figure: need at least one (label, indices) block")
+        raise NpnetValueError("neighbours_figure: need at least one (label, indices) block")
     k = blocks[0][1].shape[1]
     n_rows = len(queries) * len(blocks)
     fig = Figure(figsize=(1.5 * (k + 1), 1.55 * n_rows + 0.3 * len(blocks)), dpi=100)
@@ -264,7 +265,7 @@ def embedding_figure(path, Z, X, title=None, zoom=0.25, labels=None):
 
     Z = np.asarray(Z, dtype=np.float64)
     if Z.ndim != 2 or Z.shape[1] != 2 or len(Z) != len(X):
-        raise ValueError(f"embedding_figure: Z must be (N, 2) with N = {len(X)} images; got shape {Z.shape}")
+        raise NpnetValueError(f"embedding_figure: Z must be (N, 2) with N = {len(X)} images; got shape {Z.shape}")
     fig = Figure(figsize=(9, 9), dpi=100)
     ax = fig.subplots()
     ax.scatter(Z[:, 0], Z[:, 1], s=2, color="grey")
@@ -294,7 +295,7 @@ def captions_figure(path, images, captions, available=None, columns=3, width=40)
 
     fn = "captions_figure"
     if not images or len(images) != len(captions):
-        raise ValueError(f"{fn}: need one caption per image (at least one image); got {len(images)} images "
+        raise NpnetValueError(f"{fn}: need one caption per image (at least one image); got {len(images)} images "
                          f"and {len(captions)} captions")
     columns = min(_check.positive_int(fn, "columns", columns), len(images))
     texts = ["\n".join(textwrap.fill(line, width) for line in ([c] if isinstance(c, str) else c)) for c in captions]

@@ -9,8 +9,10 @@ import sys
 
 import numpy as np
 
+from .errors import NpnetError
 from .vis import commands as vis_commands
 from .style import commands as style_commands
+from .models import commands as model_commands
 
 DEFAULT_IMAGE = "grace_hopper.jpg (shipped with matplotlib)"
 
@@ -136,6 +138,7 @@ VERBS = {
     "invert": (style_commands.invert_args, style_commands.invert),
     "texture": (style_commands.texture_args, style_commands.texture),
     "dream": (style_commands.dream_args, style_commands.dream),
+    "train": (model_commands.train_args, model_commands.train),
 }
 
 
@@ -153,7 +156,7 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         return args.run(args) or 0
-    except (ValueError, TypeError, FileNotFoundError, IsADirectoryError, PermissionError) as err:
+    except (NpnetError, ValueError, TypeError, FileNotFoundError, IsADirectoryError, PermissionError) as err:
         print(f"npnet {args.verb}: error: {err}", file=sys.stderr)
         return 1
 

@@ -12,7 +12,7 @@ from PIL import Image
 from gradcheck import eval_numerical_gradient_array, rel_error
 from npnet.layers import conv_backward
 from npnet.models.squeezenet import SqueezeNet
-from npnet.nn import Conv2d, MaxPool2d, ReLU, Sequential
+from npnet.nn import AvgPool2d, BatchNorm2d, Conv2d, Flatten, LeakyReLU, MaxPool2d, ReLU, Sequential
 from npnet.vis import occlusion
 from npnet.vis.activations import (activation_grid, filter_grid, layer_activations, load_image_folder,
                                    max_activating_patches, nearest_neighbours, pca, pooled_features, receptive_field,
@@ -50,6 +50,12 @@ def test_squeezenet_receptive_fields_by_hand(squeezenet_random, layer, channel, 
 
 def test_small_net_receptive_field_by_hand():
     assert tuple(receptive_field(small_net(), 2)) == (5, 4, -1)
+    # batch norm and leaky ReLU keep the window; an average pool 3/2 pad 1 adds (3 - 1) * 4, start -1 - 4
+    net = Sequential(*small_net(), BatchNorm2d(4), LeakyReLU(), AvgPool2d(3, stride=2, padding=1))
+    assert tuple(receptive_field(net, 4)) == (5, 4, -1)
+    assert tuple(receptive_field(net, 5)) == (13, 8, -5)
+    with pytest.raises(ValueError, match="cannot work out the window of a Flatten layer"):
+        receptive_field(Sequential(*small_net(), Flatten()), 3)
 
 
 @pytest.mark.parametrize("layer, channel", [(2, None), (3, 0), (3, 100), (5, 0), (6, 200)])

@@ -21,8 +21,11 @@ import numpy as np
 
 from .. import _check
 from ..errors import NpnetTypeError, NpnetValueError
-from ..nn import Conv2d, Dropout, MaxPool2d, ReLU, Sequential
+from ..nn import AvgPool2d, BatchNorm2d, Conv2d, Dropout, LeakyReLU, MaxPool2d, ReLU, Sequential, Sigmoid, Tanh
 
+# Layers that act on each value (or each channel, batch norm in eval mode) on its own: no window, and
+# channel c of the output is channel c of the input.
+POINTWISE = (ReLU, LeakyReLU, Tanh, Sigmoid, Dropout, BatchNorm2d)
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
 
@@ -176,10 +179,10 @@ def _window(module, channel):
     """
     if isinstance(module, Conv2d):
         return [(module.params["weight"].shape[-1], module.conv_param["stride"], module.conv_param["pad"])]
-    if isinstance(module, MaxPool2d):
+    if isinstance(module, (MaxPool2d, AvgPool2d)):
         p = module.pool_param
         return [(p["pool_height"], p["stride"], p["pad"])]
-    if isinstance(module, (ReLU, Dropout)):
+    if isinstance(module, POINTWISE):
         return []
     squeeze, e1, e3 = (getattr(module, a, None) for a in ("squeeze", "expand1x1", "expand3x3"))
     if all(isinstance(m, Conv2d) for m in (squeeze, e1, e3)):
@@ -192,8 +195,9 @@ def _window(module, channel):
         else:
             expand = branches[0] if channel < e1.params["weight"].shape[0] else branches[1]
         return _window(squeeze, None) + [expand]
+    known = ", ".join(t.__name__ for t in (Conv2d, MaxPool2d, AvgPool2d) + POINTWISE)
     raise NpnetValueError(f"receptive_field: cannot work out the window of a {type(module).__name__} layer "
-                          f"(known: Conv2d, MaxPool2d, ReLU, Dropout, Fire)")
+                          f"(known: {known}, Fire)")
 
 
 def receptive_field(model, layer, channel=None):
@@ -216,7 +220,7 @@ def receptive_field(model, layer, channel=None):
     windows = []
     for i in reversed(range(layer + 1)):
         windows = _window(features[i], channel) + windows
-        if not isinstance(features[i], (ReLU, Dropout, MaxPool2d)):
+        if not isinstance(features[i], POINTWISE + (MaxPool2d, AvgPool2d)):
             channel = None  # below a layer that mixes channels, every channel counts
     # BEGIN SOLUTION
     size, jump, start = 1, 1, 0

@@ -5,6 +5,7 @@ doing the work, registered in ``VERBS``. Errors a user can fix (a missing file, 
 in one line naming the verb and the problem, not a traceback.
 """
 import argparse
+import os
 import sys
 
 import numpy as np
@@ -13,6 +14,7 @@ from .errors import NpnetError
 from .vis import commands as vis_commands
 from .style import commands as style_commands
 from .models import commands as model_commands
+from .models import gan_commands
 
 DEFAULT_IMAGE = "grace_hopper.jpg (shipped with matplotlib)"
 
@@ -36,6 +38,9 @@ def classify(args):
 
     if not 1 <= args.topk <= 1000:
         raise ValueError(f"--topk must be in 1..1000; got {args.topk}")
+    missing = [p for p in args.images if not os.path.isfile(p)]
+    if missing:  # before loading the weights, which may be missing too on a fresh machine
+        raise FileNotFoundError(f"no image file at {', '.join(missing)}")
     model = squeezenet1_1(weights=args.weights)
     names = imagenet_class_names()
     for path in args.images or [_default_image()]:
@@ -139,6 +144,7 @@ VERBS = {
     "texture": (style_commands.texture_args, style_commands.texture),
     "dream": (style_commands.dream_args, style_commands.dream),
     "train": (model_commands.train_args, model_commands.train),
+    "gan": (gan_commands.gan_args, gan_commands.gan),
 }
 
 

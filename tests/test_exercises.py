@@ -38,6 +38,8 @@ SCRIPTS = {
                            ["filters_conv1", "filters_fire3", "activations_features1", "activations_features6",
                             "max_patches", "neighbours", "embedding_pca", "unit_gradients", "unit_visualization",
                             "occlusion_probability"] + (["embedding_tsne"] if HAVE_SKLEARN else [])),
+    "gans": (["mnist/mnist_5k.npz", "checks/gan-checks.npz"], False,
+             ["vanilla_samples", "ls_samples", "dc_samples", "loss_curves", "minimax_cycle"]),
     "style_transfer": (STYLE_FILES, True, ["composition_vii", "the_scream", "starry_night", "feature_inversion",
                                            "texture_synthesis", "blend", "deep_dream", "style_transfer_iterations",
                                            "feature_inversion_layers", "texture_layers", "weight_tradeoff",
@@ -47,7 +49,8 @@ SCRIPTS = {
 
 def run_exercise(name, figures):
     env = dict(os.environ, NPNET_EXERCISE_QUICK="1", NPNET_FIGURES=str(figures), MPLBACKEND="Agg")
-    env.pop("NPNET_STYLE_ITERS", None)  # would override the quick iteration count
+    for var in ("NPNET_STYLE_ITERS", "NPNET_GAN_ITERS"):  # would override the quick iteration count
+        env.pop(var, None)
     return subprocess.run([sys.executable, str(EXERCISES / f"{name}.py")], cwd=figures, env=env,
                           capture_output=True, text=True, timeout=600, check=False)
 

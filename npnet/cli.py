@@ -13,6 +13,7 @@ import numpy as np
 from .errors import NpnetError
 from .vis import commands as vis_commands
 from .style import commands as style_commands
+from .course import commands as course_commands
 from .models import commands as model_commands
 from .models import gan_commands
 
@@ -145,6 +146,7 @@ VERBS = {
     "dream": (style_commands.dream_args, style_commands.dream),
     "train": (model_commands.train_args, model_commands.train),
     "gan": (gan_commands.gan_args, gan_commands.gan),
+    "course": (course_commands.course_args, course_commands.course),
 }
 
 

@@ -240,7 +240,7 @@ def test_cli_errors(model, tmp_path, capsys):
     from npnet.cli import main
 
     assert main(["style", str(tmp_path / "missing.jpg"), "starry_night", "-o", str(tmp_path / "o.png")]) == 1
-    assert "npnet style: error: find_image: no image" in capsys.readouterr().err
+    assert "npnet style: error: style_transfer: no image" in capsys.readouterr().err
     assert main(["style", "tubingen", "--iters", "1", "-o", str(tmp_path / "o.png")]) == 1
     assert "give both CONTENT and STYLE" in capsys.readouterr().err
     src = tmp_path / "in.png"

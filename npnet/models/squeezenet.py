@@ -13,6 +13,7 @@ from ..layers import concat_backward, concat_forward
 from ..layers.conv import conv_output_size
 from ..layers.pool import pool_output_size
 from ..nn import Conv2d, Dropout, GlobalAvgPool2d, MaxPool2d, Module, ReLU, Sequential
+from ..errors import NpnetValueError
 
 NUM_CLASSES = 1000
 
@@ -27,6 +28,12 @@ class Fire(Module):
     def __init__(self, inplanes, squeeze_planes, expand1x1_planes, expand3x3_planes, dtype=np.float32,
                  rng=None):
         super().__init__()
+        fn = "Fire"
+        inplanes, squeeze_planes, expand1x1_planes, expand3x3_planes = (
+            _check.positive_int(fn, name, v) for name, v in (
+                ("inplanes", inplanes), ("squeeze_planes", squeeze_planes), ("expand1x1_planes", expand1x1_planes),
+                ("expand3x3_planes", expand3x3_planes)))
+        dtype = _check.float_dtype(fn, dtype)
         rng = np.random.default_rng(rng)
         self.squeeze = Conv2d(inplanes, squeeze_planes, 1, dtype=dtype, rng=rng)
         self.squeeze_activation = ReLU()
@@ -77,7 +84,8 @@ class SqueezeNet(Module):
     def __init__(self, version="1_1", num_classes=NUM_CLASSES, dtype=np.float32, seed=0):
         super().__init__()
         if version not in _FEATURES:
-            raise ValueError(f"SqueezeNet: version must be one of {sorted(_FEATURES)}; got {version!r}")
+            raise NpnetValueError(f"SqueezeNet: version must be one of {sorted(_FEATURES)}; got {version!r}")
+        num_classes = _check.positive_int("SqueezeNet", "num_classes", num_classes)
         dtype = _check.float_dtype("SqueezeNet", dtype)
         rng = np.random.default_rng(seed)
         layers = []
@@ -109,8 +117,8 @@ class SqueezeNet(Module):
         """Validate an image batch for this network: (N, 3, H, W) floats, H and W >= ``min_size``."""
         X = _check.float_array(fn, "X", X, ndim=4, layout="(N, 3, H, W)")
         if X.shape[1] != 3 or min(X.shape[2:]) < self.min_size:
-            raise ValueError(f"{fn}: X must have shape (N, 3, H, W) with H, W >= {self.min_size} "
-                             f"(the smallest image SqueezeNet {self.version} takes); got {X.shape}")
+            raise NpnetValueError(f"{fn}: X must have shape (N, 3, H, W) with H, W >= {self.min_size} "
+                                  f"(the smallest image SqueezeNet {self.version} takes); got {X.shape}")
         return X
 
     def forward(self, X):
@@ -184,5 +192,9 @@ def _build(version, pretrained, weights, dtype):
 
 def extract_features(X, model):
     """The output of every module of ``model.features`` for images X, as a list (index i = features[i])."""
-    model.features.forward(model.check_input("extract_features", X).astype(model.dtype, copy=False))
+    fn = "extract_features"
+    _check.model(fn, model, ("features", "check_input", "dtype"))
+    X = model.check_input(fn, X)
+    _check.finite(fn, "X", X)
+    model.features.forward(X.astype(model.dtype, copy=False))
     return list(model.features.outputs)

@@ -12,6 +12,8 @@ from matplotlib.figure import Figure
 from .. import _check
 from ..errors import NpnetValueError
 from ..image import deprocess, save_figure
+from ..errors import NpnetTypeError, NpnetValueError
+from .attribution import check_randomization_result
 
 ROW_STYLES = ("heat", "overlay", "rgb")
 
@@ -32,8 +34,15 @@ def render_map(image, m, style):
     [0, 1]: grey where it is 0 (guided backprop's usual look; a min..max stretch would let a few
     extreme pixels wash everything else out to grey).
     """
-    if style == "rgb":
-        m = np.asarray(m, dtype=np.float64).transpose(1, 2, 0)
+    fn = "render_map"
+    if style not in ROW_STYLES:
+        raise NpnetValueError(f"{fn}: style must be one of {ROW_STYLES}; got {style!r}")
+    rgb = style == "rgb"
+    m = _check.float_array(fn, "m", m, ndim=3 if rgb else 2, layout="(3, H, W)" if rgb else "(H, W)")
+    if style == "overlay":
+        _check.shape(fn, "image (uint8 pixels)", image, m.shape + (3,))
+    if rgb:
+        m = m.astype(np.float64).transpose(1, 2, 0)
         std = m.std()
         return np.clip(0.5 + 0.1 * (m - m.mean()) / (std if std > 0 else 1.0), 0, 1)
     colours = colormaps["hot" if style == "heat" else "jet"](_unit(m))[..., :3]
@@ -60,18 +69,18 @@ def attribution_figure(path, X, rows, titles=None):
     X = _check.float_array(fn, "X", X, ndim=4, layout="(N, 3, H, W)")
     n = X.shape[0]
     if titles is not None and len(titles) != n:
-        raise ValueError(f"{fn}: titles must have one entry per image ({n}); got {len(titles)}")
+        raise NpnetValueError(f"{fn}: titles must have one entry per image ({n}); got {len(titles)}")
     images = [deprocess(X[i]) for i in range(n)]
     panels = []  # per image: [(picture, label)] for the image and each row
     checked = []
     for label, maps, style in rows:
         maps = np.asarray(maps)
         if maps.shape[0] != n or maps.shape[-2:] != X.shape[-2:]:
-            raise ValueError(f"{fn}: row {label!r} must hold one map per image shaped like the images "
-                             f"({n}, ..., {X.shape[2]}, {X.shape[3]}); got {maps.shape}")
+            raise NpnetValueError(f"{fn}: row {label!r} must hold one map per image shaped like the images "
+                                  f"({n}, ..., {X.shape[2]}, {X.shape[3]}); got {maps.shape}")
         style = style or ("rgb" if maps.ndim == 4 else "heat")
         if style not in ROW_STYLES:
-            raise ValueError(f"{fn}: style of row {label!r} must be one of {ROW_STYLES}; got {style!r}")
+            raise NpnetValueError(f"{fn}: style of row {label!r} must be one of {ROW_STYLES}; got {style!r}")
         checked.append((label, maps, style))
     for i in range(n):
         title = "" if titles is None else str(titles[i])
@@ -137,9 +146,12 @@ def class_visualization_figure(path, images, titles, columns=3, rescale=False):
     image's min..max to the full range (for faint images grown from a zero start).
     """
     fn = "class_visualization_figure"
+    if not isinstance(images, (list, tuple)) or not isinstance(titles, (list, tuple)):
+        raise NpnetTypeError(f"{fn}: images and titles must be lists; got {type(images).__name__} and "
+                             f"{type(titles).__name__}")
     if len(images) != len(titles) or not images:
-        raise ValueError(f"{fn}: need as many titles as images (at least one); got {len(images)} images "
-                         f"and {len(titles)} titles")
+        raise NpnetValueError(f"{fn}: need as many titles as images (at least one); got {len(images)} images "
+                              f"and {len(titles)} titles")
     columns = min(_check.positive_int(fn, "columns", columns), len(images))
     rows = -(-len(images) // columns)
     fig = Figure(figsize=(3.2 * columns, 3.4 * rows), dpi=100)
@@ -158,6 +170,7 @@ def randomization_figure(path, result):
 
     result: the dict ``model_randomization_test`` returns.
     """
+    check_randomization_result("randomization_figure", result)
     stages = ["original"] + list(result["stages"])
     fig = Figure(figsize=(8, 4), dpi=100)
     ax = fig.subplots()

@@ -237,9 +237,14 @@ def receptive_field(model, layer, channel=None):
 def load_image_folder(folder, size=224):
     """Every image in ``folder`` (sorted by name), shorter side resized to ``size * 8 / 7`` and centre-cropped
     to size x size (torchvision's evaluation transform), normalised: (X (N, 3, size, size), paths)."""
+    return _load_folder("load_image_folder", folder, size)
+
+
+def _load_folder(fn, folder, size):
     from ..image import center_crop, load_image, preprocess
 
-    fn = "load_image_folder"
+    if not isinstance(folder, (str, Path)):
+        raise NpnetTypeError(f"{fn}: folder must be a path; got {type(folder).__name__}")
     folder = Path(folder)
     if not folder.is_dir():
         raise NpnetValueError(f"{fn}: {folder} is not a folder")
@@ -280,7 +285,7 @@ def max_activating_patches(model, X, layer, channel, k=9, per_image=False, batch
     """
     fn = "max_activating_patches"
     if isinstance(X, (str, Path)):
-        X, _ = load_image_folder(X)
+        X, _ = _load_folder(fn, X, 224)
     layer = layer_index(fn, model, layer)
     X = _check_images(fn, model, X)
     k = _check.positive_int(fn, "k", k)

@@ -10,7 +10,6 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from .. import _check
-from ..errors import NpnetValueError
 from ..image import deprocess, save_figure
 from ..errors import NpnetTypeError, NpnetValueError
 from .attribution import check_randomization_result
@@ -208,6 +207,8 @@ def grid_figure(path, grid, title=None, cmap="gray", width=8.0):
 
 def activation_figure(path, X, grid, title=None):
     """An image (normalised (1, 3, H, W)) beside the ``activation_grid`` of one of its layers."""
+    X = _check.float_array("activation_figure", "X", X, ndim=4, layout="(1, 3, H, W)")
+    grid = _check.float_array("activation_figure", "grid", grid, ndim=(2, 3), layout="(H, W) or (H, W, 3)")
     fig = Figure(figsize=(12, 5.5), dpi=100)
     left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 2]})
     left.imshow(deprocess(X))
@@ -276,7 +277,8 @@ def embedding_figure(path, Z, X, title=None, zoom=0.25, labels=None):
     """
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
-    Z = np.asarray(Z, dtype=np.float64)
+    X = _check.float_array("embedding_figure", "X", X, ndim=4, layout="(N, 3, H, W)")
+    Z = _check.float_array("embedding_figure", "Z", Z, ndim=2, layout="(N, 2)").astype(np.float64)
     if Z.ndim != 2 or Z.shape[1] != 2 or len(Z) != len(X):
         raise NpnetValueError(f"embedding_figure: Z must be (N, 2) with N = {len(X)} images; got shape {Z.shape}")
     fig = Figure(figsize=(9, 9), dpi=100)
@@ -307,6 +309,9 @@ def captions_figure(path, images, captions, available=None, columns=3, width=40)
     import textwrap
 
     fn = "captions_figure"
+    if not isinstance(images, (list, tuple)) or not isinstance(captions, (list, tuple)):
+        raise NpnetTypeError(f"{fn}: images and captions must be lists; got {type(images).__name__} and "
+                             f"{type(captions).__name__}")
     if not images or len(images) != len(captions):
         raise NpnetValueError(f"{fn}: need one caption per image (at least one image); got {len(images)} images "
                          f"and {len(captions)} captions")

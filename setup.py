@@ -23,7 +23,9 @@ setup(
         "nbformat>=5.7",  # course releases write each exercise as a notebook
     ],
     # nbclient + ipykernel: the tests run a released notebook top to bottom in a headless kernel;
-    # hypothesis: property-based tests of the argument checks
-    extras_require={"test": ["pytest>=7", "nbclient>=0.7", "ipykernel>=6", "hypothesis>=6"]},
+    # hypothesis: property-based tests of the argument checks;
+    # tsne: scikit-learn for npnet.vis.activations.tsne (optional, everything else is NumPy)
+    extras_require={"test": ["pytest>=7", "nbclient>=0.7", "ipykernel>=6", "hypothesis>=6"],
+                    "tsne": ["scikit-learn>=1.1"]},
     entry_points={"console_scripts": ["npnet=npnet.cli:main"]},
 )

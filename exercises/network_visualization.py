@@ -95,6 +95,24 @@ print(class_visualization_figure(OUT / "class_visualization.png", images,
                                  [class_names[c].split(",")[0] for c in classes]))
 
 # %% [markdown]
+# ## Class visualization as it runs, and for a random class
+# The tarantula image at iterations 1, 25, 50, 75 and 100 (the course's snapshots), then a class drawn
+# at random.
+
+# %%
+iters = 8 if QUICK else 100
+snapshots = []
+create_class_visualization(76, model, num_iterations=iters, show_every=max(1, iters // 4), seed=0,
+                           image_size=112 if QUICK else 224,
+                           callback=lambda t, img: snapshots.append((t + 1, img.copy())))
+random_class = int(np.random.default_rng(231).integers(model.num_classes))
+img = create_class_visualization(random_class, model, num_iterations=iters, image_size=112 if QUICK else 224, seed=0)
+print(f"random class {random_class} ({class_names[random_class]}): score {model.forward(img)[0, random_class]:.1f}")
+print(class_visualization_figure(OUT / "class_visualization_iterations.png", [im for _, im in snapshots] + [img],
+                                 [f"tarantula, iteration {t}" for t, _ in snapshots]
+                                 + [f"random class: {class_names[random_class].split(',')[0]}"], columns=6))
+
+# %% [markdown]
 # ## Sanity check: cascading model randomization (Adebayo et al. 2018)
 # Re-initialise the layers from the top down; a map that explains the model should decorrelate from
 # the original. Guided backprop barely changes.

@@ -17,13 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from gradcheck import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
-from npnet.data.coco import decode_captions, load_coco_data, make_synthetic_coco, sample_coco_minibatch
+from npnet.data.coco import (decode_captions, image_from_url, load_coco_data, make_synthetic_coco,
+                             sample_coco_minibatch)
 from npnet.layers import (lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward, rnn_backward,
                           rnn_forward, rnn_step_backward, rnn_step_forward, temporal_affine_backward,
                           temporal_affine_forward, temporal_softmax_loss, word_embedding_backward,
                           word_embedding_forward)
 from npnet.models.captioning import CaptioningRNN
 from npnet.solver import CaptioningSolver, plot_loss_history
+from npnet.vis.figures import captions_figure
 
 QUICK = os.environ.get("NPNET_EXERCISE_QUICK") == "1"  # a short run that still executes every cell
 OUT = Path(os.environ.get("NPNET_FIGURES", "figures")) / "rnn_captioning"
@@ -200,6 +202,7 @@ for cell in ("rnn", "lstm"):
 
 # %%
 sample_rng = np.random.default_rng(0)
+shown = []  # (url, lines) for the figure
 for split in ("train", "val"):
     captions, features, urls = sample_coco_minibatch(small_data, split=split, batch_size=2, rng=sample_rng)
     truths = decode_captions(captions, small_data["idx_to_word"])
@@ -209,3 +212,15 @@ for split in ("train", "val"):
         beam = decode_captions(model.beam_search(features, beam_size=3), small_data["idx_to_word"])
         for url, truth, g, bm in zip(urls, truths, greedy, beam):
             print(f"{cell}  {url}\n  truth:  {truth}\n  greedy: {g}\n  beam 3: {bm}")
+            if cell == "lstm":
+                shown.append((url, [f"{split} truth: {truth}", f"LSTM greedy: {g}", f"LSTM beam 3: {bm}"]))
+
+# %% [markdown]
+# ## Captions under their images
+# The images are fetched from their COCO URLs; offline (or with `NPNET_OFFLINE=1`) a grey placeholder
+# stands in, so the captions can still be read.
+
+# %%
+pictures = [image_from_url(url, timeout=5) for url, _ in shown]
+print(captions_figure(OUT / "captions.png", [p for p, _ in pictures], [lines for _, lines in shown],
+                      available=[ok for _, ok in pictures], columns=2))

@@ -21,12 +21,14 @@ from npnet.data.lookup import find_data
 from npnet.models.squeezenet import extract_features, squeezenet1_1
 from npnet.style import (PRESETS, content_loss, deep_dream, feature_inversion, gram_matrix, style_loss,
                          style_transfer, texture_synthesis, tv_loss)
-from npnet.style.figures import dream_figure, evolution_figure, transfer_figure
+from npnet.style.figures import dream_figure, evolution_figure, image_grid, image_row, transfer_figure
 from npnet.style.transfer import load_input
 
 QUICK = os.environ.get("NPNET_EXERCISE_QUICK") == "1"  # a short run that still executes every cell
 OUT = Path(os.environ.get("NPNET_FIGURES", "figures")) / "style_transfer"
 ITERS = int(os.environ.get("NPNET_STYLE_ITERS", "40" if QUICK else "200"))
+# the comparison figures at the end run many optimisations: in quick mode, tiny ones
+EXTRA_ITERS, EXTRA_SIZE = (10, 64) if QUICK else (ITERS, 192)
 model = squeezenet1_1()
 
 
@@ -56,12 +58,15 @@ print(f"tv loss      rel error {rel_error(tv_answer.item(), tv):.1e}")
 
 # %%
 for name, params in PRESETS.items():
-    result = style_transfer(**params, num_iterations=ITERS, model=model)
+    result = style_transfer(**params, num_iterations=ITERS, snapshot_every=max(1, ITERS // 2), model=model)
     style_img = load_input("exercise", params["style_image"], params["style_size"])
     content_img = load_input("exercise", params["content_image"], params["image_size"])
     total = result.losses["total"]
     print(transfer_figure(OUT / f"{name}.png", content_img, style_img, result.image,
                           title=f"{name}: loss {total[0]:.3g} -> {total[-1]:.3g}"))
+    if name == "starry_night":  # the course's iterations 0 / 100 / 199 (npnet counts the last as 200)
+        print(evolution_figure(OUT / "style_transfer_iterations.png", result.snapshots, style_img, "style",
+                               title="Starry Night style transfer as it runs"))
 
 # %% [markdown]
 # ## Feature inversion
@@ -91,6 +96,67 @@ params = dict(PRESETS["starry_night"], style_image=["styles/starry_night.jpg", "
 result = style_transfer(**params, style_blend_weights=[0.5, 0.5], num_iterations=ITERS, model=model)
 scream = load_input("exercise", "styles/the_scream.jpg", 192)
 print(transfer_figure(OUT / "blend.png", content, [starry, scream], result.image, title="Starry Night + The Scream"))
+
+# %% [markdown]
+# ## Feature inversion from several layers
+# The deeper the layer, the less of the picture its features pin down: layer 1 gives back the photo,
+# deep layers keep the objects' layout but not their colours and fine texture (Mahendran & Vedaldi 2015).
+# Deep layers leave so much freedom that the result fills with high-frequency patterns unless the
+# total-variation prior is much stronger, as Mahendran & Vedaldi also found: TV weight 5 for them.
+
+# %%
+tv_by_layer = {1: 2e-2, 3: 2e-2, 6: 5.0, 9: 5.0}
+images = [load_input("exercise", "styles/tubingen.jpg", EXTRA_SIZE)]
+for layer, tv in tv_by_layer.items():
+    images.append(feature_inversion("styles/tubingen.jpg", image_size=EXTRA_SIZE, content_layer=layer, tv_weight=tv,
+                                    num_iterations=EXTRA_ITERS, model=model, progress=False).image)
+print(image_row(OUT / "feature_inversion_layers.png", images,
+                ["original"] + [f"features.{k} (tv {tv:g})" for k, tv in tv_by_layer.items()],
+                suptitle="feature inversion from shallow to deep layers"))
+
+# %% [markdown]
+# ## Texture synthesis from shallow vs deep layers
+# Matching only the Gram matrices of layer 1 reproduces colours and small blobs; adding deeper layers
+# brings back larger structures (Gatys et al. 2015, figure 1).
+
+# %%
+weights = dict(zip((1, 4, 6, 7), (300000, 1000, 15, 3)))
+sets = [(1,), (1, 4), (1, 4, 6), (1, 4, 6, 7)]
+images = [load_input("exercise", "styles/starry_night.jpg", EXTRA_SIZE)]
+for layers in sets:
+    images.append(texture_synthesis("styles/starry_night.jpg", image_size=EXTRA_SIZE, style_size=EXTRA_SIZE,
+                                    style_layers=layers, style_weights=[weights[k] for k in layers],
+                                    num_iterations=EXTRA_ITERS, model=model, progress=False).image)
+print(image_row(OUT / "texture_layers.png", images, ["style"] + ["layers " + ", ".join(map(str, s)) for s in sets],
+                suptitle="texture synthesis: Gram matrices of shallow to deep layers"))
+
+# %% [markdown]
+# ## The content / style trade-off
+# Columns scale every style weight; rows switch the total-variation term off and on. Adam divides out
+# the overall scale of the loss, so only the ratios matter.
+
+# %%
+scales = (0.01, 1, 100) if not QUICK else (0.01, 100)
+tvs = (0.0, 2e-2)
+base = PRESETS["starry_night"]
+grid = [[style_transfer(**dict(base, image_size=EXTRA_SIZE, style_size=EXTRA_SIZE, tv_weight=tv,
+                               style_weights=[w * scale for w in base["style_weights"]]),
+                        num_iterations=EXTRA_ITERS, model=model, progress=False).image
+         for scale in scales] for tv in tvs]
+print(image_grid(OUT / "weight_tradeoff.png", grid, [f"tv weight {tv:g}" for tv in tvs],
+                 [f"style weights x {s:g}" for s in scales], suptitle="content vs style weight"))
+
+# %% [markdown]
+# ## The size of the style image
+# The same style weights with the style image resized smaller or larger: the Gram matrices of a small
+# style image describe coarser brush strokes relative to the result.
+
+# %%
+style_sizes = (64, 128) if QUICK else (96, 192, 384)
+images = [style_transfer(**dict(base, image_size=EXTRA_SIZE, style_size=size), num_iterations=EXTRA_ITERS,
+                         model=model, progress=False).image for size in style_sizes]
+print(image_row(OUT / "style_size.png", images, [f"style image {s} px" for s in style_sizes],
+                suptitle="effect of the style image's size"))
 
 # %% [markdown]
 # ## DeepDream

@@ -5,6 +5,7 @@ Each script runs in its own interpreter, as a student would run it, with ``NPNET
 lookup variables (``NPNET_DATA``, ``NPNET_WEIGHTS``, ``NPNET_OFFLINE``...) are inherited. About 15 s
 in all on 2 CPU cores.
 """
+import importlib.util
 import os
 import subprocess
 import sys
@@ -16,6 +17,8 @@ from PIL import Image
 
 from conftest import require_data, require_weights
 
+HAVE_SKLEARN = importlib.util.find_spec("sklearn") is not None  # t-SNE is an optional extra
+
 EXERCISES = Path(__file__).resolve().parents[1] / "exercises"
 STYLE_FILES = ["styles/tubingen.jpg", "styles/starry_night.jpg", "styles/the_scream.jpg",
                "styles/composition_vii.jpg", "images/sky.jpg", "checks/style-transfer-checks.npz",
@@ -26,15 +29,22 @@ SCRIPTS = {
     "conv_as_matrix": ([], False, ["conv_matrix", "piecewise_linear"]),
     "layers": ([], False, ["overfit_loss"]),
     "classifiers": (["mnist/mnist_5k.npz"], False, ["fc_curves", "fc_first_layer", "conv_curves", "conv_first_layer"]),
+    "relu_networks": ([], False, ["xor", "subpixel_transposed", "local_linear", "regions"]),
     # the real COCO features are optional: without them the script builds a set from the vocabulary
-    "rnn_captioning": (["coco/coco2014_vocab.json"], False, ["rnn_loss_history", "lstm_loss_history"]),
+    "rnn_captioning": (["coco/coco2014_vocab.json"], False, ["rnn_loss_history", "lstm_loss_history", "captions"]),
     "network_visualization": (["imagenet/imagenet_val_25.npz"], True,
                               ["saliency", "attribution", "ig_occlusion", "fooling", "class_visualization",
-                               "randomization"]),
+                               "class_visualization_iterations", "randomization"]),
+    "understanding_cnns": (["imagenet/imagenet_val_25.npz"], True,
+                           ["filters_conv1", "filters_fire3", "activations_features1", "activations_features6",
+                            "max_patches", "neighbours", "embedding_pca", "unit_gradients", "unit_visualization",
+                            "occlusion_probability"] + (["embedding_tsne"] if HAVE_SKLEARN else [])),
     "gans": (["mnist/mnist_5k.npz", "checks/gan-checks.npz"], False,
              ["vanilla_samples", "ls_samples", "dc_samples", "loss_curves", "minimax_cycle"]),
     "style_transfer": (STYLE_FILES, True, ["composition_vii", "the_scream", "starry_night", "feature_inversion",
-                                           "texture_synthesis", "blend", "deep_dream"]),
+                                           "texture_synthesis", "blend", "deep_dream", "style_transfer_iterations",
+                                           "feature_inversion_layers", "texture_layers", "weight_tradeoff",
+                                           "style_size"]),
 }
 
 
@@ -72,3 +82,6 @@ def test_exercise_runs_and_writes_its_figures(name, tmp_path):
     if name == "classifiers":
         assert "loss, reg 0: 3.47022435" in result.stdout and "loss, reg 1: 26.5948426" in result.stdout
         assert "50 examples: training accuracy 100%" in result.stdout, result.stdout
+    if name == "relu_networks":
+        assert "XOR: linearly separable: False" in result.stdout, result.stdout
+        assert "h(1.0) = 5, local piece w = 2, b = 3" in result.stdout, result.stdout

@@ -52,6 +52,17 @@ def test_figures_write_pngs(tmp_path):
     assert not (tmp_path / "x.png").exists()
 
 
+def test_attribution_figures_wrap_to_rows_of_five(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((7, 3, 32, 32)).astype(np.float32)
+    rows = [("saliency", np.abs(rng.standard_normal((7, 32, 32))), None)]
+    # 7 images: two blocks (image row + map row) of five columns
+    assert png_size(attribution_figure(tmp_path / "w.png", X, rows, list("abcdefg"))) == (1100, 880)
+    # one image: a single row, image then each map, 2.4 inches per panel
+    one = [(label, maps[:1], style) for label, maps, style in rows * 3]
+    assert png_size(attribution_figure(tmp_path / "one.png", X[:1], one, ["a"])) == (960, 270)
+
+
 @pytest.fixture
 def cli_env(weights_path, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
@@ -92,4 +103,4 @@ def test_demo_writes_the_attribution_figure(cli_env, capsys):
     out = capsys.readouterr().out
     assert "457  bow tie" in out  # the classification part is unchanged
     assert out.strip().endswith("saliency / Grad-CAM figure: demo/saliency_gradcam.png")
-    assert png_size(cli_env / "demo" / "saliency_gradcam.png") == (220, 1100)
+    assert png_size(cli_env / "demo" / "saliency_gradcam.png") == (1200, 270)  # one image: one row of 5 panels

@@ -25,10 +25,10 @@ import numpy as np
 
 from .. import _check
 from .._io import atomic_folder
-from .lookup import find_data
+from .lookup import _offline, find_data
 from ..errors import DataNotFoundError, FileFormatError, NpnetTypeError, NpnetValueError
 
-__all__ = ["load_coco_data", "sample_coco_minibatch", "decode_captions", "make_synthetic_coco"]
+__all__ = ["load_coco_data", "sample_coco_minibatch", "decode_captions", "make_synthetic_coco", "image_from_url"]
 
 CAPTIONS_FILE = "coco2014_captions.h5"
 VOCAB_FILE = "coco2014_vocab.json"
@@ -211,6 +211,39 @@ def sample_coco_minibatch(data, batch_size=100, split="train", rng=None):
     pick = rng.choice(captions.shape[0], batch_size)
     image_idxs = data[f"{split}_image_idxs"][pick]
     return captions[pick], data[f"{split}_features"][image_idxs], data[f"{split}_urls"][image_idxs]
+
+
+def image_from_url(url, timeout=10, placeholder_size=224):
+    """Download and decode the image at ``url`` (the CS231n helper for the COCO URLs), with an offline
+    fallback: when ``NPNET_OFFLINE=1``, or the download or decoding fails, a mid-grey placeholder.
+
+    Args:
+        url: http(s) or file URL (e.g. from ``sample_coco_minibatch``).
+        timeout: seconds to wait for the server (> 0).
+        placeholder_size: side of the square placeholder.
+    Returns:
+        (uint8 (H, W, 3) image, True) or (grey placeholder, False).
+    """
+    import io
+    import urllib.error
+    import urllib.request
+
+    from PIL import Image, UnidentifiedImageError
+
+    fn = "image_from_url"
+    if not isinstance(url, str) or not url.startswith(("http://", "https://", "file:")):
+        raise NpnetValueError(f"{fn}: url must be an http(s):// or file: URL string; got {url!r:.80}")
+    timeout = _check.number(fn, "timeout", timeout, low=0, low_open=True)
+    size = _check.positive_int(fn, "placeholder_size", placeholder_size)
+    if not _offline():
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as response:
+                data = response.read()
+            with Image.open(io.BytesIO(data)) as img:
+                return np.asarray(img.convert("RGB")), True
+        except (urllib.error.URLError, OSError, UnidentifiedImageError, ValueError):
+            pass  # a dead link or no network: the caption is still worth showing
+    return np.full((size, size, 3), 128, dtype=np.uint8), False
 
 
 def decode_captions(captions, idx_to_word):

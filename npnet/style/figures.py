@@ -12,7 +12,7 @@ from .. import _check
 from ..errors import NpnetTypeError, NpnetValueError
 from ..image import deprocess, save_figure
 
-__all__ = ["image_row", "transfer_figure", "evolution_figure", "dream_figure"]
+__all__ = ["image_row", "image_grid", "transfer_figure", "evolution_figure", "dream_figure"]
 
 
 def image_row(path, images, titles, suptitle=None, rescale=None, height=3.0):
@@ -48,6 +48,39 @@ def _row(fn, path, images, titles, suptitle=None, rescale=None, height=3.0):
         ax.imshow(deprocess(img, rescale=stretch))
         ax.set_title(title, fontsize=10)
         ax.axis("off")
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=11)
+    fig.tight_layout()
+    return save_figure(fig, path)
+
+
+def image_grid(path, images, row_labels, col_labels, suptitle=None, height=2.5, rescale=False):
+    """A grid of normalised images (rows of equally sized (1, 3, H, W) arrays) with a label for every
+    row and column: the content/style weight trade-off, the style-image-size effect.
+
+    The figure is ``height * (W / H) * columns + 0.6`` by ``height * rows + 0.6`` inches (the margin
+    holds the labels). ``rescale`` stretches each image's min..max (for images grown from noise).
+    """
+    fn = "image_grid"
+    if not images or any(len(row) != len(images[0]) or not row for row in images):
+        raise NpnetValueError(f"{fn}: images must be a non-empty list of equally long, non-empty rows")
+    rows, cols = len(images), len(images[0])
+    if len(row_labels) != rows or len(col_labels) != cols:
+        raise NpnetValueError(f"{fn}: need {rows} row labels and {cols} column labels; got {len(row_labels)} and "
+                         f"{len(col_labels)}")
+    aspect = images[0][0].shape[3] / images[0][0].shape[2]
+    fig = Figure(figsize=(height * aspect * cols + 0.6, height * rows + 0.6), dpi=100)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for r in range(rows):
+        for c in range(cols):
+            ax = axes[r, c]
+            ax.imshow(deprocess(images[r][c], rescale=rescale))
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if r == 0:
+                ax.set_title(col_labels[c], fontsize=9)
+            if c == 0:
+                ax.set_ylabel(row_labels[r], fontsize=9)
     if suptitle:
         fig.suptitle(suptitle, fontsize=11)
     fig.tight_layout()

@@ -4,10 +4,15 @@
 
 ``saliency``: gradient maps (saliency, SmoothGrad, guided backprop, Grad-CAM and friends);
 ``attribution``: integrated gradients, occlusion, the model randomisation sanity check;
-``synthesis``: fooling images and class visualisation; ``figures``: the PNGs; ``commands``: the CLI verbs.
+``synthesis``: fooling images and class visualisation; ``activations``: filters, activation maps, receptive
+fields, maximally activating patches, nearest neighbours and embeddings; ``neurons``: the gradient of one
+unit and gradient ascent on a unit or channel; ``figures``: the PNGs; ``commands``: the CLI verbs.
 """
+from .activations import (activation_grid, filter_grid, layer_activations, max_activating_patches,
+                          nearest_neighbours, pca, pooled_features, receptive_field, tsne)
 from .attribution import (format_randomization_table, integrated_gradients, integration_nodes,
                           model_randomization_test, occlusion)
+from .neurons import unit_gradient, unit_visualization
 from .saliency import (compute_saliency_maps, grad_cam, grad_cam_plus_plus, guided_backprop, guided_grad_cam,
                        resize_bilinear, smoothgrad)
 from .synthesis import class_visualization_update_step, create_class_visualization, make_fooling_image
@@ -15,4 +20,6 @@ from .synthesis import class_visualization_update_step, create_class_visualizati
 __all__ = ["compute_saliency_maps", "smoothgrad", "guided_backprop", "grad_cam", "grad_cam_plus_plus",
            "guided_grad_cam", "resize_bilinear", "integrated_gradients", "integration_nodes", "occlusion",
            "model_randomization_test", "format_randomization_table", "make_fooling_image",
-           "class_visualization_update_step", "create_class_visualization"]
+           "class_visualization_update_step", "create_class_visualization", "filter_grid", "activation_grid",
+           "layer_activations", "receptive_field", "max_activating_patches", "pooled_features", "nearest_neighbours",
+           "pca", "tsne", "unit_gradient", "unit_visualization"]

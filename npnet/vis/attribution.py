@@ -120,10 +120,15 @@ def integrated_gradients(X, y, model, baseline=None, steps=50, batch_size=16, me
     return attributions.astype(dtype), delta.astype(dtype)
 
 
-def occlusion(X, y, model, window=32, stride=16, fill=0, batch_size=16):
+OCCLUSION_OUTPUTS = ("score", "probability")
+
+
+def occlusion(X, y, model, window=32, stride=16, fill=0, batch_size=16, output="score"):
     """Occlusion sensitivity (Zeiler & Fergus 2014, "Visualizing and Understanding Convolutional
     Networks"): slide a ``window`` x ``window`` square of value ``fill`` over the image and record how
-    much the class score drops.
+    much the class score drops (``output='score'``), or the softmax probability of the class with the
+    square in place (``output='probability'``, Zeiler & Fergus's figure 7 and the lecture's P(class) maps:
+    low where the square hides what the network needs).
 
     Window positions are ``top = i * stride``, ``left = j * stride`` for every window that fits inside
     the image; when ``stride`` does not divide ``H - window`` the last few rows/columns are never
@@ -134,9 +139,11 @@ def occlusion(X, y, model, window=32, stride=16, fill=0, batch_size=16):
         window, stride: in pixels; window <= min(H, W).
         fill: value written into the square, in normalised units (0 = the mean colour).
         batch_size: occluded images per forward pass.
+        output: ``'score'`` or ``'probability'``.
     Returns:
-        (N, H', W') with ``H' = (H - window) // stride + 1`` (likewise W'): entry (i, j) is
-        ``s_y(X) - s_y(X occluded at (i * stride, j * stride))``; positive = the region supports y.
+        (N, H', W') with ``H' = (H - window) // stride + 1`` (likewise W'): entry (i, j) is, with X'
+        X occluded at (i * stride, j * stride), ``s_y(X) - s_y(X')`` (positive = the region supports y)
+        for ``'score'``, ``P(y | X') = softmax(s(X'))_y`` for ``'probability'``.
     """
     fn = "occlusion"
     dtype = np.asarray(X).dtype
@@ -145,6 +152,8 @@ def occlusion(X, y, model, window=32, stride=16, fill=0, batch_size=16):
     stride = _check.positive_int(fn, "stride", stride)
     batch_size = _check.positive_int(fn, "batch_size", batch_size)
     fill = _check.number(fn, "fill", fill)
+    if output not in OCCLUSION_OUTPUTS:
+        raise NpnetValueError(f"{fn}: output must be one of {OCCLUSION_OUTPUTS}; got {output!r}")
     n, _, h, w = X.shape
     if window > min(h, w):
         raise NpnetValueError(f"{fn}: window ({window}) must fit in the image ({h}x{w})")
@@ -158,7 +167,12 @@ def occlusion(X, y, model, window=32, stride=16, fill=0, batch_size=16):
             Xo = np.repeat(X[i:i + 1], len(chunk), axis=0)
             for c, (top, left) in enumerate(chunk):
                 Xo[c, :, top:top + window, left:left + window] = fill
-            drops[i, start:start + len(chunk)] = base[i] - model.forward(Xo)[:, y[i]]
+            scores = model.forward(Xo).astype(np.float64)
+            if output == "score":
+                drops[i, start:start + len(chunk)] = base[i] - scores[:, y[i]]
+            else:
+                z = np.exp(scores - scores.max(axis=1, keepdims=True))
+                drops[i, start:start + len(chunk)] = z[:, y[i]] / z.sum(axis=1)
             # END SOLUTION
     return drops.reshape(n, (h - window) // stride + 1, (w - window) // stride + 1).astype(dtype)
 

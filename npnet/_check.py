@@ -63,6 +63,13 @@ def nonnegative_int(fn, name, v):
     return int(v)
 
 
+def positive_number(fn, name, v):
+    """Return ``v`` as a float if it is a finite real number > 0, else raise ``ValueError``."""
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) or v <= 0:
+        raise ValueError(f"{fn}: {name} must be a finite number > 0; got {v!r}")
+    return float(v)
+
+
 def finite(fn, name, x):
     """Raise ``ValueError`` if ``x`` holds NaN or Inf (counting them, so the message says how bad)."""
     bad = ~np.isfinite(x)

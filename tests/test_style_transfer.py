@@ -278,3 +278,21 @@ def test_cli_errors(model, tmp_path, capsys):
     save_image(src, np.zeros((40, 40, 3), np.uint8))
     assert main(["invert", str(src), "--iters", "1", "-o", str(src)]) == 1
     assert "is an input image" in capsys.readouterr().err
+
+
+def test_cli_bar_and_summary_print_the_same_final_loss(model, tmp_path, capsys):
+    import re
+
+    from npnet.cli import main
+
+    assert main(["style", "--size", "40", "--style-size", "48", "--iters", "5", "-o", str(tmp_path / "s.png")]) == 0
+    captured = capsys.readouterr()
+    start, final = re.search(r"loss (\S+) -> (\S+)$", captured.out.strip()).groups()
+    bar = captured.err.replace("\r", "\n").strip().splitlines()[-1]
+    assert bar.startswith("style_transfer") and bar.endswith(f"loss={final}]")
+    assert float(final) < float(start)
+    assert main(["invert", "tubingen", "--size", "40", "--iters", "2", "-o", str(tmp_path / "i.png")]) == 0
+    captured = capsys.readouterr()
+    final = re.search(r"content loss \S+ -> (\S+)$", captured.out.strip()).group(1)
+    bar = captured.err.replace("\r", "\n").strip().splitlines()[-1]
+    assert bar.startswith("feature_inversion") and "style_transfer" not in captured.err

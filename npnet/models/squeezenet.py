@@ -129,6 +129,11 @@ class SqueezeNet(Module):
         return self.features.backward(self.classifier.backward(dscores.reshape(out.shape)))
 
 
+def feature_count(version="1_1"):
+    """``len(model.features)`` of SqueezeNet ``version`` (13 for 1.1), known without building it."""
+    return len(_FEATURES[version])
+
+
 def _min_input_size(features):
     """Smallest square input for which every layer of ``features`` has a non-empty output."""
     for size in range(1, 256):

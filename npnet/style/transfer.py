@@ -20,6 +20,7 @@ import numpy as np
 from PIL import Image
 
 from .. import _check
+from ..errors import DataNotFoundError
 from ..image import load_image, preprocess
 from ..optim import adam
 from .losses import _weight, content_loss, gram_matrix, style_loss, tv_loss
@@ -75,8 +76,12 @@ def find_image(spec):
             return find_data(rel)
         except (FileNotFoundError, ValueError):  # not a data path either: try the next candidate
             continue
-    raise FileNotFoundError(f"find_image: no image {str(spec)!r}: no such file, and the data lookup "
-                            f"(NPNET_DATA, the user cache) has no {' or '.join(map(repr, candidates))}")
+    names = " or ".join(map(repr, candidates))
+    message = (f"find_image: no image {str(spec)!r}: no such file, and the data lookup (NPNET_DATA, the user "
+               f"cache) has no {names}")
+    how = (f"To get it: give an image file, or set NPNET_DATA to a folder that holds {candidates[0]} "
+           f"(`npnet data list` shows what is where; `npnet data fetch` downloads what has an official URL).")
+    raise DataNotFoundError(f"{message}.\n{how}", f"{message}. {how}")
 
 
 def load_input(fn, image, size):
@@ -87,7 +92,7 @@ def load_input(fn, image, size):
     normalised float (1, 3, H, W) array, used as it is (``size`` is then ignored).
     """
     if isinstance(image, (str, Path)):
-        return preprocess(load_image(find_image(image), size))
+        return preprocess(load_image(find_image(image), size), None)
     if isinstance(image, Image.Image) or (isinstance(image, np.ndarray) and image.dtype == np.uint8):
         return preprocess(image, size)
     x = _check.float_array(fn, "image", image, ndim=4, layout="(1, 3, H, W)")
@@ -283,12 +288,13 @@ def _optimise(objective, img, num_iterations, learning_rate, final_lr, clamp, sn
     snapshot(0)
     config = {}
     rates = step_sizes(num_iterations, learning_rate, final_lr)
-    bar = tqdm(range(num_iterations), desc=desc, disable=not progress)
-    for t in bar:
+    bar = tqdm(total=num_iterations, desc=desc, disable=not progress)
+    for t in range(num_iterations):
         if clamp is not None:
             np.clip(img, -clamp, clamp, out=img)
         loss, dx = record(t)
         bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+        bar.update()
         config["learning_rate"] = rates[t]
         img, config = adam(img, dx, config)
         if snapshot_every and ((t + 1) % snapshot_every == 0 or t + 1 == num_iterations):
@@ -298,7 +304,7 @@ def _optimise(objective, img, num_iterations, learning_rate, final_lr, clamp, sn
     if clamp is not None:
         np.clip(img, -clamp, clamp, out=img)
     # the loss of the image returned, so the bar, the losses and any summary end on the same number
-    bar.set_postfix(loss=f"{record(num_iterations)[0]:.4g}", refresh=False)
+    bar.set_postfix(loss=f"{record(num_iterations)[0]:.4g}")
     bar.close()
     return StyleResult(img, losses, snapshots)
 

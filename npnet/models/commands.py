@@ -121,7 +121,8 @@ def caption_train(args):
     rng = np.random.default_rng(args.seed)
     data_dir = args.data
     if args.synthetic:
-        data_dir = make_synthetic_coco(out / "synthetic_coco", num_train=max(args.max_train, 1) * 2, num_val=20,
+        n = max(args.max_train, 1) * 2  # one image per caption, so no two training captions share features
+        data_dir = make_synthetic_coco(out / "synthetic_coco", num_train=n, num_val=20, num_train_images=n,
                                        seed=args.seed)
     data = _coco(data_dir, max_train=args.max_train or None, rng=rng)
     out.mkdir(parents=True, exist_ok=True)

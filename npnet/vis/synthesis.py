@@ -10,6 +10,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import _check
+from ..errors import NpnetTypeError
 from ..image import SQUEEZENET_MEAN, SQUEEZENET_STD, blur_image, jitter
 from .saliency import check_batch, class_score_gradient
 
@@ -125,7 +126,7 @@ def class_visualization_update_step(img, model, target_y, l2_reg, learning_rate)
     return img
 
 
-def create_class_visualization(target_y, model, l2_reg=1e-3, learning_rate=25, num_iterations=100,
+def create_class_visualization(target_y, model, dtype=None, *, l2_reg=1e-3, learning_rate=25, num_iterations=100,
                                blur_every=10, max_jitter=16, show_every=25, seed=None, callback=None,
                                image_size=224, progress=False):
     """Synthesise an image the model scores highly as ``target_y`` (Simonyan et al. 2014, with the
@@ -140,6 +141,9 @@ def create_class_visualization(target_y, model, l2_reg=1e-3, learning_rate=25, n
     Args:
         target_y: ImageNet class, int in [0, model.num_classes).
         model: the network.
+        dtype: the course's third argument (``create_class_visualization(target_y, model, dtype)``,
+            a torch type there): a NumPy floating dtype the image is computed in; None means the
+            model's dtype. The other arguments are keyword-only, as the course's ``**kwargs``.
         l2_reg, learning_rate: as in ``class_visualization_update_step``.
         num_iterations, blur_every, max_jitter, show_every: counts in iterations / pixels.
         seed: int or None.
@@ -148,7 +152,7 @@ def create_class_visualization(target_y, model, l2_reg=1e-3, learning_rate=25, n
         image_size: side S of the square image.
         progress: show a tqdm progress bar.
     Returns:
-        The normalised image, (1, 3, S, S) in the model's dtype (``deprocess`` it to look at it).
+        The normalised image, (1, 3, S, S) in ``dtype`` (``deprocess`` it to look at it).
     """
     fn = "create_class_visualization"
     _check.labels(fn, "target_y", target_y, 1, model.num_classes)
@@ -159,8 +163,15 @@ def create_class_visualization(target_y, model, l2_reg=1e-3, learning_rate=25, n
     image_size = _check.positive_int(fn, "image_size", image_size)
     if callback is not None and not callable(callback):
         raise TypeError(f"{fn}: callback must be callable as callback(t, img); got {type(callback).__name__}")
+    try:
+        image_dtype = np.dtype(model.dtype if dtype is None else dtype)
+    except TypeError:
+        image_dtype = None
+    if image_dtype is None or not np.issubdtype(image_dtype, np.floating):
+        raise NpnetTypeError(f"{fn}: dtype must be a NumPy floating type such as np.float32 (the course's torch "
+                             f"types have no meaning here); got {dtype!r}")
     rng = np.random.default_rng(seed)
-    img = rng.standard_normal((1, 3, image_size, image_size)).astype(model.dtype)
+    img = rng.standard_normal((1, 3, image_size, image_size)).astype(image_dtype)
     lo, hi = _pixel_range(img.dtype)
     for t in tqdm(range(num_iterations), desc=f"class {target_y}", disable=not progress, leave=False):
         ox, oy = (int(v) for v in rng.integers(0, max_jitter + 1, size=2))
@@ -174,3 +185,7 @@ def create_class_visualization(target_y, model, l2_reg=1e-3, learning_rate=25, n
         if callback is not None and (t == 0 or (t + 1) % show_every == 0 or t == num_iterations - 1):
             callback(t, img)
     return img
+
+
+# The name the course's 2019-2020 notebooks use.
+make_fool_image = make_fooling_image

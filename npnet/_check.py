@@ -8,6 +8,8 @@ import numbers
 
 import numpy as np
 
+from .errors import NpnetTypeError
+
 
 def _shape_str(shape):
     return "(" + ", ".join("*" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
@@ -120,3 +122,52 @@ def feature_index(fn, name, layer, num_layers):
         raise ValueError(f"{fn}: {name} must be an index of model.features, an integer in 0..{num_layers - 1}; "
                          f"got {layer!r}")
     return int(layer)
+
+
+def float_dtype(fn, dtype, name="dtype"):
+    """Return ``dtype`` as ``np.dtype`` if it is float32 or float64, else raise ``NpnetTypeError``.
+
+    An integer network would silently compute nonsense (its weights truncated to zero), and float16
+    is too coarse for gradient checks.
+    """
+    try:
+        got = None if dtype is None else np.dtype(dtype)  # np.dtype(None) would be float64
+    except (TypeError, ValueError):
+        got = None
+    if got is None or got.type not in (np.float32, np.float64):
+        raise NpnetTypeError(f"{fn}: {name} must be float32 or float64; got {dtype!r}")
+    return got
+
+
+def weight_problems(arrays, dtypes=None):
+    """What makes ``{name: array}`` unusable as network weights: ``{name: problem}`` ({} if none).
+
+    Refused: values that are not arrays of real numbers (complex, strings, objects, ragged lists),
+    NaN/Inf, and finite values that become Inf when cast to ``dtypes[name]`` (e.g. 1e39 in float32).
+    Integer and boolean arrays (batch-norm counters, masks) are fine; float values for an integer
+    ``dtypes[name]`` are not (they would be truncated).
+    """
+    dtypes = dtypes or {}
+    problems = {}
+    for name, value in arrays.items():
+        try:
+            a = np.asarray(value)
+        except (ValueError, TypeError) as exc:  # ragged nested lists and the like
+            problems[name] = f"not an array of numbers ({type(value).__name__}: {exc})"
+            continue
+        if a.dtype.kind not in "biuf":
+            problems[name] = f"dtype {a.dtype} is not real numbers (expected float or integer)"
+            continue
+        target = np.dtype(dtypes.get(name, a.dtype))
+        if a.dtype.kind != "f":
+            continue
+        if target.kind != "f":
+            problems[name] = f"float values for an integer ({target}) parameter"
+            continue
+        bad = int(np.count_nonzero(~np.isfinite(a)))
+        if bad:
+            problems[name] = f"{bad} NaN/Inf value(s) of {a.size}"
+        elif a.size and np.abs(a).max() > np.finfo(target).max:
+            problems[name] = (f"values up to {np.abs(a).max():.3g} overflow {target} "
+                              f"(largest {np.finfo(target).max:.3g})")
+    return problems

@@ -19,9 +19,12 @@ gradient for its input. That is the whole mechanism:
 Parameter names follow PyTorch's ``state_dict`` (``features.3.squeeze.weight``): a child stored as an
 attribute is named after the attribute, a layer of a ``Sequential`` after its index.
 """
+from collections.abc import Mapping
+
 import numpy as np
 
 from . import _check
+from .errors import NpnetTypeError, NpnetValueError
 from .layers import (affine_backward, affine_forward, conv_backward, conv_forward, dropout_backward,
                      dropout_forward, global_avg_pool_backward, global_avg_pool_forward, max_pool_backward,
                      max_pool_forward, relu_backward, relu_forward)
@@ -86,9 +89,14 @@ class Module:
     def load_state_dict(self, state, source="state dict"):
         """Copy arrays from ``state`` into the parameters, cast to each parameter's dtype.
 
-        Every key must be present with the right shape and no extra keys are allowed; otherwise one
-        ``ValueError`` lists all the problems (naming ``source``, e.g. the weights file).
+        Every key must be present with the right shape and no extra keys are allowed, and every value
+        must be real numbers that are finite in the parameter's dtype (no NaN/Inf, complex, strings);
+        otherwise one ``NpnetValueError`` lists all the problems (naming ``source``, e.g. the weights
+        file). Nothing is changed unless everything fits.
         """
+        if not isinstance(state, Mapping):
+            raise NpnetTypeError(f"load_state_dict: state must be a mapping name -> array; got "
+                                 f"{type(state).__name__}")
         own = {}
         for prefix, module in self.named_modules():
             for name in module.params:
@@ -96,13 +104,17 @@ class Module:
         problems = [f"missing key {k!r} (expected shape {own[k][0].params[own[k][1]].shape})"
                     for k in own if k not in state]
         problems += [f"unexpected key {k!r}" for k in state if k not in own]
-        for key, (module, name) in own.items():
-            if key in state and np.shape(state[key]) != module.params[name].shape:
-                problems.append(f"key {key!r}: expected shape {module.params[name].shape}, "
-                                f"got {np.shape(state[key])}")
+        present = {k: state[k] for k in own if k in state}
+        unusable = _check.weight_problems(present, {k: own[k][0].params[own[k][1]].dtype for k in present})
+        for key, value in present.items():
+            module, name = own[key]
+            if key in unusable:
+                problems.append(f"key {key!r}: {unusable[key]}")
+            elif np.shape(value) != module.params[name].shape:
+                problems.append(f"key {key!r}: expected shape {module.params[name].shape}, got {np.shape(value)}")
         if problems:
-            raise ValueError(f"load_state_dict: {source} does not fit {type(self).__name__}:\n  "
-                             + "\n  ".join(problems))
+            raise NpnetValueError(f"load_state_dict: {source} does not fit {type(self).__name__}:\n  "
+                                  + "\n  ".join(problems))
         for key, (module, name) in own.items():
             module.params[name] = np.array(state[key], dtype=module.params[name].dtype)
         return self
@@ -127,9 +139,7 @@ class Module:
 
     def astype(self, dtype):
         """Cast every parameter to ``dtype`` in place (float64 for gradient checks); returns self."""
-        dtype = np.dtype(dtype)
-        if not np.issubdtype(dtype, np.floating):
-            raise TypeError(f"{type(self).__name__}.astype: dtype must be float32 or float64; got {dtype}")
+        dtype = _check.float_dtype(f"{type(self).__name__}.astype", dtype)
         for _, module in self.named_modules():
             module.params = {k: v.astype(dtype) for k, v in module.params.items()}
             module.grads = {}
@@ -204,6 +214,7 @@ class Conv2d(Module):
         super().__init__()
         rng = np.random.default_rng(rng)
         k = _check.positive_int("Conv2d", "kernel_size", kernel_size)
+        dtype = _check.float_dtype("Conv2d", dtype)
         fan_in = in_channels * k * k
         self.params["weight"] = _uniform_init(rng, (out_channels, in_channels, k, k), fan_in, dtype)
         if bias:
@@ -229,6 +240,7 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32, rng=None):
         super().__init__()
         rng = np.random.default_rng(rng)
+        dtype = _check.float_dtype("Linear", dtype)
         self.params["weight"] = _uniform_init(rng, (out_features, in_features), in_features, dtype)
         if bias:
             self.params["bias"] = _uniform_init(rng, (out_features,), in_features, dtype)

@@ -4,8 +4,10 @@ without PyTorch, and convert one into the other.
 A ``.pth`` state_dict is a pickle. Unpickling runs whatever functions the file names, so
 ``read_pth`` uses a restricted unpickler: it only accepts the handful of globals a state_dict needs
 (``collections.OrderedDict``, ``torch._utils._rebuild_tensor_v2`` and friends, the typed storage
-classes), each mapped to a small NumPy stand-in here. Any other global raises
-``pickle.UnpicklingError`` before it can run.
+classes), each mapped to a small NumPy stand-in here. Any other global raises ``RefusedGlobalError``
+before it can run. The stand-ins are immutable and refuse pickle's BUILD opcode, every size, stride
+and offset is checked against the bytes really stored, and memory use is bounded by the file's size;
+any damaged, truncated or hostile file raises ``npnet.errors.FileFormatError`` naming the file.
 
 Command line::
 
@@ -16,16 +18,23 @@ import argparse
 import collections
 import hashlib
 import io
+import math
 import pickle
+import pickletools
 import re
+import reprlib
 import struct
 import sys
+import types
+import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from npnet import _check
 from npnet.data.lookup import atomic_output, find_weights, sha256_file
+from npnet.errors import DataNotFoundError, FileFormatError, NpnetError, NpnetValueError
 
 # SHA-256 of the shared squeezenet1_1.npz (conv weights rounded through fp16, see
 # weights/README.md). The file hash changes whenever the npz is rewritten (zip timestamps);
@@ -58,208 +67,393 @@ def load_npz_weights(path, expected=None, sha256=None):
     """Load an ``.npz`` of weights as ``{name: array}`` in file order; floats become float32.
 
     expected: optional ``{name: shape}``; every missing key, extra key and wrong shape is listed in
-        one ``ValueError``.
-    sha256: optional hex SHA-256 of the file's bytes; a mismatch raises ``ValueError``.
-    Integer arrays (e.g. batch-norm counters) keep their dtype. Pickled objects are never loaded.
+        one ``FileFormatError``.
+    sha256: optional hex SHA-256 of the file's bytes; a mismatch raises ``FileFormatError``.
+    Integer arrays (e.g. batch-norm counters) keep their dtype. Pickled objects are never loaded;
+    complex, string and other non-numeric arrays, NaN/Inf, and values beyond float32's range are
+    refused (one ``FileFormatError`` listing every such array). A missing file raises
+    ``DataNotFoundError``.
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"load_npz_weights: no such file {path}")
+        raise DataNotFoundError(f"load_npz_weights: no such file {path}")
     if sha256 is not None:
         got = sha256_file(path)
         if got != sha256.lower():
-            raise ValueError(f"load_npz_weights: {path} has SHA-256 {got}; expected {sha256}")
+            raise FileFormatError(f"load_npz_weights: {path} has SHA-256 {got}; expected {sha256}")
     try:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise ValueError(f"load_npz_weights: {path} is not a readable .npz file ({exc})") from None
-    arrays = {k: a.astype(np.float32) if np.issubdtype(a.dtype, np.floating) else a for k, a in arrays.items()}
+    except Exception as exc:  # np.load meets arbitrary bytes: zip, header and pickle errors of many types
+        raise FileFormatError(f"load_npz_weights: {path} is not a readable .npz file "
+                              f"({type(exc).__name__}: {exc})") from None
+    problems = _check.weight_problems(arrays, {k: np.float32 for k, a in arrays.items() if a.dtype.kind == "f"})
+    if problems:
+        raise FileFormatError(f"load_npz_weights: {path} holds values that are not usable weights:\n  "
+                              + "\n  ".join(f"{k!r}: {why}" for k, why in problems.items()))
+    arrays = {k: a.astype(np.float32) if a.dtype.kind == "f" else a for k, a in arrays.items()}
     if expected is not None:
         problems = _shape_problems(arrays, expected)
         if problems:
-            raise ValueError(f"load_npz_weights: {path} does not match the expected weights:\n  "
-                             + "\n  ".join(problems))
+            raise FileFormatError(f"load_npz_weights: {path} does not match the expected weights:\n  "
+                                  + "\n  ".join(problems))
     return arrays
 
 
 # --- reading .pth without torch -------------------------------------------------------------
+#
+# Everything the unpickler can hand to a pickle is *sealed*: immutable, and refusing pickle's BUILD
+# opcode. BUILD calls ``__setstate__`` on the object below it, or else updates its ``__dict__`` and
+# sets its slots; on an unsealed object a file could rewrite a tensor's stride after its checks ran,
+# or poison a global shared by every later load. Nothing the reader keeps between files is mutable
+# (the one mutable kind, the OrderedDict, is made fresh for each pickle, and BUILD on it may only
+# attach torch's ``_metadata``). Sizes, strides and offsets are checked against the storages' real
+# bytes when the arrays are made, by plain indexing (no raw-memory views); every allocation is
+# bounded by the file's size.
 
-class _StorageType:
-    """Stands for ``torch.FloatStorage`` etc.: just the element type of the raw bytes."""
+_MAX_NDIM = 32  # NumPy's historic limit; no network weight comes close
+_MAX_EMPTY = 1 << 31  # an empty tensor's non-zero sizes multiply to at most this (np.zeros must work)
+_MAX_REUSE = 4  # all tensors together may hold at most this many times the elements stored
+_STORAGE_KEY = re.compile(r"[A-Za-z0-9_]{1,64}")
+# opcodes a state_dict never uses: ways to make objects other than through find_class + REDUCE,
+# the extension registry, and out-of-band buffers
+_REFUSED_OPCODES = {"INST", "OBJ", "NEWOBJ", "NEWOBJ_EX", "EXT1", "EXT2", "EXT4", "NEXT_BUFFER",
+                    "READONLY_BUFFER", "PERSID"}
+
+
+class _Malformed(Exception):
+    """Raised inside the reader; ``read_pth`` turns it into a FileFormatError naming the file."""
+
+
+class _Refused(_Malformed):
+    """A global outside the allowed list."""
+
+
+def _short(obj, limit=80):
+    """A bounded repr of an untrusted object (no deep recursion, no megabyte messages)."""
+    r = reprlib.Repr()
+    r.maxlevel, r.maxstring, r.maxother, r.maxlong = 3, limit, limit, limit
+    return r.repr(obj)
+
+
+class _Sealed:
+    """Base of every object a pickle can reach: attributes fixed at creation, BUILD refused."""
+
+    __slots__ = ()
+    kind = "object"  # what messages call it
+
+    def __init__(self, **fields):
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name, value):
+        raise _Malformed(f"the pickle tries to set {name!r} on a {self.kind}")
+
+    __delattr__ = __setattr__
+
+    def __setstate__(self, state):
+        raise _Malformed(f"the pickle tries to change a {self.kind} after it was made "
+                         f"(BUILD); a state_dict never does")
+
+    def __repr__(self):
+        return f"<{self.kind}>"
+
+
+class _StorageType(_Sealed):
+    """Stands for ``torch.FloatStorage`` etc.: the element type of a storage's raw bytes."""
+
+    __slots__ = ("name", "code", "itemsize")
+    kind = "storage type"
 
     def __init__(self, name, code):
-        self.name, self.code = name, code
+        super().__init__(name=name, code=code, itemsize=2 if code == "bf16" else np.dtype(code).itemsize)
 
     def decode(self, raw, order):
         if self.code == "bf16":  # bfloat16 is the top half of a float32
             return (np.frombuffer(raw, order + "u2").astype(np.uint32) << 16).view(np.float32)
+        if self.code == "?":  # any non-zero byte is True; NumPy would keep the raw byte
+            return np.frombuffer(raw, np.uint8) != 0
         return np.frombuffer(raw, order + self.code).astype(self.code)
 
-    @property
-    def itemsize(self):
-        return 2 if self.code == "bf16" else np.dtype(self.code).itemsize
+
+class _Storage(_Sealed):
+    """One storage of the file, by key; its bytes are stored apart from the pickle and read after it."""
+
+    __slots__ = ("stype", "key", "numel")
+    kind = "storage"
 
 
-_STORAGE_TYPES = {name: _StorageType(name, code) for name, code in [
-    ("FloatStorage", "f4"), ("DoubleStorage", "f8"), ("HalfStorage", "f2"), ("BFloat16Storage", "bf16"),
-    ("LongStorage", "i8"), ("IntStorage", "i4"), ("ShortStorage", "i2"), ("CharStorage", "i1"),
-    ("ByteStorage", "u1"), ("BoolStorage", "?"),
-]}
+class _PendingTensor(_Sealed):
+    """A tensor as a view (offset, size, stride, in elements) into a storage, made into an array later."""
 
-
-class _Storage:
-    """One storage of the file; its bytes are read after the pickle (both formats store them apart)."""
-
-    def __init__(self, stype, key, numel):
-        self.stype, self.key, self.numel = stype, key, numel
-        self.array = None
-
-    def fill(self, raw, order):
-        need = self.numel * self.stype.itemsize
-        if len(raw) < need:
-            raise ValueError(f"storage {self.key!r} holds {len(raw)} bytes; its {self.numel} "
-                             f"{self.stype.name} elements need {need}")
-        self.array = self.stype.decode(raw[:need], order)
-
-
-class _PendingTensor:
-    """A tensor as a view (offset, size, stride) into a storage, materialised once bytes are read."""
+    __slots__ = ("storage", "offset", "size", "stride")
+    kind = "tensor"
 
     def __init__(self, storage, offset, size, stride):
         ok = (isinstance(storage, _Storage) and _is_int(offset) and offset >= 0
-              and isinstance(size, tuple) and isinstance(stride, tuple) and len(size) == len(stride)
+              and type(size) is tuple and type(stride) is tuple and len(size) == len(stride) <= _MAX_NDIM
               and all(_is_int(v) and v >= 0 for v in size + stride))
         if not ok:
-            raise pickle.UnpicklingError(
-                f"malformed tensor: storage {type(storage).__name__}, offset {offset!r}, size {size!r}, "
-                f"stride {stride!r}")
-        self.storage, self.offset, self.size, self.stride = storage, offset, size, stride
+            raise _Malformed(f"malformed tensor: storage {_short(storage)}, offset {_short(offset)}, "
+                             f"size {_short(size)}, stride {_short(stride)} (sizes, strides and offset "
+                             f"must be integers >= 0, at most {_MAX_NDIM} dims)")
+        super().__init__(storage=storage, offset=offset, size=size, stride=stride)
 
-    def to_numpy(self, name):
-        a = self.storage.array
-        if 0 in self.size:
-            return np.zeros(self.size, a.dtype)
-        last = self.offset + sum((n - 1) * s for n, s in zip(self.size, self.stride))
-        # as_strided reads raw memory, so a view past the storage would read garbage (or crash)
-        if last >= a.size:
-            raise ValueError(f"tensor {name!r} (offset {self.offset}, size {self.size}, stride {self.stride}) "
-                             f"reaches element {last} of a storage with {a.size}")
-        view = np.lib.stride_tricks.as_strided(a[self.offset:], self.size, [s * a.itemsize for s in self.stride])
-        return view.copy()
+    def to_numpy(self, name, storage):
+        """The tensor as a C-contiguous array copied out of ``storage`` (the decoded 1-D storage)."""
+        n, size, stride, offset = storage.size, self.size, self.stride, self.offset
+        where = f"tensor {_short(name)} (offset {_short(offset)}, size {_short(size)}, stride {_short(stride)})"
+        numel = math.prod(size)
+        if numel == 0:
+            if offset > n or math.prod(k for k in size if k) > _MAX_EMPTY:
+                raise _Malformed(f"{where} is empty but does not fit a storage with {n} elements")
+            return np.zeros(size, storage.dtype)
+        if numel > n:  # caps every allocation by the file's real bytes
+            raise _Malformed(f"{where} has {_short(numel)} elements, more than its storage's {n}")
+        last = offset + sum((k - 1) * s for k, s in zip(size, stride))
+        if last >= n:
+            raise _Malformed(f"{where} reaches element {_short(last)} of a storage with {n}")
+        if all(k == 1 or s == math.prod(size[i + 1:]) for i, (k, s) in enumerate(zip(size, stride))):
+            return storage[offset:offset + numel].reshape(size).copy()  # C order: one slice
+        index = np.asarray(offset, np.int64)  # element index of every entry, built one dim at a time
+        for k, s in zip(size, stride):
+            index = index[..., None] + np.arange(k, dtype=np.int64) * s
+        return storage[index]
+
+
+def _kind(obj):
+    return getattr(type(obj), "kind", type(obj).__name__)
 
 
 def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def _rebuild_tensor(storage, storage_offset, size, stride, *_ignored):
-    # _ignored: requires_grad, backward_hooks, metadata (v2) -- meaningless for plain arrays
+class _StateDict(collections.OrderedDict):
+    """``collections.OrderedDict`` as a pickle gets it; BUILD may only attach torch's ``_metadata``."""
+
+    kind = "OrderedDict"
+
+    def __setstate__(self, state):
+        if not (type(state) is dict and set(state) <= {"_metadata"}):
+            raise _Malformed(f"the pickle tries to set {_short(state)} on an OrderedDict; only a "
+                             f"state_dict's '_metadata' is allowed")
+        # the metadata (per-module version numbers) means nothing to NumPy arrays: dropped
+
+
+def _rebuild_tensor(storage, storage_offset, size, stride, *rest):
+    # rest: requires_grad, backward_hooks, metadata (v2) -- meaningless for plain arrays
+    if len(rest) > 3:
+        raise _Malformed(f"_rebuild_tensor_v2 takes at most 7 arguments; got {4 + len(rest)}")
     return _PendingTensor(storage, storage_offset, size, stride)
 
 
-def _rebuild_parameter(data, *_ignored):
+def _rebuild_parameter(data, *rest):
+    # rest: requires_grad, backward_hooks (and the state of _rebuild_parameter_with_state)
+    if not isinstance(data, _PendingTensor) or len(rest) > 3:
+        raise _Malformed(f"malformed parameter: {_short(data)} with {len(rest)} more argument(s)")
     return data
 
 
-_ALLOWED_GLOBALS = {
-    ("collections", "OrderedDict"): collections.OrderedDict,
-    ("torch._utils", "_rebuild_tensor"): _rebuild_tensor,
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
-    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-    ("torch._utils", "_rebuild_parameter_with_state"): _rebuild_parameter,
-    **{("torch", name): st for name, st in _STORAGE_TYPES.items()},
-}
+class _Global(_Sealed):
+    """A callable global a pickle may name (the rebuild functions, OrderedDict)."""
+
+    __slots__ = ("name", "fn")
+    kind = "global"
+
+    def __call__(self, *args):
+        return self.fn(*args)
 
 
-class RefusedGlobalError(pickle.UnpicklingError):
+_ALLOWED_GLOBALS = types.MappingProxyType({
+    ("collections", "OrderedDict"): _Global(name="OrderedDict", fn=_StateDict),
+    ("torch._utils", "_rebuild_tensor"): _Global(name="_rebuild_tensor", fn=_rebuild_tensor),
+    ("torch._utils", "_rebuild_tensor_v2"): _Global(name="_rebuild_tensor_v2", fn=_rebuild_tensor),
+    ("torch._utils", "_rebuild_parameter"): _Global(name="_rebuild_parameter", fn=_rebuild_parameter),
+    ("torch._utils", "_rebuild_parameter_with_state"): _Global(name="_rebuild_parameter_with_state",
+                                                               fn=_rebuild_parameter),
+    **{("torch", name): _StorageType(name, code) for name, code in [
+        ("FloatStorage", "f4"), ("DoubleStorage", "f8"), ("HalfStorage", "f2"), ("BFloat16Storage", "bf16"),
+        ("LongStorage", "i8"), ("IntStorage", "i4"), ("ShortStorage", "i2"), ("CharStorage", "i1"),
+        ("ByteStorage", "u1"), ("BoolStorage", "?"),
+    ]},
+})
+
+
+class RefusedGlobalError(FileFormatError, pickle.UnpicklingError):
     """A pickle named a global outside the allowed list (it was not imported, let alone called)."""
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
-    def __init__(self, file, where, storages=None):
+    """Unpickles one pickle; ``storages`` (key -> _Storage) collects the storages it names."""
+
+    def __init__(self, file, storages):
         super().__init__(file)
-        self.where, self.storages = where, storages if storages is not None else {}
+        self.storages = storages
 
     def find_class(self, module, name):
         try:
             return _ALLOWED_GLOBALS[(module, name)]
         except KeyError:
-            raise RefusedGlobalError(
-                f"read_pth: {self.where}: refused global {module}.{name}; a weights file may only hold "
-                f"tensors, storages and OrderedDicts") from None
+            raise _Refused(f"refused global {module[:80]}.{name[:80]}; a weights file may only hold "
+                           f"tensors, storages and OrderedDicts") from None
 
     def persistent_load(self, pid):
         # zip format: ('storage', type, key, location, numel); legacy adds view_metadata
-        if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage"
-                and isinstance(pid[1], _StorageType) and isinstance(pid[2], str) and _is_int(pid[4])):
-            raise pickle.UnpicklingError(f"read_pth: {self.where}: unsupported persistent id {pid!r}")
+        if not (type(pid) is tuple and len(pid) in (5, 6) and pid[0] == "storage"
+                and isinstance(pid[1], _StorageType) and type(pid[2]) is str and _STORAGE_KEY.fullmatch(pid[2])
+                and type(pid[3]) is str and _is_int(pid[4]) and pid[4] >= 0):
+            raise _Malformed(f"unsupported persistent id {_short(pid)}")
         if len(pid) == 6 and pid[5] is not None:
-            raise pickle.UnpicklingError(f"read_pth: {self.where}: storage views (pre-0.4 files) are not supported")
+            raise _Malformed("storage views (pre-0.4 files) are not supported")
         _, stype, key, _location, numel = pid[:5]
-        if key not in self.storages:
-            self.storages[key] = _Storage(stype, key, numel)
-        return self.storages[key]
+        known = self.storages.get(key)
+        if known is None:
+            known = self.storages[key] = _Storage(stype=stype, key=key, numel=numel)
+        elif known.stype is not stype or known.numel != numel:
+            raise _Malformed(f"storage {key!r} is declared twice, as {known.numel} {known.stype.name} "
+                             f"and as {numel} {stype.name}")
+        return known
+
+
+def _unpickle(data, start, storages):
+    """Unpickle the pickle that starts at byte ``start`` of ``data``; returns (object, end).
+
+    The opcodes are scanned first, so a counted length larger than the bytes left (which the C
+    unpickler would allocate up front) and the opcodes a state_dict never uses are refused before
+    anything is built.
+    """
+    f = io.BytesIO(data)
+    f.seek(start)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # genops warns about bad escapes in text opcodes
+            for op, _arg, pos in pickletools.genops(f):
+                if op.name in _REFUSED_OPCODES:
+                    raise _Malformed(f"pickle opcode {op.name} at byte {pos} is not used by state_dicts")
+    except _Malformed:
+        raise
+    except Exception as exc:  # genops meets arbitrary bytes: every failure means "not a pickle"
+        raise _Malformed(f"not a valid pickle at byte {start} ({type(exc).__name__}: {_short(str(exc))})") from None
+    end = f.tell()
+    f.seek(start)
+    try:
+        obj = _RestrictedUnpickler(f, storages).load()
+    except _Malformed:
+        raise
+    except Exception as exc:  # wrong argument types or counts to REDUCE, BUILD on a built-in, ...
+        raise _Malformed(f"malformed pickle ({type(exc).__name__}: {_short(str(exc))})") from None
+    if f.tell() != end:
+        raise _Malformed(f"malformed pickle (it ends at byte {f.tell()}, its opcodes at {end})")
+    return obj, end
+
+
+def _zip_member(z, info, what):
+    try:
+        return z.read(info)
+    except Exception as exc:  # CRC errors, truncation, ...: zipfile raises many types
+        raise _Malformed(f"cannot read {what} {info.filename} ({type(exc).__name__}: {_short(str(exc))})") from None
 
 
 def _read_zip(path):
-    with zipfile.ZipFile(path) as z:
-        pkls = [n for n in z.namelist() if re.fullmatch(r"[^/]+/data\.pkl", n)]
+    """(object, {storage key: 1-D array}) of a zip-format .pth."""
+    try:
+        z = zipfile.ZipFile(path)
+    except Exception as exc:  # BadZipFile, but also OverflowError, struct errors ... on damaged archives
+        raise _Malformed(f"is a damaged zip archive ({type(exc).__name__}: {_short(str(exc))})") from None
+    with z:
+        infos = {}
+        for info in z.infolist():
+            if info.filename in infos:
+                raise _Malformed(f"the archive holds {info.filename} twice")
+            if info.compress_type != zipfile.ZIP_STORED or info.flag_bits & 0x1:
+                raise _Malformed(f"member {info.filename} is compressed or encrypted; torch.save "
+                                 f"writes plain stored members")
+            infos[info.filename] = info
+        pkls = [n for n in infos if re.fullmatch(r"[^/]+/data\.pkl", n)]
         if len(pkls) != 1:
-            raise ValueError(f"read_pth: {path} is a zip but not a PyTorch file (no single <name>/data.pkl)")
+            raise _Malformed("is a zip but not a PyTorch file (no single <name>/data.pkl)")
         prefix = pkls[0][: -len("data.pkl")]
-        names = set(z.namelist())
+        outside = [n for n in infos if not n.startswith(prefix)]
+        if outside:
+            raise _Malformed(f"member {_short(outside[0])} lies outside the archive's folder {prefix}")
         order = "<"
-        if prefix + "byteorder" in names:
-            order = {"little": "<", "big": ">"}[z.read(prefix + "byteorder").decode().strip()]
-        u = _RestrictedUnpickler(io.BytesIO(z.read(pkls[0])), path)
-        obj = u.load()
-        for key, storage in u.storages.items():
+        if prefix + "byteorder" in infos:
+            raw = _zip_member(z, infos[prefix + "byteorder"], "the byte order record")
+            order = {b"little": "<", b"big": ">"}.get(raw.strip())
+            if order is None:
+                raise _Malformed(f"byte order record says {_short(raw)}; expected 'little' or 'big'")
+        storages = {}
+        obj, end = _unpickle(_zip_member(z, infos[pkls[0]], "the pickle"), 0, storages)
+        if end != infos[pkls[0]].file_size:
+            raise _Malformed(f"{pkls[0]} holds {infos[pkls[0]].file_size - end} bytes after its pickle")
+        arrays = {}
+        for key, s in storages.items():
             record = f"{prefix}data/{key}"
-            if record not in names:
-                raise ValueError(f"read_pth: {path} lacks the storage record {record}")
-            storage.fill(z.read(record), order)
-    return obj
+            if record not in infos:
+                raise _Malformed(f"lacks the storage record {record}")
+            need = s.numel * s.stype.itemsize
+            if infos[record].file_size != need:  # checked before reading: the declared numel may be huge
+                raise _Malformed(f"storage {key!r} holds {infos[record].file_size} bytes; its {s.numel} "
+                                 f"{s.stype.name} elements need {need}")
+            # zipfile returns exactly file_size bytes or raises (short data, CRC mismatch)
+            arrays[key] = s.stype.decode(_zip_member(z, infos[record], "the storage"), order)
+    return obj, arrays
 
 
 _LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 
 
 def _read_legacy(path):
+    """(object, {storage key: 1-D array}) of a legacy (pre-1.6) .pth: a few pickles, then raw storages."""
     with open(path, "rb") as f:
-        def load(storages=None):
-            return _RestrictedUnpickler(f, path, storages).load()
-
-        try:
-            magic = load()
-        except RefusedGlobalError:
-            raise
-        except Exception:  # arbitrary bytes fail inside pickle in many ways; all mean "not this format"
-            magic = None
-        if magic != _LEGACY_MAGIC:
-            raise ValueError(f"read_pth: {path} is not a PyTorch file (neither a zip archive nor the legacy format)")
-        protocol, sys_info = load(), load()
-        if protocol != 1001 or not isinstance(sys_info, dict):
-            raise ValueError(f"read_pth: {path}: unsupported legacy protocol {protocol!r}")
-        order = "<" if sys_info.get("little_endian", True) else ">"
-        storages = {}
-        obj = load(storages)
-        # after the pickle: the storage keys, then each storage as an int64 count and its raw bytes
-        for key in load():
-            if key not in storages:
-                raise ValueError(f"read_pth: {path}: storage {key!r} is not used by any tensor")
-            s = storages[key]
-            head = f.read(8)
-            if len(head) < 8:
-                break  # reported below as storages without bytes
-            (numel,) = struct.unpack(order + "q", head)
-            if numel != s.numel:
-                raise ValueError(f"read_pth: {path}: storage {key!r} has {numel} elements; expected {s.numel}")
-            s.fill(f.read(numel * s.stype.itemsize), order)
-    unread = [key for key, s in storages.items() if s.array is None]
+        head = f.read(4)
+        # every pickle torch writes starts with the PROTO opcode; anything else is not read whole
+        data = head + f.read() if head[:1] == b"\x80" else head
+    try:
+        magic, pos = _unpickle(data, 0, {})
+    except _Refused:
+        raise
+    except _Malformed:
+        magic = None
+    if not (_is_int(magic) and magic == _LEGACY_MAGIC):
+        what = "a damaged or truncated zip archive" if data[:4] == b"PK\x03\x04" else "not a PyTorch file"
+        raise _Malformed(f"is {what} (neither a readable zip archive nor the legacy format)")
+    protocol, pos = _unpickle(data, pos, {})
+    sys_info, pos = _unpickle(data, pos, {})
+    if not (_is_int(protocol) and protocol == 1001 and type(sys_info) is dict
+            and type(sys_info.get("little_endian")) is bool):
+        raise _Malformed(f"unsupported legacy header: protocol {_short(protocol)}, system info {_short(sys_info)}")
+    order = "<" if sys_info["little_endian"] else ">"
+    storages = {}
+    obj, pos = _unpickle(data, pos, storages)
+    keys, pos = _unpickle(data, pos, {})
+    if not (type(keys) is list and all(type(k) is str for k in keys) and len(set(keys)) == len(keys)):
+        raise _Malformed(f"the storage key list is malformed: {_short(keys)}")
+    stray = [k for k in keys if k not in storages]
+    if stray:
+        raise _Malformed(f"storage {stray[0]!r} is not used by any tensor")
+    # each storage: its element count as int64, then its raw bytes
+    arrays = {}
+    for key in keys:
+        s = storages[key]
+        if pos + 8 > len(data):
+            break  # reported below as storages without bytes
+        (numel,) = struct.unpack(order + "q", data[pos:pos + 8])
+        if numel != s.numel:
+            raise _Malformed(f"storage {key!r} has {numel} elements; expected {s.numel}")
+        need = numel * s.stype.itemsize
+        got = len(data) - pos - 8
+        if got < need:  # checked before slicing: the declared numel may be huge
+            raise _Malformed(f"storage {key!r} holds {got} bytes; its {numel} {s.stype.name} elements need {need}")
+        arrays[key] = s.stype.decode(data[pos + 8:pos + 8 + need], order)
+        pos += 8 + need
+    unread = [key for key in storages if key not in arrays]
     if unread:
-        raise ValueError(f"read_pth: {path}: the file ends without the bytes of storage(s) {unread}")
-    return obj
+        raise _Malformed(f"the file ends without the bytes of storage(s) {unread}")
+    if pos != len(data):
+        raise _Malformed(f"{len(data) - pos} unexpected bytes after the last storage")
+    return obj, arrays
 
 
 def read_pth(path):
@@ -267,23 +461,35 @@ def read_pth(path):
 
     Returns ``{name: np.ndarray}`` in the file's order, each array a C-contiguous copy with the
     tensor's shape and dtype (bfloat16 becomes float32). Strided and offset views are honoured.
-    Raises ``pickle.UnpicklingError`` for any global outside the allowed list, ``ValueError`` for
-    files that are not state_dicts.
+    Raises ``DataNotFoundError`` if there is no such file, ``RefusedGlobalError`` for any global
+    outside the allowed list, and ``FileFormatError`` (one line naming the file) for any damaged,
+    truncated or hostile file, or one that is not a state_dict. A tensor may not have more elements
+    than its storage (so torch's ``expand``-ed views are refused), and all tensors together at most
+    ``_MAX_REUSE`` times the elements the file stores.
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"read_pth: no such file {path}")
-    obj = _read_zip(path) if zipfile.is_zipfile(path) else _read_legacy(path)
-    if not isinstance(obj, dict):
-        raise ValueError(f"read_pth: {path} holds a {type(obj).__name__}, not a state_dict (name -> tensor)")
-    out = {}
-    for name, t in obj.items():
-        if not isinstance(name, str) or not isinstance(t, _PendingTensor):
-            raise ValueError(f"read_pth: {path}: entry {name!r} is a {type(t).__name__}, not a tensor")
-        try:
-            out[name] = t.to_numpy(name)
-        except ValueError as exc:
-            raise ValueError(f"read_pth: {path}: {exc}") from None
+        raise DataNotFoundError(f"read_pth: no such file {path}")
+    try:
+        obj, arrays = _read_zip(path) if zipfile.is_zipfile(path) else _read_legacy(path)
+        if not isinstance(obj, dict):
+            raise _Malformed(f"holds a {_kind(obj)}, not a state_dict (name -> tensor)")
+        for name, t in obj.items():
+            if type(name) is not str or not isinstance(t, _PendingTensor):
+                raise _Malformed(f"entry {_short(name)} is a {_kind(t)}, not a tensor")
+        # Each tensor is capped by its storage, but many entries can name one storage; tied weights
+        # and views reuse values a little, a file that asks for far more than it holds is refused.
+        wanted, stored = sum(math.prod(t.size) for t in obj.values()), sum(a.size for a in arrays.values())
+        if wanted > _MAX_REUSE * stored:
+            raise _Malformed(f"its tensors hold {_short(wanted)} elements, more than {_MAX_REUSE} times the "
+                             f"{stored} its storages hold")
+        out = {name: t.to_numpy(name, arrays[t.storage.key]) for name, t in obj.items()}
+    except _Refused as exc:
+        raise RefusedGlobalError(f"read_pth: {path}: {exc}") from None
+    except _Malformed as exc:
+        raise FileFormatError(f"read_pth: {path}: {exc}") from None
+    except OSError as exc:
+        raise FileFormatError(f"read_pth: cannot read {path}: {exc.strerror or exc}") from None
     return out
 
 
@@ -294,9 +500,9 @@ def convert_pth(src, dst):
     """
     src, dst = Path(src), Path(dst)
     if dst.suffix != ".npz":
-        raise ValueError(f"convert_pth: the output must be an .npz file; got {dst}")
+        raise NpnetValueError(f"convert_pth: the output must be an .npz file; got {dst}")
     if dst.exists() and dst.resolve() == src.resolve():
-        raise ValueError(f"convert_pth: refusing to overwrite the input {src}")
+        raise NpnetValueError(f"convert_pth: refusing to overwrite the input {src}")
     arrays = read_pth(src)
     with atomic_output(dst) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
@@ -308,8 +514,9 @@ def load_model_weights(model, name, path=None):
 
     The file is ``path`` if given (an ``.npz``, or a torchvision ``.pth`` read without torch), else
     ``find_weights(name + ".npz")``. ``model`` needs ``state_dict()`` and ``load_state_dict(arrays,
-    source)`` (``npnet.nn.Module``); every key and shape is checked, and problems are listed in one
-    ``ValueError`` naming the file.
+    source)`` (``npnet.nn.Module``); every key, shape and value is checked, and problems are listed in
+    one error naming the file (``FileFormatError`` from the file's reader, ``NpnetValueError`` from
+    ``load_state_dict``).
     """
     found = find_weights(f"{name}.npz", path)
     if found.suffix == ".npz":
@@ -349,9 +556,12 @@ def main(argv=None):
             print(_describe(args.dst))
         else:
             print(_describe(args.file))
-    except (OSError, ValueError, pickle.UnpicklingError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (NpnetError, OSError) as exc:  # bad input: one line, no traceback, nothing written
+        print(f"python -m npnet.weights {args.verb}: error: " + str(exc).replace("\n  ", "; "), file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: the output is written atomically, so nothing is half-done
+        print(f"python -m npnet.weights {args.verb}: interrupted", file=sys.stderr)
+        return 130
     return 0
 
 

@@ -8,6 +8,7 @@ import collections
 import hashlib
 import io
 import pickle
+import re
 import subprocess
 import sys
 import types
@@ -17,6 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import pth_craft as pc
+from npnet.data.lookup import find_weights
+from npnet.errors import FileFormatError, NpnetTypeError, NpnetValueError
+from npnet.models.squeezenet import SqueezeNet, squeezenet1_1
+from npnet.nn import Conv2d, Linear
 from npnet.weights import (KNOWN_CONTENT_SHA256, KNOWN_SHA256, RefusedGlobalError, content_sha256, convert_pth,
                            load_model_weights, load_npz_weights, main, read_pth)
 
@@ -118,7 +124,8 @@ def test_handmade_pth_is_read(tmp_path, fake_torch):
 
 
 @pytest.mark.parametrize("offset, size, stride, msg", [
-    (0, (2, 4), (4, 1), "reaches element 7"),  # 8 elements from a 6-element storage
+    (0, (2, 4), (4, 1), "has 8 elements, more than its storage's 6"),
+    (0, (2, 2), (5, 1), "reaches element 6"),  # 4 elements, but the last one lies past the storage
     (5, (2,), (1,), "reaches element 6"),
 ])
 def test_tensor_outside_its_storage_is_refused(tmp_path, fake_torch, offset, size, stride, msg):
@@ -309,3 +316,179 @@ def test_load_model_weights_finds_the_shared_file(weights_path):
     model = _TinyModel(squeezenet11_shapes())
     assert load_model_weights(model, "squeezenet1_1") == weights_path
     assert model.params["classifier.1.bias"].shape == (1000,) and model.params["classifier.1.bias"].any()
+
+
+# --- unusable values, dtypes, names and bad input at the command line (issue 9 §2-§3) -------------
+
+UNUSABLE = {
+    "nan": (np.array([1.0, np.nan], np.float32), r"1 NaN/Inf value\(s\) of 2"),
+    "inf": (np.array([np.inf, -np.inf, 0.0]), r"2 NaN/Inf value\(s\) of 3"),
+    "beyond float32": (np.array([1e39, 0.0]), "values up to 1e\\+39 overflow float32"),
+    "complex": (np.array([1 + 2j], np.complex64), "dtype complex64 is not real numbers"),
+    "strings": (np.array(["0.5", "1"]), "dtype <U3 is not real numbers"),
+    "bytes": (np.array([b"ab"]), "dtype |S2 is not real numbers"),
+    "dates": (np.array(["2020-01-01"], "datetime64[D]"), r"dtype datetime64\[D\] is not real numbers"),
+}
+
+
+@pytest.mark.parametrize("value, msg", UNUSABLE.values(), ids=list(UNUSABLE))
+def test_load_npz_refuses_unusable_values(tmp_path, value, msg):
+    np.savez(tmp_path / "w.npz", fine=np.ones(2), w=value)
+    with pytest.raises(FileFormatError, match=f"w.npz holds values that are not usable weights:\n  'w': {msg}"):
+        load_npz_weights(tmp_path / "w.npz")
+
+
+def test_load_npz_keeps_usable_values(tmp_path):
+    np.savez(tmp_path / "w.npz", h=np.array([0.5, -2], np.float16), n=np.array(3), m=np.array([True]),
+             big=np.array([3e38]))
+    w = load_npz_weights(tmp_path / "w.npz")
+    assert [w[k].dtype for k in w] == [np.float32, np.int64, np.bool_, np.float32]
+    np.testing.assert_array_equal(w["h"], [0.5, -2])
+
+
+@pytest.mark.parametrize("value, msg", [
+    *UNUSABLE.values(),
+    (np.array([{"a": 1}, None], dtype=object), "dtype object is not real numbers"),
+    ([[1.0, 2.0], [3.0]], "not an array of numbers"),  # ragged
+    (np.zeros((2, 3), np.float32), "expected shape \\(3, 2\\), got \\(2, 3\\)"),
+])
+def test_load_state_dict_refuses_unusable_values(value, msg):
+    layer = Linear(2, 3, rng=0)
+    before = {k: v.copy() for k, v in layer.params.items()}
+    with pytest.raises(NpnetValueError, match=f"load_state_dict: my.npz does not fit Linear:\n  key 'weight': {msg}"):
+        layer.load_state_dict({"weight": value, "bias": np.zeros(3)}, source="my.npz")
+    for k, v in layer.params.items():  # nothing changed
+        np.testing.assert_array_equal(v, before[k])
+
+
+def test_load_state_dict_casts_usable_values_and_lists_every_problem():
+    layer = Linear(2, 3, rng=0)
+    layer.load_state_dict({"weight": np.arange(6.0).reshape(3, 2), "bias": [1, 2, 3]})
+    assert layer.params["weight"].dtype == np.float32 and layer.params["bias"].tolist() == [1, 2, 3]
+    with pytest.raises(NpnetValueError) as info:
+        layer.load_state_dict({"weight": np.full((3, 2), np.nan), "other": 1})
+    assert str(info.value).splitlines()[1:] == ["  missing key 'bias' (expected shape (3,))",
+                                                "  unexpected key 'other'", "  key 'weight': 6 NaN/Inf value(s) of 6"]
+    with pytest.raises(NpnetTypeError, match="state must be a mapping name -> array; got list"):
+        layer.load_state_dict([("weight", np.zeros((3, 2)))])
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32, bool, np.float16, np.complex128, "junk", None])
+def test_non_float_dtypes_are_refused(dtype):
+    msg = f"squeezenet1_1: dtype must be float32 or float64; got {re.escape(repr(dtype))}"
+    with pytest.raises(NpnetTypeError, match=msg):
+        squeezenet1_1(pretrained=False, dtype=dtype)
+    makers = {"SqueezeNet": lambda: SqueezeNet(dtype=dtype), "Conv2d": lambda: Conv2d(1, 2, 3, dtype=dtype),
+              "Linear": lambda: Linear(1, 2, dtype=dtype), "Linear.astype": lambda: Linear(1, 2).astype(dtype)}
+    for name, make in makers.items():
+        with pytest.raises(NpnetTypeError, match=f"{name}: dtype must be float32 or float64"):
+            make()
+    assert Linear(1, 2).astype("float64").params["weight"].dtype == np.float64
+
+
+@pytest.mark.parametrize("filename", ["../../../../etc/passwd", "../squeezenet1_1.npz", "sub/squeezenet1_1.npz",
+                                      "/etc/passwd.npz", "..npz", ".hidden.npz", "", "squeezenet1_1", "x.txt", None, 3])
+def test_find_weights_names_stay_inside_the_weights_folders(filename, tmp_path, monkeypatch):
+    monkeypatch.setenv("NPNET_WEIGHTS", str(tmp_path / "w"))
+    (tmp_path / "w").mkdir()
+    (tmp_path / "passwd").write_text("root:x:0:0")
+    with pytest.raises(NpnetValueError, match="find_weights: filename must be a plain file name"):
+        find_weights(filename, download=False)
+    (tmp_path / "w" / "squeezenet1_1.npz").write_bytes(b"")
+    assert find_weights("squeezenet1_1.npz", download=False) == tmp_path / "w" / "squeezenet1_1.npz"
+
+
+def hostile_files(folder):
+    """Files a user might pass as weights: hostile, truncated, of the wrong kind or with NaN."""
+    attack = pc.state_dict_tokens({"w": pc.ENTRIES["w"] + pc.EMPTY_DICT + pc.text("stride")
+                                   + pc.tup(pc.integer(-1), pc.integer(1)) + pc.SETITEM + pc.BUILD})
+    files = {"evil.pth": pc.zip_pth(b"".join(attack), pc.STORAGES), "truncated.pth": pc.valid_zip()[:700],
+             "text.pth": b"not weights", "cut_legacy.pth": TINY["legacy"].read_bytes()[:300]}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    np.savez(folder / "nan.npz", w=np.array([np.nan], np.float32))
+    return [folder / name for name in [*files, "nan.npz"]]
+
+
+def test_weights_cli_refuses_bad_input_in_one_line(tmp_path, capsys):
+    (tmp_path / "out.npz").write_bytes(b"earlier output")
+    (tmp_path / "file").write_text("a regular file")
+    cases = [(["convert", str(p), str(tmp_path / "out.npz")], p.name) for p in hostile_files(tmp_path)[:4]]
+    cases += [(["info", str(tmp_path / "nan.npz")], "'w': 1 NaN/Inf"),
+              (["convert", str(TINY["zip"]), str(tmp_path / "file" / "out.npz")], "file"),
+              (["convert", str(TINY["zip"]), str(tmp_path / "out.pth")], "must be an .npz"),
+              (["convert", str(tmp_path / "missing.pth"), str(tmp_path / "out.npz")], "no such file")]
+    for argv, needle in cases:
+        assert main(argv) == 1, argv
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1 and needle in err, (argv, err)
+        assert err.startswith(f"python -m npnet.weights {argv[0]}: error: "), err
+    assert (tmp_path / "out.npz").read_bytes() == b"earlier output"  # never half-overwritten
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
+
+
+def test_weights_cli_as_a_process_has_no_traceback(tmp_path):
+    evil = hostile_files(tmp_path)[0]
+    r = subprocess.run([sys.executable, "-m", "npnet.weights", "convert", str(evil), str(tmp_path / "o.npz")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and r.stdout == "" and "Traceback" not in r.stderr
+    assert r.stderr.count("\n") == 1 and "evil.pth: the pickle tries to change a tensor" in r.stderr
+    assert not (tmp_path / "o.npz").exists()
+
+
+def test_classify_with_bad_weights_is_one_clear_error(tmp_path, capsys):
+    from npnet.cli import main as npnet_main
+
+    for path in hostile_files(tmp_path):
+        assert npnet_main(["classify", "--weights", str(path)]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("npnet classify: error: ") and path.name in err and "Traceback" not in err, err
+        if path.suffix == ".pth":
+            assert err.count("\n") == 1, err
+
+
+def test_weights_cli_interrupted_exits_130_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    import npnet.weights as w
+
+    def interrupted_savez(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(w.np, "savez", interrupted_savez)
+    assert main(["convert", str(TINY["zip"]), str(tmp_path / "o.npz")]) == 130
+    assert capsys.readouterr().err == "python -m npnet.weights convert: interrupted\n"
+    assert list(tmp_path.iterdir()) == []  # neither the output nor its temporary
+
+
+def test_nan_in_a_pth_is_refused_when_loaded_into_a_model(tmp_path):
+    tokens = pc.state_dict_tokens({"weight": pc.tensor(pc.storage("0", 6), 0, (3, 2), (2, 1)),
+                                   "bias": pc.tensor(pc.storage("1", 3), 0, (3,), (1,))})
+    storages = {"0": np.array([1, np.nan, 0, 0, 0, 0], "<f4").tobytes(), "1": np.zeros(3, "<f4").tobytes()}
+    (tmp_path / "nan.pth").write_bytes(pc.zip_pth(b"".join(tokens), storages))
+    assert np.isnan(read_pth(tmp_path / "nan.pth")["weight"][0, 1])  # the reader is faithful ...
+    with pytest.raises(NpnetValueError, match=r"nan.pth does not fit Linear:\n  key 'weight': 1 NaN/Inf value"):
+        load_model_weights(Linear(2, 3), "tiny", tmp_path / "nan.pth")  # ... the model refuses it
+
+
+def test_damaged_npz_files_give_only_npnet_errors(tmp_path):
+    rng = np.random.default_rng(0)
+    good = {}
+    for save in (np.savez, np.savez_compressed):
+        save(tmp_path / "w.npz", w=np.arange(12, dtype=np.float32).reshape(3, 4), n=np.array(3))
+        good[save.__name__] = (tmp_path / "w.npz").read_bytes()
+    outcomes = collections.Counter()
+    for case in range(400):
+        data = bytearray(good["savez" if case % 2 else "savez_compressed"])
+        if case % 4 < 2:
+            data = data[:rng.integers(len(data))]
+        else:
+            for i in rng.integers(len(data), size=rng.integers(1, 6)):
+                data[i] ^= 1 << int(rng.integers(8))
+        (tmp_path / "d.npz").write_bytes(bytes(data))
+        try:
+            arrays = load_npz_weights(tmp_path / "d.npz")
+        except FileFormatError:
+            outcomes["refused"] += 1
+            continue
+        assert all(a.dtype.kind in "biuf" and (a.dtype.kind != "f" or np.isfinite(a).all()) for a in arrays.values())
+        outcomes["loaded"] += 1
+    assert outcomes["refused"] > 300

@@ -29,6 +29,8 @@ import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
+from npnet.errors import DataNotFoundError, NpnetValueError
+
 # relpath -> (official URL, SHA-256 of the file, or None when no stable hash is published).
 # Files of the course with no official per-file URL (kitten, sky, composition_vii, muse, the check
 # files, mnist_5k) are absent: they can only be found through NPNET_DATA or the cache.
@@ -241,10 +243,11 @@ def find_weights(filename=DEFAULT_WEIGHTS, path=None, download=True):
     of torchvision's ``.pth`` (hash prefix checked), converted to ``.npz`` in the cache.
     Raises ``FileNotFoundError`` naming every path searched and how to get the file.
     """
+    _check_weights_filename(filename)
     if path is not None:
         path = Path(path).expanduser()
         if not path.is_file():
-            raise FileNotFoundError(f"find_weights: no weights file at the given path {path}")
+            raise DataNotFoundError(f"find_weights: no weights file at the given path {path}")
         return path
     looked = []
     env = os.environ.get("NPNET_WEIGHTS")
@@ -290,6 +293,14 @@ def find_weights(filename=DEFAULT_WEIGHTS, path=None, download=True):
            + (f", or download {url} and run `python -m npnet.weights convert FILE.pth {cached}`."
               if url else "."))
     raise _not_found("find_weights", repr(filename), looked, _download_note(download, url, error), how)
+
+
+def _check_weights_filename(filename):
+    """A weights file is named, never pathed: it must not reach outside the folders searched."""
+    name = os.fspath(filename) if isinstance(filename, (str, os.PathLike)) else None
+    if not (isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\.(npz|pth|pt)", name)):
+        raise NpnetValueError(f"find_weights: filename must be a plain file name ending in .npz, .pth or .pt, "
+                              f"like 'squeezenet1_1.npz' (use path= for a file elsewhere); got {filename!r}")
 
 
 def _names_weights(name, filename):

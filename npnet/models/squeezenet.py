@@ -79,6 +79,7 @@ class SqueezeNet(Module):
         super().__init__()
         if version not in _FEATURES:
             raise ValueError(f"SqueezeNet: version must be one of {sorted(_FEATURES)}; got {version!r}")
+        dtype = _check.float_dtype("SqueezeNet", dtype)
         rng = np.random.default_rng(seed)
         layers = []
         for spec in _FEATURES[version]:
@@ -178,7 +179,8 @@ def squeezenet1_0(pretrained=True, weights=None, dtype=np.float32):
 
 
 def _build(version, pretrained, weights, dtype):
-    model = SqueezeNet(version, dtype=dtype)
+    # checked here too, so the message names the function the user called
+    model = SqueezeNet(version, dtype=_check.float_dtype(f"squeezenet{version}", dtype))
     if pretrained:
         from ..weights import load_model_weights
         load_model_weights(model, f"squeezenet{version}", weights)

@@ -84,7 +84,7 @@ def test_create_class_visualization_takes_dtype_third():
     img = create_class_visualization(1, net, np.float64, **kw)  # the course: (target_y, model, dtype, **kwargs)
     assert img.dtype == np.float64 and img.shape == (1, 3, 8, 8)
     assert create_class_visualization(1, net, **kw).dtype == np.float32
-    with pytest.raises(TypeError, match="create_class_visualization: dtype must be a NumPy floating type"):
+    with pytest.raises(TypeError, match="create_class_visualization: dtype must be float32 or float64"):
         create_class_visualization(1, net, "torch.FloatTensor", **kw)
     with pytest.raises(TypeError):
         create_class_visualization(1, net, np.float32, 1e-3)  # l2_reg is keyword-only, so no silent misbinding

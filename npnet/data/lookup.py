@@ -177,8 +177,6 @@ def _check_relpath(relpath):
 
 
 def _not_found(fn, what, looked, download_note, how):
-    from npnet.errors import DataNotFoundError
-
     lines = [f"{fn}: could not find {what}. Looked in:"]
     lines += [f"  - {p}  ({why})" for p, why in looked]
     lines.append(download_note)

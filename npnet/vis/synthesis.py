@@ -10,7 +10,6 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import _check
-from ..errors import NpnetTypeError
 from ..image import SQUEEZENET_MEAN, SQUEEZENET_STD, blur_image, jitter
 from .saliency import check_batch, class_score_gradient
 
@@ -142,7 +141,7 @@ def create_class_visualization(target_y, model, dtype=None, *, l2_reg=1e-3, lear
         target_y: ImageNet class, int in [0, model.num_classes).
         model: the network.
         dtype: the course's third argument (``create_class_visualization(target_y, model, dtype)``,
-            a torch type there): a NumPy floating dtype the image is computed in; None means the
+            a torch type there): np.float32 or np.float64, the dtype of the image; None means the
             model's dtype. The other arguments are keyword-only, as the course's ``**kwargs``.
         l2_reg, learning_rate: as in ``class_visualization_update_step``.
         num_iterations, blur_every, max_jitter, show_every: counts in iterations / pixels.
@@ -163,13 +162,7 @@ def create_class_visualization(target_y, model, dtype=None, *, l2_reg=1e-3, lear
     image_size = _check.positive_int(fn, "image_size", image_size)
     if callback is not None and not callable(callback):
         raise TypeError(f"{fn}: callback must be callable as callback(t, img); got {type(callback).__name__}")
-    try:
-        image_dtype = np.dtype(model.dtype if dtype is None else dtype)
-    except TypeError:
-        image_dtype = None
-    if image_dtype is None or not np.issubdtype(image_dtype, np.floating):
-        raise NpnetTypeError(f"{fn}: dtype must be a NumPy floating type such as np.float32 (the course's torch "
-                             f"types have no meaning here); got {dtype!r}")
+    image_dtype = _check.float_dtype(fn, model.dtype if dtype is None else dtype)
     rng = np.random.default_rng(seed)
     img = rng.standard_normal((1, 3, image_size, image_size)).astype(image_dtype)
     lo, hi = _pixel_range(img.dtype)

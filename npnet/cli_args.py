@@ -66,7 +66,7 @@ def in_range(name, value, low=None, high=None):
     """Return ``value`` if ``low <= value <= high`` (either bound may be None), else raise."""
     if value is None:
         return value
-    if (low is not None and value < low) or (high is not None and value > high):
+    if value != value or (low is not None and value < low) or (high is not None and value > high):  # NaN too
         if high is None:
             what = f"at least {low}"
         elif low is None:

@@ -75,6 +75,7 @@ def test_arguments_are_checked_before_the_weights(no_weights, capsys):
         (["fool", "--sample-index", "25"], "--sample-index must be in 0..24; got 25"),
         (["fool", "--lr", "0"], "--lr must be a finite number > 0; got 0.0"),
         (["classviz", "--iterations", "0"], "--iterations must be at least 1; got 0"),
+        (["classviz", "--l2-reg", "nan"], "--l2-reg must be at least 0; got nan"),
         (["style", "--iters", "0"], "--iters must be at least 1; got 0"),
         (["style", "--content-layer", "13"], "--content-layer must be in 0..12; got 13"),
         (["style", "-o", str(t / "file" / "x.png")], "is a file, not a folder"),

@@ -54,3 +54,16 @@ def test_fetch_selects_folders_and_weights(course_folder, capsys):
     assert everything[0] == ("weights", "squeezenet1_1.npz") and ("data", "coco/coco_captioning.zip") in everything
     assert main(["data", "list", "styles"]) == 1
     assert "list takes no NAME" in capsys.readouterr().err
+
+
+def test_not_found_errors_have_a_one_line_summary(course_folder):
+    from npnet.data.lookup import find_data
+    from npnet.errors import DataNotFoundError, one_line
+
+    with pytest.raises(DataNotFoundError) as info:
+        find_data("images/kitten.jpg")
+    full, line = str(info.value), one_line(info.value)
+    assert full.count("\n") >= 3 and "Looked in:" in full  # the full list, for a person reading the error
+    assert "\n" not in line and line.startswith("find_data: could not find 'images/kitten.jpg' (2 places searched;")
+    assert line.endswith("To get it: set NPNET_DATA to a folder that holds images/kitten.jpg.")
+    assert one_line(ValueError("two\nlines")) == "two lines"

@@ -181,7 +181,8 @@ def _not_found(fn, what, looked, download_note, how):
     lines += [f"  - {p}  ({why})" for p, why in looked]
     lines.append(download_note)
     lines.append(how)
-    summary = f"{fn}: could not find {what} ({len(looked)} places searched; {download_note.rstrip('.')}). {how}"
+    note = download_note[0].lower() + download_note[1:].rstrip(".")
+    summary = f"{fn}: could not find {what} ({len(looked)} places searched; {note}). {how}"
     return DataNotFoundError("\n".join(lines), summary)
 
 

@@ -84,6 +84,21 @@ def _(rng):
     return _bn(L.spatial_batchnorm_forward, L.spatial_batchnorm_backward, x, rng)
 
 
+@register("layernorm", threshold=1e-5)
+def _(rng):
+    x = 3 + 2 * rng.standard_normal((4, 5))
+    gamma, beta = 1 + 0.5 * rng.standard_normal(5), rng.standard_normal(5)
+    return layer_error(lambda x, g, b: L.layernorm_forward(x, g, b, {}), L.layernorm_backward, [x, gamma, beta], rng)
+
+
+@register("spatial_groupnorm", threshold=1e-5)
+def _(rng):
+    x = 1 + 2 * rng.standard_normal((2, 6, 3, 2))
+    gamma, beta = 1 + 0.5 * rng.standard_normal((1, 6, 1, 1)), rng.standard_normal((1, 6, 1, 1))
+    forward = lambda x, g, b: L.spatial_groupnorm_forward(x, g, b, 3, {})  # noqa: E731
+    return layer_error(forward, L.spatial_groupnorm_backward, [x, gamma, beta], rng)
+
+
 @register("instance_norm", threshold=1e-5)
 def _(rng):
     x = 1 + 2 * rng.standard_normal((2, 3, 3, 4))

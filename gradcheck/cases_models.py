@@ -7,27 +7,14 @@ import numpy as np
 
 from npnet.models import Fire, SqueezeNet
 
-from .numeric import check_backward, eval_numerical_gradient_array, rel_error
-from .registry import register
-
-
-def _module_error(module, x, rng):
-    """Max relative error of a module's input and parameter gradients against numerical ones."""
-    out = module.forward(x)
-    dout = rng.standard_normal(out.shape)
-    dx = module.backward(dout)
-    worst = rel_error(dx, eval_numerical_gradient_array(module.forward, x.copy(), dout))
-    analytic = dict(module.named_grads())
-    for name, param in module.named_parameters():
-        numeric = eval_numerical_gradient_array(lambda _: module.forward(x), param, dout)
-        worst = max(worst, rel_error(analytic[name], numeric))
-    return worst
+from .numeric import check_backward
+from .registry import module_error, register
 
 
 @register("fire", threshold=1e-6)
 def _(rng):
     fire = Fire(4, 3, 2, 5, dtype=np.float64, rng=rng)
-    return _module_error(fire, rng.standard_normal((2, 4, 5, 5)), rng)
+    return module_error(fire, rng.standard_normal((2, 4, 5, 5)), rng)
 
 
 @register("squeezenet", threshold=1e-5)

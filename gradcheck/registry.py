@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from .numeric import eval_numerical_gradient_array, rel_error
+from .numeric import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 
 
 @dataclass(frozen=True)
@@ -96,3 +96,35 @@ def loss_error(loss_fn, x, *args):
     _, dx = loss_fn(x, *args)
     numeric = eval_numerical_gradient_array(lambda z: np.array(loss_fn(z, *args)[0]), x, np.array(1.0))
     return rel_error(numeric, dx)
+
+
+def module_error(module, x, rng):
+    """Max relative error of an ``npnet.nn`` module's input and parameter gradients against numerical ones."""
+    out = module.forward(x)
+    dout = rng.standard_normal(out.shape)
+    dx = module.backward(dout)
+    worst = rel_error(dx, eval_numerical_gradient_array(module.forward, x.copy(), dout))
+    analytic = dict(module.named_grads())
+    for name, param in module.named_parameters():
+        numeric = eval_numerical_gradient_array(lambda _: module.forward(x), param, dout)
+        worst = max(worst, rel_error(analytic[name], numeric))
+    return worst
+
+
+def model_error(model, X, y, zero=()):
+    """Max relative error of a CS231n model's ``loss(X, y) -> (loss, grads)`` against numerical gradients
+    of the loss with respect to every entry of ``model.params``.
+
+    ``zero`` names parameters whose true gradient is exactly 0 (a bias just before batch norm, which
+    subtracts it again); a relative error cannot judge those, so both gradients must be below 1e-8
+    in absolute value instead (else the error is 1).
+    """
+    _, grads = model.loss(X, y)
+    worst = 0.0
+    for name, param in model.params.items():
+        numeric = eval_numerical_gradient(lambda _: model.loss(X, y)[0], param, verbose=False)
+        if name in zero:
+            worst = max(worst, 0.0 if max(np.abs(numeric).max(), np.abs(grads[name]).max()) < 1e-8 else 1.0)
+        else:
+            worst = max(worst, rel_error(numeric, grads[name]))
+    return worst

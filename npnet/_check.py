@@ -124,6 +124,21 @@ def feature_index(fn, name, layer, num_layers):
     return int(layer)
 
 
+def real_array(fn, name, x, dtype):
+    """Return ``x`` (a floating or integer array, or a list of numbers) cast to ``dtype``, or raise.
+
+    For parameters such as a scale ``gamma`` where ``np.asarray([3, 4, 5])`` is a fair thing to pass:
+    whole numbers are exact in any float type. Booleans, strings and objects still raise ``TypeError``.
+    """
+    if isinstance(x, (list, tuple, numbers.Number)):
+        x = np.asarray(x)
+    if not isinstance(x, np.ndarray):
+        raise NpnetTypeError(f"{fn}: {name} must be a NumPy array; got {type(x).__name__}")
+    if x.dtype == np.bool_ or not (np.issubdtype(x.dtype, np.floating) or np.issubdtype(x.dtype, np.integer)):
+        raise NpnetTypeError(f"{fn}: {name} must be a real-valued (float or integer) array; got dtype {x.dtype}")
+    return x.astype(dtype, copy=False)
+
+
 def float_dtype(fn, dtype, name="dtype"):
     """Return ``dtype`` as ``np.dtype`` if it is float32 or float64, else raise ``NpnetTypeError``.
 

@@ -48,6 +48,7 @@ VERBS = {
     "invert": (style_commands.invert_args, style_commands.invert),
     "texture": (style_commands.texture_args, style_commands.texture),
     "dream": (style_commands.dream_args, style_commands.dream),
+    "train": (model_commands.train_args, model_commands.train),
     "data": (data_commands.data_args, data_commands.data),
 }
 

@@ -17,7 +17,18 @@ gradient for its input. That is the whole mechanism:
   of layer k) down to the input.
 
 Parameter names follow PyTorch's ``state_dict`` (``features.3.squeeze.weight``): a child stored as an
-attribute is named after the attribute, a layer of a ``Sequential`` after its index.
+attribute is named after the attribute, a layer of a ``Sequential`` after its index. Buffers (batch
+norm's ``running_mean``, ``running_var``, ``num_batches_tracked``) are saved and loaded with the
+parameters but never trained.
+
+Training a module: ``forward`` in train mode, a loss, ``backward``, then one step of an update rule
+over every named parameter with :class:`npnet.optim.Optimizer`::
+
+    net.train()
+    scores = net.forward(x)
+    loss, dscores = softmax_loss(scores, y)
+    net.backward(dscores)
+    opt.step()                      # opt = Optimizer(net, "adam", {"learning_rate": 1e-3})
 """
 from collections.abc import Mapping
 
@@ -25,9 +36,13 @@ import numpy as np
 
 from . import _check
 from .errors import NpnetTypeError, NpnetValueError
-from .layers import (affine_backward, affine_forward, conv_backward, conv_forward, dropout_backward,
-                     dropout_forward, global_avg_pool_backward, global_avg_pool_forward, max_pool_backward,
-                     max_pool_forward, relu_backward, relu_forward)
+from .layers import (affine_backward, affine_forward, avg_pool_backward, avg_pool_forward, batchnorm_backward,
+                     batchnorm_forward, conv_backward, conv_forward, conv_transpose_backward,
+                     conv_transpose_forward, dropout_backward, dropout_forward, global_avg_pool_backward,
+                     global_avg_pool_forward, instance_norm_backward, instance_norm_forward, layernorm_backward,
+                     layernorm_forward, leaky_relu_backward, leaky_relu_forward, max_pool_backward,
+                     max_pool_forward, relu_backward, relu_forward, sigmoid_backward, sigmoid_forward,
+                     spatial_batchnorm_backward, spatial_batchnorm_forward, tanh_backward, tanh_forward)
 
 
 class Module:
@@ -35,6 +50,7 @@ class Module:
 
     Attributes:
         params: dict local name -> array (e.g. ``'weight'``), this module's own parameters.
+        buffers: dict local name -> array of state that is saved but not trained (running statistics).
         grads: dict local name -> array, filled by ``backward`` when ``requires_grad`` is True.
         training: dropout and batch norm behave differently in training; False (inference) by default.
         requires_grad: when False, ``backward`` returns only the input gradient and skips parameter
@@ -44,6 +60,7 @@ class Module:
     def __init__(self):
         object.__setattr__(self, "_children", {})
         self.params = {}
+        self.buffers = {}
         self.grads = {}
         self.training = False
         self.requires_grad = True
@@ -82,12 +99,25 @@ class Module:
             for name, value in module.grads.items():
                 yield (f"{prefix}.{name}" if prefix else name), value
 
+    def named_buffers(self):
+        """Yield ``(full_name, array)`` for every buffer (e.g. ``bn.running_mean``)."""
+        for prefix, module in self.named_modules():
+            for name, value in module.buffers.items():
+                yield (f"{prefix}.{name}" if prefix else name), value
+
+    def _state_entries(self):
+        # PyTorch's state_dict order: each module's parameters, then its buffers, parents first.
+        for prefix, module in self.named_modules():
+            for store in (module.params, module.buffers):
+                for name in store:
+                    yield (f"{prefix}.{name}" if prefix else name), store, name
+
     def state_dict(self):
-        """Dict full parameter name -> array (the arrays themselves, not copies)."""
-        return dict(self.named_parameters())
+        """Dict full name -> array (the arrays themselves, not copies): parameters and buffers."""
+        return {key: store[name] for key, store, name in self._state_entries()}
 
     def load_state_dict(self, state, source="state dict"):
-        """Copy arrays from ``state`` into the parameters, cast to each parameter's dtype.
+        """Copy arrays from ``state`` into the parameters and buffers, cast to each one's dtype.
 
         Every key must be present with the right shape and no extra keys are allowed, and every value
         must be real numbers that are finite in the parameter's dtype (no NaN/Inf, complex, strings);
@@ -97,26 +127,23 @@ class Module:
         if not isinstance(state, Mapping):
             raise NpnetTypeError(f"load_state_dict: state must be a mapping name -> array; got "
                                  f"{type(state).__name__}")
-        own = {}
-        for prefix, module in self.named_modules():
-            for name in module.params:
-                own[f"{prefix}.{name}" if prefix else name] = (module, name)
-        problems = [f"missing key {k!r} (expected shape {own[k][0].params[own[k][1]].shape})"
+        own = {key: (store, name) for key, store, name in self._state_entries()}
+        problems = [f"missing key {k!r} (expected shape {own[k][0][own[k][1]].shape})"
                     for k in own if k not in state]
         problems += [f"unexpected key {k!r}" for k in state if k not in own]
         present = {k: state[k] for k in own if k in state}
-        unusable = _check.weight_problems(present, {k: own[k][0].params[own[k][1]].dtype for k in present})
+        unusable = _check.weight_problems(present, {k: own[k][0][own[k][1]].dtype for k in present})
         for key, value in present.items():
-            module, name = own[key]
+            store, name = own[key]
             if key in unusable:
                 problems.append(f"key {key!r}: {unusable[key]}")
-            elif np.shape(value) != module.params[name].shape:
-                problems.append(f"key {key!r}: expected shape {module.params[name].shape}, got {np.shape(value)}")
+            elif np.shape(value) != store[name].shape:
+                problems.append(f"key {key!r}: expected shape {store[name].shape}, got {np.shape(value)}")
         if problems:
             raise NpnetValueError(f"load_state_dict: {source} does not fit {type(self).__name__}:\n  "
                                   + "\n  ".join(problems))
-        for key, (module, name) in own.items():
-            module.params[name] = np.array(state[key], dtype=module.params[name].dtype)
+        for key, (store, name) in own.items():
+            store[name] = np.array(state[key], dtype=store[name].dtype)
         return self
 
     def train(self, mode=True):
@@ -142,6 +169,9 @@ class Module:
         dtype = _check.float_dtype(f"{type(self).__name__}.astype", dtype)
         for _, module in self.named_modules():
             module.params = {k: v.astype(dtype) for k, v in module.params.items()}
+            # integer buffers (a batch counter) stay integers
+            module.buffers = {k: v.astype(dtype) if np.issubdtype(v.dtype, np.floating) else v
+                              for k, v in module.buffers.items()}
             module.grads = {}
         return self
 
@@ -149,6 +179,11 @@ class Module:
         """Forget the parameter gradients of the last backward."""
         for _, module in self.named_modules():
             module.grads = {}
+
+    def _keep_grads(self, **grads):
+        """Store the gradients of the parameters this module has, unless gradients are switched off."""
+        if self.requires_grad:
+            self.grads.update({k: v for k, v in grads.items() if k in self.params})
 
     def _need_cache(self):
         if self.cache is None:
@@ -322,3 +357,300 @@ class Dropout(Module):
 
     def backward(self, dout):
         return dropout_backward(dout, self._need_cache())
+
+
+class LeakyReLU(Module):
+    """Leaky ReLU, PyTorch's ``nn.LeakyReLU(negative_slope)``: ``x`` if ``x > 0`` else ``negative_slope * x``."""
+
+    def __init__(self, negative_slope=0.01):
+        super().__init__()
+        self.negative_slope = negative_slope
+
+    def forward(self, x):
+        out, self.cache = leaky_relu_forward(x, self.negative_slope)
+        return out
+
+    def backward(self, dout):
+        return leaky_relu_backward(dout, self._need_cache())
+
+
+class Tanh(Module):
+    """Hyperbolic tangent."""
+
+    def forward(self, x):
+        out, self.cache = tanh_forward(x)
+        return out
+
+    def backward(self, dout):
+        return tanh_backward(dout, self._need_cache())
+
+
+class Sigmoid(Module):
+    """Logistic sigmoid ``1 / (1 + exp(-x))``."""
+
+    def forward(self, x):
+        out, self.cache = sigmoid_forward(x)
+        return out
+
+    def backward(self, dout):
+        return sigmoid_backward(dout, self._need_cache())
+
+
+class ConvTranspose2d(Module):
+    """Transposed convolution, PyTorch's ``nn.ConvTranspose2d`` layout: weight (in, out, k, k), bias (out,).
+
+    Output size ``(H - 1) * stride - 2 * padding + k + output_padding``; e.g. k=4, stride=2, padding=1
+    doubles H and W (the DCGAN generator's upsampling step).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, bias=True,
+                 dtype=np.float32, rng=None):
+        super().__init__()
+        rng = np.random.default_rng(rng)
+        k = _check.positive_int("ConvTranspose2d", "kernel_size", kernel_size)
+        # PyTorch computes fan_in from the weight's second axis, which is out_channels here.
+        fan_in = out_channels * k * k
+        self.params["weight"] = _uniform_init(rng, (in_channels, out_channels, k, k), fan_in, dtype)
+        if bias:
+            self.params["bias"] = _uniform_init(rng, (out_channels,), fan_in, dtype)
+        self.conv_param = {"stride": stride, "pad": padding, "output_padding": output_padding}
+
+    def forward(self, x):
+        out, self.cache = conv_transpose_forward(x, self.params["weight"], self.params.get("bias"),
+                                                 self.conv_param)
+        return out
+
+    def backward(self, dout):
+        dx, dw, db = conv_transpose_backward(dout, self._need_cache())
+        self._keep_grads(weight=dw, bias=db)
+        return dx
+
+
+class AvgPool2d(Module):
+    """Average pooling with PyTorch's arguments and divisors (``stride`` defaults to the kernel size)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+        super().__init__()
+        self.pool_param = {"pool_height": kernel_size, "pool_width": kernel_size,
+                           "stride": kernel_size if stride is None else stride, "pad": padding,
+                           "ceil_mode": ceil_mode, "count_include_pad": count_include_pad}
+
+    def forward(self, x):
+        out, self.cache = avg_pool_forward(x, self.pool_param)
+        return out
+
+    def backward(self, dout):
+        return avg_pool_backward(dout, self._need_cache())
+
+
+def _axis(fn, name, axis, ndim):
+    """``axis`` (negative counts from the end, as in PyTorch) as an index into ``ndim`` dims, or raise."""
+    if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim:
+        raise NpnetValueError(f"{fn}: {name} must be a dimension of the {ndim}-dim input, in "
+                              f"{-ndim}..{ndim - 1}; got {axis!r}")
+    return int(axis) % ndim
+
+
+class Flatten(Module):
+    """Merge dims ``start_dim..end_dim`` into one, PyTorch's ``nn.Flatten`` (default: all but the batch)."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        x = _check.float_array("Flatten", "x", x)
+        start = _axis("Flatten", "start_dim", self.start_dim, x.ndim)
+        end = _axis("Flatten", "end_dim", self.end_dim, x.ndim)
+        if start > end:
+            raise NpnetValueError(f"Flatten: start_dim must not come after end_dim; got {self.start_dim} "
+                                  f"and {self.end_dim} for a {x.ndim}-dim input")
+        out = x.reshape(x.shape[:start] + (-1,) + x.shape[end + 1:])
+        self.cache = (x.shape, out.shape, x.dtype)
+        return out
+
+    def backward(self, dout):
+        in_shape, out_shape, dtype = self._need_cache()
+        return _check.dout("Flatten.backward", dout, out_shape, dtype).reshape(in_shape)
+
+
+class Unflatten(Module):
+    """Split dim ``dim`` into ``unflattened_size``, PyTorch's ``nn.Unflatten`` (e.g. (N, 1024) -> (N, 64, 4, 4))."""
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        self.dim = dim
+        self.unflattened_size = tuple(_check.positive_int("Unflatten", "unflattened_size", s)
+                                      for s in unflattened_size)
+
+    def forward(self, x):
+        x = _check.float_array("Unflatten", "x", x)
+        d = _axis("Unflatten", "dim", self.dim, x.ndim)
+        if int(np.prod(self.unflattened_size)) != x.shape[d]:
+            raise NpnetValueError(f"Unflatten: unflattened_size {self.unflattened_size} must multiply to the "
+                                  f"size {x.shape[d]} of dim {self.dim} of x {x.shape}")
+        out = x.reshape(x.shape[:d] + self.unflattened_size + x.shape[d + 1:])
+        self.cache = (x.shape, out.shape, x.dtype)
+        return out
+
+    def backward(self, dout):
+        in_shape, out_shape, dtype = self._need_cache()
+        return _check.dout("Unflatten.backward", dout, out_shape, dtype).reshape(in_shape)
+
+
+class _Norm(Module):
+    """Shared setup: ``weight`` (ones) and ``bias`` (zeros) of ``shape`` when ``affine``."""
+
+    def __init__(self, shape, eps, affine, dtype):
+        super().__init__()
+        if not isinstance(eps, (int, float, np.floating)) or isinstance(eps, bool) or not 0 < eps < np.inf:
+            raise NpnetValueError(f"{type(self).__name__}: eps must be a positive finite number; got {eps!r}")
+        self.eps = float(eps)
+        self.shape = tuple(shape)
+        if affine:
+            self.params["weight"] = np.ones(shape, dtype=dtype)
+            self.params["bias"] = np.zeros(shape, dtype=dtype)
+
+    def _channels(self, x):
+        if x.shape[1] != self.shape[0]:
+            raise NpnetValueError(f"{type(self).__name__}: x has {x.shape[1]} channels (dim 1 of {x.shape}) but "
+                                  f"the module was built for num_features={self.shape[0]}")
+
+    def _scale_shift(self, dtype):
+        if "weight" in self.params:
+            return self.params["weight"], self.params["bias"]
+        return np.ones(self.shape, dtype=dtype), np.zeros(self.shape, dtype=dtype)
+
+
+class _BatchNorm(_Norm):
+    """PyTorch's batch norm: batch statistics in training, running statistics in eval mode.
+
+    The buffers follow PyTorch, not CS231n: ``running_var`` starts at ones, ``momentum`` weighs the NEW
+    batch (``running = (1 - momentum) * running + momentum * batch``) and the variance folded into
+    ``running_var`` is the unbiased one (times m / (m - 1) for m values per channel), so a state_dict
+    moves between npnet and PyTorch with the same eval-mode outputs.
+    """
+
+    ndims = ()
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, dtype=np.float32):
+        c = _check.positive_int(type(self).__name__, "num_features", num_features)
+        super().__init__((c,), eps, affine, dtype)
+        if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum <= 1:
+            raise NpnetValueError(f"{type(self).__name__}: momentum must be in [0, 1]; got {momentum!r}")
+        self.momentum = float(momentum)
+        self.buffers["running_mean"] = np.zeros(c, dtype=dtype)
+        self.buffers["running_var"] = np.ones(c, dtype=dtype)
+        self.buffers["num_batches_tracked"] = np.array(0, dtype=np.int64)
+
+    def forward(self, x):
+        name = type(self).__name__
+        x = _check.float_array(name, "x", x, ndim=self.ndims, layout=self.layout)
+        self._channels(x)
+        gamma, beta = self._scale_shift(x.dtype)
+        # (N, C, L) is spatial batch norm over a 1-pixel-wide image.
+        x4 = x[..., None] if x.ndim == 3 else x
+        functional = batchnorm_forward if x.ndim == 2 else spatial_batchnorm_forward
+        if self.training:
+            # With momentum 0 the functional layer hands back the batch mean and (biased) variance
+            # themselves as its "running" statistics; PyTorch's update is applied to those here.
+            batch = {"mode": "train", "eps": self.eps, "momentum": 0.0}
+            out, cache = functional(x4, gamma, beta, batch)
+            m = x4.size // x4.shape[1]
+            b, mom = self.buffers, self.momentum
+            b["running_mean"] = ((1 - mom) * b["running_mean"] + mom * batch["running_mean"]).astype(
+                b["running_mean"].dtype)
+            b["running_var"] = ((1 - mom) * b["running_var"] + mom * batch["running_var"] * (m / (m - 1))).astype(
+                b["running_var"].dtype)
+            b["num_batches_tracked"] = b["num_batches_tracked"] + 1
+        else:
+            out, cache = functional(x4, gamma, beta, {"mode": "test", "eps": self.eps,
+                                                      "running_mean": self.buffers["running_mean"],
+                                                      "running_var": self.buffers["running_var"]})
+        self.cache = (cache, x.ndim)
+        return out.reshape(x.shape)
+
+    def backward(self, dout):
+        cache, ndim = self._need_cache()
+        if ndim == 2:
+            dx, dgamma, dbeta = batchnorm_backward(dout, cache)
+        else:
+            shape = cache[1].shape  # xhat, 4-D also for an (N, C, L) input
+            dout = _check.dout(f"{type(self).__name__}.backward", dout, shape[:ndim], cache[1].dtype)
+            dx, dgamma, dbeta = spatial_batchnorm_backward(dout.reshape(shape), cache)
+            dx = dx.reshape(shape[:ndim])
+        self._keep_grads(weight=dgamma, bias=dbeta)
+        return dx
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation (Ioffe & Szegedy 2015) of (N, C) or (N, C, L) inputs, PyTorch's ``nn.BatchNorm1d``.
+
+    state_dict: ``weight``, ``bias`` (C,) and buffers ``running_mean``, ``running_var`` (C,),
+    ``num_batches_tracked`` (int64 scalar).
+    """
+
+    ndims = (2, 3)
+    layout = "(N, C) or (N, C, L)"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Spatial batch normalisation of (N, C, H, W) inputs, PyTorch's ``nn.BatchNorm2d`` (see BatchNorm1d)."""
+
+    ndims = (4,)
+    layout = "(N, C, H, W)"
+
+
+class LayerNorm(_Norm):
+    """Layer normalisation (Ba et al. 2016) over the trailing dims ``normalized_shape``, PyTorch's ``nn.LayerNorm``.
+
+    ``weight`` and ``bias`` have shape ``normalized_shape``; every leading index is one sample.
+    """
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, dtype=np.float32):
+        if isinstance(normalized_shape, (int, np.integer)):
+            normalized_shape = (normalized_shape,)
+        shape = tuple(_check.positive_int("LayerNorm", "normalized_shape", s) for s in normalized_shape)
+        super().__init__(shape, eps, elementwise_affine, dtype)
+
+    def forward(self, x):
+        x = _check.float_array("LayerNorm", "x", x)
+        k = len(self.shape)
+        if x.shape[x.ndim - k:] != self.shape or x.ndim <= k:
+            raise NpnetValueError(f"LayerNorm: x must end in normalized_shape {self.shape} after a batch dim; "
+                                  f"got shape {x.shape}")
+        gamma, beta = self._scale_shift(x.dtype)
+        out, cache = layernorm_forward(x.reshape(-1, gamma.size), gamma.ravel(), beta.ravel(), {"eps": self.eps})
+        self.cache = (cache, x.shape)
+        return out.reshape(x.shape)
+
+    def backward(self, dout):
+        cache, shape = self._need_cache()
+        dout = _check.dout("LayerNorm.backward", dout, shape, cache[0].dtype)
+        dx, dgamma, dbeta = layernorm_backward(dout.reshape(cache[0].shape), cache)
+        self._keep_grads(weight=dgamma.reshape(self.shape), bias=dbeta.reshape(self.shape))
+        return dx.reshape(shape)
+
+
+class InstanceNorm2d(_Norm):
+    """Instance normalisation (Ulyanov et al. 2016), PyTorch's ``nn.InstanceNorm2d`` (no running statistics).
+
+    As in PyTorch, ``affine`` is False by default (no parameters); with ``affine=True`` it has
+    ``weight`` and ``bias`` of shape (C,).
+    """
+
+    def __init__(self, num_features, eps=1e-5, affine=False, dtype=np.float32):
+        c = _check.positive_int("InstanceNorm2d", "num_features", num_features)
+        super().__init__((c,), eps, affine, dtype)
+
+    def forward(self, x):
+        x = _check.float_array("InstanceNorm2d", "x", x, ndim=4, layout="(N, C, H, W)")
+        self._channels(x)
+        gamma, beta = self._scale_shift(x.dtype)
+        out, self.cache = instance_norm_forward(x, gamma, beta, self.eps)
+        return out
+
+    def backward(self, dout):
+        dx, dgamma, dbeta = instance_norm_backward(dout, self._need_cache())
+        self._keep_grads(weight=dgamma, bias=dbeta)
+        return dx

@@ -4,12 +4,87 @@
 the rule keeps between steps (velocity, moment estimates, ...). A rule fills in missing entries with
 its defaults, updates the state in place and returns the same dict, so each parameter needs its own
 config dict. ``w`` is not modified; the new weights are returned with the dtype of ``w``.
+
+:class:`Optimizer` applies a rule to every named parameter of an :class:`npnet.nn.Module`, one config
+per parameter, so a ``Sequential`` trains with exactly the rules the CS231n models use.
 """
 import numpy as np
 
 from . import _check
+from .errors import NpnetTypeError, NpnetValueError
 
 __all__ = ["sgd", "sgd_momentum", "rmsprop", "adam"]
+UPDATE_RULES = tuple(__all__)
+
+
+def resolve_update_rule(fn, rule):
+    """The update function named by ``rule`` (one of :data:`UPDATE_RULES`) or ``rule`` itself if callable."""
+    if isinstance(rule, str):
+        if rule not in UPDATE_RULES:
+            raise NpnetValueError(f"{fn}: invalid update_rule {rule!r}; expected one of {', '.join(UPDATE_RULES)}")
+        return globals()[rule]
+    if not callable(rule):
+        raise NpnetTypeError(f"{fn}: update_rule must be a name or a function; got {type(rule).__name__}")
+    return rule
+
+
+class Optimizer:
+    """One update rule applied to every named parameter of a module, each with its own config dict.
+
+    ::
+
+        opt = Optimizer(net, "adam", {"learning_rate": 1e-3})
+        net.backward(dscores)      # fills the modules' grads
+        opt.step()                 # w <- rule(w, dw, config[name]) for every parameter with a gradient
+
+    Parameters without a gradient (a frozen sub-network, ``requires_grad_(False)``) are left alone.
+
+    Args:
+        module: an :class:`npnet.nn.Module`.
+        update_rule: ``'sgd'``, ``'sgd_momentum'``, ``'rmsprop'``, ``'adam'`` or a function
+            ``rule(w, dw, config) -> (next_w, config)``.
+        config: hyperparameters (e.g. ``{'learning_rate': 1e-3, 'beta1': 0.5}``); each parameter gets a
+            copy, which then also holds its optimiser state. ``configs[name]`` is that dict.
+    """
+
+    def __init__(self, module, update_rule="adam", config=None):
+        fn = "Optimizer"
+        if not hasattr(module, "named_modules"):
+            raise NpnetTypeError(f"{fn}: module must be an npnet.nn.Module; got {type(module).__name__}")
+        if config is not None and not isinstance(config, dict):
+            raise NpnetTypeError(f"{fn}: config must be a dict or None; got {type(config).__name__}")
+        self.module = module
+        self.rule = resolve_update_rule(fn, update_rule)
+        self.configs = {name: dict(config or {}) for name, _ in module.named_parameters()}
+
+    def step(self):
+        """Update every parameter that has a gradient from the last backward; returns how many."""
+        updated = 0
+        for prefix, mod in self.module.named_modules():
+            for local, w in mod.params.items():
+                dw = mod.grads.get(local)
+                if dw is None:
+                    continue
+                name = f"{prefix}.{local}" if prefix else local
+                mod.params[local], self.configs[name] = self.rule(w, dw, self.configs[name])
+                updated += 1
+        if updated == 0:
+            raise NpnetValueError("Optimizer.step: no parameter has a gradient; call the module's backward "
+                                  "(with requires_grad on) before step()")
+        return updated
+
+    def zero_grad(self):
+        """Forget the gradients of the last backward (so a parameter not reached again is not updated)."""
+        self.module.zero_grad()
+
+    def decay_learning_rate(self, factor):
+        """Multiply every parameter's learning rate by ``factor`` (e.g. once per epoch).
+
+        A config gets its rule's default learning rate at the first ``step``; decay applies from then on.
+        """
+        for config in self.configs.values():
+            if "learning_rate" in config:
+                config["learning_rate"] *= factor
 
 
 def _prepare(fn, w, dw, config, defaults):

@@ -24,6 +24,7 @@ STYLE_FILES = ["styles/tubingen.jpg", "styles/starry_night.jpg", "styles/the_scr
 # script -> (data files it needs, whether it needs the weights, the figures it must write)
 SCRIPTS = {
     "conv_as_matrix": ([], False, ["conv_matrix", "piecewise_linear"]),
+    "classifiers": (["mnist/mnist_5k.npz"], False, ["fc_curves", "fc_first_layer", "conv_curves", "conv_first_layer"]),
     # the real COCO features are optional: without them the script builds a set from the vocabulary
     "rnn_captioning": (["coco/coco2014_vocab.json"], False, ["rnn_loss_history", "lstm_loss_history"]),
     "network_visualization": (["imagenet/imagenet_val_25.npz"], True,
@@ -64,3 +65,6 @@ def test_exercise_runs_and_writes_its_figures(name, tmp_path):
         assert pixels.std() > 5, f"{path.name} is (almost) one flat colour"
     if name == "conv_as_matrix":
         assert "every kink at a pattern change: True" in result.stdout, result.stdout
+    if name == "classifiers":
+        assert "loss, reg 0: 3.47022435" in result.stdout and "loss, reg 1: 26.5948426" in result.stdout
+        assert "50 examples: training accuracy 100%" in result.stdout, result.stdout

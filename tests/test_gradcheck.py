@@ -21,7 +21,12 @@ def test_every_layer_family_is_registered():
                    "spatial_batchnorm", "instance_norm", "concat", "pixel_shuffle", "pixel_unshuffle",
                    "conv", "conv_transpose", "max_pool", "avg_pool", "global_avg_pool", "softmax_loss",
                    "bce_with_logits", "mse", "rnn", "lstm", "word_embedding", "temporal_affine",
-                   "temporal_softmax_loss", "fire", "squeezenet"]:
+                   "temporal_softmax_loss", "fire", "squeezenet", "layernorm", "spatial_groupnorm",
+                   "modules.batchnorm1d", "modules.batchnorm2d", "modules.layernorm", "modules.instancenorm2d",
+                   "modules.leaky_relu", "modules.tanh", "modules.sigmoid", "modules.conv_transpose2d",
+                   "modules.avg_pool2d", "modules.flatten_unflatten", "affine_relu", "conv_relu", "conv_relu_pool",
+                   "two_layer_net", "fully_connected_net.batchnorm", "fully_connected_net.layernorm",
+                   "fully_connected_net.dropout", "three_layer_convnet"]:
         assert any(n == family or n.startswith(family + ".") for n in names), family
 
 

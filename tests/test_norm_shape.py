@@ -62,18 +62,18 @@ def test_batchnorm_backward_against_staged_and_numerical(rng):
 def test_batchnorm_running_statistics_hand_computed():
     gamma, beta = np.array([2.0, 1.0]), np.array([0.5, 0.0])
     param = {"mode": "train"}
-    # Batch 1: means (2, 4), biased variances (1, 4); starting from zeros/ones with momentum 0.9.
+    # Batch 1: means (2, 4), biased variances (1, 4); starting from zeros (CS231n) with momentum 0.9.
     L.batchnorm_forward(np.array([[1.0, 2.0], [3.0, 6.0]]), gamma, beta, param)
     np.testing.assert_allclose(param["running_mean"], [0.2, 0.4], rtol=1e-15)
-    np.testing.assert_allclose(param["running_var"], [1.0, 1.3], rtol=1e-15)
+    np.testing.assert_allclose(param["running_var"], [0.1, 0.4], rtol=1e-15)
     # Batch 2: means (1, 1), variances (1, 1).
     L.batchnorm_forward(np.array([[0.0, 0.0], [2.0, 2.0]]), gamma, beta, param)
     np.testing.assert_allclose(param["running_mean"], [0.28, 0.46], rtol=1e-15)
-    np.testing.assert_allclose(param["running_var"], [1.0, 1.27], rtol=1e-15)
+    np.testing.assert_allclose(param["running_var"], [0.19, 0.46], rtol=1e-15)
     # Test mode uses them and leaves them alone.
     param["mode"] = "test"
     out, _ = L.batchnorm_forward(np.array([[1.28, 0.46]]), gamma, beta, param)
-    np.testing.assert_allclose(out, [[2 * 1 / np.sqrt(1.0 + 1e-5) + 0.5, 0.0]], rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(out, [[2 * 1 / np.sqrt(0.19 + 1e-5) + 0.5, 0.0]], rtol=1e-14, atol=1e-15)
     np.testing.assert_allclose(param["running_mean"], [0.28, 0.46], rtol=1e-15)
 
 

@@ -68,6 +68,29 @@ DATA_REGISTRY = {
         "https://raw.githubusercontent.com/scikit-learn/scikit-learn/1.5.0/sklearn/datasets/images/flower.jpg",
         "a77f6ec41e353afdf8bdff2ea981b2955535d8d83294f8cfa49cf4e423dd5638",
     ),
+    # MNIST's official IDX files from the mirror torchvision uses (yann.lecun.com often refuses
+    # downloads); the SHA-256 are those of the files LeCun published.
+    "mnist/train-images-idx3-ubyte.gz": (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/train-images-idx3-ubyte.gz",
+        "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+    ),
+    "mnist/train-labels-idx1-ubyte.gz": (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/train-labels-idx1-ubyte.gz",
+        "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+    ),
+    "mnist/t10k-images-idx3-ubyte.gz": (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/t10k-images-idx3-ubyte.gz",
+        "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+    ),
+    "mnist/t10k-labels-idx1-ubyte.gz": (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/t10k-labels-idx1-ubyte.gz",
+        "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+    ),
+    # CIFAR-10, python version (Krizhevsky 2009)
+    "cifar10/cifar-10-python.tar.gz": (
+        "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz",
+        "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce",
+    ),
     # No hash is published for this archive (hundreds of MB); it is only checked to be a readable zip.
     # npnet.data.coco checks its contents.
     "coco/coco_captioning.zip": ("http://cs231n.stanford.edu/coco_captioning.zip", None),

@@ -10,4 +10,5 @@ from .losses import *  # noqa: F401,F403
 from .norm import *  # noqa: F401,F403
 from .pool import *  # noqa: F401,F403
 from .rnn import *  # noqa: F401,F403
+from .sandwich import *  # noqa: F401,F403
 from .shape import *  # noqa: F401,F403

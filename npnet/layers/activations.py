@@ -239,7 +239,8 @@ def dropout_forward(x, dropout_param):
         dropout_param: dict with
             ``'mode'``: ``'train'`` or ``'test'``;
             ``'p'``: probability of KEEPING a unit, in (0, 1];
-            ``'seed'`` (optional): non-negative int; the same seed gives the same mask on every call.
+            ``'seed'`` (optional): non-negative int; the same seed gives the same mask on every call,
+            the one CS231n's ``np.random.seed(seed); np.random.rand(*x.shape) < p`` gives.
     Returns:
         out: same shape and dtype as ``x`` (a copy of ``x`` in test mode).
         cache: ``(mask, x.shape, x.dtype)``; ``mask`` holds ``1/p`` for kept units and 0 for dropped
@@ -260,12 +261,16 @@ def dropout_forward(x, dropout_param):
     seed = dropout_param.get("seed")
     if seed is not None:
         seed = _check.nonnegative_int(fn, "dropout_param['seed']", seed)
+        if seed >= 2**32:
+            raise ValueError(f"{fn}: dropout_param['seed'] must be below 2**32 (a NumPy seed); got {seed}")
     if mode == "test":
         return x.copy(), (None, x.shape, x.dtype)
-    rng = np.random.default_rng(seed)
+    # CS231n's masks exactly: with a seed, the stream of np.random.seed(seed) (a private RandomState,
+    # so the caller's global state is left alone); without, the global np.random. The uniforms are
+    # float64 whatever x's dtype, so one seed gives one mask.
+    uniform = np.random.rand if seed is None else np.random.RandomState(seed).rand
     # BEGIN SOLUTION
-    # The uniforms are drawn in float64 whatever x's dtype, so one seed gives one mask.
-    mask = (rng.random(x.shape) < p).astype(x.dtype) / x.dtype.type(p)
+    mask = (uniform(*x.shape) < p).astype(x.dtype) / x.dtype.type(p)
     out = x * mask
     # END SOLUTION
     return out, (mask, x.shape, x.dtype)

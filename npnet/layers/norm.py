@@ -1,8 +1,18 @@
-"""Normalisation layers: batch normalisation (vector and spatial) and instance normalisation.
+"""Normalisation layers: batch normalisation (vector and spatial), layer, group and instance normalisation.
 
-Both normalise groups of values to zero mean and unit variance, ``xhat = (x - mean) / sqrt(var + eps)``
+All normalise groups of values to zero mean and unit variance, ``xhat = (x - mean) / sqrt(var + eps)``
 (biased variance), then scale and shift per feature/channel, ``out = gamma * xhat + beta``. They differ
-only in the axes a group spans, so they share one forward rule and one backward rule.
+only in the axes a group spans, so they share one forward rule and one backward rule:
+
+==================  ==========================  =====================================
+layer               input                       one group (statistics over)
+==================  ==========================  =====================================
+batchnorm           (N, D)                      a feature over the batch
+spatial batchnorm   (N, C, H, W)                a channel over the batch and pixels
+layernorm           (N, D)                      a sample over its features
+spatial groupnorm   (N, C, H, W)                a sample's C/G channels over pixels
+instance norm       (N, C, H, W)                a sample's channel over pixels
+==================  ==========================  =====================================
 
 Backward in closed form. Within a group of ``m`` values with ``dxhat = dout * gamma``, the chain rule
 through the mean and the variance collapses to
@@ -19,7 +29,9 @@ import numpy as np
 from .. import _check
 
 __all__ = ["batchnorm_forward", "batchnorm_backward", "spatial_batchnorm_forward",
-           "spatial_batchnorm_backward", "instance_norm_forward", "instance_norm_backward"]
+           "spatial_batchnorm_backward", "layernorm_forward", "layernorm_backward",
+           "spatial_groupnorm_forward", "spatial_groupnorm_backward", "instance_norm_forward",
+           "instance_norm_backward"]
 
 
 def _positive_real(fn, name, v):
@@ -28,12 +40,15 @@ def _positive_real(fn, name, v):
     return float(v)
 
 
-def _scale_shift(fn, gamma, beta, c, dtype):
-    gamma = _check.float_array(fn, "gamma", gamma)
-    _check.shape(fn, "gamma", gamma, (c,))
-    beta = _check.float_array(fn, "beta", beta)
-    _check.shape(fn, "beta", beta, (c,))
-    return gamma.astype(dtype, copy=False), beta.astype(dtype, copy=False)
+def _scale_shift(fn, gamma, beta, c, dtype, shape=None):
+    """``gamma`` and ``beta`` of ``shape`` (default (c,)) cast to ``dtype``; integer arrays are accepted,
+    as CS231n's notebooks pass ``np.asarray([3, 4, 5])``."""
+    shape = (c,) if shape is None else shape
+    gamma = _check.real_array(fn, "gamma", gamma, dtype)
+    _check.shape(fn, "gamma", gamma, shape)
+    beta = _check.real_array(fn, "beta", beta, dtype)
+    _check.shape(fn, "beta", beta, shape)
+    return gamma, beta
 
 
 def _normalize(x, axis, eps):
@@ -56,9 +71,14 @@ def _normalize_backward(dxhat, xhat, inv_std, axis):
 
 
 def _batchnorm_forward(fn, x, gamma, beta, bn_param):
-    """Batchnorm of a validated (M, D) array; ``fn`` names the public caller in errors."""
-    m, d = x.shape
+    """Batchnorm of a validated (M, D) or (N, D, H, W) array, per feature D over every other axis
+    (reduced in place, no transposed copies); ``fn`` names the public caller in errors."""
+    d = x.shape[1]
+    axes = (0,) + tuple(range(2, x.ndim))
+    m = x.size // d
     gamma, beta = _scale_shift(fn, gamma, beta, d, x.dtype)
+    view = (1, d) + (1,) * (x.ndim - 2)  # broadcasts a per-feature vector against x
+    gamma, beta = gamma.reshape(view), beta.reshape(view)
     if not isinstance(bn_param, dict):
         raise TypeError(f"{fn}: bn_param must be a dict with 'mode' and optionally 'eps', 'momentum', "
                         f"'running_mean', 'running_var'; got {type(bn_param).__name__}")
@@ -71,9 +91,9 @@ def _batchnorm_forward(fn, x, gamma, beta, bn_param):
         raise ValueError(f"{fn}: bn_param['momentum'] must be in [0, 1]; got {momentum!r}")
     momentum = float(momentum)
     running = {}
-    for key, init in (("running_mean", np.zeros), ("running_var", np.ones)):
+    for key in ("running_mean", "running_var"):
         if bn_param.get(key) is None:
-            running[key] = init(d, dtype=x.dtype)
+            running[key] = np.zeros(d, dtype=x.dtype)
         else:
             running[key] = _check.float_array(fn, f"bn_param['{key}']", bn_param[key])
             _check.shape(fn, f"bn_param['{key}']", running[key], (d,))
@@ -83,27 +103,27 @@ def _batchnorm_forward(fn, x, gamma, beta, bn_param):
                          f"got {m}")
     # BEGIN SOLUTION
     if mode == "train":
-        xhat, mean, var, inv_std = _normalize(x, 0, eps)
-        running["running_mean"] = momentum * running["running_mean"] + (1 - momentum) * mean[0]
-        running["running_var"] = momentum * running["running_var"] + (1 - momentum) * var[0]
+        xhat, mean, var, inv_std = _normalize(x, axes, eps)
+        running["running_mean"] = momentum * running["running_mean"] + (1 - momentum) * mean.reshape(d)
+        running["running_var"] = momentum * running["running_var"] + (1 - momentum) * var.reshape(d)
     else:
-        inv_std = 1 / np.sqrt(running["running_var"] + eps)
-        xhat = (x - running["running_mean"]) * inv_std
+        inv_std = 1 / np.sqrt(running["running_var"].reshape(view) + eps)
+        xhat = (x - running["running_mean"].reshape(view)) * inv_std
     out = gamma * xhat + beta
     # END SOLUTION
     bn_param.update(running)
-    return out, (mode, xhat, inv_std, gamma)
+    return out, (mode, xhat, inv_std, gamma, axes)
 
 
 def _batchnorm_backward(dout, cache):
-    """Batchnorm backward of an (M, D) upstream gradient already checked against the cache."""
-    mode, xhat, inv_std, gamma = cache
+    """Batchnorm backward of an upstream gradient already checked against the cache."""
+    mode, xhat, inv_std, gamma, axes = cache
     # BEGIN SOLUTION
-    dbeta = dout.sum(axis=0)
-    dgamma = (dout * xhat).sum(axis=0)
+    dbeta = dout.sum(axis=axes)
+    dgamma = (dout * xhat).sum(axis=axes)
     dxhat = dout * gamma
     # At test time the statistics are constants, so only the scaling remains.
-    dx = _normalize_backward(dxhat, xhat, inv_std, 0) if mode == "train" else dxhat * inv_std
+    dx = _normalize_backward(dxhat, xhat, inv_std, axes) if mode == "train" else dxhat * inv_std
     # END SOLUTION
     return dx, dgamma, dbeta
 
@@ -124,9 +144,10 @@ def batchnorm_forward(x, gamma, beta, bn_param):
             ``'mode'``: ``'train'`` or ``'test'`` (required);
             ``'eps'``: added to the variance (default 1e-5);
             ``'momentum'``: in [0, 1] (default 0.9);
-            ``'running_mean'``, ``'running_var'``: (D,) arrays, created on the first call as zeros and
-            ones (PyTorch's initial values, so test mode before any training is a plain scale/shift;
-            CS231n starts the variance at zeros) and replaced in the dict by each call.
+            ``'running_mean'``, ``'running_var'``: (D,) arrays, created on the first call as zeros
+            (CS231n's initial values, so the course notebooks print the course's numbers; the
+            :class:`npnet.nn.BatchNorm1d` module starts the variance at ones, as PyTorch does) and
+            replaced in the dict by each call.
     Returns:
         out: (N, D), dtype of ``x``.
         cache: for :func:`batchnorm_backward`.
@@ -152,20 +173,11 @@ def batchnorm_backward(dout, cache):
     return _batchnorm_backward(dout, cache)
 
 
-def _channels_last(x):
-    n, c, h, w = x.shape
-    return x.transpose(0, 2, 3, 1).reshape(n * h * w, c)
-
-
-def _channels_first(x2, shape):
-    n, c, h, w = shape
-    return x2.reshape(n, h, w, c).transpose(0, 3, 1, 2)
-
-
 def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     """Spatial batch normalisation of (N, C, H, W) images: batchnorm per channel over N, H and W.
 
-    Implemented as :func:`batchnorm_forward` on the (N*H*W, C) matrix of pixels.
+    The same computation as :func:`batchnorm_forward` on the (N*H*W, C) matrix of pixels, with the
+    statistics reduced over axes (0, 2, 3) of x directly.
 
     Args:
         x: (N, C, H, W) floating array.
@@ -178,8 +190,7 @@ def spatial_batchnorm_forward(x, gamma, beta, bn_param):
     """
     fn = "spatial_batchnorm_forward"
     x = _check.float_array(fn, "x", x, ndim=4, layout="(N, C, H, W)")
-    out, cache = _batchnorm_forward(fn, _channels_last(x), gamma, beta, bn_param)
-    return _channels_first(out, x.shape), (cache, x.shape)
+    return _batchnorm_forward(fn, x, gamma, beta, bn_param)
 
 
 def spatial_batchnorm_backward(dout, cache):
@@ -191,10 +202,120 @@ def spatial_batchnorm_backward(dout, cache):
     Returns:
         dx: (N, C, H, W); dgamma: (C,); dbeta: (C,).
     """
-    bn_cache, shape = cache
-    dout = _check.dout("spatial_batchnorm_backward", dout, shape, bn_cache[1].dtype)
-    dx, dgamma, dbeta = _batchnorm_backward(_channels_last(dout), bn_cache)
-    return _channels_first(dx, shape), dgamma, dbeta
+    xhat = cache[1]
+    dout = _check.dout("spatial_batchnorm_backward", dout, xhat.shape, xhat.dtype)
+    return _batchnorm_backward(dout, cache)
+
+
+def _eps(fn, name, param):
+    if not isinstance(param, dict):
+        raise TypeError(f"{fn}: {name} must be a dict (optionally with 'eps'); got {type(param).__name__}")
+    return _positive_real(fn, f"{name}['eps']", param.get("eps", 1e-5))
+
+
+def layernorm_forward(x, gamma, beta, ln_param):
+    """Layer normalisation (Ba, Kiros & Hinton 2016, "Layer Normalization") of (N, D) features.
+
+    Each sample is normalised over its own D features, so train and test behave the same and the
+    batch size does not matter. Then per-feature ``gamma`` and ``beta``.
+
+    Args:
+        x: (N, D) floating array (D >= 2).
+        gamma: (D,) scale (float or integer).
+        beta: (D,) shift.
+        ln_param: dict, optionally with ``'eps'`` (added to the variance, default 1e-5).
+    Returns:
+        out: (N, D), dtype of ``x``.
+        cache: for :func:`layernorm_backward`.
+    """
+    fn = "layernorm_forward"
+    x = _check.float_array(fn, "x", x, ndim=2, layout="(N, D)")
+    gamma, beta = _scale_shift(fn, gamma, beta, x.shape[1], x.dtype)
+    eps = _eps(fn, "ln_param", ln_param)
+    if x.shape[1] < 2:
+        raise ValueError(f"{fn}: needs at least 2 features per sample to estimate a variance; got shape {x.shape}")
+    # BEGIN SOLUTION
+    xhat, _, _, inv_std = _normalize(x, 1, eps)
+    out = gamma * xhat + beta
+    # END SOLUTION
+    return out, (xhat, inv_std, gamma)
+
+
+def layernorm_backward(dout, cache):
+    """Layer normalisation backward pass (the batchnorm closed form with the group along a row).
+
+    Args:
+        dout: (N, D) upstream gradient.
+        cache: from :func:`layernorm_forward`.
+    Returns:
+        dx: (N, D); dgamma: (D,); dbeta: (D,).
+    """
+    xhat, inv_std, gamma = cache
+    dout = _check.dout("layernorm_backward", dout, xhat.shape, xhat.dtype)
+    # BEGIN SOLUTION
+    dbeta = dout.sum(axis=0)
+    dgamma = (dout * xhat).sum(axis=0)
+    dx = _normalize_backward(dout * gamma, xhat, inv_std, 1)
+    # END SOLUTION
+    return dx, dgamma, dbeta
+
+
+def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
+    """Group normalisation (Wu & He 2018, "Group Normalization") of (N, C, H, W) images.
+
+    The C channels of each sample are split into ``G`` consecutive groups of C/G channels; each group
+    is normalised over its channels and pixels, then per-channel ``gamma`` and ``beta``. G = 1 is layer
+    normalisation over (C, H, W); G = C is instance normalisation.
+
+    Args:
+        x: (N, C, H, W) floating array.
+        gamma: (1, C, 1, 1) scale as in CS231n, or (C,).
+        beta: shift, the same shape as ``gamma``.
+        G: number of groups, a positive divisor of C.
+        gn_param: dict, optionally with ``'eps'`` (default 1e-5).
+    Returns:
+        out: (N, C, H, W), dtype of ``x``.
+        cache: for :func:`spatial_groupnorm_backward`.
+    """
+    fn = "spatial_groupnorm_forward"
+    x = _check.float_array(fn, "x", x, ndim=4, layout="(N, C, H, W)")
+    n, c, h, w = x.shape
+    shape = (c,) if np.ndim(gamma) == 1 else (1, c, 1, 1)
+    gamma, beta = _scale_shift(fn, gamma, beta, c, x.dtype, shape)
+    G = _check.positive_int(fn, "G", G)
+    if c % G:
+        raise ValueError(f"{fn}: G must divide the {c} channels of x; got G={G}")
+    eps = _eps(fn, "gn_param", gn_param)
+    if (c // G) * h * w < 2:
+        raise ValueError(f"{fn}: needs at least 2 values per group; got x {x.shape} with G={G}")
+    g4 = gamma.reshape(1, c, 1, 1)
+    # BEGIN SOLUTION
+    xhat, _, _, inv_std = _normalize(x.reshape(n, G, -1), 2, eps)
+    xhat = xhat.reshape(x.shape)
+    out = g4 * xhat + beta.reshape(1, c, 1, 1)
+    # END SOLUTION
+    return out, (xhat, inv_std, g4, G, shape)
+
+
+def spatial_groupnorm_backward(dout, cache):
+    """Group normalisation backward pass (the closed form within each group).
+
+    Args:
+        dout: (N, C, H, W) upstream gradient.
+        cache: from :func:`spatial_groupnorm_forward`.
+    Returns:
+        dx: (N, C, H, W); dgamma and dbeta shaped like the forward's ``gamma``.
+    """
+    xhat, inv_std, g4, G, shape = cache
+    dout = _check.dout("spatial_groupnorm_backward", dout, xhat.shape, xhat.dtype)
+    n = xhat.shape[0]
+    # BEGIN SOLUTION
+    dbeta = dout.sum(axis=(0, 2, 3)).reshape(shape)
+    dgamma = (dout * xhat).sum(axis=(0, 2, 3)).reshape(shape)
+    dxhat = (dout * g4).reshape(n, G, -1)
+    dx = _normalize_backward(dxhat, xhat.reshape(n, G, -1), inv_std, 2).reshape(xhat.shape)
+    # END SOLUTION
+    return dx, dgamma, dbeta
 
 
 def instance_norm_forward(x, gamma, beta, eps=1e-5):

@@ -86,6 +86,7 @@ def test_arguments_are_checked_before_the_weights(no_weights, capsys):
         (["caption", "train", "--lr", "nan"], "--lr must be a finite number > 0; got nan"),
         (["caption", "sample", "--out", str(t)], "train one first with `npnet caption train"),
         (["demo", "-o", str(t / "file")], "is a file; give a folder"),
+        (["train", "mnist", "-o", str(t / "file" / "run")], "is a file, not a folder"),
         (["data", "fetch", "no-such-set"], "no data file or folder 'no-such-set'"),
     ]
     for argv, message in cases:

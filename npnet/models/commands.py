@@ -197,6 +197,7 @@ def _validate(args):
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise NpnetValueError(f"--out must be a folder; {out} is a file")
+    cli_args.output_path(out, folder=True)  # a file further up the path
     if args.model == "judge" and args.source != "sample":
         raise NpnetValueError("--model judge trains on the MNIST sample only (drop --source)")
     return out

@@ -186,3 +186,12 @@ def weight_problems(arrays, dtypes=None):
             problems[name] = (f"values up to {np.abs(a).max():.3g} overflow {target} "
                               f"(largest {np.finfo(target).max:.3g})")
     return problems
+
+
+def in_range(fn, name, x, lo, hi, hint=""):
+    """Raise ``ValueError`` unless every value of ``x`` lies in [lo, hi] (the message gives the range found)."""
+    from .errors import NpnetValueError
+
+    if x.size and (x.min() < lo or x.max() > hi):
+        raise NpnetValueError(f"{fn}: {name} must lie in [{lo:g}, {hi:g}]; got values from {x.min():.4g} to "
+                              f"{x.max():.4g}" + (f" ({hint})" if hint else ""))

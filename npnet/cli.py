@@ -15,6 +15,7 @@ import traceback
 from . import __version__
 from .data import commands as data_commands
 from .models import commands as model_commands
+from .models import gan_commands
 from .style import commands as style_commands
 from .vis import commands as vis_commands
 
@@ -49,6 +50,7 @@ VERBS = {
     "texture": (style_commands.texture_args, style_commands.texture),
     "dream": (style_commands.dream_args, style_commands.dream),
     "train": (model_commands.train_args, model_commands.train),
+    "gan": (gan_commands.gan_args, gan_commands.gan),
     "data": (data_commands.data_args, data_commands.data),
 }
 

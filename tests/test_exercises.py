@@ -30,6 +30,8 @@ SCRIPTS = {
     "network_visualization": (["imagenet/imagenet_val_25.npz"], True,
                               ["saliency", "attribution", "ig_occlusion", "fooling", "class_visualization",
                                "randomization"]),
+    "gans": (["mnist/mnist_5k.npz", "checks/gan-checks.npz"], False,
+             ["vanilla_samples", "ls_samples", "dc_samples", "loss_curves", "minimax_cycle"]),
     "style_transfer": (STYLE_FILES, True, ["composition_vii", "the_scream", "starry_night", "feature_inversion",
                                            "texture_synthesis", "blend", "deep_dream"]),
 }
@@ -37,7 +39,8 @@ SCRIPTS = {
 
 def run_exercise(name, figures):
     env = dict(os.environ, NPNET_EXERCISE_QUICK="1", NPNET_FIGURES=str(figures), MPLBACKEND="Agg")
-    env.pop("NPNET_STYLE_ITERS", None)  # would override the quick iteration count
+    for var in ("NPNET_STYLE_ITERS", "NPNET_GAN_ITERS"):  # would override the quick iteration count
+        env.pop(var, None)
     return subprocess.run([sys.executable, str(EXERCISES / f"{name}.py")], cwd=figures, env=env,
                           capture_output=True, text=True, timeout=600, check=False)
 

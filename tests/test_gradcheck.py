@@ -26,7 +26,9 @@ def test_every_layer_family_is_registered():
                    "modules.leaky_relu", "modules.tanh", "modules.sigmoid", "modules.conv_transpose2d",
                    "modules.avg_pool2d", "modules.flatten_unflatten", "affine_relu", "conv_relu", "conv_relu_pool",
                    "two_layer_net", "fully_connected_net.batchnorm", "fully_connected_net.layernorm",
-                   "fully_connected_net.dropout", "three_layer_convnet"]:
+                   "fully_connected_net.dropout", "three_layer_convnet", "gan.discriminator_loss", "gan.generator_loss",
+                   "gan.ls_discriminator_loss", "gan.ls_generator_loss", "gan.discriminator", "gan.generator",
+                   "gan.dc_discriminator", "gan.dc_generator"]:
         assert any(n == family or n.startswith(family + ".") for n in names), family
 
 

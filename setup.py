@@ -20,7 +20,9 @@ setup(
         "h5py>=3.7",
         "pooch>=1.6",
         "tqdm>=4.60",
+        "nbformat>=5.7",  # course releases write each exercise as a notebook
     ],
-    extras_require={"test": ["pytest>=7"]},
+    # nbclient + ipykernel: the tests run a released notebook top to bottom in a headless kernel
+    extras_require={"test": ["pytest>=7", "nbclient>=0.7", "ipykernel>=6"]},
     entry_points={"console_scripts": ["npnet=npnet.cli:main"]},
 )

@@ -14,6 +14,7 @@ import traceback
 
 from . import __version__
 from .data import commands as data_commands
+from .course import commands as course_commands
 from .models import commands as model_commands
 from .models import gan_commands
 from .style import commands as style_commands
@@ -52,6 +53,7 @@ VERBS = {
     "train": (model_commands.train_args, model_commands.train),
     "gan": (gan_commands.gan_args, gan_commands.gan),
     "data": (data_commands.data_args, data_commands.data),
+    "course": (course_commands.course_args, course_commands.course),
 }
 
 

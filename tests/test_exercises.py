@@ -24,6 +24,7 @@ STYLE_FILES = ["styles/tubingen.jpg", "styles/starry_night.jpg", "styles/the_scr
 # script -> (data files it needs, whether it needs the weights, the figures it must write)
 SCRIPTS = {
     "conv_as_matrix": ([], False, ["conv_matrix", "piecewise_linear"]),
+    "layers": ([], False, ["overfit_loss"]),
     "classifiers": (["mnist/mnist_5k.npz"], False, ["fc_curves", "fc_first_layer", "conv_curves", "conv_first_layer"]),
     # the real COCO features are optional: without them the script builds a set from the vocabulary
     "rnn_captioning": (["coco/coco2014_vocab.json"], False, ["rnn_loss_history", "lstm_loss_history"]),

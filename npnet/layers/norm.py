@@ -1,7 +1,7 @@
 """Normalisation layers: batch normalisation (vector and spatial), layer, group and instance normalisation.
 
 All normalise groups of values to zero mean and unit variance, ``xhat = (x - mean) / sqrt(var + eps)``
-(biased variance), then scale and shift per feature/channel, ``out = gamma * xhat + beta``. They differ
+(biased variance), then scale and shift per feature/channel, ``out = gamma xhat + beta``. They differ
 only in the axes a group spans, so they share one forward rule and one backward rule:
 
 ==================  ==========================  =====================================
@@ -14,7 +14,7 @@ spatial groupnorm   (N, C, H, W)                a sample's C/G channels over pix
 instance norm       (N, C, H, W)                a sample's channel over pixels
 ==================  ==========================  =====================================
 
-Backward in closed form. Within a group of ``m`` values with ``dxhat = dout * gamma``, the chain rule
+Backward in closed form. Within a group of ``m`` values with ``dxhat = gamma dout``, the chain rule
 through the mean and the variance collapses to
 
     dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
@@ -63,7 +63,7 @@ def _normalize(x, axis, eps):
 
 
 def _normalize_backward(dxhat, xhat, inv_std, axis):
-    """Gradient through ``xhat = (x - mean) * inv_std`` with batch statistics over ``axis``."""
+    """Gradient through the normalisation ``xhat = (x - mean) / std`` with batch statistics over ``axis``."""
     # BEGIN SOLUTION
     return inv_std * (dxhat - dxhat.mean(axis=axis, keepdims=True)
                       - xhat * (dxhat * xhat).mean(axis=axis, keepdims=True))

@@ -189,6 +189,7 @@ class CaptioningRNN:
         words = np.full(n, self._start, dtype=np.int64)
         done = np.zeros(n, dtype=bool)
         for t in range(max_length):
+            # BEGIN SOLUTION
             log_probs, h, c = self._step(words, h, c)
             words = log_probs.argmax(axis=1)
             captions[:, t] = np.where(done, self._null, words)
@@ -196,6 +197,7 @@ class CaptioningRNN:
                 done |= words == self._end
                 if done.all():
                     break
+            # END SOLUTION
         return captions
 
     def beam_search(self, features, beam_size=3, max_length=30, return_scores=False):

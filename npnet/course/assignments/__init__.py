@@ -1,0 +1,1 @@
+"""One manifest per assignment (see :mod:`npnet.course.manifest`)."""

@@ -1,0 +1,267 @@
+"""Course tooling without grading: solution markers, releases (nothing leaks), the student's gradcheck
+and notebooks, collect, the Gradescope bundle, the diagnoses, and the command line."""
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import numpy as np
+import pytest
+
+from npnet.cli import main
+from npnet.course import manifest, markers
+from npnet.course.bundle import collect, gradescope_bundle
+from npnet.course.diagnose import diagnose, describe
+from npnet.course.release import build_release, find_leaks, public_lines, secret_lines, source_root
+from npnet.errors import FileFormatError, NpnetValueError
+
+ROOT = source_root()
+
+
+# ------------------------------------------------------------------------------------------ markers
+
+def test_every_marker_in_npnet_is_well_formed():
+    blocks = [b for p in sorted((ROOT / "npnet").rglob("*.py")) if "course" not in p.relative_to(ROOT).parts
+              for b in markers.find_blocks(p.read_text(), p)]
+    assert len(blocks) >= 82
+    assert {"affine_forward", "CaptioningRNN.loss", "CaptioningRNN.sample", "_cam"} <= {b.function for b in blocks}
+
+
+BAD = {
+    "never closed": ("def f():\n    # BEGIN SOLUTION\n    x = 1\n", 2, "is never closed"),
+    "end alone": ("def f():\n    x = 1\n    # END SOLUTION\n", 3, "without a '# BEGIN SOLUTION'"),
+    "nested": ("def f():\n    # BEGIN SOLUTION\n    # BEGIN SOLUTION\n    x = 1\n    # END SOLUTION\n", 3,
+               "do not nest"),
+    "end indent": ("def f():\n    # BEGIN SOLUTION\n    x = 1\n  # END SOLUTION\n", 4, "is indented 2 columns"),
+    "body indent": ("def f():\n    if True:\n        # BEGIN SOLUTION\n        x = 1\n    y = 2\n"
+                    "        # END SOLUTION\n", 5, "indented less than the solution markers"),
+    "module level": ("# BEGIN SOLUTION\nx = 1\n# END SOLUTION\n", 1, "outside any function"),
+    "syntax": ("def f(:\n    pass\n", 1, "cannot parse"),
+}
+
+
+@pytest.mark.parametrize("case", BAD)
+def test_bad_markers_are_refused_naming_file_and_line(case):
+    text, line, words = BAD[case]
+    with pytest.raises(FileFormatError, match=f"^mod.py:{line}: .*{words}"):
+        markers.find_blocks(text, "mod.py")
+
+
+def test_strip_keeps_signature_docstring_and_outside_lines():
+    text = (ROOT / "npnet/layers/affine.py").read_text()
+    new, stripped = markers.strip(text, "npnet/layers/affine.py", {"affine_backward"})
+    assert [b.function for b, _ in stripped] == ["affine_backward"]
+    assert "dw = x_flat.T @ dout" not in new and "dw = x_flat.T @ dout" in text
+    kept = [line for line in text.split("\n") if line not in sum((body for _, body in stripped), [])]
+    assert all(line in new.split("\n") for line in kept)
+    assert 'raise NotImplementedError("affine_backward: not implemented yet (the TODO block)")' in new
+    assert "# TODO: affine_backward:" in new
+    compile(new, "affine.py", "exec")
+
+
+# ------------------------------------------------------------------------------------------ releases
+
+@pytest.fixture(scope="module")
+def releases(tmp_path_factory):
+    out = {}
+    for name in manifest.names():
+        dest = tmp_path_factory.mktemp(name) / "release"
+        out[name] = (dest, build_release(manifest.load(name), dest))
+    return out
+
+
+@pytest.mark.parametrize("name", manifest.names())
+def test_release_is_complete_and_leaks_nothing(releases, name):
+    a = manifest.load(name)
+    dest, stripped = releases[name]
+    assert {b.function for b, _ in stripped} == {f for fs in a.strip.values() for f in fs}
+    files = {p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()}
+    assert {"setup.py", "README.md", "course.json", "tests/conftest.py", "gradcheck/__main__.py"} <= files
+    assert set(a.submit) <= files
+    assert not any("__pycache__" in f or f.endswith(".pyc") or f.startswith(".git/") for f in files)
+    for ex in a.exercises:
+        nb = json.loads((dest / "exercises" / f"{ex}.ipynb").read_text())
+        assert nb["nbformat"] == 4 and all(not c.get("outputs") for c in nb["cells"])
+        assert sum(c["cell_type"] == "code" for c in nb["cells"]) >= 3
+    assert json.loads((dest / "course.json").read_text())["submit"] == list(a.submit)
+    secrets = secret_lines(stripped, public_lines(ROOT, a))
+    assert len(secrets) >= len(stripped) // 2
+    assert find_leaks(dest, secrets) == []
+    # The scanner does find a line that slipped through, also inside a notebook cell.
+    leaked = sorted(secrets)[0]
+    nb = json.loads((dest / "exercises" / f"{a.exercises[0]}.ipynb").read_text())
+    nb["cells"][-1]["source"] += "\n" + leaked
+    (dest / "leak.ipynb").write_text(json.dumps(nb))
+    try:
+        assert [(f, s) for f, _, s in find_leaks(dest, secrets)] == [("leak.ipynb", leaked)]
+    finally:
+        (dest / "leak.ipynb").unlink()
+
+
+def test_release_refuses_a_folder_with_files_and_writes_nothing_on_error(tmp_path):
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "mine.txt").write_text("student work")
+    assert main(["course", "release", "layers", "-o", str(tmp_path / "out")]) == 1
+    assert (tmp_path / "out" / "mine.txt").read_text() == "student work"
+    assert main(["course", "release", "no_such", "-o", str(tmp_path / "x")]) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_students_gradcheck_reports_todo(releases):
+    dest, _ = releases["layers"]
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    run = subprocess.run([sys.executable, "-m", "gradcheck", "affine", "relu", "max_pool"], cwd=dest, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert any(line.startswith("affine ") and "todo  (affine_forward: not implemented yet" in line for line in lines)
+    assert any(line.startswith("max_pool.fast_overlap") and line.endswith("| ok") for line in lines)
+    assert "2 of 6 implemented, 2 pass" in lines[-1]
+
+
+def test_grading_inside_a_release_says_it_needs_the_instructors_repository(releases):
+    dest, _ = releases["conv_as_matrix"]
+    run = subprocess.run([sys.executable, "-m", "npnet", "course", "grade", "conv_as_matrix", "."], cwd=dest,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1
+    assert run.stderr.strip().endswith("grade with the instructor's repository, not a release"), run.stderr
+
+
+def _kernel_available():
+    try:
+        from jupyter_client.kernelspec import KernelSpecManager
+        return "python3" in KernelSpecManager().find_kernel_specs()
+    except ImportError:
+        return False
+
+
+# assignment -> (a line its notebook prints when it worked, the figures it writes); the two need no data
+NOTEBOOKS = {"conv_as_matrix": ("every kink at a pattern change: True", ["conv_matrix.png", "piecewise_linear.png"]),
+             "layers": ("naive vs fast:", ["overfit_loss.png"])}
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_filled_in_notebook_runs_top_to_bottom(releases, tmp_path, name, monkeypatch):
+    """The notebook of a release whose stubs are filled in runs in a headless kernel."""
+    if not _kernel_available():
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("no Jupyter kernel under CI: install the test extra (nbclient, ipykernel)")
+        pytest.skip("no Jupyter kernel (pip install -e '.[test]' installs nbclient and ipykernel)")
+    import nbclient
+    import nbformat
+    from test_course_grade import restore_blocks
+
+    dest, _ = releases[name]
+    for path in manifest.load(name).submit:
+        (dest / path).write_text(restore_blocks((dest / path).read_text(), (ROOT / path).read_text(), path))
+    nb = nbformat.read(dest / "exercises" / f"{name}.ipynb", as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(f"import {manifest.load(name).submit[0][:-3].replace('/', '.')} as m\n"
+                                              "print('student code from', m.__file__)"))
+    monkeypatch.setenv("NPNET_EXERCISE_QUICK", "1")  # the kernel inherits these
+    monkeypatch.setenv("NPNET_FIGURES", str(tmp_path))
+    client = nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                                     resources={"metadata": {"path": str(dest)}})
+    client.execute()
+    text = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs)
+    printed, figures = NOTEBOOKS[name]
+    assert printed in text
+    assert f"student code from {dest / manifest.load(name).submit[0]}" in text  # the release's code ran
+    assert sorted(p.name for p in (tmp_path / name).glob("*.png")) == figures
+
+
+# ------------------------------------------------------------------------------------------ collect, bundle
+
+def test_collect_zips_exactly_the_submitted_files_and_warns_about_stubs(releases, tmp_path, capsys, monkeypatch):
+    dest, _ = releases["style_transfer"]
+    files, warnings = collect(dest, tmp_path / "sub.zip")
+    assert files == ["npnet/style/losses.py", "npnet/style/transfer.py"]
+    assert sorted(zipfile.ZipFile(tmp_path / "sub.zip").namelist()) == files
+    assert warnings == ["npnet/style/losses.py: not implemented yet: content_loss, gram_matrix, gram_matrix_naive, "
+                        "gram_matrix_backward, style_loss, tv_loss, tv_loss_naive",
+                        "npnet/style/transfer.py: not implemented yet: features_backward"]
+    monkeypatch.chdir(dest)
+    assert main(["course", "collect", "-o", str(tmp_path / "cli.zip")]) == 0
+    assert "warning: npnet/style/transfer.py: not implemented yet: features_backward" in capsys.readouterr().err
+    with pytest.raises(NpnetValueError, match="is not a student release"):
+        collect(tmp_path, tmp_path / "x.zip")
+
+
+def test_gradescope_bundle_grades_a_submission_on_its_own(tmp_path):
+    a = manifest.load("conv_as_matrix")
+    gradescope_bundle(a, tmp_path / "autograder.zip", ["--no-print"])
+    with zipfile.ZipFile(tmp_path / "autograder.zip") as zf:
+        names = zf.namelist()
+        modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
+        run_script = zf.read("run_autograder").decode()
+        zf.extractall(tmp_path / "source")
+    assert {"setup.sh", "run_autograder", "npnet-src/setup.py", "npnet-src/npnet/linalg.py",
+            "npnet-src/exercises/conv_as_matrix.py"} <= set(names)
+    assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111
+    assert "course grade conv_as_matrix /autograder/submission" in run_script and "--no-print" in run_script
+    # Run what run_autograder runs, with the bundle's own copy of npnet (first on sys.path).
+    sub = tmp_path / "submission" / "npnet"
+    sub.mkdir(parents=True)
+    (sub / "linalg.py").write_text((ROOT / "npnet/linalg.py").read_text())
+    results = tmp_path / "results.json"
+    run = subprocess.run([sys.executable, "-m", "npnet", "course", "grade", "conv_as_matrix", str(sub.parent),
+                          "--json", str(results), "--no-print"], cwd=tmp_path / "source" / "npnet-src",
+                         capture_output=True, text=True, timeout=600, env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(results.read_text())
+    assert doc["score"] == doc["max_score"] == 5 and len(doc["tests"]) == 2
+
+
+def test_grade_cli_folder_of_submissions_in_parallel(tmp_path, capsys):
+    for k, text in enumerate([(ROOT / "npnet/linalg.py").read_text(), "x = (\n"]):
+        (tmp_path / "class" / f"student{k}" / "npnet").mkdir(parents=True)
+        (tmp_path / "class" / f"student{k}" / "npnet" / "linalg.py").write_text(text)
+    assert main(["course", "grade", "conv_as_matrix", str(tmp_path / "class"), "--jobs", "2", "--isolation",
+                 "submission", "--json", str(tmp_path / "r.json"), "-o", str(tmp_path / "table.txt")]) == 0
+    out = capsys.readouterr().out
+    assert "student0: 5 / 5" in out and "student1: 0 / 5" in out
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert [(d["submission"], d["score"]) for d in doc] == [("student0", 5.0), ("student1", 0.0)]
+    assert "SyntaxError" in (tmp_path / "table.txt").read_text()
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["grade", "layers", "/no/such/dir"], "no such submission"),
+    (["grade", "layers", ".", "--jobs", "0"], "--jobs must be a positive integer"),
+    (["grade", "layers", ".", "--timeout", "-1"], "--timeout must be a positive number"),
+    (["grade", "nope", "."], "unknown assignment 'nope'"),
+    (["gradescope", "layers", "-o", "bundle.txt"], "--out must name a .zip file"),
+])
+def test_cli_refuses_bad_arguments_in_one_line(argv, words, capsys):
+    assert main(["course"] + argv) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and words in err, err
+
+
+# ------------------------------------------------------------------------------------------ diagnoses
+
+def test_each_diagnosis_fires_on_its_mistake_and_not_otherwise():
+    rng = np.random.default_rng(0)
+    r = rng.standard_normal((4, 3))
+    assert "sign is flipped" in diagnose(-r, r)
+    assert "missing 1/N" in diagnose(4 * r, r, n=4)
+    assert "extra 1/N" in diagnose(r / 4, r, n=4)
+    assert "dropout" in diagnose(0.7 * r, r, factors={0.7: "dropout's 1/p"})
+    assert "a factor 2" in diagnose(2 * r, r)
+    assert "transposed" in diagnose(r.T, r)
+    sq = rng.standard_normal((3, 3))
+    assert "transposed" in diagnose(sq.T, sq)
+    assert "missing sum over the batch" in diagnose(np.stack([r, r, -r]), r)
+    assert "exactly zero" in diagnose(np.zeros_like(r), r)
+    up = rng.standard_normal((4, 3))
+    masked = up * (r > 0)
+    assert "equals the upstream gradient" in diagnose(up, masked, upstream=up)
+    loose = masked + (r <= 0) * 0.5
+    assert "too loose" in diagnose(loose, masked)
+    assert "too strict" in diagnose(masked * (np.arange(12).reshape(4, 3) % 2), masked)
+    assert "NaN/Inf" in diagnose(np.full_like(r, np.nan), r)
+    assert "wrong shape (5,)" in diagnose(np.ones(5), r)
+    assert diagnose(rng.standard_normal((4, 3)), r) is None
+    assert diagnose(r * 1.5, r) == "1.5 times the right value everywhere: a constant factor is off"
+    text = describe(-r, r)
+    assert text.startswith("wrong (rel error 1.0e+00; worst at [") and text.endswith("Diagnosis: the sign is flipped.")

@@ -1,0 +1,182 @@
+"""The course loop's proof: for every assignment (a) the untouched release scores 0 on every item,
+(b) the release with the instructor's blocks put back scores full marks, and (c) realistic planted
+mistakes each lose exactly the points of the item they are in, with the diagnosis named.
+
+Graders run with ``isolation="submission"`` (one subprocess per submission) to keep the suite fast;
+the per-item isolation itself is tested in test_course_isolation.py.
+"""
+
+import pytest
+
+from npnet.course import manifest, markers
+from npnet.course.grade import Grader
+from npnet.course.release import build_release, source_root
+
+ROOT = source_root()
+GRADERS = {}
+
+
+def grader(name):
+    if name not in GRADERS:
+        GRADERS[name] = Grader(manifest.load(name), isolation="submission", timeout=120)
+    return GRADERS[name]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _close_graders():
+    yield
+    for g in GRADERS.values():
+        g.close()
+    GRADERS.clear()
+
+
+def restore_blocks(release_text, instructor_text, path):
+    """The release's file with each stub replaced by the instructor's block (matched by function)."""
+    solved = {}
+    lines = instructor_text.split("\n")
+    for b in markers.find_blocks(instructor_text, path):
+        solved.setdefault(b.function, []).append(b.body(lines))
+    out, pos = [], 0
+    rel_lines = release_text.split("\n")
+    for b in markers.find_blocks(release_text, path):
+        if markers.is_stub(b, rel_lines):
+            out += rel_lines[pos:b.begin + 1] + solved[b.function].pop(0)
+            pos = b.end
+    return "\n".join(out + rel_lines[pos:])
+
+
+@pytest.mark.parametrize("name", manifest.names())
+def test_untouched_release_scores_zero_and_restored_release_full_marks(name, tmp_path):
+    a = manifest.load(name)
+    release = tmp_path / "release"
+    build_release(a, release)
+    untouched = grader(name).grade(release)
+    assert untouched.max_score == a.max_score > 0
+    for item in untouched.items:
+        assert item.score == 0, item.output
+        assert "not implemented yet" in item.output, item.output
+
+    for path in a.submit:
+        restored = restore_blocks((release / path).read_text(), (ROOT / path).read_text(), path)
+        (release / path).write_text(restored)
+    assert not any(markers.STUB_SIGNATURE in (release / p).read_text() for p in a.submit)
+    full = grader(name).grade(release)
+    assert [(i.name, i.score) for i in full.items] == [(i.name, i.max_score) for i in a.items], full.table()
+    assert full.notes == []
+
+
+def planted(tmp_path, a, edits):
+    """A submission folder: the instructor's files with ``edits`` {path: [(old, new), ...]} applied."""
+    sub = tmp_path / "submission"
+    for path in a.submit:
+        text = (ROOT / path).read_text()
+        for old, new in edits.get(path, []):
+            assert text.count(old) == 1, f"{path}: planted edit must match once: {old!r}"
+            text = text.replace(old, new)
+        (sub / path).parent.mkdir(parents=True, exist_ok=True)
+        (sub / path).write_text(text)
+    return sub
+
+
+# assignment -> list of (file edits, {item: {lost part: words the diagnosis must contain (or "")}})
+MISTAKES = {
+    "layers": [
+        ({"npnet/layers/conv.py": [
+            # conv dw transposed (fast conv)
+            ("        dw = _sum_outer(d, cols).reshape(w.shape)",
+             "        dw = _sum_outer(d, cols).reshape(w.shape).transpose(1, 0, 2, 3)"),
+            # a naive conv whose db is never written
+            ("    dx = dxp[:, :, pad:pad + H, pad:pad + W]\n    db = None if b is None else dout.sum(axis=(0, 2, 3))",
+             "    dx = dxp[:, :, pad:pad + H, pad:pad + W]\n    db = None if b is None else np.zeros(F)")],
+          "npnet/layers/pool.py": [
+            # max pooling routing the gradient to every tie
+            ("                    i, j = divmod(int(np.argmax(x[n, c, h0:h1, w0:w1])), w1 - w0)\n"
+             "                    dx[n, c, h0 + i, w0 + j] += dout[n, c, oh, ow]",
+             "                    win = x[n, c, h0:h1, w0:w1]\n"
+             "                    dx[n, c, h0:h1, w0:w1] += (win == win.max()) * dout[n, c, oh, ow]")],
+          "npnet/layers/activations.py": [
+            # inverted dropout without 1/p
+            ("    mask = (uniform(*x.shape) < p).astype(x.dtype) / x.dtype.type(p)",
+             "    mask = (uniform(*x.shape) < p).astype(x.dtype)"),
+            # ReLU backward that forgets the mask
+            ("        passes = x > 0\n", "        passes = np.ones_like(x, dtype=bool)\n")],
+          "npnet/layers/affine.py": [
+            # a backward returning dx of the wrong sign
+            ("    dx = (dout @ w.T).reshape(x.shape)", "    dx = -(dout @ w.T).reshape(x.shape)")],
+          "npnet/layers/norm.py": [
+            # dgamma per sample: the sum over the batch is missing
+            ("    dgamma = (dout * xhat).sum(axis=axes)", "    dgamma = dout * xhat")]},
+         {"conv_fast": {"dw": "transposed"}, "conv_naive": {"db": "exactly zero"},
+          "max_pool_naive": {"dx": "exactly 0: a mask / condition"},
+          "dropout": {"out": "1/p scaling of inverted dropout is missing", "dx": "1/p scaling"},
+          "relu": {"dx": "equals the upstream gradient"}, "affine": {"dx": "sign is flipped"},
+          "batchnorm": {"dgamma": "missing sum over the batch"}}),
+        ({"npnet/layers/affine.py": [("    db = dout.sum(axis=0)", "    db = dout.mean(axis=0)")]},
+         {"affine": {"db": "an extra 1/N"}}),
+    ],
+    "network_visualization": [
+        ({"npnet/layers/activations.py": [
+            # guided ReLU with the wrong condition
+            ("        passes = (x > 0) & (dout > 0)", "        passes = (x > 0) | (dout > 0)")],
+          "npnet/vis/saliency.py": [
+            # Grad-CAM without its final ReLU
+            ("    cam = np.maximum((weights * A).sum(axis=1), 0)", "    cam = (weights * A).sum(axis=1)")]},
+         {"guided_backprop": {"relu_guided": "too loose", "gradient": ""},
+          "grad_cam": {"cam": "exactly 0: a mask / condition"}}),
+    ],
+    "style_transfer": [
+        ({"npnet/style/losses.py": [
+            # Gram matrix not normalised
+            ("    gram = np.matmul(flat, flat.transpose(0, 2, 1)) * F.dtype.type(scale)",
+             "    gram = np.matmul(flat, flat.transpose(0, 2, 1))"),
+            # TV loss missing the horizontal direction
+            ("    loss = w * (np.sum(dv * dv, dtype=np.float64) + np.sum(dh * dh, dtype=np.float64))",
+             "    loss = w * np.sum(dv * dv, dtype=np.float64)"),
+            ("    dx[:, :, :, 1:] += (2 * w) * dh\n    dx[:, :, :, :-1] -= (2 * w) * dh\n", ""),
+            # the content gradient without the 2 of the square
+            ("    dF = (2 * w) * diff", "    dF = w * diff")]},
+         {"gram_and_style": {"gram": "not divided by C*H*W", "style_loss": "", "style_grads": ""},
+          "tv_loss": {"loss": "", "grad": ""}, "content_loss": {"grad": "is 2*w*d"}}),
+    ],
+    "rnn_captioning": [
+        ({"npnet/layers/rnn.py": [
+            # LSTM gates in the wrong order
+            ("    ifo = sigmoid(a[:, :3 * H])\n    i, f, o = ifo[:, :H], ifo[:, H:2 * H], ifo[:, 2 * H:]",
+             "    ifo = sigmoid(a[:, :3 * H])\n    f, i, o = ifo[:, :H], ifo[:, H:2 * H], ifo[:, 2 * H:]")],
+          "npnet/layers/losses.py": [
+            # softmax gradient without 1/N
+            ("        dx[rows, y] -= 1\n        dx /= n\n", "        dx[rows, y] -= 1\n")]},
+         {"lstm": "all", "softmax_loss": {"dx": "missing 1/N"}}),
+    ],
+    "conv_as_matrix": [
+        ({"npnet/linalg.py": [
+            # the stride forgotten in the matrix of a strided convolution
+            ("                    h, x = oh * stride - pad + i, ow * stride - pad + j",
+             "                    h, x = oh - pad + i, ow - pad + j")]},
+         {"conv_matrix": {"conv_matrix": ""}}),
+    ],
+}
+
+CASES = [(name, k) for name, cases in MISTAKES.items() for k in range(len(cases))]
+
+
+@pytest.mark.parametrize("name,k", CASES, ids=[f"{n}-{k}" for n, k in CASES])
+def test_planted_mistakes_lose_exactly_their_items_points(name, k, tmp_path):
+    a = manifest.load(name)
+    edits, expected = MISTAKES[name][k]
+    result = grader(name).grade(planted(tmp_path, a, edits))
+    lost_total = 0
+    for item in result.items:
+        spec = a.item(item.name)
+        lost = expected.get(item.name, {})
+        if lost == "all":
+            lost = {part: "" for part in spec.points}
+        want = spec.max_score - sum(spec.points[p] for p in lost)
+        assert item.score == want, f"{item.name}: {item.score} != {want}\n{item.output}"
+        lost_total += spec.max_score - want
+        for part, words in lost.items():
+            line = next(line for line in item.lines if line.startswith(f"{part} (0/"))
+            assert words in line, line
+            assert "Diagnosis" in line or not words
+    assert result.score == a.max_score - lost_total
+    assert len([m for cases in MISTAKES.values() for _, e in cases for m in e]) >= 12

@@ -22,7 +22,8 @@ setup(
         "tqdm>=4.60",
         "nbformat>=5.7",  # course releases write each exercise as a notebook
     ],
-    # nbclient + ipykernel: the tests run a released notebook top to bottom in a headless kernel
-    extras_require={"test": ["pytest>=7", "nbclient>=0.7", "ipykernel>=6"]},
+    # nbclient + ipykernel: the tests run a released notebook top to bottom in a headless kernel;
+    # hypothesis: property-based tests of the argument checks
+    extras_require={"test": ["pytest>=7", "nbclient>=0.7", "ipykernel>=6", "hypothesis>=6"]},
     entry_points={"console_scripts": ["npnet=npnet.cli:main"]},
 )

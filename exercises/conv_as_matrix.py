@@ -17,7 +17,7 @@ import numpy as np
 
 from gradcheck import rel_error
 from npnet import nn
-from npnet.data.lookup import atomic_output
+from npnet._io import atomic_output
 from npnet.layers import conv_forward, conv_transpose_forward
 from npnet.linalg import conv_matrix, conv_transpose_matrix
 

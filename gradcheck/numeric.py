@@ -3,8 +3,16 @@
 All functions use centred differences ``(f(x + h) - f(x - h)) / 2h``, whose error is O(h^2); in float64
 with h = 1e-5 that leaves a relative error around 1e-9 for smooth functions, which is why every layer
 is checked in float64.
+
+A check that cannot fail is worse than none: every error returned here is NaN (never 0) when a
+gradient holds NaN, and NaN compares false with any threshold, so ``python -m gradcheck`` reports it.
+Step sizes and counts are validated: ``h <= 0`` would divide by zero, and an integer ``x`` would
+silently truncate ``x + h`` back to ``x``.
 """
 import numpy as np
+
+from npnet import _check
+from npnet.errors import NpnetTypeError, NpnetValueError
 
 
 def rel_error(x, y):
@@ -14,21 +22,41 @@ def rel_error(x, y):
     does for a (1,) answer against a 0-d result; any other mismatch is refused rather than broadcast
     (broadcasting a (3, 1) against a (3, 2) would compare 6 pairs and pass by accident).
     """
+    for name, v in (("x", x), ("y", y)):
+        if v is None or not np.issubdtype(np.asarray(v).dtype, np.number):
+            raise NpnetTypeError(f"rel_error: {name} must be a number or a numeric array; got {v!r:.60}")
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if x.shape != y.shape and np.squeeze(x).shape == np.squeeze(y).shape:
         x, y = np.squeeze(x), np.squeeze(y)
     if x.shape != y.shape:
-        raise ValueError(f"rel_error: x and y must have the same shape; got {x.shape} and {y.shape}")
+        raise NpnetValueError(f"rel_error: x and y must have the same shape; got {x.shape} and {y.shape}")
     if x.size == 0:
         return 0.0
-    return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
+    # NaN or Inf on either side gives NaN: the honest answer, so no warning about it.
+    with np.errstate(invalid="ignore"):
+        return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
+
+
+def _step_and_point(fn, x, h):
+    """Validate the step ``h`` (> 0) and the point ``x`` (a floating array, perturbed in place)."""
+    h = _check.number(fn, "h", h, low=0, low_open=True)
+    x = _check.float_array(fn, "x", x, allow_empty=True)
+    return x, h
+
+
+def _worst(errors):
+    """Largest error, NaN if any is NaN (Python's ``max(0.0, nan)`` is 0.0, which would hide it)."""
+    return float(np.max(errors)) if len(errors) else 0.0
 
 
 def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
     """Gradient of a scalar function ``f(x)`` at ``x`` by centred differences, one element at a time.
 
-    ``x`` is perturbed in place and restored. Returns an array shaped like ``x``.
+    ``x`` (a floating array) is perturbed in place and restored; ``h`` > 0. Returns an array shaped
+    like ``x``.
     """
+    x, h = _step_and_point("eval_numerical_gradient", x, h)
+    _check.function("eval_numerical_gradient", "f", f)
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
     while not it.finished:
@@ -49,8 +77,11 @@ def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
 def eval_numerical_gradient_array(f, x, df, h=1e-5):
     """Gradient of ``sum(f(x) * df)`` w.r.t. ``x``: the vector-Jacobian product a backward pass returns.
 
-    ``f`` maps an array to an array; ``df`` is the upstream gradient, shaped like ``f(x)``.
+    ``f`` maps an array to an array; ``df`` is the upstream gradient, shaped like ``f(x)``; ``x`` is a
+    floating array (perturbed in place and restored), ``h`` > 0.
     """
+    x, h = _step_and_point("eval_numerical_gradient_array", x, h)
+    _check.function("eval_numerical_gradient_array", "f", f)
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
     while not it.finished:
@@ -69,8 +100,14 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
 def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None, verbose=True):
     """Compare ``analytic_grad`` with centred differences of scalar ``f`` at ``num_checks`` random elements.
 
-    Prints one line per element (as CS231n does) and returns the list of relative errors.
+    Prints one line per element (as CS231n does) and returns the list of relative errors (NaN where
+    either gradient is NaN).
     """
+    fn = "grad_check_sparse"
+    x, h = _step_and_point(fn, x, h)
+    _check.function(fn, "f", f)
+    num_checks = _check.nonnegative_int(fn, "num_checks", num_checks)
+    _check.same_shape(fn, "analytic_grad", analytic_grad, x.shape, "x")
     rng = np.random.default_rng(seed)
     errors = []
     for _ in range(num_checks):
@@ -83,8 +120,8 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None, ver
         x[ix] = old
         numeric = (fxph - fxmh) / (2 * h)
         analytic = analytic_grad[ix]
-        err = abs(numeric - analytic) / max(1e-8, abs(numeric) + abs(analytic))
-        errors.append(float(err))
+        err = rel_error(numeric, analytic)
+        errors.append(err)
         if verbose:
             print(f"numerical: {numeric:f} analytic: {analytic:f}, relative error: {err:e}")
     return errors
@@ -105,15 +142,29 @@ def check_backward(forward, inputs, dout, grads, h=1e-6, num_directions=3, seed=
         grads: analytic gradients, one per input, same shapes (``None`` entries are skipped).
     Returns:
         The largest relative error ``|numeric - analytic| / max(1e-8, |numeric| + |analytic|)`` over
-        ``num_directions`` random directions.
+        ``num_directions`` random directions (>= 1); NaN if either side is NaN.
     """
+    fn = "check_backward"
+    _check.function(fn, "forward", forward)
+    if not isinstance(inputs, (list, tuple)) or not isinstance(grads, (list, tuple)):
+        raise NpnetTypeError(f"{fn}: inputs and grads must be lists of arrays; got {type(inputs).__name__} and "
+                             f"{type(grads).__name__}")
+    h = _check.number(fn, "h", h, low=0, low_open=True)
+    num_directions = _check.positive_int(fn, "num_directions", num_directions)
+    inputs = [_check.float_array(fn, f"inputs[{i}]", x, allow_empty=True) for i, x in enumerate(inputs)]
+    if len(grads) != len(inputs):
+        raise NpnetValueError(f"{fn}: grads must hold one gradient (or None) per input; got {len(grads)} for "
+                              f"{len(inputs)} inputs")
+    for i, (x, g) in enumerate(zip(inputs, grads)):
+        if g is not None:
+            _check.same_shape(fn, f"grads[{i}]", g, x.shape, f"inputs[{i}]")
     rng = np.random.default_rng(seed)
-    worst = 0.0
+    errors = []
     for _ in range(num_directions):
         dirs = [None if g is None else rng.standard_normal(np.shape(x)) for x, g in zip(inputs, grads)]
         plus = [x if d is None else x + h * d for x, d in zip(inputs, dirs)]
         minus = [x if d is None else x - h * d for x, d in zip(inputs, dirs)]
         numeric = (np.sum(forward(*plus) * dout) - np.sum(forward(*minus) * dout)) / (2 * h)
         analytic = sum(float(np.sum(g * d)) for g, d in zip(grads, dirs) if d is not None)
-        worst = max(worst, abs(numeric - analytic) / max(1e-8, abs(numeric) + abs(analytic)))
-    return float(worst)
+        errors.append(rel_error(numeric, analytic))
+    return _worst(errors)

@@ -12,7 +12,9 @@ from typing import Callable
 
 import numpy as np
 
-from .numeric import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
+from .numeric import _worst, eval_numerical_gradient, eval_numerical_gradient_array, rel_error
+from npnet import _check
+from npnet.errors import NpnetTypeError, NpnetValueError
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,7 @@ def register(name, threshold=1e-7):
     """Decorator: add ``fn(rng) -> max relative error`` to the registry under ``name``."""
     def deco(fn):
         if name in CHECKS:
-            raise ValueError(f"register: a gradient check named {name!r} exists already")
+            raise NpnetValueError(f"register: a gradient check named {name!r} exists already")
         CHECKS[name] = Check(name, fn, threshold)
         return fn
     return deco
@@ -74,25 +76,35 @@ def layer_error(forward, backward, inputs, rng, wrt=None):
         backward: ``backward(dout, cache) -> grad`` or a tuple of grads.
         inputs: list of float64 arrays.
         wrt: for each returned grad, the index of the input it belongs to (default 0, 1, 2, ...).
+    Returns:
+        The largest relative error over all gradients; NaN if any gradient (or the forward) gives NaN.
     """
+    fn = "layer_error"
+    _check.function(fn, "forward", forward)
+    _check.function(fn, "backward", backward)
+    if not isinstance(inputs, (list, tuple)) or not inputs:
+        raise NpnetTypeError(f"{fn}: inputs must be a non-empty list of float64 arrays; got {inputs!r:.60}")
+    inputs = [_check.float_array(fn, f"inputs[{i}]", x) for i, x in enumerate(inputs)]
     out, cache = forward(*inputs)
     dout = rng.standard_normal(np.shape(out))
     grads = backward(dout, cache)
     if not isinstance(grads, (tuple, list)):
         grads = (grads,)
     wrt = range(len(grads)) if wrt is None else wrt
-    worst = 0.0
+    errors = []
     for grad, i in zip(grads, wrt):
         def f(xi, i=i):
             args = list(inputs)
             args[i] = xi
             return forward(*args)[0]
-        worst = max(worst, rel_error(eval_numerical_gradient_array(f, inputs[i], dout), grad))
-    return worst
+        errors.append(rel_error(eval_numerical_gradient_array(f, inputs[i], dout), grad))
+    return _worst(errors)
 
 
 def loss_error(loss_fn, x, *args):
     """Max relative error of ``loss_fn(x, *args) -> (loss, dx)`` against numerical gradients of the loss."""
+    _check.function("loss_error", "loss_fn", loss_fn)
+    x = _check.float_array("loss_error", "x", x)
     _, dx = loss_fn(x, *args)
     numeric = eval_numerical_gradient_array(lambda z: np.array(loss_fn(z, *args)[0]), x, np.array(1.0))
     return rel_error(numeric, dx)
@@ -100,15 +112,18 @@ def loss_error(loss_fn, x, *args):
 
 def module_error(module, x, rng):
     """Max relative error of an ``npnet.nn`` module's input and parameter gradients against numerical ones."""
+    fn = "module_error"
+    _check.model(fn, module, ("forward", "backward", "named_grads", "named_parameters"))
+    x = _check.float_array(fn, "x", x)
     out = module.forward(x)
     dout = rng.standard_normal(out.shape)
     dx = module.backward(dout)
-    worst = rel_error(dx, eval_numerical_gradient_array(module.forward, x.copy(), dout))
+    errors = [rel_error(dx, eval_numerical_gradient_array(module.forward, x.copy(), dout))]
     analytic = dict(module.named_grads())
     for name, param in module.named_parameters():
         numeric = eval_numerical_gradient_array(lambda _: module.forward(x), param, dout)
-        worst = max(worst, rel_error(analytic[name], numeric))
-    return worst
+        errors.append(rel_error(analytic[name], numeric))
+    return _worst(errors)  # NaN if any gradient is NaN (max(0.0, nan) would be 0.0)
 
 
 def model_error(model, X, y, zero=()):
@@ -119,12 +134,15 @@ def model_error(model, X, y, zero=()):
     subtracts it again); a relative error cannot judge those, so both gradients must be below 1e-8
     in absolute value instead (else the error is 1).
     """
+    _check.model("model_error", model, ("loss", "params"))
     _, grads = model.loss(X, y)
-    worst = 0.0
+    errors = []
     for name, param in model.params.items():
         numeric = eval_numerical_gradient(lambda _: model.loss(X, y)[0], param, verbose=False)
         if name in zero:
-            worst = max(worst, 0.0 if max(np.abs(numeric).max(), np.abs(grads[name]).max()) < 1e-8 else 1.0)
+            # np.max propagates NaN and NaN < 1e-8 is False, so a NaN gradient counts as an error of 1
+            largest = np.max([np.abs(numeric).max(), np.abs(grads[name]).max()])
+            errors.append(0.0 if largest < 1e-8 else 1.0)
         else:
-            worst = max(worst, rel_error(numeric, grads[name]))
-    return worst
+            errors.append(rel_error(numeric, grads[name]))
+    return _worst(errors)

@@ -3,38 +3,50 @@
 Each check raises an error that names the calling function, what it expected and what it got, so a
 student sees ``conv_forward: x must have 4 dims (N, C, H, W); got shape (3, 32, 32)`` instead of a
 traceback from deep inside NumPy.
+
+Every check raises :class:`npnet.errors.NpnetValueError` or :class:`npnet.errors.NpnetTypeError` (also
+``ValueError`` / ``TypeError``). Numeric hyper-parameters (learning rates, decays, weights, counts,
+sizes...) all go through :func:`number` (or :func:`hyper` for a dict of them), booleans through
+:func:`boolean`, so every public function refuses ``'bad'``, ``True``, NaN, Inf and out-of-range values
+with the same wording.
 """
+import math
+import os
 import numbers
 
 import numpy as np
 
-from .errors import NpnetTypeError
+from .errors import NpnetTypeError, NpnetValueError
 
 
 def _shape_str(shape):
     return "(" + ", ".join("*" if s is None else str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
-def float_array(fn, name, x, ndim=None, layout=None):
+def float_array(fn, name, x, ndim=None, layout=None, allow_empty=False):
     """Return ``x`` as a floating NumPy array, or raise.
 
     Integer, boolean and object arrays raise ``TypeError`` (a layer would silently truncate them);
-    a wrong number of dimensions raises ``ValueError``. ``layout`` (e.g. "(N, C, H, W)") is only used
-    in the message.
+    a wrong number of dimensions raises ``ValueError``; so does an array with no elements (an N = 0
+    batch would pass a forward pass and fail later, far from the cause) unless ``allow_empty``.
+    ``layout`` (e.g. "(N, C, H, W)") is only used in the message.
     """
     if not isinstance(x, np.ndarray):
         if isinstance(x, (list, tuple, numbers.Number)):
             x = np.asarray(x)
         else:
-            raise TypeError(f"{fn}: {name} must be a NumPy array; got {type(x).__name__}")
+            raise NpnetTypeError(f"{fn}: {name} must be a NumPy array; got {type(x).__name__}")
     if not np.issubdtype(x.dtype, np.floating):
-        raise TypeError(f"{fn}: {name} must be a floating-point array (float32 or float64); got dtype {x.dtype}")
+        raise NpnetTypeError(f"{fn}: {name} must be a floating-point array (float32 or float64); got dtype {x.dtype}")
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if x.ndim not in allowed:
             what = f"{ndim} dims" if isinstance(ndim, int) else f"{' or '.join(map(str, allowed))} dims"
             lay = f" {layout}" if layout else ""
-            raise ValueError(f"{fn}: {name} must have {what}{lay}; got shape {x.shape}")
+            raise NpnetValueError(f"{fn}: {name} must have {what}{lay}; got shape {x.shape}")
+    if x.size == 0 and not allow_empty:
+        lay = f" {layout}" if layout else ""
+        raise NpnetValueError(f"{fn}: {name} is empty (shape {x.shape}{lay}); every dimension must be at least 1")
     return x
 
 
@@ -42,41 +54,102 @@ def shape(fn, name, x, expected):
     """Raise ``ValueError`` unless ``x.shape`` matches ``expected`` (``None`` matches any size)."""
     got = np.shape(x)
     if len(got) != len(expected) or any(e is not None and e != g for e, g in zip(expected, got)):
-        raise ValueError(f"{fn}: {name} must have shape {_shape_str(expected)}; got {tuple(got)}")
+        raise NpnetValueError(f"{fn}: {name} must have shape {_shape_str(expected)}; got {tuple(got)}")
 
 
 def same_shape(fn, name, x, ref_shape, ref_name="the forward output"):
     """Raise ``ValueError`` unless ``x`` has the shape ``ref_shape`` of ``ref_name`` (dout checks)."""
     if np.shape(x) != tuple(ref_shape):
-        raise ValueError(f"{fn}: {name} must have the shape of {ref_name} {tuple(ref_shape)}; got {np.shape(x)}")
+        raise NpnetValueError(f"{fn}: {name} must have the shape of {ref_name} {tuple(ref_shape)}; got {np.shape(x)}")
 
 
 def positive_int(fn, name, v):
     """Return ``v`` as an int if it is a whole number >= 1, else raise ``ValueError``."""
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 1:
-        raise ValueError(f"{fn}: {name} must be a positive integer; got {v!r}")
-    return int(v)
+    return number(fn, name, v, low=1, integer=True)
 
 
 def nonnegative_int(fn, name, v):
     """Return ``v`` as an int if it is a whole number >= 0, else raise ``ValueError``."""
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < 0:
-        raise ValueError(f"{fn}: {name} must be a non-negative integer; got {v!r}")
-    return int(v)
+    return number(fn, name, v, low=0, integer=True)
 
 
-def positive_number(fn, name, v):
-    """Return ``v`` as a float if it is a finite real number > 0, else raise ``ValueError``."""
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) or v <= 0:
-        raise ValueError(f"{fn}: {name} must be a finite number > 0; got {v!r}")
-    return float(v)
+def _bound(v):
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def _describe(integer, low, high, low_open, high_open):
+    """'a positive integer', 'a finite number in [0, 1)', ... for the ranges :func:`number` checks."""
+    kind = "integer" if integer else "finite number"
+    if high is None:
+        if low is None:
+            return f"a {kind}" if integer else "a finite number"
+        if low == 0 and low_open or integer and low == 1 and not low_open:
+            return "a positive integer" if integer else "a positive finite number"
+        if low == 0 and not low_open and integer:
+            return "a non-negative integer"
+        return f"{'an' if integer else 'a'} {kind} {'>' if low_open else '>='} {_bound(low)}"
+    if low is None:
+        return f"{'an' if integer else 'a'} {kind} {'<' if high_open else '<='} {_bound(high)}"
+    return (f"{'an' if integer else 'a'} {kind} in {'(' if low_open else '['}{_bound(low)}, {_bound(high)}"
+            f"{')' if high_open else ']'}")
+
+
+def number(fn, name, v, low=None, high=None, low_open=False, high_open=False, integer=False, allow_none=False):
+    """Return the numeric hyper-parameter ``v`` as a float (an int with ``integer``), or raise.
+
+    ``v`` must be a real number (a Python or NumPy scalar, or a 0-d array; not a bool, a string or
+    None unless ``allow_none``), finite, whole when ``integer``, and within ``[low, high]`` (each end
+    excluded with ``low_open`` / ``high_open``; ``None`` means unbounded). Every failure raises
+    ``NpnetValueError`` with one wording, e.g.
+    ``adam: config['beta1'] must be a finite number in [0, 1); got 1.0``.
+    """
+    if v is None and allow_none:
+        return None
+    if isinstance(v, np.ndarray) and v.ndim == 0:
+        v = v[()]
+    desc = _describe(integer, low, high, low_open, high_open)
+    ok = not isinstance(v, (bool, np.bool_)) and isinstance(v, numbers.Integral if integer else numbers.Real)
+    if ok and not integer:
+        try:
+            v = float(v)
+        except OverflowError:  # an int beyond float range is not a finite number
+            ok = False
+    ok = (ok and (integer or math.isfinite(v))
+          and (low is None or (v > low if low_open else v >= low))
+          and (high is None or (v < high if high_open else v <= high)))
+    if not ok:
+        shown = repr(v) if isinstance(v, (numbers.Number, str, type(None))) else f"a {type(v).__name__}"
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        raise NpnetValueError(f"{fn}: {name} must be {desc}{' or None' if allow_none else ''}; got {shown}")
+    return int(v) if integer else float(v)
+
+
+def hyper(fn, values, specs, prefix=""):
+    """Check several hyper-parameters at once: ``{key: number(fn, prefix-key, values[key], **specs[key])}``.
+
+    ``specs`` maps each key of the dict ``values`` to the keyword arguments of :func:`number`; the
+    error names ``f"{prefix}[{key!r}]"`` when a ``prefix`` (e.g. ``"config"``) is given, else ``key``.
+    Keys absent from ``values`` are skipped.
+    """
+    return {key: number(fn, f"{prefix}[{key!r}]" if prefix else key, values[key], **spec)
+            for key, spec in specs.items() if key in values}
+
+
+def boolean(fn, name, v):
+    """Return ``v`` if it is a real bool (``True``/``False``, or a NumPy bool), else raise ``TypeError``.
+
+    A string such as ``'False'`` is truthy; accepting it would silently mean the opposite.
+    """
+    if not isinstance(v, (bool, np.bool_)):
+        raise NpnetTypeError(f"{fn}: {name} must be True or False; got {v!r}")
+    return bool(v)
 
 
 def finite(fn, name, x):
     """Raise ``ValueError`` if ``x`` holds NaN or Inf (counting them, so the message says how bad)."""
     bad = ~np.isfinite(x)
     if bad.any():
-        raise ValueError(f"{fn}: {name} contains {int(bad.sum())} NaN/Inf value(s) of {x.size}")
+        raise NpnetValueError(f"{fn}: {name} contains {int(bad.sum())} NaN/Inf value(s) of {x.size}")
 
 
 def labels(fn, name, y, n, num_classes):
@@ -85,11 +158,11 @@ def labels(fn, name, y, n, num_classes):
     if y.ndim == 0:
         y = y.reshape(1)
     if not np.issubdtype(y.dtype, np.integer):
-        raise TypeError(f"{fn}: {name} must hold integer class labels; got dtype {y.dtype}")
+        raise NpnetTypeError(f"{fn}: {name} must hold integer class labels; got dtype {y.dtype}")
     if y.shape != (n,):
-        raise ValueError(f"{fn}: {name} must have shape ({n},), one label per sample; got {y.shape}")
+        raise NpnetValueError(f"{fn}: {name} must have shape ({n},), one label per sample; got {y.shape}")
     if y.size and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"{fn}: {name} must lie in [0, {num_classes}); got values from {y.min()} to {y.max()}")
+        raise NpnetValueError(f"{fn}: {name} must lie in [0, {num_classes}); got values from {y.min()} to {y.max()}")
     return y
 
 
@@ -105,22 +178,22 @@ def params(fn, name, given, required=(), defaults=None):
     every ``required`` key and no unknown key (so a typo such as ``'padding'`` is not ignored)."""
     defaults = defaults or {}
     if not isinstance(given, dict):
-        raise TypeError(f"{fn}: {name} must be a dict; got {type(given).__name__}")
+        raise NpnetTypeError(f"{fn}: {name} must be a dict; got {type(given).__name__}")
     known = tuple(required) + tuple(defaults)
     unknown = sorted(set(given) - set(known))
     if unknown:
-        raise ValueError(f"{fn}: unknown {name} key(s) {unknown}; expected keys among {list(known)}")
+        raise NpnetValueError(f"{fn}: unknown {name} key(s) {unknown}; expected keys among {list(known)}")
     missing = [k for k in required if k not in given]
     if missing:
-        raise ValueError(f"{fn}: {name} is missing key(s) {missing}")
+        raise NpnetValueError(f"{fn}: {name} is missing key(s) {missing}")
     return {**defaults, **given}
 
 
 def feature_index(fn, name, layer, num_layers):
     """Return ``layer`` as an int index into ``model.features`` (``num_layers`` long), or raise ``ValueError``."""
-    if isinstance(layer, bool) or not isinstance(layer, numbers.Integral) or not 0 <= layer < num_layers:
-        raise ValueError(f"{fn}: {name} must be an index of model.features, an integer in 0..{num_layers - 1}; "
-                         f"got {layer!r}")
+    if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, numbers.Integral) or not 0 <= layer < num_layers:
+        raise NpnetValueError(f"{fn}: {name} must be an index of model.features, an integer in 0..{num_layers - 1}; "
+                              f"got {layer!r}")
     return int(layer)
 
 
@@ -188,10 +261,77 @@ def weight_problems(arrays, dtypes=None):
     return problems
 
 
+def vocabulary(fn, word_to_idx, name="word_to_idx", special=("<NULL>", "<START>", "<END>")):
+    """Return ``word_to_idx`` (a dict word -> index of V words) if its indices are distinct
+    non-negative ints, it contains ``'<NULL>'``, and every ``special`` word present has an index < V;
+    else raise. A duplicate gives two words one embedding row; a negative index wraps around.
+
+    An ordinary word may have an index >= V, because the course's own unit test builds a model from
+    ``{'<NULL>': 0, 'cat': 2, 'dog': 3}``: such a word can never be fed or predicted (caption indices
+    are checked against V), so it cannot give a wrong answer silently.
+    """
+    if not isinstance(word_to_idx, dict) or not word_to_idx:
+        raise NpnetTypeError(f"{fn}: {name} must be a non-empty dict mapping words to indices; "
+                             f"got {type(word_to_idx).__name__}")
+    bad = [w for w, i in word_to_idx.items() if not isinstance(w, str) or isinstance(i, (bool, np.bool_))
+           or not isinstance(i, numbers.Integral)]
+    if bad:
+        raise NpnetTypeError(f"{fn}: {name} must map str words to int indices; got {bad[0]!r}: "
+                             f"{word_to_idx[bad[0]]!r}")
+    v = len(word_to_idx)
+    indices = [int(i) for i in word_to_idx.values()]
+    if min(indices) < 0:
+        raise NpnetValueError(f"{fn}: {name} indices must be >= 0; got {min(indices)}")
+    if len(set(indices)) != v:
+        dup = sorted({i for i in indices if indices.count(i) > 1})[:5]
+        raise NpnetValueError(f"{fn}: {name} must give each word its own index; duplicated {dup}")
+    if "<NULL>" not in word_to_idx:
+        raise NpnetValueError(f"{fn}: {name} must contain the padding word '<NULL>'")
+    for word in special:
+        if word in word_to_idx and word_to_idx[word] >= v:
+            raise NpnetValueError(f"{fn}: {name}[{word!r}] must be < V = {v} (the number of words); "
+                                  f"got {word_to_idx[word]}")
+    return word_to_idx
+
+
+def model(fn, net, needs=("forward", "backward")):
+    """Raise ``TypeError`` unless ``net`` has every attribute in ``needs`` (e.g. ``model=None``)."""
+    missing = [a for a in needs if not hasattr(net, a)]
+    if missing:
+        raise NpnetTypeError(f"{fn}: model must be a network such as npnet.models.squeezenet1_1(); got "
+                             f"{type(net).__name__} (it has no {', '.join(missing)})")
+    return net
+
+
+def cache(fn, value, length=None):
+    """Raise ``TypeError`` unless ``value`` looks like the cache of the matching forward pass: a tuple
+    of ``length`` items, or an array when ``length`` is None (ReLU, sigmoid and tanh cache one array)."""
+    ok = isinstance(value, np.ndarray) if length is None else isinstance(value, tuple) and len(value) == length
+    if not ok:
+        what = "an array" if length is None else f"a tuple of {length}"
+        got = type(value).__name__ + (f" of {len(value)}" if isinstance(value, tuple) else "")
+        raise NpnetTypeError(f"{fn}: cache must be what the matching forward pass returned ({what}); got {got}")
+    return value
+
+
+def path(fn, name, value):
+    """Return ``value`` as a ``Path`` if it is a str or path-like object, else raise ``TypeError``."""
+    from pathlib import Path
+
+    if isinstance(value, (str, os.PathLike)) and str(value):
+        return Path(value)
+    raise NpnetTypeError(f"{fn}: {name} must be a file or folder path (str or pathlib.Path); got {value!r:.60}")
+
+
+def function(fn, name, f):
+    """Raise ``TypeError`` unless ``f`` is callable (a forward, backward or loss function...)."""
+    if not callable(f):
+        raise NpnetTypeError(f"{fn}: {name} must be a function; got {f!r:.60}")
+    return f
+
+
 def in_range(fn, name, x, lo, hi, hint=""):
     """Raise ``ValueError`` unless every value of ``x`` lies in [lo, hi] (the message gives the range found)."""
-    from .errors import NpnetValueError
-
     if x.size and (x.min() < lo or x.max() > hi):
         raise NpnetValueError(f"{fn}: {name} must lie in [{lo:g}, {hi:g}]; got values from {x.min():.4g} to "
                               f"{x.max():.4g}" + (f" ({hint})" if hint else ""))

@@ -5,14 +5,15 @@ Arrays the network sees are float (N, 3, H, W), normalised with ImageNet's per-c
 (H, W, 3) RGB. ``preprocess`` and ``deprocess`` convert between the two, as in CS231n.
 """
 import numbers
-from pathlib import Path
+import os
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy.ndimage import gaussian_filter1d
 
 from npnet import _check
-from npnet.data.lookup import atomic_output
+from npnet._io import atomic_output
+from .errors import DataNotFoundError, NpnetTypeError, NpnetValueError
 
 SQUEEZENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 SQUEEZENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
@@ -43,12 +44,12 @@ def _to_rgb(img, where):
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(white, rgba).convert("RGB")
     if img.mode == "F":
-        raise ValueError(f"{where}: floating-point images (PIL mode 'F') have no agreed 0..255 scale; "
-                         f"convert it to 8-bit first")
+        raise NpnetValueError(f"{where}: floating-point images (PIL mode 'F') have no agreed 0..255 scale; "
+                              f"convert it to 8-bit first")
     try:
         return img.convert("RGB")
     except ValueError as exc:
-        raise ValueError(f"{where}: cannot convert PIL mode {img.mode!r} to RGB ({exc})") from None
+        raise NpnetValueError(f"{where}: cannot convert PIL mode {img.mode!r} to RGB ({exc})") from None
 
 
 def _resize_short_side(img, size):
@@ -66,8 +67,8 @@ def _resize_short_side(img, size):
 def _check_size(fn, size):
     size = _check.positive_int(fn, "size", size)
     if size < MIN_SIDE:
-        raise ValueError(f"{fn}: size must be at least {MIN_SIDE} pixels (the smallest input SqueezeNet "
-                         f"accepts); got {size}")
+        raise NpnetValueError(f"{fn}: size must be at least {MIN_SIDE} pixels (the smallest input SqueezeNet "
+                              f"accepts); got {size}")
     return size
 
 
@@ -82,25 +83,25 @@ def load_image(path, size=None):
     (corrupt, truncated, unknown format) or a side is below MIN_SIDE = 17 pixels.
     """
     fn = "load_image"
-    path = Path(path)
+    path = _check.path(fn, "path", path)
     if size is not None:
         size = _check_size(fn, size)
     if not path.exists():
-        raise FileNotFoundError(f"{fn}: no such file {path}")
+        raise DataNotFoundError(f"{fn}: no such file {path}")
     if path.is_dir():
-        raise ValueError(f"{fn}: {path} is a folder, not an image file")
+        raise NpnetValueError(f"{fn}: {path} is a folder, not an image file")
     try:
         with Image.open(path) as img:
             img.load()  # decode now, so truncated files fail here and not later
             img = ImageOps.exif_transpose(img)
     except UnidentifiedImageError:
-        raise ValueError(f"{fn}: {path} is not an image file PIL can read") from None
+        raise NpnetValueError(f"{fn}: {path} is not an image file PIL can read") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"{fn}: {path} could not be decoded, it may be corrupt or truncated ({exc})") from None
+        raise NpnetValueError(f"{fn}: {path} could not be decoded, it may be corrupt or truncated ({exc})") from None
     w, h = img.size
     if min(w, h) < MIN_SIDE:
-        raise ValueError(f"{fn}: {path} is {w}x{h} pixels (width x height); SqueezeNet needs both sides "
-                         f">= {MIN_SIDE}")
+        raise NpnetValueError(f"{fn}: {path} is {w}x{h} pixels (width x height); SqueezeNet needs both sides "
+                              f">= {MIN_SIDE}")
     img = _to_rgb(img, f"{fn}: {path}")
     if size is not None:
         img = _resize_short_side(img, size)
@@ -111,9 +112,9 @@ def _as_uint8_rgb(fn, img):
     if isinstance(img, Image.Image):
         return np.asarray(_to_rgb(img, fn), dtype=np.uint8)
     if not isinstance(img, np.ndarray):
-        raise TypeError(f"{fn}: img must be a uint8 (H, W, 3) array or a PIL image; got {type(img).__name__}")
+        raise NpnetTypeError(f"{fn}: img must be a uint8 (H, W, 3) array or a PIL image; got {type(img).__name__}")
     if img.dtype != np.uint8:
-        raise TypeError(f"{fn}: img must be a uint8 (H, W, 3) array with values 0..255; got dtype {img.dtype}")
+        raise NpnetTypeError(f"{fn}: img must be a uint8 (H, W, 3) array with values 0..255; got dtype {img.dtype}")
     _check.shape(fn, "img", img, (None, None, 3))
     return img
 
@@ -127,12 +128,14 @@ def center_crop(img, size):
     fn = "center_crop"
     a = np.asarray(img)
     if a.ndim < 2:
-        raise ValueError(f"{fn}: img must have at least 2 dims (H, W, ...); got shape {a.shape}")
-    th, tw = (size, size) if isinstance(size, numbers.Integral) else tuple(size)
-    th, tw = _check.positive_int(fn, "crop height", th), _check.positive_int(fn, "crop width", tw)
+        raise NpnetValueError(f"{fn}: img must have at least 2 dims (H, W, ...); got shape {a.shape}")
+    if isinstance(size, (tuple, list)) and len(size) == 2:
+        th, tw = _check.positive_int(fn, "size[0]", size[0]), _check.positive_int(fn, "size[1]", size[1])
+    else:
+        th = tw = _check.number(fn, "size (an int or an (h, w) pair)", size, low=1, integer=True)
     h, w = a.shape[:2]
     if th > h or tw > w:
-        raise ValueError(f"{fn}: cannot crop {th}x{tw} (h x w) from an image of {h}x{w}")
+        raise NpnetValueError(f"{fn}: cannot crop {th}x{tw} (h x w) from an image of {h}x{w}")
     top, left = int(round((h - th) / 2.0)), int(round((w - tw) / 2.0))
     return a[top:top + th, left:left + tw].copy()
 
@@ -161,7 +164,7 @@ def to_input(image, size=224):
     and the API give the same scores. (torchvision's evaluation transform instead resizes to 256 and
     crops the central 224x224; on the course's kitten photo that turns class 285 into 283.)
     """
-    if isinstance(image, (str, Path)):
+    if isinstance(image, (str, os.PathLike)):
         return preprocess(load_image(image, size), None)
     return preprocess(image, size)
 
@@ -181,10 +184,13 @@ def deprocess(x, should_rescale=False):
     to 0..1 (``rescale``; for visualising gradients and synthesised images); values are clipped to
     [0, 1] and rounded to the nearest of 0..255. The course's ``deprocess`` rescales by default and
     returns a PIL image; npnet's keeps the colours (a saved result must not change contrast) and
-    returns an array: ``Image.fromarray(deprocess(x, should_rescale=True))`` is the course's.
+    returns an array: ``Image.fromarray(deprocess(x, should_rescale=True))`` is the course's. NaN or
+    Inf pixels are refused (they have no colour; casting them to uint8 would give arbitrary bytes).
     """
     fn = "deprocess"
     x = _check.float_array(fn, "x", x, ndim=(3, 4), layout="(1, 3, H, W) or (3, H, W)")
+    _check.finite(fn, "x", x)
+    should_rescale = _check.boolean(fn, "should_rescale", should_rescale)
     if x.ndim == 4:
         _check.shape(fn, "x", x, (1, 3, None, None))
         x = x[0]
@@ -196,8 +202,9 @@ def deprocess(x, should_rescale=False):
 
 
 def blur_image(X, sigma=1):
-    """Gaussian blur of float (N, C, H, W) images along H and W (std ``sigma`` pixels); same shape/dtype."""
+    """Gaussian blur of float (N, C, H, W) images along H and W (std ``sigma`` > 0 pixels); same shape/dtype."""
     X = _check.float_array("blur_image", "X", X, ndim=4, layout="(N, C, H, W)")
+    sigma = _check.number("blur_image", "sigma", sigma, low=0, low_open=True)
     X = gaussian_filter1d(X, sigma, axis=2)
     return gaussian_filter1d(X, sigma, axis=3)
 
@@ -209,10 +216,10 @@ def jitter(X, ox, oy):
     """
     fn = "jitter"
     if np.ndim(X) != 4:
-        raise ValueError(f"{fn}: X must have 4 dims (N, C, H, W); got shape {np.shape(X)}")
+        raise NpnetValueError(f"{fn}: X must have 4 dims (N, C, H, W); got shape {np.shape(X)}")
     for name, v in (("ox", ox), ("oy", oy)):
         if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-            raise TypeError(f"{fn}: {name} must be an integer number of pixels; got {v!r}")
+            raise NpnetTypeError(f"{fn}: {name} must be an integer number of pixels; got {v!r}")
     return np.roll(np.roll(X, int(ox), axis=3), int(oy), axis=2)
 
 
@@ -222,16 +229,16 @@ def save_image(path, img):
     The format follows the suffix (.png, .jpg, ...); JPEGs are written at quality 95. Returns the Path.
     """
     fn = "save_image"
-    path = Path(path)
+    path = _check.path(fn, "path", path)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
-        raise ValueError(f"{fn}: cannot tell the image format from the suffix of {path}; use .png or .jpg")
+        raise NpnetValueError(f"{fn}: cannot tell the image format from the suffix of {path}; use .png or .jpg")
     if not isinstance(img, Image.Image):
         a = np.asarray(img)
         if a.dtype != np.uint8:
-            raise TypeError(f"{fn}: img must be uint8 (use deprocess for network arrays); got dtype {a.dtype}")
+            raise NpnetTypeError(f"{fn}: img must be uint8 (use deprocess for network arrays); got dtype {a.dtype}")
         if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 3)):
-            raise ValueError(f"{fn}: img must have shape (H, W, 3) or (H, W); got {a.shape}")
+            raise NpnetValueError(f"{fn}: img must have shape (H, W, 3) or (H, W); got {a.shape}")
         img = Image.fromarray(a)
     options = {"quality": 95} if fmt == "JPEG" else {}
     with atomic_output(path) as tmp:
@@ -240,14 +247,25 @@ def save_image(path, img):
 
 
 def save_figure(fig, path):
-    """Render a ``matplotlib.figure.Figure`` to a PNG at ``path`` atomically; returns the Path.
+    """Render a ``matplotlib.figure.Figure`` to ``path`` atomically, in the format its suffix names
+    (``.png``, ``.jpg``, ``.pdf``, ``.svg``...); returns the Path.
 
     Works on a bare ``Figure`` (no pyplot), so saving never changes the user's matplotlib backend.
+    A suffix matplotlib cannot write is refused (never PNG bytes under another name).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    FigureCanvasAgg(fig)
-    path = Path(path)
+    fn = "save_figure"
+    if not isinstance(fig, Figure):
+        raise NpnetTypeError(f"{fn}: fig must be a matplotlib Figure; got {type(fig).__name__}")
+    canvas = FigureCanvasAgg(fig)
+    path = _check.path(fn, "path", path)
+    fmt = path.suffix.lower().lstrip(".")
+    supported = canvas.get_supported_filetypes()
+    if fmt not in supported:
+        raise NpnetValueError(f"{fn}: cannot write a figure as {path.suffix or 'a file without suffix'!r} "
+                              f"({path}); use one of {', '.join('.' + k for k in sorted(supported))}")
     with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=fig.dpi)
+        fig.savefig(tmp, format=fmt, dpi=fig.dpi)
     return path

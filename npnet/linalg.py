@@ -15,6 +15,7 @@ useful for small experiments (rank, singular values, the adjoint identity) and a
 import numpy as np
 
 from . import _check
+from .errors import NpnetValueError
 
 __all__ = ["conv_matrix", "conv_transpose_matrix"]
 
@@ -22,13 +23,13 @@ __all__ = ["conv_matrix", "conv_transpose_matrix"]
 def _as_4d(fn, w, layout):
     w = _check.float_array(fn, "w", w, (2, 4), layout)
     if 0 in w.shape:
-        raise ValueError(f"{fn}: w must have non-zero sizes {layout}; got shape {w.shape}")
+        raise NpnetValueError(f"{fn}: w must have non-zero sizes {layout}; got shape {w.shape}")
     return w[None, None] if w.ndim == 2 else w
 
 
 def _hw(fn, input_hw):
-    if len(tuple(input_hw)) != 2:
-        raise ValueError(f"{fn}: input_hw must be a pair (H, W); got {input_hw!r}")
+    if not isinstance(input_hw, (tuple, list)) or len(input_hw) != 2:
+        raise NpnetValueError(f"{fn}: input_hw must be a pair (H, W); got {input_hw!r}")
     return tuple(_check.positive_int(fn, "input_hw", v) for v in input_hw)
 
 
@@ -50,7 +51,7 @@ def conv_matrix(w, input_hw, stride=1, pad=0):
     pad = _check.nonnegative_int(fn, "pad", pad)
     F, C, HH, WW = w.shape
     if HH > H + 2 * pad or WW > W + 2 * pad:
-        raise ValueError(f"{fn}: kernel {HH}x{WW} is larger than the padded input {H + 2 * pad}x{W + 2 * pad}")
+        raise NpnetValueError(f"{fn}: kernel {HH}x{WW} is larger than the padded input {H + 2 * pad}x{W + 2 * pad}")
     Ho, Wo = 1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride
     A = np.zeros((F, Ho, Wo, C, H, W), dtype=w.dtype)
     # BEGIN SOLUTION
@@ -87,12 +88,12 @@ def conv_transpose_matrix(w, input_hw, stride=1, pad=0, output_padding=0):
     pad = _check.nonnegative_int(fn, "pad", pad)
     output_padding = _check.nonnegative_int(fn, "output_padding", output_padding)
     if output_padding >= stride:
-        raise ValueError(f"{fn}: output_padding must be smaller than the stride {stride}; got {output_padding}")
+        raise NpnetValueError(f"{fn}: output_padding must be smaller than the stride {stride}; got {output_padding}")
     C_in, C_out, HH, WW = w.shape
     Ho = (H - 1) * stride - 2 * pad + HH + output_padding
     Wo = (W - 1) * stride - 2 * pad + WW + output_padding
     if Ho < 1 or Wo < 1:
-        raise ValueError(f"{fn}: pad {pad} crops the whole {Ho}x{Wo} output")
+        raise NpnetValueError(f"{fn}: pad {pad} crops the whole {Ho}x{Wo} output")
     A = np.zeros((C_out, Ho, Wo, C_in, H, W), dtype=w.dtype)
     # BEGIN SOLUTION
     for h in range(H):

@@ -199,7 +199,7 @@ class Sequential(Module):
         self.layers = list(layers)
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, Module):
-                raise TypeError(f"Sequential: layer {i} must be a Module; got {type(layer).__name__}")
+                raise NpnetTypeError(f"Sequential: layer {i} must be a Module; got {type(layer).__name__}")
             self._children[str(i)] = layer
         self.outputs = [None] * len(self.layers)
 
@@ -247,9 +247,15 @@ class Conv2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True,
                  dtype=np.float32, rng=None):
         super().__init__()
+        fn = "Conv2d"
         rng = np.random.default_rng(rng)
-        k = _check.positive_int("Conv2d", "kernel_size", kernel_size)
-        dtype = _check.float_dtype("Conv2d", dtype)
+        in_channels = _check.positive_int(fn, "in_channels", in_channels)
+        out_channels = _check.positive_int(fn, "out_channels", out_channels)
+        k = _check.positive_int(fn, "kernel_size", kernel_size)
+        stride = _check.positive_int(fn, "stride", stride)
+        padding = _check.nonnegative_int(fn, "padding", padding)
+        bias = _check.boolean(fn, "bias", bias)
+        dtype = _check.float_dtype(fn, dtype)
         fan_in = in_channels * k * k
         self.params["weight"] = _uniform_init(rng, (out_channels, in_channels, k, k), fan_in, dtype)
         if bias:
@@ -274,8 +280,12 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32, rng=None):
         super().__init__()
+        fn = "Linear"
         rng = np.random.default_rng(rng)
-        dtype = _check.float_dtype("Linear", dtype)
+        in_features = _check.positive_int(fn, "in_features", in_features)
+        out_features = _check.positive_int(fn, "out_features", out_features)
+        bias = _check.boolean(fn, "bias", bias)
+        dtype = _check.float_dtype(fn, dtype)
         self.params["weight"] = _uniform_init(rng, (out_features, in_features), in_features, dtype)
         if bias:
             self.params["bias"] = _uniform_init(rng, (out_features,), in_features, dtype)
@@ -315,9 +325,12 @@ class MaxPool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False):
         super().__init__()
+        fn = "MaxPool2d"
+        kernel_size = _check.positive_int(fn, "kernel_size", kernel_size)
         self.pool_param = {"pool_height": kernel_size, "pool_width": kernel_size,
-                           "stride": kernel_size if stride is None else stride,
-                           "pad": padding, "ceil_mode": ceil_mode}
+                           "stride": kernel_size if stride is None else _check.positive_int(fn, "stride", stride),
+                           "pad": _check.nonnegative_int(fn, "padding", padding),
+                           "ceil_mode": _check.boolean(fn, "ceil_mode", ceil_mode)}
 
     def forward(self, x):
         out, self.cache = max_pool_forward(x, self.pool_param)
@@ -344,9 +357,8 @@ class Dropout(Module):
 
     def __init__(self, p=0.5, seed=None):
         super().__init__()
-        if not 0 <= p < 1:
-            raise ValueError(f"Dropout: p (drop probability) must be in [0, 1); got {p}")
-        self.p = p
+        # p is the probability of DROPPING a unit here.
+        self.p = _check.number("Dropout", "p", p, low=0, high=1, high_open=True)
         self.rng = np.random.default_rng(seed)
 
     def forward(self, x):
@@ -431,9 +443,13 @@ class AvgPool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
         super().__init__()
+        fn = "AvgPool2d"
+        kernel_size = _check.positive_int(fn, "kernel_size", kernel_size)
         self.pool_param = {"pool_height": kernel_size, "pool_width": kernel_size,
-                           "stride": kernel_size if stride is None else stride, "pad": padding,
-                           "ceil_mode": ceil_mode, "count_include_pad": count_include_pad}
+                           "stride": kernel_size if stride is None else _check.positive_int(fn, "stride", stride),
+                           "pad": _check.nonnegative_int(fn, "padding", padding),
+                           "ceil_mode": _check.boolean(fn, "ceil_mode", ceil_mode),
+                           "count_include_pad": _check.boolean(fn, "count_include_pad", count_include_pad)}
 
     def forward(self, x):
         out, self.cache = avg_pool_forward(x, self.pool_param)
@@ -480,6 +496,8 @@ class Unflatten(Module):
     def __init__(self, dim, unflattened_size):
         super().__init__()
         self.dim = dim
+        if not isinstance(unflattened_size, (tuple, list)):
+            raise NpnetTypeError(f"Unflatten: unflattened_size must be a tuple of sizes; got {unflattened_size!r}")
         self.unflattened_size = tuple(_check.positive_int("Unflatten", "unflattened_size", s)
                                       for s in unflattened_size)
 
@@ -610,6 +628,9 @@ class LayerNorm(_Norm):
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, dtype=np.float32):
         if isinstance(normalized_shape, (int, np.integer)):
             normalized_shape = (normalized_shape,)
+        if not isinstance(normalized_shape, (tuple, list)):
+            raise NpnetTypeError(f"LayerNorm: normalized_shape must be an int or a tuple of sizes; "
+                                 f"got {normalized_shape!r}")
         shape = tuple(_check.positive_int("LayerNorm", "normalized_shape", s) for s in normalized_shape)
         super().__init__(shape, eps, elementwise_affine, dtype)
 

@@ -87,17 +87,34 @@ class Optimizer:
                 config["learning_rate"] *= factor
 
 
+# Allowed range of every hyper-parameter (keyword arguments of _check.number). A decay or beta of 1
+# would stop the running averages from ever moving (and divide by zero in Adam's bias correction).
+HYPER_PARAMETERS = {
+    "learning_rate": {"low": 0},
+    "momentum": {"low": 0, "high": 1, "high_open": True},
+    "decay_rate": {"low": 0, "high": 1, "high_open": True},
+    "beta1": {"low": 0, "high": 1, "high_open": True},
+    "beta2": {"low": 0, "high": 1, "high_open": True},
+    "epsilon": {"low": 0, "low_open": True},
+}
+
+
 def _prepare(fn, w, dw, config, defaults):
-    """Validate ``w``/``dw``, fill ``config`` with ``defaults`` and return them (dw cast to w's dtype)."""
+    """Validate ``w``/``dw`` and the hyper-parameters, fill ``config`` with ``defaults`` and return them
+    (dw cast to w's dtype). Gradients must be finite: one NaN step would make every weight NaN."""
     w = _check.float_array(fn, "w", w)
     dw = _check.float_array(fn, "dw", dw)
     _check.same_shape(fn, "dw", dw, w.shape, ref_name="w")
+    _check.finite(fn, "w", w)
+    _check.finite(fn, "dw", dw)
     if config is None:
         config = {}
     elif not isinstance(config, dict):
-        raise TypeError(f"{fn}: config must be a dict or None; got {type(config).__name__}")
+        raise NpnetTypeError(f"{fn}: config must be a dict or None; got {type(config).__name__}")
+    _check.params(fn, "config", config, defaults=defaults)
     for key, value in defaults.items():
         config.setdefault(key, value)
+    config.update(_check.hyper(fn, config, HYPER_PARAMETERS, prefix="config"))
     return w, dw.astype(w.dtype, copy=False), config
 
 
@@ -138,7 +155,7 @@ def sgd_momentum(w, dw, config=None):
         next_w: shaped like ``w``. config: the updated dict.
     """
     fn = "sgd_momentum"
-    w, dw, config = _prepare(fn, w, dw, config, {"learning_rate": 1e-2, "momentum": 0.9})
+    w, dw, config = _prepare(fn, w, dw, config, {"learning_rate": 1e-2, "momentum": 0.9, "velocity": None})
     v = _state(fn, config, "velocity", w)
     # BEGIN SOLUTION
     v = config["momentum"] * v - config["learning_rate"] * dw
@@ -162,7 +179,8 @@ def rmsprop(w, dw, config=None):
         next_w: shaped like ``w``. config: the updated dict.
     """
     fn = "rmsprop"
-    w, dw, config = _prepare(fn, w, dw, config, {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8})
+    w, dw, config = _prepare(fn, w, dw, config, {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8,
+                                                 "cache": None})
     cache = _state(fn, config, "cache", w)
     # BEGIN SOLUTION
     cache = config["decay_rate"] * cache + (1 - config["decay_rate"]) * dw * dw
@@ -188,7 +206,7 @@ def adam(w, dw, config=None):
     """
     fn = "adam"
     w, dw, config = _prepare(fn, w, dw, config, {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999,
-                                                 "epsilon": 1e-8, "t": 0})
+                                                 "epsilon": 1e-8, "t": 0, "m": None, "v": None})
     m, v = _state(fn, config, "m", w), _state(fn, config, "v", w)
     t = _check.nonnegative_int(fn, "config['t']", config["t"])
     beta1, beta2 = config["beta1"], config["beta2"]

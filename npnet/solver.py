@@ -14,16 +14,15 @@ Checkpoints are ``.npz`` files: ``params/<name>`` arrays, ``optim/<name>/<key>``
 ``meta`` JSON string (epoch, loss history, scalar optimiser settings, model configuration).
 """
 import json
-import numbers
-from pathlib import Path
+import zipfile
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from . import _check, optim
 from .data.coco import sample_coco_minibatch
-from .data.lookup import atomic_output
-from .errors import NpnetTypeError, NpnetValueError, TrainingDivergedError
+from ._io import atomic_output
+from .errors import DataNotFoundError, FileFormatError, NpnetTypeError, NpnetValueError, TrainingDivergedError
 
 __all__ = ["Solver", "CaptioningSolver", "read_checkpoint", "plot_loss_history"]
 
@@ -58,13 +57,13 @@ class _SolverBase:
         if opts["optim_config"] is not None and not isinstance(opts["optim_config"], dict):
             raise NpnetTypeError(f"{fn}: optim_config must be a dict; got {type(opts['optim_config']).__name__}")
         self.optim_config = dict(opts["optim_config"] or {})
-        if isinstance(opts["lr_decay"], bool) or not isinstance(opts["lr_decay"], numbers.Real):
-            raise NpnetValueError(f"{fn}: lr_decay must be a real number; got {opts['lr_decay']!r}")
-        self.lr_decay = float(opts["lr_decay"])
+        # Checked here, not at the first step, so a bad --lr fails before any data is loaded or time spent.
+        self.optim_config.update(_check.hyper(fn, self.optim_config, optim.HYPER_PARAMETERS, prefix="optim_config"))
+        self.lr_decay = _check.number(fn, "lr_decay", opts["lr_decay"], low=0, low_open=True)
         self.batch_size = _check.positive_int(fn, "batch_size", opts["batch_size"])
         self.num_epochs = _check.nonnegative_int(fn, "num_epochs", opts["num_epochs"])
         self.print_every = _check.positive_int(fn, "print_every", opts["print_every"])
-        self.verbose = bool(opts["verbose"])
+        self.verbose = _check.boolean(fn, "verbose", opts["verbose"])
         self.checkpoint_name = opts["checkpoint_name"]
         self.rng = opts["rng"]
         return opts
@@ -79,9 +78,14 @@ class _SolverBase:
         loss = float(loss)
         if not np.isfinite(loss):
             self._diverged(f"the loss is {loss} at iteration {iteration}")
+        bad = [name for name, g in grads.items() if not np.isfinite(g).all()]
+        if bad:
+            self._diverged(f"the gradient of {', '.join(bad)} holds NaN/Inf at iteration {iteration}")
         self.loss_history.append(loss)
         for name, w in self.model.params.items():
             next_w, self.optim_configs[name] = self.update_rule(w, grads[name], self.optim_configs[name])
+            if not np.isfinite(next_w).all():
+                self._diverged(f"the update of {name} overflowed at iteration {iteration}")
             self.model.params[name] = next_w
 
     def _diverged(self, what):
@@ -326,25 +330,40 @@ class Solver(_SolverBase):
             self.model.params = {k: v.copy() for k, v in self.best_params.items()}
 
 
+_META_TYPES = {"epoch": int, "loss_history": list, "optim": dict}
+
+
 def read_checkpoint(path):
     """Read a checkpoint written by ``save_checkpoint`` of :class:`Solver` or :class:`CaptioningSolver`.
 
     Returns:
         dict with ``params`` ({name: array}), ``optim`` ({name: {key: array}}) and ``meta`` (dict).
     Raises:
-        FileNotFoundError if ``path`` does not exist; ValueError if it is not such a checkpoint.
+        FileNotFoundError if ``path`` does not exist; :class:`npnet.errors.FileFormatError` (a
+        ``ValueError``) naming the file if it is truncated, corrupt or not such a checkpoint.
     """
-    path = Path(path)
+    fn = "read_checkpoint"
+    path = _check.path(fn, "path", path)
     if not path.is_file():
-        raise FileNotFoundError(f"read_checkpoint: no checkpoint file at {path}")
+        raise DataNotFoundError(f"{fn}: no checkpoint file at {path}")
     try:
         with np.load(path, allow_pickle=False) as f:
             contents = {k: f[k] for k in f.files}
-    except (OSError, ValueError) as err:
-        raise ValueError(f"read_checkpoint: {path} is not a readable .npz file ({err})") from None
+    # A truncated or garbled zip raises any of these from inside zipfile / NumPy's format reader.
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as err:
+        raise FileFormatError(f"{fn}: {path} is not a readable .npz file, it may be truncated or corrupt "
+                              f"({type(err).__name__}: {err})") from None
     if "meta" not in contents:
-        raise ValueError(f"read_checkpoint: {path} is not an npnet checkpoint (no 'meta' entry)")
-    meta = json.loads(str(contents.pop("meta")))
+        raise FileFormatError(f"{fn}: {path} is not an npnet checkpoint (no 'meta' entry)")
+    try:
+        meta = json.loads(str(contents.pop("meta")))
+    except ValueError as err:
+        raise FileFormatError(f"{fn}: {path} has an unreadable 'meta' entry ({err})") from None
+    if (not isinstance(meta, dict) or any(not isinstance(meta.get(k), t) for k, t in _META_TYPES.items())
+            or not all(isinstance(v, (int, float)) for v in meta["loss_history"])
+            or not all(isinstance(v, dict) for v in meta["optim"].values())):
+        raise FileFormatError(f"{fn}: {path} has a 'meta' entry without "
+                              f"{', '.join(f'{k} ({t.__name__})' for k, t in _META_TYPES.items())}")
     params, states = {}, {}
     for key, value in contents.items():
         kind, _, rest = key.partition("/")
@@ -354,7 +373,7 @@ def read_checkpoint(path):
             name, _, state_key = rest.rpartition("/")
             states.setdefault(name, {})[state_key] = value
     if not params:
-        raise ValueError(f"read_checkpoint: {path} holds no parameters")
+        raise FileFormatError(f"{fn}: {path} holds no parameters")
     return {"params": params, "optim": states, "meta": meta}
 
 
@@ -362,10 +381,14 @@ def plot_loss_history(loss_history, path, title="Training loss history"):
     """Save a PNG of the loss at every iteration (written atomically); returns ``path``."""
     # A bare Figure (no pyplot) leaves the user's backend and open figures alone.
     from matplotlib.figure import Figure
-    losses = np.asarray(loss_history, dtype=np.float64)
+    fn = "plot_loss_history"
+    path = _check.path(fn, "path", path)
+    try:
+        losses = np.asarray(loss_history, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise NpnetTypeError(f"{fn}: loss_history must be a sequence of numbers; got {loss_history!r:.60}") from None
     if losses.ndim != 1 or losses.size == 0:
-        raise ValueError(f"plot_loss_history: loss_history must be a non-empty 1-D sequence; got shape "
-                         f"{losses.shape}")
+        raise NpnetValueError(f"{fn}: loss_history must be a non-empty 1-D sequence; got shape {losses.shape}")
     fig = Figure(figsize=(6, 4))
     ax = fig.subplots()
     ax.plot(np.arange(1, losses.size + 1), losses)

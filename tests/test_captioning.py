@@ -77,7 +77,7 @@ def test_bad_inputs_raise():
         model.loss(np.zeros((2, 3)), np.zeros((2, 1), dtype=int))
     with pytest.raises(TypeError, match="captions must hold integer"):
         model.loss(np.zeros((2, 3)), np.zeros((2, 5)))
-    with pytest.raises(ValueError, match=r"x must lie in \[0, 3\)"):
+    with pytest.raises(ValueError, match=r"CaptioningRNN.loss: captions must hold word indices in \[0, 3\)"):
         model.loss(np.zeros((2, 3)), np.full((2, 5), 3))
     with pytest.raises(ValueError, match="cell_type must be 'rnn' or 'lstm'"):
         CaptioningRNN(TINY, cell_type="gru")

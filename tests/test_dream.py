@@ -67,7 +67,7 @@ def test_dream_errors(model):
         deep_dream(x, layer=13, model=model)
     with pytest.raises(ValueError, match="octave_scale must be a finite number > 1"):
         deep_dream(x, octave_scale=1.0, model=model)
-    with pytest.raises(ValueError, match="step_size must be a finite number > 0"):
+    with pytest.raises(ValueError, match="step_size must be a positive finite number; got -0.1"):
         deep_dream(x, step_size=-0.1, model=model)
     with pytest.raises(FileNotFoundError, match="no image"):
         deep_dream("no/such/image.jpg", model=model)

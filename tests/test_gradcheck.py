@@ -6,7 +6,7 @@ import gradcheck
 from gradcheck import (check_backward, eval_numerical_gradient, eval_numerical_gradient_array,
                        grad_check_sparse, rel_error)
 from gradcheck.__main__ import main
-from gradcheck.registry import CHECKS, register, run_check, select
+from gradcheck.registry import CHECKS, layer_error, register, run_check, select
 
 
 @pytest.mark.parametrize("check", select(), ids=lambda c: c.name)
@@ -112,3 +112,115 @@ def test_registry_refuses_duplicate_names():
     with pytest.raises(ValueError, match="exists already"):
         register("relu")(lambda rng: 0.0)
     assert gradcheck.CHECKS is CHECKS
+
+
+# ---------------------------------------------------------------- a broken backward is reported as broken
+def _affine(x, w):
+    return x @ w, (x, w)
+
+
+def _right(dout, cache):
+    x, w = cache
+    return dout @ w.T, x.T @ dout
+
+
+BROKEN_BACKWARDS = {
+    "nan": lambda dout, cache: (np.full_like(_right(dout, cache)[0], np.nan), _right(dout, cache)[1]),
+    "one_nan": lambda dout, cache: (np.where(np.arange(_right(dout, cache)[0].size).reshape(-1, 3) == 4, np.nan,
+                                             _right(dout, cache)[0]), _right(dout, cache)[1]),
+    "inf": lambda dout, cache: (_right(dout, cache)[0], np.full_like(_right(dout, cache)[1], np.inf)),
+    "wrong_sign": lambda dout, cache: tuple(-g for g in _right(dout, cache)),
+    "zero": lambda dout, cache: tuple(np.zeros_like(g) for g in _right(dout, cache)),
+}
+
+
+def _inputs(seed=0):
+    rng = np.random.default_rng(seed)
+    return [rng.standard_normal((4, 3)), rng.standard_normal((3, 2))]
+
+
+def test_layer_error_passes_a_right_backward():
+    assert layer_error(_affine, _right, _inputs(), np.random.default_rng(1)) < 1e-8
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN_BACKWARDS))
+def test_layer_error_reports_a_broken_backward(kind):
+    err = layer_error(_affine, BROKEN_BACKWARDS[kind], _inputs(), np.random.default_rng(1))
+    # NaN compares false with every threshold; `max(0.0, nan)` used to turn it into a perfect 0.0.
+    assert not err <= 1e-2, f"{kind}: error {err} would pass"
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN_BACKWARDS))
+def test_check_backward_reports_a_broken_backward(kind):
+    x, w = _inputs()
+    dout = np.random.default_rng(2).standard_normal((4, 2))
+    grads = BROKEN_BACKWARDS[kind](dout, (x, w))
+    err = check_backward(lambda a, b: a @ b, [x, w], dout, list(grads))
+    assert not err <= 1e-2, f"{kind}: error {err} would pass"
+    assert check_backward(lambda a, b: a @ b, [x, w], dout, list(_right(dout, (x, w)))) < 1e-6
+
+
+def test_sparse_check_reports_nan():
+    x = np.ones((2, 2))
+    errors = grad_check_sparse(lambda z: float(np.sum(z)), x, np.full((2, 2), np.nan), num_checks=3, verbose=False)
+    assert all(np.isnan(errors))
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN_BACKWARDS))
+def test_command_line_fails_a_broken_backward(kind, capsys):
+    name = f"broken_{kind}"
+
+    @register(name, threshold=1e-7)
+    def _(rng):
+        return layer_error(_affine, BROKEN_BACKWARDS[kind], _inputs(), rng)
+
+    try:
+        assert main([name, "relu"]) == 1
+        rows = {line.split(" | ")[0].strip(): line.split(" | ")[-1].strip()
+                for line in capsys.readouterr().out.splitlines()[2:-1]}
+        assert rows == {name: "FAIL", "relu": "ok"}
+    finally:
+        del CHECKS[name]
+
+
+@pytest.mark.parametrize("call, match", [
+    (lambda x: eval_numerical_gradient(np.sum, x, verbose=False, h=0), r"eval_numerical_gradient: h must be a positive"),
+    (lambda x: eval_numerical_gradient_array(np.sin, x, x, h=-1e-5), r"eval_numerical_gradient_array: h must be a pos"),
+    (lambda x: eval_numerical_gradient_array(np.sin, x, x, h=float("nan")), r"h must be a positive finite number"),
+    (lambda x: eval_numerical_gradient_array(np.sin, x.astype(int), x), r"x must be a floating-point array"),
+    (lambda x: eval_numerical_gradient(np.sum, x > 0, verbose=False), r"x must be a floating-point array.*got dtype bool"),
+    (lambda x: grad_check_sparse(np.sum, x, x, num_checks=-1, verbose=False), r"num_checks must be a non-negative int"),
+    (lambda x: grad_check_sparse(np.sum, x, x[:1], verbose=False), r"analytic_grad must have the shape of x"),
+    (lambda x: check_backward(np.sin, [x], x, [x], h=0), r"check_backward: h must be a positive finite number"),
+    (lambda x: check_backward(np.sin, [x], x, [x], num_directions=0), r"num_directions must be a positive integer"),
+    (lambda x: check_backward(np.sin, [x.astype(int)], x, [x]), r"check_backward: inputs\[0\] must be a floating"),
+    (lambda x: check_backward(np.sin, [x], x, [x, x]), r"check_backward: grads must hold one gradient"),
+])
+def test_numerical_gradient_arguments_are_checked(call, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        call(np.ones((2, 3)))
+
+
+def test_module_and_model_errors_report_nan_gradients():
+    from gradcheck.registry import model_error, module_error
+    from npnet.nn import Linear
+
+    class NanLinear(Linear):
+        def backward(self, dout):
+            dx = super().backward(dout)
+            self.grads["bias"] = np.full_like(self.grads["bias"], np.nan)
+            return dx
+
+    x = np.random.default_rng(0).standard_normal((2, 3))
+    assert module_error(Linear(3, 2, dtype=np.float64, rng=0), x.copy(), np.random.default_rng(1)) < 1e-7
+    assert np.isnan(module_error(NanLinear(3, 2, dtype=np.float64, rng=0), x.copy(), np.random.default_rng(1)))
+
+    class NanModel:
+        params = {"w": np.ones(2), "b": np.zeros(2)}
+
+        def loss(self, X, y):
+            return float(np.sum(self.params["w"] * X)), {"w": X.copy(), "b": np.full(2, np.nan)}
+
+    X = np.array([1.0, 2.0])
+    assert not model_error(NanModel(), X, None) <= 1e-7            # NaN, not 0
+    assert model_error(NanModel(), X, None, zero=("b",)) == 1.0     # a NaN "zero" gradient is an error of 1

@@ -109,7 +109,9 @@ def test_batchnorm_float32():
     (np.zeros((2, 3, 1)), np.ones(3), {"mode": "train"}, ValueError, r"x must have 2 dims \(N, D\)"),
     (np.zeros((2, 3), dtype=np.int32), np.ones(3), {"mode": "train"}, TypeError, "floating-point"),
     (np.zeros((2, 3)), np.ones(4), {"mode": "train"}, ValueError, r"gamma must have shape \(3,\); got \(4,\)"),
-    (np.zeros((2, 3)), np.ones(3), {}, ValueError, r"bn_param\['mode'\] must be 'train' or 'test'; got None"),
+    (np.zeros((2, 3)), np.ones(3), {}, ValueError, r"bn_param is missing key\(s\) \['mode'\]"),
+    (np.zeros((2, 3)), np.ones(3), {"mode": "train", "momentun": 0.1}, ValueError,
+     r"unknown bn_param key\(s\) \['momentun'\]"),
     (np.zeros((2, 3)), np.ones(3), {"mode": "train", "momentum": 1.5}, ValueError, "momentum.*got 1.5"),
     (np.zeros((2, 3)), np.ones(3), {"mode": "train", "eps": 0}, ValueError, "eps.*positive"),
     (np.zeros((1, 3)), np.ones(3), {"mode": "train"}, ValueError, "more than 1 value per feature"),
@@ -226,7 +228,7 @@ def test_concat_errors():
         L.concat_forward([np.zeros((2, 1, 3)), np.zeros((2, 1))])
     with pytest.raises(ValueError, match="concat_forward: xs must be a non-empty list"):
         L.concat_forward([])
-    with pytest.raises(ValueError, match=r"concat_forward: axis must be an integer in \[-2, 2\)"):
+    with pytest.raises(ValueError, match=r"concat_forward: axis \(for 2-dim inputs\) must be an integer in \[-2, 2\)"):
         L.concat_forward([np.zeros((2, 2))], axis=2)
     with pytest.raises(TypeError, match=r"concat_forward: xs\[0\] must be a floating-point array"):
         L.concat_forward([np.zeros((2, 2), int)])

@@ -158,7 +158,7 @@ def test_short_runs_lower_the_loss_at_every_step(model, iters):
 
 
 def test_bad_schedule_is_refused(model):
-    with pytest.raises(ValueError, match=r"style_transfer: learning_rate must be a finite number > 0; got 0"):
+    with pytest.raises(ValueError, match=r"style_transfer: learning_rate must be a positive finite number; got 0"):
         style_transfer("tubingen", "starry_night", learning_rate=0, model=model)
     with pytest.raises(ValueError, match=r"feature_inversion: content_layer must be an index of model.features"):
         feature_inversion("tubingen", content_layer=13, model=model)

@@ -86,14 +86,14 @@ def test_argument_errors(model, X):
     y = np.array([0])
     with pytest.raises(ValueError, match="smoothgrad: n_samples must be a positive integer; got 0"):
         smoothgrad(X, y, model, n_samples=0)
-    with pytest.raises(ValueError, match="smoothgrad: noise_level must be a real number >= 0; got -0.1"):
+    with pytest.raises(ValueError, match="smoothgrad: noise_level must be a finite number >= 0; got -0.1"):
         smoothgrad(X, y, model, noise_level=-0.1)
     with pytest.raises(ValueError, match=r"integrated_gradients: baseline must be a number or broadcast to X's "
                                          r"shape \(1, 3, 4, 4\); got shape \(2, 2\)"):
         integrated_gradients(X, y, model, baseline=np.zeros((2, 2)))
     with pytest.raises(ValueError, match=r"integrated_gradients: baseline contains 1 NaN/Inf"):
         integrated_gradients(X, y, model, baseline=np.full(1, np.nan))
-    with pytest.raises(ValueError, match="integration_nodes: method must be one of"):
+    with pytest.raises(ValueError, match="integrated_gradients: method must be one of"):
         integrated_gradients(X, y, model, method="simpson")
     with pytest.raises(ValueError, match="integration_nodes: the trapezoid rule needs steps >= 2; got 1"):
         integration_nodes(1, "trapezoid")
@@ -112,7 +112,7 @@ def test_argument_errors(model, X):
 def test_synthesis_errors(model, X):
     with pytest.raises(ValueError, match=r"make_fooling_image: y must lie in \[0, 2\); got values from 5 to 5"):
         make_fooling_image(X, 5, model)
-    with pytest.raises(ValueError, match="make_fooling_image: learning_rate must be a positive number; got 0"):
+    with pytest.raises(ValueError, match="make_fooling_image: learning_rate must be a positive finite number; got 0"):
         make_fooling_image(X, 1, model, learning_rate=0)
     with pytest.raises(ValueError, match=r"make_fooling_image: objective must be one of \('score', 'log_prob'\); "
                                          r"got 'margin'"):

@@ -18,14 +18,15 @@ set in exactly this layout from the real vocabulary, for tests and offline demos
 """
 import json
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from .. import _check
-from .lookup import atomic_output, find_data
+from .._io import atomic_folder
+from .lookup import find_data
+from ..errors import DataNotFoundError, FileFormatError, NpnetTypeError, NpnetValueError
 
 __all__ = ["load_coco_data", "sample_coco_minibatch", "decode_captions", "make_synthetic_coco"]
 
@@ -48,19 +49,22 @@ def _default_base_dir():
     try:
         archive = find_data("coco/coco_captioning.zip")
     except FileNotFoundError as err:
-        raise FileNotFoundError(f"load_coco_data: the COCO captioning data was not found.\n{first}\n{err}\n"
+        raise DataNotFoundError(f"load_coco_data: the COCO captioning data was not found.\n{first}\n{err}\n"
                                 f"Or pass base_dir= a folder laid out as described in npnet.data.coco.") from None
     target = archive.parent / "coco_captioning"
     if not (target / CAPTIONS_FILE).is_file():
         # Extract beside the archive, then move into place in one step so a crash leaves no half folder.
-        with tempfile.TemporaryDirectory(dir=archive.parent) as tmp, zipfile.ZipFile(archive) as zf:
-            zf.extractall(tmp)
-            found = [p.parent for p in Path(tmp).rglob(CAPTIONS_FILE)]
-            if not found:
-                raise ValueError(f"load_coco_data: {archive} holds no {CAPTIONS_FILE}")
-            if target.exists():
-                shutil.rmtree(target)
-            found[0].rename(target)
+        try:
+            with atomic_folder(target) as tmp, zipfile.ZipFile(archive) as zf:
+                zf.extractall(tmp / ".extract")
+                found = [p.parent for p in (tmp / ".extract").rglob(CAPTIONS_FILE)]
+                if not found:
+                    raise FileFormatError(f"load_coco_data: {archive} holds no {CAPTIONS_FILE}")
+                for item in found[0].iterdir():
+                    item.rename(tmp / item.name)
+                shutil.rmtree(tmp / ".extract")
+        except (zipfile.BadZipFile, EOFError) as err:
+            raise FileFormatError(f"load_coco_data: {archive} is not a readable zip archive ({err})") from None
     return target
 
 
@@ -68,37 +72,37 @@ def _read_h5(path, keys=None):
     """All datasets of an HDF5 file (or the named ones) as arrays, with clear errors."""
     import h5py
     if not path.is_file():
-        raise FileNotFoundError(f"load_coco_data: missing file {path} (see the layout in npnet.data.coco)")
+        raise DataNotFoundError(f"load_coco_data: missing file {path} (see the layout in npnet.data.coco)")
     try:
         with h5py.File(path, "r") as f:
             names = list(f.keys())
             missing = [k for k in (keys or ()) if k not in names]
             if missing:
-                raise ValueError(f"load_coco_data: {path.name} lacks dataset(s) {', '.join(map(repr, missing))}; "
-                                 f"it has {names}")
+                raise NpnetValueError(f"load_coco_data: {path.name} lacks dataset(s) {', '.join(map(repr, missing))}; "
+                                      f"it has {names}")
             return {k: np.asarray(f[k]) for k in (keys or names)}
     except OSError as err:
-        raise ValueError(f"load_coco_data: {path} is not a readable HDF5 file ({err})") from None
+        raise NpnetValueError(f"load_coco_data: {path} is not a readable HDF5 file ({err})") from None
 
 
 def _read_vocab(path, fn="load_coco_data"):
     if not Path(path).is_file():
-        raise FileNotFoundError(f"{fn}: missing vocabulary file {path}")
+        raise DataNotFoundError(f"{fn}: missing vocabulary file {path}")
     try:
         vocab = json.loads(Path(path).read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{fn}: {path} is not valid JSON ({err})") from None
+        raise NpnetValueError(f"{fn}: {path} is not valid JSON ({err})") from None
     if not isinstance(vocab, dict) or not {"idx_to_word", "word_to_idx"} <= set(vocab):
-        raise ValueError(f"{fn}: {path} must hold an object with 'idx_to_word' and 'word_to_idx'")
+        raise NpnetValueError(f"{fn}: {path} must hold an object with 'idx_to_word' and 'word_to_idx'")
     idx_to_word, word_to_idx = vocab["idx_to_word"], vocab["word_to_idx"]
     if (not isinstance(idx_to_word, list) or not isinstance(word_to_idx, dict)
             or len(idx_to_word) != len(word_to_idx)
             or any(not isinstance(i, int) or not 0 <= i < len(idx_to_word) or idx_to_word[i] != w
                    for w, i in word_to_idx.items())):
-        raise ValueError(f"{fn}: {path}: 'idx_to_word' (a list) and 'word_to_idx' (a dict) must be inverse "
-                         f"mappings of the same words")
+        raise NpnetValueError(f"{fn}: {path}: 'idx_to_word' (a list) and 'word_to_idx' (a dict) must be inverse "
+                              f"mappings of the same words")
     if "<NULL>" not in word_to_idx:
-        raise ValueError(f"{fn}: {path}: the vocabulary must contain '<NULL>'")
+        raise NpnetValueError(f"{fn}: {path}: the vocabulary must contain '<NULL>'")
     return vocab
 
 
@@ -112,27 +116,27 @@ def _validate(data, base, pca_features):
         feats, urls = data[f"{split}_features"], data[f"{split}_urls"]
         where = f"{base / CAPTIONS_FILE}"
         if caps.ndim != 2 or not np.issubdtype(caps.dtype, np.integer) or caps.shape[1] < 2:
-            raise ValueError(f"{fn}: {where}: {split}_captions must be an integer array (N, T + 1) with T >= 1; "
-                             f"got {caps.dtype} {caps.shape}")
+            raise NpnetValueError(f"{fn}: {where}: {split}_captions must be an integer array (N, T + 1) with T >= 1; "
+                                  f"got {caps.dtype} {caps.shape}")
         if idxs.shape != (caps.shape[0],) or not np.issubdtype(idxs.dtype, np.integer):
-            raise ValueError(f"{fn}: {where}: {split}_image_idxs must be integers of shape ({caps.shape[0]},), one "
-                             f"per caption; got {idxs.dtype} {idxs.shape}")
+            raise NpnetValueError(f"{fn}: {where}: {split}_image_idxs must be integers of shape ({caps.shape[0]},), "
+                                  f"one per caption; got {idxs.dtype} {idxs.shape}")
         if caps.size and (caps.min() < 0 or caps.max() >= vocab_size):
-            raise ValueError(f"{fn}: {where}: {split}_captions must hold word indices in [0, {vocab_size}); "
+            raise NpnetValueError(f"{fn}: {where}: {split}_captions must hold word indices in [0, {vocab_size}); "
                              f"got values from {caps.min()} to {caps.max()}")
         ffile = base / _features_file(split, pca_features)
         if feats.ndim != 2 or not np.issubdtype(feats.dtype, np.floating):
-            raise ValueError(f"{fn}: {ffile}: features must be a float array (images, D); got {feats.dtype} "
-                             f"{feats.shape}")
+            raise NpnetValueError(f"{fn}: {ffile}: features must be a float array (images, D); got {feats.dtype} "
+                                  f"{feats.shape}")
         if idxs.size and (idxs.min() < 0 or idxs.max() >= feats.shape[0]):
-            raise ValueError(f"{fn}: {where}: {split}_image_idxs must lie in [0, {feats.shape[0]}) (the rows of "
-                             f"{ffile.name}); got values from {idxs.min()} to {idxs.max()}")
+            raise NpnetValueError(f"{fn}: {where}: {split}_image_idxs must lie in [0, {feats.shape[0]}) (the rows of "
+                                  f"{ffile.name}); got values from {idxs.min()} to {idxs.max()}")
         if urls.shape[0] != feats.shape[0]:
-            raise ValueError(f"{fn}: {base / f'{split}2014_urls.txt'} has {urls.shape[0]} lines but "
-                             f"{ffile.name} has {feats.shape[0]} images")
+            raise NpnetValueError(f"{fn}: {base / f'{split}2014_urls.txt'} has {urls.shape[0]} lines but "
+                                  f"{ffile.name} has {feats.shape[0]} images")
         dims.add(feats.shape[1])
     if len(dims) > 1:
-        raise ValueError(f"{fn}: train and val features differ in size: {sorted(dims)}")
+        raise NpnetValueError(f"{fn}: train and val features differ in size: {sorted(dims)}")
 
 
 def _randint(rng, high, size):
@@ -159,16 +163,18 @@ def load_coco_data(base_dir=None, max_train=None, pca_features=True, rng=None):
         FileNotFoundError for a missing file; ValueError for a file with missing datasets, mismatched
         lengths or out-of-range indices.
     """
-    base = _default_base_dir() if base_dir is None else Path(base_dir)
+    if max_train is not None:
+        _check.positive_int("load_coco_data", "max_train", max_train)
+    base = _default_base_dir() if base_dir is None else _check.path("load_coco_data", "base_dir", base_dir)
     if not base.is_dir():
-        raise FileNotFoundError(f"load_coco_data: base_dir {base} is not a folder")
+        raise DataNotFoundError(f"load_coco_data: base_dir {base} is not a folder")
     data = _read_h5(base / CAPTIONS_FILE, [f"{s}_{k}" for s in SPLITS for k in ("captions", "image_idxs")])
     for split in SPLITS:
         path = base / _features_file(split, pca_features)
         data[f"{split}_features"] = _read_h5(path, ["features"])["features"]
         url_file = base / f"{split}2014_urls.txt"
         if not url_file.is_file():
-            raise FileNotFoundError(f"load_coco_data: missing file {url_file} (see the layout in npnet.data.coco)")
+            raise DataNotFoundError(f"load_coco_data: missing file {url_file} (see the layout in npnet.data.coco)")
         data[f"{split}_urls"] = np.asarray(url_file.read_text(encoding="utf-8").split())
     data.update(_read_vocab(base / VOCAB_FILE))
     _validate(data, base, pca_features)
@@ -193,11 +199,14 @@ def sample_coco_minibatch(data, batch_size=100, split="train", rng=None):
     """
     fn = "sample_coco_minibatch"
     if split not in SPLITS:
-        raise ValueError(f"{fn}: split must be 'train' or 'val'; got {split!r}")
+        raise NpnetValueError(f"{fn}: split must be 'train' or 'val'; got {split!r}")
+    if not isinstance(data, dict) or any(f"{split}_{k}" not in data for k in ("captions", "image_idxs", "features",
+                                                                             "urls")):
+        raise NpnetTypeError(f"{fn}: data must be the dict load_coco_data returns; got {type(data).__name__}")
     batch_size = _check.positive_int(fn, "batch_size", batch_size)
     captions = data[f"{split}_captions"]
     if captions.shape[0] == 0:
-        raise ValueError(f"{fn}: the {split} split holds no captions")
+        raise NpnetValueError(f"{fn}: the {split} split holds no captions")
     rng = np.random if rng is None else rng
     pick = rng.choice(captions.shape[0], batch_size)
     image_idxs = data[f"{split}_image_idxs"][pick]
@@ -213,10 +222,19 @@ def decode_captions(captions, idx_to_word):
     Returns:
         A list of N strings, or one string for a 1-D input.
     """
+    fn = "decode_captions"
     captions = np.asarray(captions)
     if not np.issubdtype(captions.dtype, np.integer) or captions.ndim not in (1, 2):
-        raise ValueError(f"decode_captions: captions must be integer word indices of shape (N, T) or (T,); "
-                         f"got {captions.dtype} {captions.shape}")
+        raise NpnetValueError(f"{fn}: captions must be integer word indices of shape (N, T) or (T,); "
+                              f"got {captions.dtype} {captions.shape}")
+    if not isinstance(idx_to_word, (list, tuple, dict)):
+        raise NpnetTypeError(f"{fn}: idx_to_word must be a list or a dict of words; got {type(idx_to_word).__name__}")
+    # A negative index would wrap around to the end of a list: a real word, silently wrong.
+    known = range(len(idx_to_word)) if not isinstance(idx_to_word, dict) else idx_to_word
+    unknown = sorted({int(i) for i in captions.ravel() if int(i) not in known})
+    if unknown:
+        raise NpnetValueError(f"{fn}: captions hold indices with no word in idx_to_word ({len(idx_to_word)} "
+                              f"words): {unknown[:5]}")
     decoded = []
     for row in np.atleast_2d(captions):
         words = []
@@ -242,7 +260,8 @@ def make_synthetic_coco(out_dir, vocab_json=None, num_train=100, num_val=40, num
     So captions can be predicted from features, and val images behave like train images.
 
     Args:
-        out_dir: folder to write into (created; files in it with the layout's names are replaced).
+        out_dir: folder to write; it must not exist, or hold only files of the layout (an earlier
+            synthetic set), and is replaced as a whole (written in a temporary folder, then renamed).
         vocab_json: a ``coco2014_vocab.json``; ``None`` finds ``coco/coco2014_vocab.json`` through
             :func:`npnet.data.lookup.find_data`. It is copied into ``out_dir``.
         num_train, num_val: number of captions per split.
@@ -253,17 +272,20 @@ def make_synthetic_coco(out_dir, vocab_json=None, num_train=100, num_val=40, num
         ``Path(out_dir)``.
     """
     fn = "make_synthetic_coco"
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    vocab_path = find_data(f"coco/{VOCAB_FILE}") if vocab_json is None else Path(vocab_json)
-    vocab = _read_vocab(vocab_path, fn)
-    w2i = vocab["word_to_idx"]
-    for special in _SPECIAL[:3]:
-        if special not in w2i:
-            raise ValueError(f"{fn}: the vocabulary must contain {special!r}")
+    out = _check.path(fn, "out_dir", out_dir)
+    seed = _check.number(fn, "seed", seed, integer=True, low=0, allow_none=True)
+    if out.exists():
+        if not out.is_dir():
+            raise NpnetValueError(f"{fn}: out_dir {out} is a file, not a folder")
+        foreign = sorted(p.name for p in out.iterdir() if p.name not in _layout_files())
+        if foreign:
+            raise NpnetValueError(f"{fn}: {out} holds files outside the coco_captioning layout "
+                                  f"({', '.join(foreign[:5])}); the folder is replaced as a whole, so give a "
+                                  f"new or empty folder")
     caption_length = _check.positive_int(fn, "caption_length", caption_length)
     if caption_length < 4:
-        raise ValueError(f"{fn}: caption_length must be at least 4 (<START>, 2 words, <END>); got {caption_length}")
+        raise NpnetValueError(f"{fn}: caption_length must be at least 4 (<START>, 2 words, <END>); "
+                              f"got {caption_length}")
     counts = {"train": _check.nonnegative_int(fn, "num_train", num_train),
               "val": _check.nonnegative_int(fn, "num_val", num_val)}
     images = {"train": num_train_images, "val": num_val_images}
@@ -272,11 +294,18 @@ def make_synthetic_coco(out_dir, vocab_json=None, num_train=100, num_val=40, num
         images[split] = _check.positive_int(fn, f"num_{split}_images", images[split] or default)
     pca_dim = _check.positive_int(fn, "pca_dim", pca_dim)
     fc7_dim = _check.positive_int(fn, "fc7_dim", fc7_dim)
+    # The numbers are checked first, so a bad one fails before any file is looked for.
+    vocab_path = find_data(f"coco/{VOCAB_FILE}") if vocab_json is None else _check.path(fn, "vocab_json", vocab_json)
+    vocab = _read_vocab(vocab_path, fn)
+    w2i = vocab["word_to_idx"]
+    for special in _SPECIAL[:3]:
+        if special not in w2i:
+            raise NpnetValueError(f"{fn}: the vocabulary must contain {special!r}")
 
     rng = np.random.default_rng(seed)
     words = np.array(sorted(i for w, i in w2i.items() if w not in _SPECIAL))
     if words.size < 2:
-        raise ValueError(f"{fn}: the vocabulary needs at least 2 ordinary words; got {words.size}")
+        raise NpnetValueError(f"{fn}: the vocabulary needs at least 2 ordinary words; got {words.size}")
     freq = 1.0 / np.arange(1, words.size + 1)
     freq /= freq.sum()
     to_fc7 = rng.standard_normal((len(w2i), fc7_dim)).astype(np.float32)
@@ -312,21 +341,27 @@ def make_synthetic_coco(out_dir, vocab_json=None, num_train=100, num_val=40, num
         features[split][False] = features[split][False] / fc7_scale
         features[split][True] = (features[split][True] - pca_mean) / pca_scale
 
-    _write_h5(out / CAPTIONS_FILE, arrays)
-    for split in SPLITS:
-        for pca in (True, False):
-            _write_h5(out / _features_file(split, pca), {"features": features[split][pca].astype(np.float32)})
-        with atomic_output(out / f"{split}2014_urls.txt") as tmp:
-            tmp.write_text("".join(u + "\n" for u in urls[split]), encoding="utf-8")
-    if (out / VOCAB_FILE).resolve() != vocab_path.resolve():
-        with atomic_output(out / VOCAB_FILE) as tmp:
-            tmp.write_text(json.dumps({"idx_to_word": vocab["idx_to_word"], "word_to_idx": w2i}), encoding="utf-8")
+    # Everything is written into a temporary folder that then replaces out_dir in one step, so an
+    # interrupted run leaves the old data set or the new one, never a mix of their files.
+    with atomic_folder(out) as tmp:
+        _write_h5(tmp / CAPTIONS_FILE, arrays)
+        for split in SPLITS:
+            for pca in (True, False):
+                _write_h5(tmp / _features_file(split, pca), {"features": features[split][pca].astype(np.float32)})
+            (tmp / f"{split}2014_urls.txt").write_text("".join(u + "\n" for u in urls[split]), encoding="utf-8")
+        (tmp / VOCAB_FILE).write_text(json.dumps({"idx_to_word": vocab["idx_to_word"], "word_to_idx": w2i}),
+                                      encoding="utf-8")
     return out
+
+
+def _layout_files():
+    """Names of every file of the coco_captioning layout."""
+    return ({CAPTIONS_FILE, VOCAB_FILE} | {f"{s}2014_urls.txt" for s in SPLITS}
+            | {_features_file(s, pca) for s in SPLITS for pca in (True, False)})
 
 
 def _write_h5(path, arrays):
     import h5py
-    with atomic_output(path) as tmp:
-        with h5py.File(tmp, "w") as f:
-            for name, value in arrays.items():
-                f.create_dataset(name, data=value)
+    with h5py.File(path, "w") as f:
+        for name, value in arrays.items():
+            f.create_dataset(name, data=value)

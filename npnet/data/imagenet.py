@@ -13,6 +13,7 @@ import numpy as np
 
 from npnet import _check
 from npnet.data.lookup import find_data
+from ..errors import NpnetValueError
 
 NUM_VAL_SAMPLES = 25
 
@@ -40,12 +41,12 @@ def load_imagenet_val(num=None):
         num = NUM_VAL_SAMPLES
     num = _check.positive_int("load_imagenet_val", "num", num)
     if num > NUM_VAL_SAMPLES:
-        raise ValueError(f"load_imagenet_val: num must be at most {NUM_VAL_SAMPLES} (the sample has "
-                         f"{NUM_VAL_SAMPLES} images); got {num}")
+        raise NpnetValueError(f"load_imagenet_val: num must be at most {NUM_VAL_SAMPLES} (the sample has "
+                              f"{NUM_VAL_SAMPLES} images); got {num}")
     path = find_data("imagenet/imagenet_val_25.npz")
     with np.load(path, allow_pickle=False) as f:
         X, y = f["X"], f["y"]
     if X.shape != (NUM_VAL_SAMPLES, 224, 224, 3) or X.dtype != np.uint8 or y.shape != (NUM_VAL_SAMPLES,):
-        raise ValueError(f"load_imagenet_val: {path} should hold X uint8 (25, 224, 224, 3) and y (25,); "
-                         f"got X {X.dtype} {X.shape} and y {y.shape}")
+        raise NpnetValueError(f"load_imagenet_val: {path} should hold X uint8 (25, 224, 224, 3) and y (25,); "
+                              f"got X {X.dtype} {X.shape} and y {y.shape}")
     return X[:num].copy(), y[:num].astype(np.int64), imagenet_class_names()

@@ -21,15 +21,14 @@ to ``.npz`` (no torch needed: see ``npnet.weights``). The result may be a ``.pth
 Setting ``NPNET_OFFLINE=1`` (the test suite does) turns every download off. When a file cannot be
 found, one ``FileNotFoundError`` lists each place that was searched and how to get the file.
 """
-import contextlib
 import hashlib
 import os
 import re
-import tempfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-from npnet.errors import DataNotFoundError, NpnetValueError
+from .._io import atomic_output  # noqa: F401  (re-exported: older code imports it from here)
+from ..errors import DataNotFoundError, NpnetTypeError, NpnetValueError
 
 # relpath -> (official URL, SHA-256 of the file, or None when no stable hash is published).
 # Files of the course with no official per-file URL (kitten, sky, composition_vii, muse, the check
@@ -152,32 +151,6 @@ def sha256_file(path, chunk=1 << 20):
     return h.hexdigest()
 
 
-@contextlib.contextmanager
-def atomic_output(path):
-    """Yield a temporary path in ``path``'s folder; on success move it onto ``path`` in one step.
-
-    Readers never see a half-written file, and a failure leaves any earlier ``path`` untouched.
-    The temporary name keeps ``path``'s suffix so writers that pick a format from it still work.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; give the usual permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-def _umask():
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _offline():
     return os.environ.get("NPNET_OFFLINE", "").strip().lower() in ("1", "true", "yes")
 
@@ -192,10 +165,13 @@ def _download(url, dest, sha256=None):
 
 
 def _check_relpath(relpath):
+    if not isinstance(relpath, (str, os.PathLike)):
+        raise NpnetTypeError(f"find_data: relpath must be a str path such as 'styles/tubingen.jpg'; "
+                             f"got {type(relpath).__name__}")
     p = PurePosixPath(str(relpath).replace(os.sep, "/"))
     if p.is_absolute() or not p.parts or ".." in p.parts:
-        raise ValueError(f"find_data: relpath must be relative to the data root, like "
-                         f"'imagenet/imagenet_val_25.npz'; got {str(relpath)!r}")
+        raise NpnetValueError(f"find_data: relpath must be relative to the data root, like "
+                              f"'imagenet/imagenet_val_25.npz'; got {str(relpath)!r}")
     return p.as_posix()
 
 

@@ -1,11 +1,11 @@
 """Elementwise activations (ReLU and its visualisation modes, leaky ReLU, sigmoid, tanh) and dropout."""
 import contextlib
 import contextvars
-import numbers
 
 import numpy as np
 
 from .. import _check
+from ..errors import NpnetValueError
 
 __all__ = ["RELU_MODES", "relu_mode", "get_relu_mode", "relu_forward", "relu_backward",
            "leaky_relu_forward", "leaky_relu_backward", "sigmoid", "sigmoid_forward", "sigmoid_backward",
@@ -20,7 +20,7 @@ _relu_mode = contextvars.ContextVar("npnet_relu_mode", default="standard")
 
 def _valid_relu_mode(fn, mode):
     if not isinstance(mode, str) or mode not in RELU_MODES:
-        raise ValueError(f"{fn}: mode must be one of {', '.join(map(repr, RELU_MODES))}; got {mode!r}")
+        raise NpnetValueError(f"{fn}: mode must be one of {', '.join(map(repr, RELU_MODES))}; got {mode!r}")
     return mode
 
 
@@ -87,6 +87,7 @@ def relu_backward(dout, cache, mode=None):
     """
     fn = "relu_backward"
     mode = get_relu_mode() if mode is None else _valid_relu_mode(fn, mode)
+    _check.cache("relu_backward", cache)
     x = cache
     dout = _check.dout(fn, dout, x.shape, x.dtype)
     # BEGIN SOLUTION
@@ -116,10 +117,8 @@ def leaky_relu_forward(x, alpha=0.01):
     """
     fn = "leaky_relu_forward"
     x = _check.float_array(fn, "x", x)
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not np.isfinite(alpha):
-        raise ValueError(f"{fn}: alpha must be a finite real number; got {alpha!r}")
     # A Python float keeps float32 inputs float32 (a NumPy float64 scalar would promote them).
-    alpha = float(alpha)
+    alpha = _check.number(fn, "alpha", alpha)
     # BEGIN SOLUTION
     out = np.where(x > 0, x, alpha * x)
     # END SOLUTION
@@ -135,6 +134,7 @@ def leaky_relu_backward(dout, cache):
     Returns:
         dx: shaped like ``x``.
     """
+    _check.cache("leaky_relu_backward", cache, 2)
     x, alpha = cache
     dout = _check.dout("leaky_relu_backward", dout, x.shape, x.dtype)
     # BEGIN SOLUTION
@@ -174,7 +174,7 @@ def sigmoid_forward(x):
         out: same shape and dtype as ``x``.
         cache: ``out`` (the derivative ``out * (1 - out)`` needs only the output).
     """
-    out = sigmoid(x)
+    out = sigmoid(_check.float_array("sigmoid_forward", "x", x))
     return out, out
 
 
@@ -187,6 +187,7 @@ def sigmoid_backward(dout, cache):
     Returns:
         dx: shaped like ``x``.
     """
+    _check.cache("sigmoid_backward", cache)
     out = cache
     dout = _check.dout("sigmoid_backward", dout, out.shape, out.dtype)
     # BEGIN SOLUTION
@@ -220,6 +221,7 @@ def tanh_backward(dout, cache):
     Returns:
         dx: shaped like ``x``.
     """
+    _check.cache("tanh_backward", cache)
     out = cache
     dout = _check.dout("tanh_backward", dout, out.shape, out.dtype)
     # BEGIN SOLUTION
@@ -248,21 +250,14 @@ def dropout_forward(x, dropout_param):
     """
     fn = "dropout_forward"
     x = _check.float_array(fn, "x", x)
-    if not isinstance(dropout_param, dict):
-        raise TypeError(f"{fn}: dropout_param must be a dict with 'mode', 'p' and optionally 'seed'; "
-                        f"got {type(dropout_param).__name__}")
-    mode = dropout_param.get("mode")
+    param = _check.params(fn, "dropout_param", dropout_param, required=("mode", "p"), defaults={"seed": None})
+    mode = param["mode"]
     if mode not in ("train", "test"):
-        raise ValueError(f"{fn}: dropout_param['mode'] must be 'train' or 'test'; got {mode!r}")
-    p = dropout_param.get("p")
-    if isinstance(p, bool) or not isinstance(p, numbers.Real) or not 0 < p <= 1:
-        raise ValueError(f"{fn}: dropout_param['p'] (probability of keeping a unit) must be in (0, 1]; "
-                         f"got {p!r}")
-    seed = dropout_param.get("seed")
-    if seed is not None:
-        seed = _check.nonnegative_int(fn, "dropout_param['seed']", seed)
-        if seed >= 2**32:
-            raise ValueError(f"{fn}: dropout_param['seed'] must be below 2**32 (a NumPy seed); got {seed}")
+        raise NpnetValueError(f"{fn}: dropout_param['mode'] must be 'train' or 'test'; got {mode!r}")
+    # p is the probability of KEEPING a unit; a seed seeds a NumPy RandomState, so it is below 2**32.
+    p = _check.number(fn, "dropout_param['p']", param["p"], low=0, high=1, low_open=True)
+    seed = _check.number(fn, "dropout_param['seed']", param["seed"], low=0, high=2**32, high_open=True, integer=True,
+                         allow_none=True)
     if mode == "test":
         return x.copy(), (None, x.shape, x.dtype)
     # CS231n's masks exactly: with a seed, the stream of np.random.seed(seed) (a private RandomState,
@@ -286,6 +281,7 @@ def dropout_backward(dout, cache):
         dx: shaped like ``x``.
     """
     fn = "dropout_backward"
+    _check.cache("dropout_backward", cache, 3)
     mask, shape, dtype = cache
     dout = _check.dout(fn, dout, shape, dtype)
     if mask is None:

@@ -2,6 +2,7 @@
 import numpy as np
 
 from .. import _check
+from ..errors import NpnetValueError
 
 __all__ = ["affine_forward", "affine_backward"]
 
@@ -23,7 +24,7 @@ def affine_forward(x, w, b):
     fn = "affine_forward"
     x = _check.float_array(fn, "x", x)
     if x.ndim < 2:
-        raise ValueError(f"{fn}: x must have at least 2 dims (N, d_1, ..., d_k); got shape {x.shape}")
+        raise NpnetValueError(f"{fn}: x must have at least 2 dims (N, d_1, ..., d_k); got shape {x.shape}")
     n, d = x.shape[0], int(np.prod(x.shape[1:]))
     w = _check.float_array(fn, "w", w, ndim=2, layout="(D, M)")
     _check.shape(fn, "w", w, (d, None))
@@ -48,6 +49,7 @@ def affine_backward(dout, cache):
         db: (M,).
     """
     fn = "affine_backward"
+    _check.cache("affine_backward", cache, 3)
     x, w, b = cache
     dout = _check.dout(fn, dout, (x.shape[0], w.shape[1]), x.dtype)
     # BEGIN SOLUTION

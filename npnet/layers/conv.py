@@ -15,6 +15,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .. import _check, kernels
+from ..errors import NpnetTypeError, NpnetValueError
 
 __all__ = [
     "conv_forward_naive", "conv_backward_naive", "conv_forward", "conv_backward",
@@ -27,12 +28,12 @@ BACKENDS = ("numba", "numpy")
 def fast_dtype(fn, x):
     """Raise ``TypeError`` unless ``x`` is float32 or float64, the dtypes the Numba kernels are compiled for."""
     if x.dtype not in (np.float32, np.float64):
-        raise TypeError(f"{fn}: x must be float32 or float64 for the compiled kernels; got dtype {x.dtype}")
+        raise NpnetTypeError(f"{fn}: x must be float32 or float64 for the compiled kernels; got dtype {x.dtype}")
 
 
 def _backend(fn, backend):
     if backend not in BACKENDS:
-        raise ValueError(f"{fn}: backend must be one of {BACKENDS}; got {backend!r}")
+        raise NpnetValueError(f"{fn}: backend must be one of {BACKENDS}; got {backend!r}")
 
 
 def _bias(fn, b, n, dtype):
@@ -45,7 +46,7 @@ def _bias(fn, b, n, dtype):
 
 def _kernel_shape(fn, w, layout):
     if 0 in w.shape:
-        raise ValueError(f"{fn}: w must have non-zero sizes {layout}; got shape {w.shape}")
+        raise NpnetValueError(f"{fn}: w must have non-zero sizes {layout}; got shape {w.shape}")
 
 
 def conv_output_size(size, k, stride, pad):
@@ -64,11 +65,11 @@ def _conv_setup(fn, x, w, b, conv_param):
     N, C, H, W = x.shape
     F, Cw, HH, WW = w.shape
     if Cw != C:
-        raise ValueError(f"{fn}: w must have shape (F, {C}, HH, WW) to match the {C} channels of x "
-                         f"{x.shape}; got {w.shape}")
+        raise NpnetValueError(f"{fn}: w must have shape (F, {C}, HH, WW) to match the {C} channels of x "
+                              f"{x.shape}; got {w.shape}")
     if HH > H + 2 * pad or WW > W + 2 * pad:
-        raise ValueError(f"{fn}: kernel {HH}x{WW} of w {w.shape} is larger than the padded input "
-                         f"{H + 2 * pad}x{W + 2 * pad} (x {x.shape}, pad {pad})")
+        raise NpnetValueError(f"{fn}: kernel {HH}x{WW} of w {w.shape} is larger than the padded input "
+                              f"{H + 2 * pad}x{W + 2 * pad} (x {x.shape}, pad {pad})")
     out_hw = (conv_output_size(H, HH, stride, pad), conv_output_size(W, WW, stride, pad))
     return x, w.astype(x.dtype, copy=False), _bias(fn, b, F, x.dtype), stride, pad, out_hw
 
@@ -116,6 +117,7 @@ def conv_backward_naive(dout, cache):
     Returns:
         dx (N, C, H, W), dw (F, C, HH, WW), db (F,) or None when the forward had no bias.
     """
+    _check.cache("conv_backward_naive", cache, 5)
     x, w, b, stride, pad = cache
     N, C, H, W = x.shape
     F, _, HH, WW = w.shape
@@ -226,6 +228,7 @@ def conv_backward(dout, cache, weight_grads=True):
     Returns:
         dx (N, C, H, W), dw (F, C, HH, WW) or None, db (F,) or None.
     """
+    _check.cache("conv_backward", cache, 7)
     x_shape, w, b, cols, stride, pad, backend = cache
     N, C, H, W = x_shape
     F, _, HH, WW = w.shape
@@ -278,16 +281,16 @@ def conv_transpose_forward(x, w, b, conv_param, backend="numba"):
     pad = _check.nonnegative_int(fn, "conv_param['pad']", p["pad"])
     op = _check.nonnegative_int(fn, "conv_param['output_padding']", p["output_padding"])
     if op >= stride:
-        raise ValueError(f"{fn}: conv_param['output_padding'] must be smaller than the stride {stride}; got {op}")
+        raise NpnetValueError(f"{fn}: conv_param['output_padding'] must be smaller than the stride {stride}; got {op}")
     N, C_in, H, W = x.shape
     Cw, C_out, HH, WW = w.shape
     if Cw != C_in:
-        raise ValueError(f"{fn}: w must have shape ({C_in}, C_out, HH, WW) to match the {C_in} channels of x "
-                         f"{x.shape}; got {w.shape}")
+        raise NpnetValueError(f"{fn}: w must have shape ({C_in}, C_out, HH, WW) to match the {C_in} channels of x "
+                              f"{x.shape}; got {w.shape}")
     Ho, Wo = (H - 1) * stride - 2 * pad + HH + op, (W - 1) * stride - 2 * pad + WW + op
     if Ho < 1 or Wo < 1:
-        raise ValueError(f"{fn}: pad {pad} crops the whole output of x {x.shape} with w {w.shape} "
-                         f"(would be {Ho}x{Wo})")
+        raise NpnetValueError(f"{fn}: pad {pad} crops the whole output of x {x.shape} with w {w.shape} "
+                              f"(would be {Ho}x{Wo})")
     w = w.astype(x.dtype, copy=False)
     b = _bias(fn, b, C_out, x.dtype)
     # BEGIN SOLUTION
@@ -310,6 +313,7 @@ def conv_transpose_backward(dout, cache):
     Returns:
         dx (N, C_in, H, W), dw (C_in, C_out, HH, WW), db (C_out,) or None when the forward had no bias.
     """
+    _check.cache("conv_transpose_backward", cache, 7)
     x, w, b, stride, pad, (Ho, Wo), backend = cache
     N, C_in, H, W = x.shape
     _, C_out, HH, WW = w.shape

@@ -9,14 +9,13 @@ import numpy as np
 
 from .. import _check
 from .activations import sigmoid
+from ..errors import NpnetValueError
 
 __all__ = ["softmax_loss", "svm_loss", "bce_with_logits", "mse"]
 
 
 def _scores_and_labels(fn, x, y):
     x = _check.float_array(fn, "x", x, ndim=2, layout="(N, C)")
-    if x.shape[0] == 0 or x.shape[1] == 0:
-        raise ValueError(f"{fn}: x needs at least one sample and one class; got shape {x.shape}")
     _check.finite(fn, "x", x)
     y = _check.labels(fn, "y", y, x.shape[0], x.shape[1])
     return x, y
@@ -24,8 +23,6 @@ def _scores_and_labels(fn, x, y):
 
 def _predictions_and_targets(fn, x, y):
     x = _check.float_array(fn, "x", x)
-    if x.size == 0:
-        raise ValueError(f"{fn}: x is empty (shape {x.shape}); the mean over no elements is undefined")
     y = _check.float_array(fn, "y", y)
     _check.same_shape(fn, "y", y, x.shape, "x")
     _check.finite(fn, "x", x)
@@ -116,7 +113,7 @@ def bce_with_logits(x, y):
     fn = "bce_with_logits"
     x, y = _predictions_and_targets(fn, x, y)
     if y.min() < 0 or y.max() > 1:
-        raise ValueError(f"{fn}: y must lie in [0, 1]; got values from {y.min()} to {y.max()}")
+        raise NpnetValueError(f"{fn}: y must lie in [0, 1]; got values from {y.min()} to {y.max()}")
     # BEGIN SOLUTION
     # exp(-|x|) underflowing to 0 for large |x| is the exact limit.
     with np.errstate(under="ignore"):
@@ -152,6 +149,6 @@ def mse(x, y):
     dx = 2 * diff / x.size
     # END SOLUTION
     if not np.isfinite(loss):
-        raise ValueError(f"{fn}: the squared differences overflow {x.dtype} (largest |x - y| is "
-                         f"{np.abs(diff).max():.3g}); rescale the data or use float64")
+        raise NpnetValueError(f"{fn}: the squared differences overflow {x.dtype} (largest |x - y| is "
+                              f"{np.abs(diff).max():.3g}); rescale the data or use float64")
     return float(loss), dx

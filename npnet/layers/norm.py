@@ -22,22 +22,15 @@ through the mean and the variance collapses to
 with both means over the group: one line, no intermediate gradients of ``mu`` and ``var``. The two
 subtracted terms project out the directions the normalisation removes (a constant shift and a scaling).
 """
-import numbers
-
 import numpy as np
 
 from .. import _check
+from ..errors import NpnetValueError
 
 __all__ = ["batchnorm_forward", "batchnorm_backward", "spatial_batchnorm_forward",
            "spatial_batchnorm_backward", "layernorm_forward", "layernorm_backward",
            "spatial_groupnorm_forward", "spatial_groupnorm_backward", "instance_norm_forward",
            "instance_norm_backward"]
-
-
-def _positive_real(fn, name, v):
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 < v < np.inf:
-        raise ValueError(f"{fn}: {name} must be a positive finite number; got {v!r}")
-    return float(v)
 
 
 def _scale_shift(fn, gamma, beta, c, dtype, shape=None):
@@ -62,6 +55,18 @@ def _normalize(x, axis, eps):
     return xhat, mean, var, inv_std
 
 
+def _finite_variance(fn, var, dtype):
+    """Refuse a variance that overflowed: ``inv_std`` would be 0 and every output silently ``beta``.
+
+    Finite inputs can overflow ``var`` (|x| above ~1e19 in float32, ~1e154 in float64); NaN or Inf
+    inputs give a NaN variance instead, which propagates to the output and is left alone.
+    """
+    if np.isposinf(var).any():
+        raise NpnetValueError(f"{fn}: the variance of x overflows {np.dtype(dtype).name} for "
+                              f"{int(np.isposinf(var).sum())} group(s); the values are too large to normalise, "
+                              f"scale x down (or use float64)")
+
+
 def _normalize_backward(dxhat, xhat, inv_std, axis):
     """Gradient through the normalisation ``xhat = (x - mean) / std`` with batch statistics over ``axis``."""
     # BEGIN SOLUTION
@@ -79,17 +84,13 @@ def _batchnorm_forward(fn, x, gamma, beta, bn_param):
     gamma, beta = _scale_shift(fn, gamma, beta, d, x.dtype)
     view = (1, d) + (1,) * (x.ndim - 2)  # broadcasts a per-feature vector against x
     gamma, beta = gamma.reshape(view), beta.reshape(view)
-    if not isinstance(bn_param, dict):
-        raise TypeError(f"{fn}: bn_param must be a dict with 'mode' and optionally 'eps', 'momentum', "
-                        f"'running_mean', 'running_var'; got {type(bn_param).__name__}")
-    mode = bn_param.get("mode")
+    param = _check.params(fn, "bn_param", bn_param, required=("mode",),
+                          defaults={"eps": 1e-5, "momentum": 0.9, "running_mean": None, "running_var": None})
+    mode = param["mode"]
     if mode not in ("train", "test"):
-        raise ValueError(f"{fn}: bn_param['mode'] must be 'train' or 'test'; got {mode!r}")
-    eps = _positive_real(fn, "bn_param['eps']", bn_param.get("eps", 1e-5))
-    momentum = bn_param.get("momentum", 0.9)
-    if isinstance(momentum, bool) or not isinstance(momentum, numbers.Real) or not 0 <= momentum <= 1:
-        raise ValueError(f"{fn}: bn_param['momentum'] must be in [0, 1]; got {momentum!r}")
-    momentum = float(momentum)
+        raise NpnetValueError(f"{fn}: bn_param['mode'] must be 'train' or 'test'; got {mode!r}")
+    eps = _check.number(fn, "bn_param['eps']", param["eps"], low=0, low_open=True)
+    momentum = _check.number(fn, "bn_param['momentum']", param["momentum"], low=0, high=1)
     running = {}
     for key in ("running_mean", "running_var"):
         if bn_param.get(key) is None:
@@ -99,14 +100,16 @@ def _batchnorm_forward(fn, x, gamma, beta, bn_param):
             _check.shape(fn, f"bn_param['{key}']", running[key], (d,))
             running[key] = running[key].astype(x.dtype, copy=False)
     if mode == "train" and m < 2:
-        raise ValueError(f"{fn}: train mode needs more than 1 value per feature to estimate a variance; "
-                         f"got {m}")
+        raise NpnetValueError(f"{fn}: train mode needs more than 1 value per feature to estimate a variance; "
+                              f"got {m}")
     # BEGIN SOLUTION
     if mode == "train":
         xhat, mean, var, inv_std = _normalize(x, axes, eps)
+        _finite_variance(fn, var, x.dtype)
         running["running_mean"] = momentum * running["running_mean"] + (1 - momentum) * mean.reshape(d)
         running["running_var"] = momentum * running["running_var"] + (1 - momentum) * var.reshape(d)
     else:
+        _finite_variance(fn, running["running_var"], x.dtype)
         inv_std = 1 / np.sqrt(running["running_var"].reshape(view) + eps)
         xhat = (x - running["running_mean"].reshape(view)) * inv_std
     out = gamma * xhat + beta
@@ -168,6 +171,7 @@ def batchnorm_backward(dout, cache):
     Returns:
         dx: (N, D); dgamma: (D,); dbeta: (D,).
     """
+    _check.cache("batchnorm_backward", cache, 5)
     xhat = cache[1]
     dout = _check.dout("batchnorm_backward", dout, xhat.shape, xhat.dtype)
     return _batchnorm_backward(dout, cache)
@@ -202,15 +206,15 @@ def spatial_batchnorm_backward(dout, cache):
     Returns:
         dx: (N, C, H, W); dgamma: (C,); dbeta: (C,).
     """
+    _check.cache("spatial_batchnorm_backward", cache, 5)
     xhat = cache[1]
     dout = _check.dout("spatial_batchnorm_backward", dout, xhat.shape, xhat.dtype)
     return _batchnorm_backward(dout, cache)
 
 
 def _eps(fn, name, param):
-    if not isinstance(param, dict):
-        raise TypeError(f"{fn}: {name} must be a dict (optionally with 'eps'); got {type(param).__name__}")
-    return _positive_real(fn, f"{name}['eps']", param.get("eps", 1e-5))
+    param = _check.params(fn, name, param, defaults={"eps": 1e-5})
+    return _check.number(fn, f"{name}['eps']", param["eps"], low=0, low_open=True)
 
 
 def layernorm_forward(x, gamma, beta, ln_param):
@@ -233,11 +237,13 @@ def layernorm_forward(x, gamma, beta, ln_param):
     gamma, beta = _scale_shift(fn, gamma, beta, x.shape[1], x.dtype)
     eps = _eps(fn, "ln_param", ln_param)
     if x.shape[1] < 2:
-        raise ValueError(f"{fn}: needs at least 2 features per sample to estimate a variance; got shape {x.shape}")
+        raise NpnetValueError(f"{fn}: needs at least 2 features per sample to estimate a variance; "
+                              f"got shape {x.shape}")
     # BEGIN SOLUTION
-    xhat, _, _, inv_std = _normalize(x, 1, eps)
+    xhat, _, var, inv_std = _normalize(x, 1, eps)
     out = gamma * xhat + beta
     # END SOLUTION
+    _finite_variance(fn, var, x.dtype)
     return out, (xhat, inv_std, gamma)
 
 
@@ -250,6 +256,7 @@ def layernorm_backward(dout, cache):
     Returns:
         dx: (N, D); dgamma: (D,); dbeta: (D,).
     """
+    _check.cache("layernorm_backward", cache, 3)
     xhat, inv_std, gamma = cache
     dout = _check.dout("layernorm_backward", dout, xhat.shape, xhat.dtype)
     # BEGIN SOLUTION
@@ -284,16 +291,17 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
     gamma, beta = _scale_shift(fn, gamma, beta, c, x.dtype, shape)
     G = _check.positive_int(fn, "G", G)
     if c % G:
-        raise ValueError(f"{fn}: G must divide the {c} channels of x; got G={G}")
+        raise NpnetValueError(f"{fn}: G must divide the {c} channels of x; got G={G}")
     eps = _eps(fn, "gn_param", gn_param)
     if (c // G) * h * w < 2:
-        raise ValueError(f"{fn}: needs at least 2 values per group; got x {x.shape} with G={G}")
+        raise NpnetValueError(f"{fn}: needs at least 2 values per group; got x {x.shape} with G={G}")
     g4 = gamma.reshape(1, c, 1, 1)
     # BEGIN SOLUTION
-    xhat, _, _, inv_std = _normalize(x.reshape(n, G, -1), 2, eps)
+    xhat, _, var, inv_std = _normalize(x.reshape(n, G, -1), 2, eps)
     xhat = xhat.reshape(x.shape)
     out = g4 * xhat + beta.reshape(1, c, 1, 1)
     # END SOLUTION
+    _finite_variance(fn, var, x.dtype)
     return out, (xhat, inv_std, g4, G, shape)
 
 
@@ -306,6 +314,7 @@ def spatial_groupnorm_backward(dout, cache):
     Returns:
         dx: (N, C, H, W); dgamma and dbeta shaped like the forward's ``gamma``.
     """
+    _check.cache("spatial_groupnorm_backward", cache, 5)
     xhat, inv_std, g4, G, shape = cache
     dout = _check.dout("spatial_groupnorm_backward", dout, xhat.shape, xhat.dtype)
     n = xhat.shape[0]
@@ -335,13 +344,14 @@ def instance_norm_forward(x, gamma, beta, eps=1e-5):
     fn = "instance_norm_forward"
     x = _check.float_array(fn, "x", x, ndim=4, layout="(N, C, H, W)")
     gamma, beta = _scale_shift(fn, gamma, beta, x.shape[1], x.dtype)
-    eps = _positive_real(fn, "eps", eps)
+    eps = _check.number(fn, "eps", eps, low=0, low_open=True)
     if x.shape[2] * x.shape[3] < 2:
-        raise ValueError(f"{fn}: needs more than 1 pixel per plane (H * W >= 2); got shape {x.shape}")
+        raise NpnetValueError(f"{fn}: needs more than 1 pixel per plane (H * W >= 2); got shape {x.shape}")
     # BEGIN SOLUTION
-    xhat, _, _, inv_std = _normalize(x, (2, 3), eps)
+    xhat, _, var, inv_std = _normalize(x, (2, 3), eps)
     out = gamma[:, None, None] * xhat + beta[:, None, None]
     # END SOLUTION
+    _finite_variance(fn, var, x.dtype)
     return out, (xhat, inv_std, gamma)
 
 
@@ -354,6 +364,7 @@ def instance_norm_backward(dout, cache):
     Returns:
         dx: (N, C, H, W); dgamma: (C,); dbeta: (C,).
     """
+    _check.cache("instance_norm_backward", cache, 3)
     xhat, inv_std, gamma = cache
     dout = _check.dout("instance_norm_backward", dout, xhat.shape, xhat.dtype)
     # BEGIN SOLUTION

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import _check
 from .activations import sigmoid
+from ..errors import NpnetTypeError, NpnetValueError
 
 __all__ = ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
            "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward",
@@ -32,8 +33,6 @@ def _recurrent_args(fn, x, prev, Wx, Wh, b, gates, x_layout):
     an LSTM (the width of Wx, Wh and b is ``gates * H``). Returns ``x, [states...], Wx, Wh, b``.
     """
     x = _check.float_array(fn, "x", x, ndim=len(x_layout.split(",")), layout=x_layout)
-    if x.ndim == 3 and x.shape[1] == 0:
-        raise ValueError(f"{fn}: x must hold at least one time step; got shape {x.shape}")
     n, d = x.shape[0], x.shape[-1]
     states = []
     for name, s in prev:
@@ -82,6 +81,7 @@ def rnn_step_backward(dnext_h, cache):
     Returns:
         dx: (N, D), dprev_h: (N, H), dWx: (D, H), dWh: (H, H), db: (H,).
     """
+    _check.cache("rnn_step_backward", cache, 5)
     x, prev_h, Wx, Wh, next_h = cache
     dnext_h = _check.dout("rnn_step_backward", dnext_h, next_h.shape, x.dtype, "dnext_h")
     # BEGIN SOLUTION
@@ -132,6 +132,7 @@ def rnn_backward(dh, cache):
     Returns:
         dx: (N, T, D), dh0: (N, H), dWx: (D, H), dWh: (H, H), db: (H,).
     """
+    _check.cache("rnn_backward", cache, 2)
     x_shape, steps = cache
     n, t_len, _ = x_shape
     dtype = steps[0][0].dtype
@@ -190,6 +191,7 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
         dx: (N, D), dprev_h: (N, H), dprev_c: (N, H), dWx: (D, 4H), dWh: (H, 4H), db: (4H,).
     """
     fn = "lstm_step_backward"
+    _check.cache("lstm_step_backward", cache, 8)
     x, prev_h, prev_c, Wx, Wh, ifo, g, tanh_c = cache
     dnext_h = _check.dout(fn, dnext_h, prev_h.shape, x.dtype, "dnext_h")
     dnext_c = _check.dout(fn, dnext_c, prev_c.shape, x.dtype, "dnext_c")
@@ -247,6 +249,7 @@ def lstm_backward(dh, cache):
     Returns:
         dx: (N, T, D), dh0: (N, H), dWx: (D, 4H), dWh: (H, 4H), db: (4H,).
     """
+    _check.cache("lstm_backward", cache, 2)
     x_shape, steps = cache
     n, t_len, _ = x_shape
     dtype = steps[0][0].dtype
@@ -270,12 +273,12 @@ def _indices(fn, name, idx, num, ndim_layout):
     """Return ``idx`` as an integer array of the given dims with every value in [0, num), or raise."""
     idx = np.asarray(idx)
     if not np.issubdtype(idx.dtype, np.integer):
-        raise TypeError(f"{fn}: {name} must hold integer word indices; got dtype {idx.dtype}")
+        raise NpnetTypeError(f"{fn}: {name} must hold integer word indices; got dtype {idx.dtype}")
     ndim = len(ndim_layout.split(","))
     if idx.ndim != ndim:
-        raise ValueError(f"{fn}: {name} must have {ndim} dims {ndim_layout}; got shape {idx.shape}")
+        raise NpnetValueError(f"{fn}: {name} must have {ndim} dims {ndim_layout}; got shape {idx.shape}")
     if idx.size and (idx.min() < 0 or idx.max() >= num):
-        raise ValueError(f"{fn}: {name} must lie in [0, {num}); got values from {idx.min()} to {idx.max()}")
+        raise NpnetValueError(f"{fn}: {name} must lie in [0, {num}); got values from {idx.min()} to {idx.max()}")
     return idx
 
 
@@ -310,6 +313,7 @@ def word_embedding_backward(dout, cache):
     Returns:
         dW: (V, D).
     """
+    _check.cache("word_embedding_backward", cache, 3)
     x, w_shape, dtype = cache
     dout = _check.dout("word_embedding_backward", dout, x.shape + (w_shape[1],), dtype)
     # BEGIN SOLUTION
@@ -352,6 +356,7 @@ def temporal_affine_backward(dout, cache):
     Returns:
         dx: (N, T, D), dw: (D, M), db: (M,).
     """
+    _check.cache("temporal_affine_backward", cache, 2)
     x, w = cache
     n, t_len, d = x.shape
     dout = _check.dout("temporal_affine_backward", dout, (n, t_len, w.shape[1]), x.dtype)
@@ -372,7 +377,7 @@ def temporal_softmax_loss(x, y, mask, verbose=False):
     Args:
         x: (N, T, V) scores.
         y: (N, T) integer targets, each in [0, V).
-        mask: (N, T) booleans (or 0/1 weights): which entries count.
+        mask: (N, T) booleans (or numbers that are all 0 or 1): which entries count.
         verbose: print the shape of the flattened gradient (as the course's version does).
     Returns:
         loss: scalar of the dtype of ``x``.
@@ -380,13 +385,17 @@ def temporal_softmax_loss(x, y, mask, verbose=False):
     """
     fn = "temporal_softmax_loss"
     x = _check.float_array(fn, "x", x, ndim=3, layout="(N, T, V)")
+    _check.finite(fn, "x", x)
     n, t_len, v = x.shape
     y = _indices(fn, "y", y, v, "(N, T)")
     _check.shape(fn, "y", y, (n, t_len))
     mask = np.asarray(mask)
     _check.shape(fn, "mask", mask, (n, t_len))
     if not (mask.dtype == bool or np.issubdtype(mask.dtype, np.number)):
-        raise TypeError(f"{fn}: mask must be a boolean or numeric array; got dtype {mask.dtype}")
+        raise NpnetTypeError(f"{fn}: mask must be a boolean or numeric array; got dtype {mask.dtype}")
+    if mask.dtype != bool and not np.isin(mask, (0, 1)).all():
+        raise NpnetValueError(f"{fn}: mask must hold only 0 and 1 (or booleans); got values such as "
+                              f"{mask[~np.isin(mask, (0, 1))].ravel()[0].item()!r}")
     # BEGIN SOLUTION
     x_flat, y_flat = x.reshape(n * t_len, v), y.ravel()
     weight = mask.reshape(n * t_len).astype(x.dtype)

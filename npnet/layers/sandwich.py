@@ -3,6 +3,7 @@
 Each forward calls the layers in order and keeps their caches in a tuple; each backward calls the
 matching backward functions in reverse order. Nothing new is computed here.
 """
+from .. import _check
 from .activations import relu_backward, relu_forward
 from .affine import affine_backward, affine_forward
 from .conv import conv_backward, conv_forward
@@ -29,6 +30,7 @@ def affine_relu_forward(x, w, b):
 
 def affine_relu_backward(dout, cache):
     """Backward pass of :func:`affine_relu_forward`: dout (N, M) -> dx (shape of x), dw (D, M), db (M,)."""
+    _check.cache("affine_relu_backward", cache, 2)
     fc_cache, relu_cache = cache
     # BEGIN SOLUTION
     da = relu_backward(dout, relu_cache, mode="standard")
@@ -54,6 +56,7 @@ def conv_relu_forward(x, w, b, conv_param):
 
 def conv_relu_backward(dout, cache):
     """Backward pass of :func:`conv_relu_forward`: dout (N, F, H', W') -> dx, dw, db."""
+    _check.cache("conv_relu_backward", cache, 2)
     conv_cache, relu_cache = cache
     # BEGIN SOLUTION
     da = relu_backward(dout, relu_cache, mode="standard")
@@ -81,6 +84,7 @@ def conv_relu_pool_forward(x, w, b, conv_param, pool_param):
 
 def conv_relu_pool_backward(dout, cache):
     """Backward pass of :func:`conv_relu_pool_forward`: dout (N, F, H'', W'') -> dx, dw, db."""
+    _check.cache("conv_relu_pool_backward", cache, 3)
     conv_cache, relu_cache, pool_cache = cache
     # BEGIN SOLUTION
     ds = max_pool_backward(dout, pool_cache)

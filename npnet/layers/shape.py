@@ -1,10 +1,10 @@
 """Layers that only move values: concatenation and pixel (un)shuffle. Their backward passes route
 each gradient back to the position its value came from, so they are exact permutations/splits."""
-import numbers
 
 import numpy as np
 
 from .. import _check
+from ..errors import NpnetValueError
 
 __all__ = ["concat_forward", "concat_backward", "pixel_shuffle_forward", "pixel_shuffle_backward",
            "pixel_unshuffle_forward", "pixel_unshuffle_backward"]
@@ -23,13 +23,11 @@ def concat_forward(xs, axis=1):
     """
     fn = "concat_forward"
     if not isinstance(xs, (list, tuple)) or not xs:
-        raise ValueError(f"{fn}: xs must be a non-empty list or tuple of arrays; got {xs!r:.80}")
+        raise NpnetValueError(f"{fn}: xs must be a non-empty list or tuple of arrays; got {xs!r:.80}")
     xs = [_check.float_array(fn, f"xs[{i}]", x) for i, x in enumerate(xs)]
     ndim = xs[0].ndim
-    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral) or not -ndim <= axis < ndim:
-        raise ValueError(f"{fn}: axis must be an integer in [{-ndim}, {ndim}) for {ndim}-dim inputs; "
-                         f"got {axis!r}")
-    axis = int(axis) % ndim
+    axis = _check.number(fn, f"axis (for {ndim}-dim inputs)", axis, low=-ndim, high=ndim, high_open=True,
+                         integer=True) % ndim
     expected = tuple(None if k == axis else s for k, s in enumerate(xs[0].shape))
     for i, x in enumerate(xs[1:], start=1):
         _check.shape(fn, f"xs[{i}] (sizes must match xs[0] except along axis {axis})", x, expected)
@@ -50,6 +48,7 @@ def concat_backward(dout, cache):
     Returns:
         List of gradients, one per input, each shaped like that input.
     """
+    _check.cache("concat_backward", cache, 4)
     sizes, axis, shape, dtype = cache
     dout = _check.dout("concat_backward", dout, shape, dtype)
     # BEGIN SOLUTION
@@ -95,8 +94,8 @@ def pixel_shuffle_forward(x, upscale_factor):
     x = _check.float_array(fn, "x", x, ndim=4, layout="(N, C*r*r, H, W)")
     r = _check.positive_int(fn, "upscale_factor", upscale_factor)
     if x.shape[1] % (r * r):
-        raise ValueError(f"{fn}: the channel count must be divisible by upscale_factor**2 = {r * r}; "
-                         f"got x of shape {x.shape}")
+        raise NpnetValueError(f"{fn}: the channel count must be divisible by upscale_factor**2 = {r * r}; "
+                              f"got x of shape {x.shape}")
     out = _shuffle(x, r)
     return out, (r, out.shape, x.dtype)
 
@@ -110,6 +109,7 @@ def pixel_shuffle_backward(dout, cache):
     Returns:
         dx: (N, C*r*r, H, W).
     """
+    _check.cache("pixel_shuffle_backward", cache, 3)
     r, shape, dtype = cache
     dout = _check.dout("pixel_shuffle_backward", dout, shape, dtype)
     return _unshuffle(dout, r)
@@ -132,8 +132,8 @@ def pixel_unshuffle_forward(x, downscale_factor):
     x = _check.float_array(fn, "x", x, ndim=4, layout="(N, C, H*r, W*r)")
     r = _check.positive_int(fn, "downscale_factor", downscale_factor)
     if x.shape[2] % r or x.shape[3] % r:
-        raise ValueError(f"{fn}: height and width must be divisible by downscale_factor = {r}; "
-                         f"got x of shape {x.shape}")
+        raise NpnetValueError(f"{fn}: height and width must be divisible by downscale_factor = {r}; "
+                              f"got x of shape {x.shape}")
     out = _unshuffle(x, r)
     return out, (r, out.shape, x.dtype)
 
@@ -147,6 +147,7 @@ def pixel_unshuffle_backward(dout, cache):
     Returns:
         dx: (N, C, H*r, W*r).
     """
+    _check.cache("pixel_unshuffle_backward", cache, 3)
     r, shape, dtype = cache
     dout = _check.dout("pixel_unshuffle_backward", dout, shape, dtype)
     return _shuffle(dout, r)

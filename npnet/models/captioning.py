@@ -10,6 +10,7 @@ predictions, greedily (:meth:`CaptioningRNN.sample`) or keeping the best few par
 import numpy as np
 
 from .. import _check
+from ..errors import NpnetTypeError, NpnetValueError
 from ..layers.affine import affine_backward, affine_forward
 from ..layers.rnn import (lstm_backward, lstm_forward, lstm_step_forward, rnn_backward, rnn_forward,
                           rnn_step_forward, temporal_affine_backward, temporal_affine_forward,
@@ -50,12 +51,9 @@ class CaptioningRNN:
                  dtype=np.float32, rng=None):
         fn = "CaptioningRNN"
         if cell_type not in _CELLS:
-            raise ValueError(f"{fn}: cell_type must be 'rnn' or 'lstm'; got {cell_type!r}")
-        if not isinstance(word_to_idx, dict) or "<NULL>" not in word_to_idx:
-            raise ValueError(f"{fn}: word_to_idx must be a dict containing '<NULL>'")
-        self.dtype = np.dtype(dtype)
-        if not np.issubdtype(self.dtype, np.floating):
-            raise TypeError(f"{fn}: dtype must be a floating-point type; got {self.dtype}")
+            raise NpnetValueError(f"{fn}: cell_type must be 'rnn' or 'lstm'; got {cell_type!r}")
+        _check.vocabulary(fn, word_to_idx)
+        self.dtype = _check.float_dtype(fn, dtype)
         self.cell_type = cell_type
         self.word_to_idx = dict(word_to_idx)
         self.idx_to_word = {i: w for w, i in self.word_to_idx.items()}
@@ -90,7 +88,7 @@ class CaptioningRNN:
         ckpt = read_checkpoint(path)
         config = ckpt["meta"].get("model")
         if config is None:
-            raise ValueError(f"CaptioningRNN.from_checkpoint: {path} holds no model configuration")
+            raise NpnetValueError(f"CaptioningRNN.from_checkpoint: {path} holds no model configuration")
         model = cls(rng=np.random.default_rng(0), **config)
         model.set_params(ckpt["params"], source=str(path))
         return model
@@ -99,7 +97,7 @@ class CaptioningRNN:
         """Replace every parameter by ``params[name]`` (checked for name and shape; cast to dtype)."""
         fn = "CaptioningRNN.set_params"
         if set(params) != set(self.params):
-            raise ValueError(f"{fn}: {source} has parameters {sorted(params)}; expected {sorted(self.params)}")
+            raise NpnetValueError(f"{fn}: {source} has parameters {sorted(params)}; expected {sorted(self.params)}")
         for name, value in params.items():
             value = _check.float_array(fn, name, value)
             _check.shape(fn, f"{source}[{name!r}]", value, self.params[name].shape)
@@ -108,6 +106,7 @@ class CaptioningRNN:
     def _features(self, fn, features):
         features = _check.float_array(fn, "features", features, ndim=2, layout="(N, D)")
         _check.shape(fn, "features", features, (None, self.input_dim))
+        _check.finite(fn, "features", features)
         return features.astype(self.dtype, copy=False)
 
     def loss(self, features, captions):
@@ -126,11 +125,13 @@ class CaptioningRNN:
         features = self._features(fn, features)
         captions = np.asarray(captions)
         if not np.issubdtype(captions.dtype, np.integer):
-            raise TypeError(f"{fn}: captions must hold integer word indices; got dtype {captions.dtype}")
+            raise NpnetTypeError(f"{fn}: captions must hold integer word indices; got dtype {captions.dtype}")
         if captions.ndim != 2 or captions.shape[0] != features.shape[0] or captions.shape[1] < 2:
-            raise ValueError(f"{fn}: captions must have shape ({features.shape[0]}, T + 1) with T >= 1, one "
-                             f"caption per feature row; got {captions.shape}")
-        # Out-of-range words are rejected by the embedding and the loss with a message naming them.
+            raise NpnetValueError(f"{fn}: captions must have shape ({features.shape[0]}, T + 1) with T >= 1, one "
+                                  f"caption per feature row; got {captions.shape}")
+        if captions.min() < 0 or captions.max() >= self.vocab_size:
+            raise NpnetValueError(f"{fn}: captions must hold word indices in [0, {self.vocab_size}); got values "
+                                  f"from {captions.min()} to {captions.max()}")
         captions_in, captions_out = captions[:, :-1], captions[:, 1:]
         mask = captions_out != self._null
         p = self.params
@@ -154,7 +155,7 @@ class CaptioningRNN:
     def _decoding_start(self, fn, features, max_length):
         """Validated features, the initial (h, c) states and ``max_length`` for the decoders."""
         if self._start is None:
-            raise ValueError(f"{fn}: the vocabulary has no '<START>' word to begin a caption with")
+            raise NpnetValueError(f"{fn}: the vocabulary has no '<START>' word to begin a caption with")
         features = self._features(fn, features)
         max_length = _check.positive_int(fn, "max_length", max_length)
         h0 = features @ self.params["W_proj"] + self.params["b_proj"]

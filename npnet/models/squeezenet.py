@@ -14,6 +14,7 @@ from ..layers import concat_backward, concat_forward
 from ..layers.conv import conv_output_size
 from ..layers.pool import pool_output_size
 from ..nn import Conv2d, Dropout, GlobalAvgPool2d, MaxPool2d, Module, ReLU, Sequential
+from ..errors import NpnetValueError
 
 NUM_CLASSES = 1000
 
@@ -28,6 +29,12 @@ class Fire(Module):
     def __init__(self, inplanes, squeeze_planes, expand1x1_planes, expand3x3_planes, dtype=np.float32,
                  rng=None):
         super().__init__()
+        fn = "Fire"
+        inplanes, squeeze_planes, expand1x1_planes, expand3x3_planes = (
+            _check.positive_int(fn, name, v) for name, v in (
+                ("inplanes", inplanes), ("squeeze_planes", squeeze_planes), ("expand1x1_planes", expand1x1_planes),
+                ("expand3x3_planes", expand3x3_planes)))
+        dtype = _check.float_dtype(fn, dtype)
         rng = np.random.default_rng(rng)
         self.squeeze = Conv2d(inplanes, squeeze_planes, 1, dtype=dtype, rng=rng)
         self.squeeze_activation = ReLU()
@@ -78,7 +85,8 @@ class SqueezeNet(Module):
     def __init__(self, version="1_1", num_classes=NUM_CLASSES, dtype=np.float32, seed=0):
         super().__init__()
         if version not in _FEATURES:
-            raise ValueError(f"SqueezeNet: version must be one of {sorted(_FEATURES)}; got {version!r}")
+            raise NpnetValueError(f"SqueezeNet: version must be one of {sorted(_FEATURES)}; got {version!r}")
+        num_classes = _check.positive_int("SqueezeNet", "num_classes", num_classes)
         dtype = _check.float_dtype("SqueezeNet", dtype)
         rng = np.random.default_rng(seed)
         layers = []
@@ -110,8 +118,8 @@ class SqueezeNet(Module):
         """Validate an image batch for this network: (N, 3, H, W) floats, H and W >= ``min_size``."""
         X = _check.float_array(fn, "X", X, ndim=4, layout="(N, 3, H, W)")
         if X.shape[1] != 3 or min(X.shape[2:]) < self.min_size:
-            raise ValueError(f"{fn}: X must have shape (N, 3, H, W) with H, W >= {self.min_size} "
-                             f"(the smallest image SqueezeNet {self.version} takes); got {X.shape}")
+            raise NpnetValueError(f"{fn}: X must have shape (N, 3, H, W) with H, W >= {self.min_size} "
+                                  f"(the smallest image SqueezeNet {self.version} takes); got {X.shape}")
         return X
 
     def forward(self, X):
@@ -195,14 +203,14 @@ def extract_features(X, model):
     ``cnn = model.features``), its ``features`` Sequential.
     """
     fn = "extract_features"
-    if isinstance(model, SqueezeNet):
+    if isinstance(model, Sequential):
+        X, features = _check.float_array(fn, "X", X, ndim=4, layout="(N, 3, H, W)"), model
+    elif isinstance(model, SqueezeNet):
         X, features = model.check_input(fn, X).astype(model.dtype, copy=False), model.features
-    elif isinstance(model, Sequential):
-        X = _check.float_array(fn, "X", X, ndim=4, layout="(N, 3, H, W)")
-        features = model
     else:
         raise NpnetTypeError(f"{fn}: model must be a SqueezeNet or its .features (a Sequential); "
                              f"got {type(model).__name__}")
+    _check.finite(fn, "X", X)
     features.forward(X)
     return list(features.outputs)
 

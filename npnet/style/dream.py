@@ -9,7 +9,6 @@ pixel units whatever the layer's scale), undoes the shift and clips the pixels t
 Octaves run the same from a small copy of the image up to full size, carrying the added detail up
 each time, so structures appear at several scales.
 """
-import numbers
 from typing import NamedTuple
 
 import numpy as np
@@ -66,12 +65,6 @@ def _resize(x, h, w):
     return out[:, :, :h, :w]
 
 
-def _positive_number(fn, name, v, above=0.0):
-    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not np.isfinite(v) or v <= above:
-        raise ValueError(f"{fn}: {name} must be a finite number > {above:g}; got {v!r}")
-    return float(v)
-
-
 def deep_dream(image, layer=10, image_size=None, num_octaves=3, octave_scale=1.4, iterations=10,
                step_size=0.05, max_jitter=16, seed=0, model=None, progress=True):
     """DeepDream on ``image`` at ``model.features[layer]``.
@@ -96,16 +89,19 @@ def deep_dream(image, layer=10, image_size=None, num_octaves=3, octave_scale=1.4
     fn = "deep_dream"
     from tqdm.auto import tqdm
 
+    num_octaves = _check.positive_int(fn, "num_octaves", num_octaves)
+    iterations = _check.positive_int(fn, "iterations", iterations)
+    octave_scale = _check.number(fn, "octave_scale", octave_scale, low=1, low_open=True)
+    step_size = _check.number(fn, "step_size", step_size, low=0, low_open=True)
+    max_jitter = _check.nonnegative_int(fn, "max_jitter", max_jitter)
+    progress = _check.boolean(fn, "progress", progress)
+    img = load_input(fn, image, image_size)  # before the (slow) weights, so a wrong path fails at once
     if model is None:
         from ..models.squeezenet import squeezenet1_1
         model = squeezenet1_1()
+    _check.model(fn, model, ("features", "dtype"))
     layer = _check.feature_index(fn, "layer", layer, len(model.features))
-    num_octaves = _check.positive_int(fn, "num_octaves", num_octaves)
-    iterations = _check.positive_int(fn, "iterations", iterations)
-    octave_scale = _positive_number(fn, "octave_scale", octave_scale, above=1.0)
-    step_size = _positive_number(fn, "step_size", step_size)
-    max_jitter = _check.nonnegative_int(fn, "max_jitter", max_jitter)
-    img = load_input(fn, image, image_size).astype(model.dtype)
+    img = img.astype(model.dtype)
     rng = np.random.default_rng(seed)
 
     H, W = img.shape[2:]

@@ -8,6 +8,8 @@ user's matplotlib backend alone (a notebook keeps its inline plots).
 """
 from matplotlib.figure import Figure
 
+from .. import _check
+from ..errors import NpnetTypeError, NpnetValueError
 from ..image import deprocess, save_figure
 
 __all__ = ["image_row", "transfer_figure", "evolution_figure", "dream_figure"]
@@ -26,8 +28,18 @@ def image_row(path, images, titles, suptitle=None, rescale=None, height=3.0):
     Returns:
         the path.
     """
+    return _row("image_row", path, images, titles, suptitle, rescale, height)
+
+
+def _row(fn, path, images, titles, suptitle=None, rescale=None, height=3.0):
+    """image_row, with errors naming the public function ``fn`` that was called."""
+    path = _check.path(fn, "path", path)
+    if not isinstance(images, (list, tuple)) or not isinstance(titles, (list, tuple)):
+        raise NpnetTypeError(f"{fn}: images and titles must be lists; got {type(images).__name__} and "
+                             f"{type(titles).__name__}")
     if len(images) != len(titles):
-        raise ValueError(f"image_row: need one title per image; got {len(titles)} titles for {len(images)} images")
+        raise NpnetValueError(f"{fn}: need one title per image; got {len(titles)} titles for {len(images)} images")
+    images = [_check.float_array(fn, f"image {i}", img, ndim=4, layout="(1, 3, H, W)") for i, img in enumerate(images)]
     rescale = rescale or [False] * len(images)
     widths = [img.shape[3] / img.shape[2] for img in images]
     fig = Figure(figsize=(height * sum(widths) + 0.2 * len(images), height + 0.5), dpi=100)
@@ -46,20 +58,27 @@ def transfer_figure(path, content, styles, result, title=None):
     """content | style(s) | result. ``styles`` is one image or a list (blended styles)."""
     styles = styles if isinstance(styles, (list, tuple)) else [styles]
     names = ["style"] if len(styles) == 1 else [f"style {i + 1}" for i in range(len(styles))]
-    return image_row(path, [content, *styles, result], ["content", *names, "result"], suptitle=title)
+    return _row("transfer_figure", path, [content, *styles, result], ["content", *names, "result"], suptitle=title)
 
 
 def evolution_figure(path, snapshots, reference=None, reference_title="target", title=None):
     """The image at a few iterations (``StyleResult.snapshots``), optionally after a reference image
     (the content image for inversion, the style image for texture synthesis)."""
+    if not isinstance(snapshots, (list, tuple)) or not all(isinstance(s, tuple) and len(s) == 2 for s in snapshots):
+        raise NpnetTypeError("evolution_figure: snapshots must be a list of (iteration, image) pairs "
+                             "(StyleResult.snapshots)")
     images = [img for _, img in snapshots]
     titles = [f"iteration {t}" for t, _ in snapshots]
     if reference is not None:
         images, titles = [reference, *images], [reference_title, *titles]
-    return image_row(path, images, titles, suptitle=title)
+    return _row("evolution_figure", path, images, titles, suptitle=title)
 
 
 def dream_figure(path, original, octaves, layer):
     """original | the result after each octave (smallest first, shown at its own size)."""
+    fn = "dream_figure"
+    if not isinstance(octaves, (list, tuple)):
+        raise NpnetTypeError(f"{fn}: octaves must be a list of (1, 3, h, w) images; got {type(octaves).__name__}")
+    octaves = [_check.float_array(fn, f"octaves[{i}]", o, ndim=4, layout="(1, 3, h, w)") for i, o in enumerate(octaves)]
     titles = ["original"] + [f"octave {i + 1} ({o.shape[2]}x{o.shape[3]})" for i, o in enumerate(octaves)]
-    return image_row(path, [original, *octaves], titles, suptitle=f"DeepDream, SqueezeNet features[{layer}]")
+    return _row(fn, path, [original, *octaves], titles, suptitle=f"DeepDream, SqueezeNet features[{layer}]")

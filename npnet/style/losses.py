@@ -19,6 +19,7 @@ import numbers
 import numpy as np
 
 from .. import _check
+from ..errors import NpnetTypeError, NpnetValueError
 
 __all__ = ["content_loss", "gram_matrix", "gram_matrix_naive", "gram_matrix_backward", "style_loss",
            "tv_loss", "tv_loss_naive"]
@@ -26,13 +27,14 @@ __all__ = ["content_loss", "gram_matrix", "gram_matrix_naive", "gram_matrix_back
 
 def _weight(fn, name, w):
     """Return a loss weight as a float, or raise: it must be a finite real number >= 0."""
-    if isinstance(w, bool) or not isinstance(w, numbers.Real) or not np.isfinite(w) or w < 0:
-        raise ValueError(f"{fn}: {name} must be a finite number >= 0; got {w!r}")
-    return float(w)
+    return _check.number(fn, name, w, low=0)
 
 
 def _features(fn, name, x):
-    return _check.float_array(fn, name, x, ndim=4, layout="(N, C, H, W)")
+    # Like npnet.layers.losses, a loss refuses NaN/Inf rather than return a NaN loss to chase later.
+    x = _check.float_array(fn, name, x, ndim=4, layout="(N, C, H, W)")
+    _check.finite(fn, name, x)
+    return x
 
 
 def content_loss(content_weight, content_current, content_original):
@@ -68,7 +70,7 @@ def content_loss(content_weight, content_current, content_original):
 
 def _gram_scale(fn, features, normalize):
     if not isinstance(normalize, (bool, np.bool_)):
-        raise TypeError(f"{fn}: normalize must be True or False; got {normalize!r}")
+        raise NpnetTypeError(f"{fn}: normalize must be True or False; got {normalize!r}")
     _, C, H, W = features.shape
     return 1.0 / (C * H * W) if normalize else 1.0
 
@@ -143,18 +145,18 @@ def gram_matrix_backward(dgram, features, normalize=True):
 def _style_arguments(fn, feats, style_layers, style_targets, style_weights):
     """Validate style_loss's arguments; return (layers, weights) as lists of ints and floats."""
     if not isinstance(feats, (list, tuple)):
-        raise TypeError(f"{fn}: feats must be a list of feature maps (one per network layer); "
-                        f"got {type(feats).__name__}")
+        raise NpnetTypeError(f"{fn}: feats must be a list of feature maps (one per network layer); "
+                             f"got {type(feats).__name__}")
     layers, targets, weights = (list(v) for v in (style_layers, style_targets, style_weights))
     if not len(layers) == len(targets) == len(weights):
-        raise ValueError(f"{fn}: style_layers, style_targets and style_weights must have the same length "
-                         f"(one entry per style layer); got {len(layers)}, {len(targets)} and {len(weights)}")
+        raise NpnetValueError(f"{fn}: style_layers, style_targets and style_weights must have the same length "
+                              f"(one entry per style layer); got {len(layers)}, {len(targets)} and {len(weights)}")
     for i, layer in enumerate(layers):
         if isinstance(layer, bool) or not isinstance(layer, numbers.Integral):
-            raise TypeError(f"{fn}: style_layers[{i}] must be an integer layer index; got {layer!r}")
+            raise NpnetTypeError(f"{fn}: style_layers[{i}] must be an integer layer index; got {layer!r}")
         if not 0 <= layer < len(feats):
-            raise ValueError(f"{fn}: style_layers[{i}] = {layer} is out of range for {len(feats)} feature "
-                             f"maps (valid indices 0..{len(feats) - 1})")
+            raise NpnetValueError(f"{fn}: style_layers[{i}] = {layer} is out of range for {len(feats)} feature "
+                                  f"maps (valid indices 0..{len(feats) - 1})")
     weights = [_weight(fn, f"style_weights[{i}]", w) for i, w in enumerate(weights)]
     return [int(layer) for layer in layers], targets, weights
 
@@ -188,6 +190,7 @@ def style_loss(feats, style_layers, style_targets, style_weights):
         A = _check.float_array(fn, f"style_targets[{k}]", target, ndim=3, layout="(N, C, C)")
         _check.shape(fn, f"style_targets[{k}] (the Gram matrix of layer {layer})", A,
                      (F.shape[0], F.shape[1], F.shape[1]))
+        _check.finite(fn, f"style_targets[{k}]", A)
         A = A.astype(F.dtype, copy=False)
         # BEGIN SOLUTION
         diff = gram_matrix(F) - A

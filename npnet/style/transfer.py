@@ -12,7 +12,6 @@ npnet's own backward passes: one forward up to the deepest layer the loss reads,
 segments, adding each tapped layer's loss gradient where the backward pass reaches that layer
 (``features_backward``).
 """
-import numbers
 from pathlib import Path
 from typing import NamedTuple
 
@@ -24,6 +23,7 @@ from ..errors import DataNotFoundError
 from ..image import load_image, preprocess
 from ..optim import adam
 from .losses import _weight, content_loss, gram_matrix, style_loss, tv_loss
+from ..errors import DataNotFoundError, NpnetTypeError, NpnetValueError
 
 __all__ = ["PRESETS", "StyleResult", "find_image", "load_input", "min_side", "features_backward",
            "extract_targets", "style_targets", "StyleObjective", "step_sizes", "style_transfer", "feature_inversion",
@@ -59,11 +59,12 @@ class StyleResult(NamedTuple):
 
 # ----------------------------------------------------------------------------------- images
 
-def find_image(spec):
+def find_image(spec, fn="find_image"):
     """Path of an image given as a file path, a data path ("styles/tubingen.jpg") or a course image
     name ("tubingen", "starry_night"); the last two go through ``npnet.data.lookup.find_data``.
 
-    Raises FileNotFoundError naming every place looked in.
+    Raises :class:`npnet.errors.DataNotFoundError` (a FileNotFoundError) naming every place looked in;
+    ``fn`` is the public function named in the message.
     """
     from ..data.lookup import find_data
 
@@ -77,7 +78,7 @@ def find_image(spec):
         except (FileNotFoundError, ValueError):  # not a data path either: try the next candidate
             continue
     names = " or ".join(map(repr, candidates))
-    message = (f"find_image: no image {str(spec)!r}: no such file, and the data lookup (NPNET_DATA, the user "
+    message = (f"{fn}: no image {str(spec)!r}: no such file, and the data lookup (NPNET_DATA, the user "
                f"cache) has no {names}")
     how = (f"To get it: give an image file, or set NPNET_DATA to a folder that holds {candidates[0]} "
            f"(`npnet data list` shows what is where; `npnet data fetch` downloads what has an official URL).")
@@ -91,12 +92,18 @@ def load_input(fn, image, size):
     uint8 (H, W, 3) array or PIL image (resized likewise when ``size`` is given), or an already
     normalised float (1, 3, H, W) array, used as it is (``size`` is then ignored).
     """
+    if size is not None:
+        size = _check.positive_int(fn, "the image size", size)
     if isinstance(image, (str, Path)):
-        return preprocess(load_image(find_image(image), size), None)
-    if isinstance(image, Image.Image) or (isinstance(image, np.ndarray) and image.dtype == np.uint8):
+        return preprocess(load_image(find_image(image, fn), size), None)
+    if isinstance(image, Image.Image):
+        return preprocess(image, size)
+    if isinstance(image, np.ndarray) and image.dtype == np.uint8:
+        _check.shape(fn, "image (a uint8 picture)", image, (None, None, 3))
         return preprocess(image, size)
     x = _check.float_array(fn, "image", image, ndim=4, layout="(1, 3, H, W)")
     _check.shape(fn, "image", x, (1, 3, None, None))
+    _check.finite(fn, "image", x)
     return x
 
 
@@ -120,8 +127,8 @@ def _check_size(fn, model, x, layer, what="image"):
         return
     need = min_side(model, layer)
     if min(x.shape[2:]) < need:
-        raise ValueError(f"{fn}: the {what} is {x.shape[2]}x{x.shape[3]} pixels, too small for layer {layer} "
-                         f"of SqueezeNet (it needs both sides >= {need}); use a larger size")
+        raise NpnetValueError(f"{fn}: the {what} is {x.shape[2]}x{x.shape[3]} pixels, too small for layer {layer} "
+                              f"of SqueezeNet (it needs both sides >= {need}); use a larger size")
 
 
 # ----------------------------------------------------------------------------------- gradients
@@ -138,6 +145,17 @@ def features_backward(model, layer_grads):
     Returns:
         dx: gradient w.r.t. the network input, (N, 3, H, W).
     """
+    fn = "features_backward"
+    _check.model(fn, model, ("features",))
+    if not isinstance(layer_grads, dict) or not layer_grads:
+        raise NpnetTypeError(f"{fn}: layer_grads must be a non-empty dict {{layer index: gradient}}; "
+                             f"got {type(layer_grads).__name__}")
+    outputs = model.features.outputs
+    for k, grad in layer_grads.items():
+        k = _check.feature_index(fn, "a key of layer_grads", k, len(model.features))
+        if outputs[k] is None:
+            raise NpnetValueError(f"{fn}: the last forward pass did not reach features[{k}]")
+        _check.dout(fn, grad, outputs[k].shape, outputs[k].dtype, name=f"layer_grads[{k}]")
     taps = sorted(layer_grads, reverse=True)
     g = 0
     # BEGIN SOLUTION
@@ -174,12 +192,12 @@ def style_targets(model, images, style_layers, blend_weights=None):
         blend_weights = [1.0] * len(images)
     blend = list(blend_weights)
     if len(blend) != len(images):
-        raise ValueError(f"{fn}: style_blend_weights must have one weight per style image; got "
-                         f"{len(blend)} weights for {len(images)} images")
+        raise NpnetValueError(f"{fn}: style_blend_weights must have one weight per style image; got "
+                              f"{len(blend)} weights for {len(images)} images")
     blend = [_weight(fn, f"style_blend_weights[{i}]", b) for i, b in enumerate(blend)]
     total = float(sum(blend))
     if total <= 0:
-        raise ValueError(f"{fn}: style_blend_weights must not all be 0; got {blend}")
+        raise NpnetValueError(f"{fn}: style_blend_weights must not all be 0; got {blend}")
     grams = [0] * len(style_layers)
     for img, b in zip(images, blend):
         feats = extract_targets(model, img, style_layers)
@@ -235,15 +253,17 @@ def _check_weights(fn, style_layers, style_weights, model):
     layers = [_check.feature_index(fn, f"style_layers[{i}]", k, n) for i, k in enumerate(style_layers)]
     weights = list(style_weights)
     if len(weights) != len(layers):
-        raise ValueError(f"{fn}: style_weights must have one weight per style layer; got {len(weights)} "
-                         f"weights for {len(layers)} layers {layers}")
+        raise NpnetValueError(f"{fn}: style_weights must have one weight per style layer; got {len(weights)} "
+                              f"weights for {len(layers)} layers {layers}")
     return layers, [_weight(fn, f"style_weights[{i}]", w) for i, w in enumerate(weights)]
 
 
 def _image_shape(fn, image_size):
-    if isinstance(image_size, numbers.Integral):
-        side = _check.positive_int(fn, "image_size", image_size)
+    if not isinstance(image_size, (tuple, list)):
+        side = _check.positive_int(fn, "image_size (an int or an (H, W) pair)", image_size)
         return side, side
+    if len(image_size) != 2:
+        raise NpnetValueError(f"{fn}: image_size must be an int or an (H, W) pair; got {image_size!r}")
     h, w = image_size
     return _check.positive_int(fn, "image_size[0]", h), _check.positive_int(fn, "image_size[1]", w)
 
@@ -367,44 +387,50 @@ def _pixel_optimisation(fn, content_image, style_image, image_size, style_size, 
                         style_layers, style_weights, tv_weight, init_random, style_blend_weights, num_iterations,
                         learning_rate, final_lr, clamp, seed, model, snapshot_every, callback, progress):
     """``style_transfer`` on behalf of the public function ``fn`` (named in errors and on the bar)."""
+    # Every number is checked before the (slow) weights are loaded.
+    content_weight = _weight(fn, "content_weight", content_weight)
+    tv_weight = _weight(fn, "tv_weight", tv_weight)
+    num_iterations = _check.nonnegative_int(fn, "num_iterations", num_iterations)
+    learning_rate = _check.number(fn, "learning_rate", learning_rate, low=0, low_open=True)
+    final_lr = _check.number(fn, "final_lr", final_lr, low=0, low_open=True)
+    clamp = _check.number(fn, "clamp", clamp, low=0, low_open=True, allow_none=True)
+    snapshot_every = _check.positive_int(fn, "snapshot_every", snapshot_every) if snapshot_every is not None else None
+    init_random = _check.boolean(fn, "init_random", init_random)
+    progress = _check.boolean(fn, "progress", progress)
+    if callback is not None and not callable(callback):
+        raise NpnetTypeError(f"{fn}: callback must be callable as callback(t, img); got {type(callback).__name__}")
+    if not isinstance(style_weights, (list, tuple, np.ndarray)):
+        raise NpnetTypeError(f"{fn}: style_weights must be a list of numbers; got {style_weights!r:.60}")
+    if content_image is None and (content_weight or not init_random):
+        raise NpnetValueError(f"{fn}: content_image may be None only with content_weight=0 and init_random=True")
+    many = isinstance(style_image, (list, tuple))
+    if style_blend_weights is not None and not many:
+        raise NpnetValueError(f"{fn}: style_blend_weights needs a list of style images; got one style image")
+    styled = any(_weight(fn, f"style_weights[{i}]", w) for i, w in enumerate(style_weights))
+    if styled and (style_image is None or (many and not style_image)):
+        raise NpnetValueError(f"{fn}: style_image is needed when a style weight is > 0")
+    # The images are read before the (slow) weights are loaded, so a wrong path fails at once.
+    content = (np.zeros((1, 3) + _image_shape(fn, image_size)) if content_image is None
+               else load_input(fn, content_image, image_size))
+    styles = [load_input(fn, s, style_size) for s in (style_image if many else [style_image])] if styled else []
     if model is None:
         from ..models.squeezenet import squeezenet1_1
         model = squeezenet1_1()
-    content_weight = _weight(fn, "content_weight", content_weight)
-    tv_weight = _weight(fn, "tv_weight", tv_weight)
+    _check.model(fn, model, ("features", "dtype"))
     style_layers, style_weights = _check_weights(fn, style_layers, style_weights, model)
-    num_iterations = _check.nonnegative_int(fn, "num_iterations", num_iterations)
-    learning_rate = _check.positive_number(fn, "learning_rate", learning_rate)
-    final_lr = _check.positive_number(fn, "final_lr", final_lr)
-    if clamp is not None:
-        clamp = _check.positive_number(fn, "clamp", clamp)
-    if snapshot_every is not None:
-        snapshot_every = _check.positive_int(fn, "snapshot_every", snapshot_every)
     rng = np.random.default_rng(seed)
     dtype = model.dtype
-
-    if content_image is None:
-        if content_weight or not init_random:
-            raise ValueError(f"{fn}: content_image may be None only with content_weight=0 and init_random=True")
-        content = np.zeros((1, 3) + _image_shape(fn, image_size), dtype)
-    else:
-        content = load_input(fn, content_image, image_size).astype(dtype, copy=False)
+    content = content.astype(dtype, copy=False)
+    styles = [s.astype(dtype, copy=False) for s in styles]
     content_target = None
     if content_weight:
         content_layer = _check.feature_index(fn, "content_layer", content_layer, len(model.features))
         _check_size(fn, model, content, content_layer, "content image")
         content_target = extract_targets(model, content, [content_layer])[content_layer]
 
-    many = isinstance(style_image, (list, tuple))
-    if style_blend_weights is not None and not many:
-        raise ValueError(f"{fn}: style_blend_weights needs a list of style images; got one style image")
     active = [k for k, w in zip(style_layers, style_weights) if w]
     targets = [None] * len(style_layers)
     if active:
-        if style_image is None or (many and not style_image):
-            raise ValueError(f"{fn}: style_image is needed when a style weight is > 0")
-        styles = [load_input(fn, s, style_size).astype(dtype, copy=False)
-                  for s in (style_image if many else [style_image])]
         for i, s in enumerate(styles):
             _check_size(fn, model, s, max(active), f"style image {i}" if many else "style image")
         _check_size(fn, model, content, max(active), "image")

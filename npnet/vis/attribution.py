@@ -10,6 +10,7 @@ import numpy as np
 from scipy import stats
 
 from .. import _check
+from ..errors import NpnetTypeError, NpnetValueError
 from .saliency import (check_batch, class_score_gradient, compute_saliency_maps, grad_cam, guided_backprop,
                        guided_grad_cam, smoothgrad)
 
@@ -24,13 +25,17 @@ def integration_nodes(steps, method="gausslegendre"):
     ``'right'``: the right Riemann sum of Sundararajan et al. (k / steps, k = 1..steps);
     ``'middle'``: midpoints.
     """
-    fn = "integration_nodes"
+    return _nodes("integration_nodes", steps, method)
+
+
+def _nodes(fn, steps, method):
+    """integration_nodes, with errors naming the public function ``fn`` that was called."""
     steps = _check.positive_int(fn, "steps", steps)
     if method not in IG_METHODS:
-        raise ValueError(f"{fn}: method must be one of {IG_METHODS}; got {method!r}")
+        raise NpnetValueError(f"{fn}: method must be one of {IG_METHODS}; got {method!r}")
     if method == "trapezoid":
         if steps < 2:
-            raise ValueError(f"{fn}: the trapezoid rule needs steps >= 2; got {steps}")
+            raise NpnetValueError(f"{fn}: the trapezoid rule needs steps >= 2; got {steps}")
         alphas = np.linspace(0.0, 1.0, steps)
         weights = np.full(steps, 1.0 / (steps - 1))
         weights[[0, -1]] /= 2
@@ -54,8 +59,8 @@ def _baseline(fn, baseline, X):
     try:
         b = np.broadcast_to(b, X.shape)
     except ValueError:
-        raise ValueError(f"{fn}: baseline must be a number or broadcast to X's shape {X.shape}; "
-                         f"got shape {b.shape}") from None
+        raise NpnetValueError(f"{fn}: baseline must be a number or broadcast to X's shape {X.shape}; "
+                              f"got shape {b.shape}") from None
     return b.astype(X.dtype)
 
 
@@ -95,7 +100,7 @@ def integrated_gradients(X, y, model, baseline=None, steps=50, batch_size=16, me
     X, y = check_batch(fn, X, y, model)
     b = _baseline(fn, baseline, X)
     batch_size = _check.positive_int(fn, "batch_size", batch_size)
-    alphas, weights = integration_nodes(steps, method)
+    alphas, weights = _nodes(fn, steps, method)
     n, k = X.shape[0], len(alphas)
     path_grad = np.zeros(X.shape, dtype=np.float64)
     # Flatten the (image, step) pairs so every pass is a full batch, whatever N and steps are.
@@ -139,11 +144,10 @@ def occlusion(X, y, model, window=32, stride=16, fill=0, batch_size=16):
     window = _check.positive_int(fn, "window", window)
     stride = _check.positive_int(fn, "stride", stride)
     batch_size = _check.positive_int(fn, "batch_size", batch_size)
-    if isinstance(fill, bool) or not isinstance(fill, numbers.Real) or not np.isfinite(fill):
-        raise ValueError(f"{fn}: fill must be a finite number; got {fill!r}")
+    fill = _check.number(fn, "fill", fill)
     n, _, h, w = X.shape
     if window > min(h, w):
-        raise ValueError(f"{fn}: window ({window}) must fit in the image ({h}x{w})")
+        raise NpnetValueError(f"{fn}: window ({window}) must fit in the image ({h}x{w})")
     corners = [(top, left) for top in range(0, h - window + 1, stride) for left in range(0, w - window + 1, stride)]
     drops = np.zeros((n, len(corners)), dtype=np.float64)
     base = _class_scores(X, y, model, batch_size)
@@ -226,10 +230,13 @@ def model_randomization_test(X, y, model, methods=("saliency", "guided_backprop"
     """
     fn = "model_randomization_test"
     X, y = check_batch(fn, X, y, model)
+    if isinstance(methods, str) or not isinstance(methods, (list, tuple)):
+        raise NpnetTypeError(f"{fn}: methods must be a list of names from {sorted(RANDOMIZATION_METHODS)}; "
+                             f"got {methods!r}")
     unknown = [m for m in methods if m not in RANDOMIZATION_METHODS]
     if unknown or not methods:
-        raise ValueError(f"{fn}: methods must be a non-empty list of names from {sorted(RANDOMIZATION_METHODS)}; "
-                         f"got {list(methods)!r}")
+        raise NpnetValueError(f"{fn}: methods must be a non-empty list of names from {sorted(RANDOMIZATION_METHODS)}; "
+                              f"got {list(methods)!r}")
     stages = _cascade(model)
     if max_stages is not None:
         stages = stages[:_check.positive_int(fn, "max_stages", max_stages)]
@@ -252,8 +259,18 @@ def model_randomization_test(X, y, model, methods=("saliency", "guided_backprop"
     return {"stages": [name for name, _ in stages], "correlations": corr, "methods": list(methods)}
 
 
+def check_randomization_result(fn, result):
+    """Raise unless ``result`` has the keys of a ``model_randomization_test`` result."""
+    if (not isinstance(result, dict) or not {"methods", "stages", "correlations"} <= set(result)
+            or not isinstance(result["correlations"], dict)
+            or any(m not in result["correlations"] for m in result["methods"])):
+        raise NpnetValueError(f"{fn}: result must be the dict model_randomization_test returns "
+                              f"(keys 'methods', 'stages', 'correlations' for each method)")
+
+
 def format_randomization_table(result):
     """The result of ``model_randomization_test`` as a text table: mean correlation per stage and method."""
+    check_randomization_result("format_randomization_table", result)
     methods = result["methods"]
     width = max(len(m) for m in methods) + 2
     lines = ["randomised up to".ljust(18) + "".join(m.rjust(width) for m in methods)]

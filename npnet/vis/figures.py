@@ -11,6 +11,8 @@ from matplotlib.figure import Figure
 
 from .. import _check
 from ..image import deprocess, save_figure
+from ..errors import NpnetTypeError, NpnetValueError
+from .attribution import check_randomization_result
 
 ROW_STYLES = ("heat", "overlay", "rgb")
 
@@ -31,8 +33,15 @@ def render_map(image, m, style):
     [0, 1]: grey where it is 0 (guided backprop's usual look; a min..max stretch would let a few
     extreme pixels wash everything else out to grey).
     """
-    if style == "rgb":
-        m = np.asarray(m, dtype=np.float64).transpose(1, 2, 0)
+    fn = "render_map"
+    if style not in ROW_STYLES:
+        raise NpnetValueError(f"{fn}: style must be one of {ROW_STYLES}; got {style!r}")
+    rgb = style == "rgb"
+    m = _check.float_array(fn, "m", m, ndim=3 if rgb else 2, layout="(3, H, W)" if rgb else "(H, W)")
+    if style == "overlay":
+        _check.shape(fn, "image (uint8 pixels)", image, m.shape + (3,))
+    if rgb:
+        m = m.astype(np.float64).transpose(1, 2, 0)
         std = m.std()
         return np.clip(0.5 + 0.1 * (m - m.mean()) / (std if std > 0 else 1.0), 0, 1)
     colours = colormaps["hot" if style == "heat" else "jet"](_unit(m))[..., :3]
@@ -53,7 +62,7 @@ def attribution_figure(path, X, rows, titles=None):
     X = _check.float_array(fn, "X", X, ndim=4, layout="(N, 3, H, W)")
     n = X.shape[0]
     if titles is not None and len(titles) != n:
-        raise ValueError(f"{fn}: titles must have one entry per image ({n}); got {len(titles)}")
+        raise NpnetValueError(f"{fn}: titles must have one entry per image ({n}); got {len(titles)}")
     images = [deprocess(X[i]) for i in range(n)]
     fig = Figure(figsize=(2.2 * n, 2.2 * (len(rows) + 1)), dpi=100)
     axes = fig.subplots(len(rows) + 1, n, squeeze=False)
@@ -64,11 +73,11 @@ def attribution_figure(path, X, rows, titles=None):
     for r, (label, maps, style) in enumerate(rows, start=1):
         maps = np.asarray(maps)
         if maps.shape[0] != n or maps.shape[-2:] != X.shape[-2:]:
-            raise ValueError(f"{fn}: row {label!r} must hold one map per image shaped like the images "
-                             f"({n}, ..., {X.shape[2]}, {X.shape[3]}); got {maps.shape}")
+            raise NpnetValueError(f"{fn}: row {label!r} must hold one map per image shaped like the images "
+                                  f"({n}, ..., {X.shape[2]}, {X.shape[3]}); got {maps.shape}")
         style = style or ("rgb" if maps.ndim == 4 else "heat")
         if style not in ROW_STYLES:
-            raise ValueError(f"{fn}: style of row {label!r} must be one of {ROW_STYLES}; got {style!r}")
+            raise NpnetValueError(f"{fn}: style of row {label!r} must be one of {ROW_STYLES}; got {style!r}")
         for i in range(n):
             axes[r, i].imshow(render_map(images[i], maps[i], style))
         axes[r, 0].set_ylabel(label, fontsize=9)
@@ -108,9 +117,12 @@ def class_visualization_figure(path, images, titles, columns=3):
     images: list of normalised (1, 3, H, W) arrays; titles: one string each.
     """
     fn = "class_visualization_figure"
+    if not isinstance(images, (list, tuple)) or not isinstance(titles, (list, tuple)):
+        raise NpnetTypeError(f"{fn}: images and titles must be lists; got {type(images).__name__} and "
+                             f"{type(titles).__name__}")
     if len(images) != len(titles) or not images:
-        raise ValueError(f"{fn}: need as many titles as images (at least one); got {len(images)} images "
-                         f"and {len(titles)} titles")
+        raise NpnetValueError(f"{fn}: need as many titles as images (at least one); got {len(images)} images "
+                              f"and {len(titles)} titles")
     columns = min(_check.positive_int(fn, "columns", columns), len(images))
     rows = -(-len(images) // columns)
     fig = Figure(figsize=(3.2 * columns, 3.4 * rows), dpi=100)
@@ -129,6 +141,7 @@ def randomization_figure(path, result):
 
     result: the dict ``model_randomization_test`` returns.
     """
+    check_randomization_result("randomization_figure", result)
     stages = ["original"] + list(result["stages"])
     fig = Figure(figsize=(8, 4), dpi=100)
     ax = fig.subplots()

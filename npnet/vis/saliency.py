@@ -10,12 +10,12 @@ arrives there into a map. Names and arguments follow the CS231n NetworkVisualiza
 ``features`` Sequential followed by a ``classifier`` Sequential. Maps are computed in the model's dtype
 (use ``squeezenet1_1(dtype=np.float64)`` for checks) and returned in the dtype of ``X``.
 """
-import numbers
 
 import numpy as np
 
 from .. import _check
 from ..layers import relu_mode
+from ..errors import NpnetValueError
 
 # Grad-CAM's default layer: features[12], the last fire module of SqueezeNet 1.1 (13x13 at 224x224).
 LAST_FIRE = 12
@@ -27,6 +27,7 @@ def check_batch(fn, X, y, model):
     X must be a finite float (N, 3, H, W) array the model accepts, y (N,) integers in
     [0, model.num_classes) (a plain int is accepted when N == 1).
     """
+    _check.model(fn, model, ("forward", "backward", "check_input", "num_classes", "dtype"))
     X = model.check_input(fn, X)
     _check.finite(fn, "X", X)
     y = _check.labels(fn, "y", y, X.shape[0], model.num_classes)
@@ -86,8 +87,7 @@ def smoothgrad(X, y, model, n_samples=25, noise_level=0.15, seed=None):
     dtype = np.asarray(X).dtype
     X, y = check_batch(fn, X, y, model)
     n_samples = _check.positive_int(fn, "n_samples", n_samples)
-    if isinstance(noise_level, bool) or not isinstance(noise_level, numbers.Real) or not noise_level >= 0:
-        raise ValueError(f"{fn}: noise_level must be a real number >= 0; got {noise_level!r}")
+    noise_level = _check.number(fn, "noise_level", noise_level, low=0)
     rng = np.random.default_rng(seed)
     sigma = noise_level * (X.max(axis=(1, 2, 3)) - X.min(axis=(1, 2, 3))).astype(np.float64)
     total = np.zeros((X.shape[0],) + X.shape[2:], dtype=np.float64)
@@ -147,7 +147,7 @@ def resize_bilinear(maps, size):
     fn = "resize_bilinear"
     maps = _check.float_array(fn, "maps", maps, ndim=3, layout="(N, h, w)")
     if np.ndim(size) != 1 or len(size) != 2:
-        raise ValueError(f"{fn}: size must be a pair (H, W) of positive integers; got {size!r}")
+        raise NpnetValueError(f"{fn}: size must be a pair (H, W) of positive integers; got {size!r}")
     H, W = (_check.positive_int(fn, "size", s) for s in size)
     rows, cols = _interp_matrix(maps.shape[1], H, maps.dtype), _interp_matrix(maps.shape[2], W, maps.dtype)
     return rows @ maps @ cols.T
@@ -169,6 +169,7 @@ def _checked_cam(fn, X, y, model, layer, upsample, plus_plus):
     dtype = np.asarray(X).dtype
     X, y = check_batch(fn, X, y, model)
     layer = _check.feature_index(fn, "layer", layer, len(model.features))
+    upsample = _check.boolean(fn, "upsample", upsample)
     return _cam(X, y, model, layer, upsample, plus_plus).astype(dtype, copy=False)
 
 

@@ -3,7 +3,6 @@
 Names and arguments follow the CS231n NetworkVisualization notebook. Images are normalised float
 (N, 3, H, W) arrays (``npnet.image.preprocess``); ``npnet.image.deprocess`` turns one into pixels.
 """
-import numbers
 import warnings
 
 import numpy as np
@@ -12,6 +11,7 @@ from tqdm.auto import tqdm
 from .. import _check
 from ..image import SQUEEZENET_MEAN, SQUEEZENET_STD, blur_image, jitter
 from .saliency import check_batch, class_score_gradient
+from ..errors import NpnetTypeError, NpnetValueError
 
 
 def _per_image_norm(g):
@@ -51,14 +51,16 @@ def make_fooling_image(X, target_y, model, learning_rate=1, max_iter=100, return
     """
     fn = "make_fooling_image"
     dtype = np.asarray(X).dtype
+    _check.model(fn, model, ("forward", "backward", "check_input", "num_classes", "dtype"))
     X = model.check_input(fn, X)
     target = np.broadcast_to(target_y, (X.shape[0],)) if np.ndim(target_y) == 0 else target_y
     X, target = check_batch(fn, X, target, model)
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, numbers.Real) or not learning_rate > 0:
-        raise ValueError(f"{fn}: learning_rate must be a positive number; got {learning_rate!r}")
+    learning_rate = _check.number(fn, "learning_rate", learning_rate, low=0, low_open=True)
     max_iter = _check.nonnegative_int(fn, "max_iter", max_iter)
+    return_info = _check.boolean(fn, "return_info", return_info)
+    progress = _check.boolean(fn, "progress", progress)
     if objective not in OBJECTIVES:
-        raise ValueError(f"{fn}: objective must be one of {OBJECTIVES}; got {objective!r}")
+        raise NpnetValueError(f"{fn}: objective must be one of {OBJECTIVES}; got {objective!r}")
 
     X_fooling = X.copy()
     iterations = np.full(X.shape[0], max_iter)
@@ -114,6 +116,8 @@ def class_visualization_update_step(img, model, target_y, l2_reg, learning_rate)
         ``img`` (the same array), for convenience.
     """
     fn = "class_visualization_update_step"
+    l2_reg = _check.number(fn, "l2_reg", l2_reg, low=0)
+    learning_rate = _check.number(fn, "learning_rate", learning_rate, low=0, low_open=True)
     img = _check.float_array(fn, "img", img, ndim=4, layout="(1, 3, H, W)")
     _check.shape(fn, "img", img, (1, 3, None, None))
     X, y = check_batch(fn, img, target_y, model)
@@ -154,14 +158,18 @@ def create_class_visualization(target_y, model, dtype=None, *, l2_reg=1e-3, lear
         The normalised image, (1, 3, S, S) in ``dtype`` (``deprocess`` it to look at it).
     """
     fn = "create_class_visualization"
+    _check.model(fn, model, ("forward", "backward", "check_input", "num_classes", "dtype"))
     _check.labels(fn, "target_y", target_y, 1, model.num_classes)
+    _check.number(fn, "l2_reg", l2_reg, low=0)
+    _check.number(fn, "learning_rate", learning_rate, low=0, low_open=True)
     num_iterations = _check.positive_int(fn, "num_iterations", num_iterations)
     blur_every = _check.positive_int(fn, "blur_every", blur_every)
     show_every = _check.positive_int(fn, "show_every", show_every)
     max_jitter = _check.nonnegative_int(fn, "max_jitter", max_jitter)
     image_size = _check.positive_int(fn, "image_size", image_size)
+    progress = _check.boolean(fn, "progress", progress)
     if callback is not None and not callable(callback):
-        raise TypeError(f"{fn}: callback must be callable as callback(t, img); got {type(callback).__name__}")
+        raise NpnetTypeError(f"{fn}: callback must be callable as callback(t, img); got {type(callback).__name__}")
     image_dtype = _check.float_dtype(fn, model.dtype if dtype is None else dtype)
     rng = np.random.default_rng(seed)
     img = rng.standard_normal((1, 3, image_size, image_size)).astype(image_dtype)

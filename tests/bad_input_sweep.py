@@ -1,0 +1,621 @@
+"""The bad-input sweep behind tests/test_bad_input_sweep.py (issue 9 §4), runnable on its own:
+
+    python tests/bad_input_sweep.py            # prints one line per case, then the totals
+
+Every public function and class of the modules in ``MODULES`` gets malformed input: wrong shapes and
+dtypes, NaN/Inf, zero sizes, wrong types and bad hyper-parameters. A *spec* (see ``SPECS``) gives one
+valid call and the kind of each argument; each argument is then replaced, one at a time, by every
+bad value of its kind (``MUTATIONS``). Names without a spec still get the generic cases: every
+required argument ``None``, then every required argument a string. Each case is classified:
+
+- ``clear``: an ``NpnetError``, ``ValueError`` or ``TypeError`` whose message names the function;
+- ``propagated``: NaN/Inf given to a pure layer came back as NaN/Inf (IEEE arithmetic, as in
+  PyTorch; the losses, optimisers and techniques refuse non-finite input instead);
+- ``unclear``: any other exception, or a message that does not name the function;
+- ``silent``: the call returned although the input was invalid;
+- ``crash``: the interpreter died (counted by the test, which runs this file in a subprocess).
+
+Each case runs in a fresh temporary working directory, so nothing is written next to the caller.
+"""
+import contextlib
+import importlib
+import inspect
+import io
+import json
+import os
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+MODULES = ["npnet.layers", "npnet.optim", "npnet.vis", "npnet.style", "npnet.image", "npnet.models", "npnet.data",
+           "npnet.data.coco", "npnet.nn", "npnet.solver", "npnet.linalg", "gradcheck", "npnet.vis.figures",
+           "npnet.style.figures"]
+
+# Public names the sweep does not call, and why.
+SKIPPED = {
+    "relu_mode": "a context manager; its one argument is checked in tests/test_affine_activations.py",
+    "get_relu_mode": "takes no argument",
+    "imagenet_class_names": "takes no argument",
+    "Module": "abstract base class with no argument",
+    "ReLU": "takes no argument", "GlobalAvgPool2d": "takes no argument",
+    "StyleResult": "a NamedTuple of results, not an entry point", "DreamResult": "a NamedTuple of results",
+    "register": "a decorator for gradcheck's own cases", "select": "names only, tested in tests/test_gradcheck.py",
+    "run_check": "runs a registered Check object (tests/test_gradcheck.py)",
+    "squeezenet1_0": "loads pretrained weights (slow; the weights' own tests cover it)",
+    "squeezenet1_1": "loads pretrained weights (slow; the weights' own tests cover it)",
+    "load_imagenet_val": "reads the real data set (tests/test_squeezenet.py)",
+    "find_weights": "path handling is helper 'weights' work (issue 9 §1); tests/test_lookup.py",
+    "StyleObjective": "internal callable object built by style_transfer, whose arguments are checked",
+    "Flatten": "no required argument; its dims are checked at forward (tests/test_modules*.py)",
+    "LeakyReLU": "no required argument; the slope is checked by leaky_relu_forward",
+    "Sigmoid": "takes no argument", "Tanh": "takes no argument",
+}
+
+# Functions that hand their arguments to another public function, whose name their errors carry.
+# Composite layers (sandwiches) report the layer inside that refused the input.
+ALIASES = {"feature_inversion": ("style_transfer",), "texture_synthesis": ("style_transfer",),
+           "affine_relu_forward": ("affine_forward",), "conv_relu_forward": ("conv_forward",),
+           "conv_relu_pool_forward": ("conv_forward",)}
+
+# Arguments for which any string is a plausible value (a file name), so "all strings" is not invalid.
+PATHLIKE = {"path", "out_dir", "relpath", "base_dir", "image", "content_image", "style_image", "filename"}
+
+# Mutations of each kind of argument: (label, function of the valid value -> bad value).
+_nan = ("nan", lambda v: _poke(v, np.nan))
+_inf = ("inf", lambda v: _poke(v, np.inf))
+_SHAPES = [("int dtype", lambda v: np.asarray(v).astype(np.int64)), ("bool dtype", lambda v: np.asarray(v) > 0),
+           ("extra dim", lambda v: np.asarray(v)[None]), ("empty", lambda v: np.asarray(v)[:0]),
+           ("string", lambda v: "bad"), ("None", lambda v: None)]
+_NUMBER = [("string", lambda v: "bad"), ("nan", lambda v: float("nan")), ("inf", lambda v: float("inf")),
+           ("bool", lambda v: True), ("list", lambda v: [v])]
+MUTATIONS = {
+    "data": [_nan, _inf] + _SHAPES,            # input of a pure layer: NaN/Inf may propagate
+    "any": [_nan, _inf] + _SHAPES[:2] + _SHAPES[3:],   # the same, for layers that take any shape
+    "finite": [_nan, _inf] + _SHAPES,          # input that must be finite (losses, techniques, ...)
+    "param": [("int dtype", _SHAPES[0][1]), ("extra dim", _SHAPES[2][1]), ("string", lambda v: "bad"),
+              ("None", lambda v: None), ("wrong size", lambda v: np.concatenate([np.ravel(v), np.ravel(v)]))],
+    # gamma/beta of the norms: integer arrays are fine (CS231n passes np.asarray([3, 4, 5]))
+    "scale": [("extra dim", _SHAPES[2][1]), ("string", lambda v: "bad"), ("None", lambda v: None),
+              ("wrong size", lambda v: np.concatenate([np.ravel(v), np.ravel(v)])), _nan],
+    "param_opt": [("int dtype", _SHAPES[0][1]), ("extra dim", _SHAPES[2][1]), ("string", lambda v: "bad"),
+                  ("wrong size", lambda v: np.concatenate([np.ravel(v), np.ravel(v)]))],
+    "axis": [("too large", lambda v: 5), ("too negative", lambda v: -5), ("float", lambda v: 1.0), ("string", lambda v: "1"),
+             ("None", lambda v: None), ("bool", lambda v: True)],
+    "uint8img": [("int64", lambda v: np.asarray(v).astype(np.int64)), ("float", lambda v: np.asarray(v) / 255.0),
+                 ("4-D", lambda v: np.asarray(v)[None]), ("None", lambda v: None), ("string", lambda v: "bad")],
+    "real": _NUMBER + [("None", lambda v: None)],
+    "pos": _NUMBER + [("zero", lambda v: 0.0), ("negative", lambda v: -1.5), ("None", lambda v: None)],
+    "nonneg": _NUMBER + [("negative", lambda v: -1.5), ("None", lambda v: None)],
+    "pos_or_none": _NUMBER + [("zero", lambda v: 0.0), ("negative", lambda v: -1.5)],
+    "count": [("zero", lambda v: 0), ("negative", lambda v: -1), ("float", lambda v: 2.5), ("string", lambda v: "3"),
+              ("bool", lambda v: True), ("None", lambda v: None)],
+    "count_nn": [("zero", lambda v: 0), ("negative", lambda v: -1), ("float", lambda v: 2.5), ("string", lambda v: "3"),
+                 ("bool", lambda v: True)],
+    "count0": [("negative", lambda v: -1), ("float", lambda v: 2.5), ("string", lambda v: "3"), ("bool", lambda v: True)],
+    "bool": [("string 'False'", lambda v: "False"), ("None", lambda v: None), ("int", lambda v: 2)],
+    "labels": [("float", lambda v: np.asarray(v, dtype=float)), ("too large", lambda v: np.asarray(v) + 100),
+               ("negative", lambda v: np.asarray(v) * 0 - 1), ("too many", lambda v: np.concatenate([v, v])),
+               ("string", lambda v: "bad")],
+    "model": [("None", lambda v: None), ("string", lambda v: "squeezenet")],
+    "dict": [("string", lambda v: "bad"), ("misspelt key", lambda v: {**v, "sride": 1}), ("None", lambda v: None)],
+    "dict_opt": [("string", lambda v: "bad"), ("misspelt key", lambda v: {**v, "sride": 1})],
+    "model_opt": [("string", lambda v: "squeezenet"), ("int", lambda v: 3)],
+    "path": [("None", lambda v: None), ("int", lambda v: 123), ("missing file", lambda v: "no/such/file.png")],
+    "callable": [("None", lambda v: None), ("string", lambda v: "f")],
+    "layer": [("too large", lambda v: 99), ("negative", lambda v: -1), ("float", lambda v: 2.0), ("string", lambda v: "3")],
+}
+
+
+def _poke(v, value):
+    a = np.array(v, dtype=float, copy=True)
+    a.flat[0] = value
+    return a
+
+
+# ------------------------------------------------------------------------------------- valid inputs
+R = np.random.default_rng(0)
+
+
+def rn(*shape):
+    return R.standard_normal(shape)
+
+
+def tiny_squeezenet():
+    """A randomly initialised SqueezeNet 1.1 with 3 classes in float64: no weights file, fast at 17x17."""
+    from npnet.models.squeezenet import SqueezeNet
+    return SqueezeNet("1_1", num_classes=3, dtype=np.float64, seed=0)
+
+
+def _fwd(name, *args):
+    import npnet.layers as L
+    return getattr(L, name)(*args)
+
+
+def _word_to_idx():
+    return {"<NULL>": 0, "<START>": 1, "<END>": 2, "a": 3, "cat": 4}
+
+
+def specs(model):
+    """name -> list of (call, {arg: (valid value, kind)}, propagates, names accepted in the message)."""
+    import npnet.layers as L
+    x4, conv_p = rn(2, 3, 5, 5), {"stride": 1, "pad": 1}
+    pool_p = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    X = rn(1, 3, 17, 17)
+    S = {}
+
+    def add(name, args, propagates=False, call=None, also=(), positional=False):
+        # positional: the arguments are the function's leading parameters in order, and are passed by
+        # position, so the spec survives a renamed parameter (the course's names differ in places).
+        S.setdefault(name, []).append((call, args, propagates, (name,) + tuple(also), positional))
+
+    def layer(name, args, backward=None, dout_kind="data"):
+        add(name, args, propagates=True)
+        if backward:
+            *douts, cache = _fwd(name, *[v for v, _ in args.values()])
+            bargs = {f"d{i}": (np.ones_like(d), dout_kind) for i, d in enumerate(douts)}
+            add(backward, {**bargs, "cache": (cache, "fixed")}, propagates=True)
+
+    # layers -----------------------------------------------------------------------------------
+    layer("affine_forward", {"x": (rn(2, 3, 2), "data"), "w": (rn(6, 4), "data"), "b": (rn(4), "data")},
+          "affine_backward")
+    for act in ("relu", "sigmoid", "tanh"):
+        layer(f"{act}_forward", {"x": (rn(3, 4), "any")}, f"{act}_backward")
+    add("sigmoid", {"x": (rn(3, 4), "any")}, propagates=True)
+    layer("leaky_relu_forward", {"x": (rn(3, 4), "any"), "alpha": (0.1, "real")}, "leaky_relu_backward")
+    layer("dropout_forward", {"x": (rn(3, 4), "any"), "dropout_param": ({"mode": "train", "p": 0.5, "seed": 0}, "dict")},
+          "dropout_backward")
+    for bad in (0.0, 1.5, float("nan"), "0.5"):
+        add("dropout_forward", {"x": (rn(3, 4), "fixed"), "dropout_param": ({"mode": "train", "p": bad}, "invalid")})
+    bn = {"x": (rn(4, 3), "data"), "gamma": (rn(3), "scale"), "beta": (rn(3), "scale"),
+          "bn_param": ({"mode": "train"}, "dict")}
+    layer("batchnorm_forward", bn, "batchnorm_backward")
+    for bad in ({"mode": "train", "eps": 0}, {"mode": "train", "momentum": 1.5}, {"mode": "eval"},
+                {"mode": "train", "eps": "1e-5"}):
+        add("batchnorm_forward", {**bn, "x": (rn(4, 3), "fixed"), "bn_param": (bad, "invalid")})
+    add("batchnorm_forward", {**bn, "x": (np.array([[1e200], [-1e200]]), "invalid"), "gamma": (np.ones(1), "fixed"),
+                              "beta": (np.zeros(1), "fixed")})
+    layer("spatial_batchnorm_forward", {**bn, "x": (rn(2, 3, 2, 2), "data")}, "spatial_batchnorm_backward")
+    layer("instance_norm_forward", {"x": (rn(2, 3, 2, 2), "data"), "gamma": (rn(3), "scale"),
+                                    "beta": (rn(3), "scale"), "eps": (1e-5, "pos")}, "instance_norm_backward")
+    add("instance_norm_forward", {"x": (np.array([[[[1e200, -1e200]]]]), "invalid"), "gamma": (np.ones(1), "fixed"),
+                                  "beta": (np.zeros(1), "fixed")})
+    conv = {"x": (x4, "data"), "w": (rn(4, 3, 3, 3), "data"), "b": (rn(4), "param_opt"), "conv_param": (conv_p, "dict")}
+    layer("conv_forward", conv, "conv_backward")
+    layer("conv_forward_naive", conv, "conv_backward_naive")
+    layer("conv_transpose_forward", {**conv, "w": (rn(3, 4, 3, 3), "data"), "b": (rn(4), "param_opt")},
+          "conv_transpose_backward")
+    for bad in ({"stride": 0, "pad": 1}, {"stride": 1, "pad": -1}, {"stride": 1.5, "pad": 0}, {"stride": "1", "pad": 0}):
+        add("conv_forward", {**conv, "x": (x4, "fixed"), "conv_param": (bad, "invalid")})
+    pool = {"x": (rn(2, 3, 4, 4), "data"), "pool_param": (pool_p, "dict")}
+    layer("max_pool_forward", pool, "max_pool_backward")
+    layer("max_pool_forward_naive", pool, "max_pool_backward_naive")
+    layer("avg_pool_forward", pool, "avg_pool_backward")
+    for name in ("max_pool_forward", "avg_pool_forward", "max_pool_forward_naive"):
+        for bad in ({**pool_p, "ceil_mode": "False"}, {**pool_p, "stride": 0}, {**pool_p, "pool_height": 9},
+                    {**pool_p, "pad": 2}):
+            add(name, {"x": (rn(2, 3, 4, 4), "fixed"), "pool_param": (bad, "invalid")})
+    add("avg_pool_forward", {"x": (rn(2, 3, 4, 4), "fixed"), "pool_param": ({**pool_p, "count_include_pad": "False"},
+                                                                          "invalid")})
+    layer("global_avg_pool_forward", {"x": (rn(2, 3, 4, 4), "data")}, "global_avg_pool_backward")
+    layer("pixel_shuffle_forward", {"x": (rn(1, 4, 2, 2), "data"), "upscale_factor": (2, "count")},
+          "pixel_shuffle_backward")
+    layer("pixel_unshuffle_forward", {"x": (rn(1, 1, 4, 4), "data"), "downscale_factor": (2, "count")},
+          "pixel_unshuffle_backward")
+    add("concat_forward", {"xs": ([rn(2, 3), rn(2, 2)], "fixed"), "axis": (1, "axis")})
+    for bad in ([], [rn(2, 3), rn(3, 3)], "bad", [rn(2, 3), None], [rn(2, 3), np.ones((2, 3), int)]):
+        add("concat_forward", {"xs": (bad, "invalid"), "axis": (1, "fixed")})
+    out, cache = L.concat_forward([rn(2, 3), rn(2, 2)], 1)
+    add("concat_backward", {"dout": (np.ones_like(out), "data"), "cache": (cache, "fixed")}, propagates=True)
+    for loss in ("softmax_loss", "svm_loss"):
+        add(loss, {"x": (rn(3, 4), "finite"), "y": (np.array([0, 3, 1]), "labels")})
+    for loss in ("bce_with_logits", "mse"):
+        add(loss, {"x": (rn(3, 4), "finite"), "y": (R.random((3, 4)), "finite")})
+    rnn = {"x": (rn(2, 3, 4), "data"), "h0": (rn(2, 5), "data"), "Wx": (rn(4, 5), "data"), "Wh": (rn(5, 5), "data"),
+           "b": (rn(5), "param")}
+    layer("rnn_forward", rnn, "rnn_backward")
+    layer("rnn_step_forward", {"x": (rn(2, 4), "data"), "prev_h": (rn(2, 5), "data"), "Wx": (rn(4, 5), "data"),
+                               "Wh": (rn(5, 5), "data"), "b": (rn(5), "param")}, "rnn_step_backward")
+    lstm = {**rnn, "Wx": (rn(4, 20), "data"), "Wh": (rn(5, 20), "data"), "b": (rn(20), "param")}
+    layer("lstm_forward", lstm, "lstm_backward")
+    layer("lstm_step_forward", {"x": (rn(2, 4), "data"), "prev_h": (rn(2, 5), "data"), "prev_c": (rn(2, 5), "data"),
+                                "Wx": (rn(4, 20), "data"), "Wh": (rn(5, 20), "data"), "b": (rn(20), "param")},
+          "lstm_step_backward")
+    layer("word_embedding_forward", {"x": (np.array([[0, 2], [1, 1]]), "labels_fixed"), "W": (rn(3, 4), "data")},
+          "word_embedding_backward")
+    for bad in (np.array([[0, 3]]), np.array([[-1, 0]]), np.array([[0.0, 1.0]]), "bad"):
+        add("word_embedding_forward", {"x": (bad, "invalid"), "W": (rn(3, 4), "fixed")})
+    layer("temporal_affine_forward", {"x": (rn(2, 3, 4), "data"), "w": (rn(4, 5), "data"), "b": (rn(5), "param")},
+          "temporal_affine_backward")
+    tsl = {"x": (rn(2, 3, 4), "finite"), "y": (np.array([[0, 1, 3], [2, 2, 0]]), "labels_fixed"),
+           "mask": (np.array([[1, 1, 0], [1, 0, 0]], dtype=bool), "fixed")}
+    add("temporal_softmax_loss", tsl)
+    for bad in (np.full((2, 3), 0.5), np.full((2, 3), 2), np.ones((3, 2), bool), np.array("x"), None):
+        add("temporal_softmax_loss", {**tsl, "x": (rn(2, 3, 4), "fixed"), "mask": (bad, "invalid")})
+    for bad in (np.array([[0, 1, 4], [2, 2, 0]]), np.array([[0, 1, -1], [2, 2, 0]]), np.zeros((2, 3))):
+        add("temporal_softmax_loss", {**tsl, "x": (rn(2, 3, 4), "fixed"), "y": (bad, "invalid")})
+
+    # optimisers ---------------------------------------------------------------------------------
+    hyper = {"sgd": {"learning_rate": "nonneg"}, "sgd_momentum": {"learning_rate": "nonneg", "momentum": "unit"},
+             "rmsprop": {"learning_rate": "nonneg", "decay_rate": "unit", "epsilon": "pos"},
+             "adam": {"learning_rate": "nonneg", "beta1": "unit", "beta2": "unit", "epsilon": "pos"}}
+    for rule, keys in hyper.items():
+        add(rule, {"w": (rn(3, 2), "finite"), "dw": (rn(3, 2), "finite"), "config": ({"learning_rate": 1e-2}, "dict_opt")})
+        for key, kind in keys.items():
+            bads = MUTATIONS["real"][:-1] + [("negative", lambda v: -0.5)] + (
+                [("one", lambda v: 1.0), ("above one", lambda v: 1.5)] if kind == "unit" else []) + (
+                [("zero", lambda v: 0.0)] if kind == "pos" else [])
+            for label, mutate in bads:
+                add(rule, {"w": (rn(3, 2), "fixed"), "dw": (rn(3, 2), "fixed"),
+                           "config": ({key: mutate(0.5)}, f"invalid:config[{key}] {label}")})
+
+    # vis ----------------------------------------------------------------------------------------
+    y = np.array([1])
+    base = {"X": (X, "finite"), "y": (y, "labels"), "model": (model, "model")}
+    for name in ("compute_saliency_maps", "guided_backprop"):
+        add(name, base)
+    add("smoothgrad", {**base, "n_samples": (2, "count"), "noise_level": (0.1, "nonneg"), "seed": (0, "fixed")})
+    for name in ("grad_cam", "grad_cam_plus_plus"):
+        add(name, {**base, "layer": (12, "layer"), "upsample": (True, "bool")})
+    add("guided_grad_cam", {**base, "layer": (12, "layer")})
+    add("integrated_gradients", {**base, "baseline": (0.0, "real_or_array"), "steps": (2, "count"),
+                                 "batch_size": (2, "count"), "method": ("gausslegendre", "choice")})
+    add("integration_nodes", {"steps": (3, "count"), "method": ("gausslegendre", "choice")})
+    add("occlusion", {**base, "window": (8, "count"), "stride": (8, "count"), "fill": (0.0, "real"),
+                      "batch_size": (4, "count")})
+    add("model_randomization_test", {**base, "methods": (("saliency",), "choices"), "seed": (0, "fixed"),
+                                     "max_stages": (1, "count_nn")})
+    add("resize_bilinear", {"maps": (rn(1, 3, 3), "finite"), "size": ((6, 6), "size")}, propagates=True)
+    add("format_randomization_table", {"result": ({"methods": ["saliency"], "stages": ["a"],
+                                                   "correlations": {"saliency": np.zeros((1, 1))}}, "fixed")})
+    for bad in (None, "bad", {}, {"stages": None}):
+        add("format_randomization_table", {"result": (bad, "invalid")})
+    add("make_fooling_image", {"X": (X, "finite"), "target_y": (0, "labels1"), "model": (model, "model"),
+                               "learning_rate": (1.0, "pos"), "max_iter": (1, "count0"), "return_info": (False, "bool"),
+                               "progress": (False, "bool"), "objective": ("score", "choice")})
+    add("class_visualization_update_step", {"img": (X, "finite"), "model": (model, "model"), "target_y": (1, "labels1"),
+                                            "l2_reg": (1e-3, "nonneg"), "learning_rate": (1.0, "pos")})
+    add("create_class_visualization", {"target_y": (1, "labels1"), "model": (model, "model"), "l2_reg": (1e-3, "nonneg"),
+                                       "learning_rate": (1.0, "pos"), "num_iterations": (1, "count"),
+                                       "blur_every": (1, "count"), "max_jitter": (1, "count0"),
+                                       "show_every": (1, "count"), "seed": (0, "fixed"), "callback": (None, "fixed"),
+                                       "image_size": (17, "count"), "progress": (False, "bool")})
+
+    # style --------------------------------------------------------------------------------------
+    F = rn(1, 3, 4, 4)
+    add("content_loss", {"content_weight": (1.0, "nonneg"), "content_current": (F, "finite"),
+                         "content_original": (rn(1, 3, 4, 4), "finite")})
+    for name in ("gram_matrix", "gram_matrix_naive"):
+        add(name, {"features": (F, "finite"), "normalize": (True, "bool")}, propagates=True)
+    add("gram_matrix_backward", {"dgram": (rn(1, 3, 3), "finite"), "features": (F, "finite"), "normalize": (True, "bool")},
+        propagates=True)
+    add("style_loss", {"feats": ([F, F], "fixed"), "style_layers": ([1], "fixed"), "style_targets": ([rn(1, 3, 3)], "fixed"),
+                       "style_weights": ([1.0], "fixed")})
+    for field, bad in (("style_layers", [2]), ("style_layers", ["1"]), ("style_weights", [float("nan")]),
+                       ("style_weights", [-1.0]), ("style_targets", [rn(1, 2, 2)]), ("feats", "bad"),
+                       ("style_targets", [np.full((1, 3, 3), np.nan)])):
+        args = {"feats": ([F, F], "fixed"), "style_layers": ([1], "fixed"), "style_targets": ([rn(1, 3, 3)], "fixed"),
+                "style_weights": ([1.0], "fixed")}
+        args[field] = (bad, "invalid")
+        add("style_loss", args)
+    for name in ("tv_loss", "tv_loss_naive"):
+        add(name, {"img": (F, "finite"), "tv_weight": (1.0, "nonneg")})
+    add("features_backward", {"model": (model, "model"), "layer_grads": ({3: rn(1, 128, 4, 4)}, "fixed")})
+    for bad in ("bad", {99: rn(1, 3, 4, 4)}, {3: "bad"}):
+        add("features_backward", {"model": (model, "fixed"), "layer_grads": (bad, "invalid")})
+    img = R.integers(0, 256, (20, 20, 3)).astype(np.uint8)
+    st = {"content_image": (img, "image"), "style_image": (img, "image"), "image_size": (20, "count_nn"),
+          "style_size": (20, "count_nn"), "content_layer": (3, "layer"), "content_weight": (1.0, "nonneg"),
+          "style_layers": ((1, 4), "fixed"), "style_weights": ((1.0, 1.0), "fixed"), "tv_weight": (1.0, "nonneg"),
+          "init_random": (False, "bool"), "num_iterations": (1, "count"), "learning_rate": (1.0, "pos"),
+          "decayed_lr": (0.1, "pos"), "decay_lr_at": (1, "count0"), "clamp": (1.5, "pos_or_none"),
+          "model": (model, "model_opt"), "progress": (False, "bool")}
+    add("style_transfer", st)
+    add("feature_inversion", {"content_image": (img, "image"), "image_size": (20, "count_nn"), "content_layer": (3, "layer"),
+                              "content_weight": (1.0, "nonneg"), "tv_weight": (1.0, "nonneg"),
+                              "num_iterations": (1, "count"), "model": (model, "model_opt"), "progress": (False, "fixed")},
+        also=("style_transfer",))
+    add("texture_synthesis", {"style_image": (img, "image"), "image_size": (20, "count_nn"), "style_size": (20, "count_nn"),
+                              "style_layers": ((1, 4), "fixed"), "style_weights": ((1.0, 1.0), "fixed"),
+                              "tv_weight": (1.0, "nonneg"), "num_iterations": (1, "count"), "model": (model, "model_opt"),
+                              "progress": (False, "fixed")}, also=("style_transfer",))
+    add("deep_dream", {"image": (img, "image"), "layer": (3, "layer"), "image_size": (20, "count_nn"),
+                       "num_octaves": (1, "count"), "octave_scale": (1.4, "above_one"), "iterations": (1, "count"),
+                       "step_size": (0.05, "pos"), "max_jitter": (1, "count0"), "model": (model, "model_opt"),
+                       "progress": (False, "bool")})
+
+    # image --------------------------------------------------------------------------------------
+    add("preprocess", {"img": (img, "uint8img"), "size": (20, "count_nn")}, positional=True)
+    add("deprocess", {"x": (X, "finite"), "rescale": (False, "bool")}, positional=True)
+    add("center_crop", {"img": (img, "fixed"), "size": (8, "count")})
+    for bad in (2.5, (8, 0), (8, 8, 8), 100, "8"):
+        add("center_crop", {"img": (img, "fixed"), "size": (bad, "invalid")})
+    add("blur_image", {"X": (X, "finite"), "sigma": (1.0, "pos")}, propagates=True)
+    add("jitter", {"X": (X, "fixed"), "ox": (1, "int"), "oy": (1, "int")})
+    add("load_image", {"path": ("no/such/file.png", "invalid"), "size": (None, "fixed")})
+    add("save_image", {"path": ("out.png", "fixed"), "img": (img, "uint8img")})
+    for bad in ("out", "out.xyz", None):
+        add("save_image", {"path": (bad, "invalid"), "img": (img, "fixed")})
+    from matplotlib.figure import Figure
+    add("save_figure", {"fig": (Figure(), "fixed"), "path": ("fig.png", "fixed")})
+    for bad in ("fig.xyz", "fig", None):
+        add("save_figure", {"fig": (Figure(), "fixed"), "path": (bad, "invalid")})
+    add("save_figure", {"fig": (None, "invalid"), "path": ("fig.png", "fixed")})
+
+    # models and modules -------------------------------------------------------------------------
+    add("CaptioningRNN", {"word_to_idx": (_word_to_idx(), "fixed"), "input_dim": (3, "count"), "wordvec_dim": (2, "count"),
+                          "hidden_dim": (2, "count"), "cell_type": ("lstm", "choice"), "dtype": (np.float64, "dtype")})
+    for bad in ({"<NULL>": 0, "a": 0, "b": 2}, {"<NULL>": -1, "a": 0}, {"<NULL>": 5, "a": 0}, {"a": 0, "b": 1},
+                {"<NULL>": 0, "a": "1"}, "bad", {}):
+        add("CaptioningRNN", {"word_to_idx": (bad, "invalid"), "input_dim": (3, "fixed")})
+    from npnet.models import CaptioningRNN
+    cap = CaptioningRNN(_word_to_idx(), input_dim=3, wordvec_dim=2, hidden_dim=2, dtype=np.float64,
+                        rng=np.random.default_rng(0))
+    captions = np.array([[1, 3, 4, 2, 0], [1, 4, 2, 0, 0]])
+    add("CaptioningRNN.loss", {"features": (rn(2, 3), "finite"), "captions": (captions, "labels_fixed")},
+        call=cap.loss, also=("CaptioningRNN",))
+    add("CaptioningRNN.sample", {"features": (rn(2, 3), "finite"), "max_length": (3, "count")},
+        call=cap.sample, also=("CaptioningRNN",))
+    add("Fire", {"inplanes": (4, "count"), "squeeze_planes": (2, "count"), "expand1x1_planes": (2, "count"),
+                 "expand3x3_planes": (2, "count"), "dtype": (np.float64, "dtype")})
+    add("SqueezeNet", {"version": ("1_1", "choice"), "num_classes": (3, "count"), "dtype": (np.float64, "dtype")})
+    add("extract_features", {"X": (X, "finite"), "model": (model, "model")}, positional=True)
+    add("Conv2d", {"in_channels": (3, "count"), "out_channels": (2, "count"), "kernel_size": (3, "count"),
+                   "stride": (1, "count"), "padding": (0, "count0"), "bias": (True, "bool"), "dtype": (np.float64, "dtype")})
+    add("Linear", {"in_features": (3, "count"), "out_features": (2, "count"), "bias": (True, "bool"),
+                   "dtype": (np.float64, "dtype")})
+    add("MaxPool2d", {"kernel_size": (2, "count"), "stride": (2, "count_nn"), "padding": (0, "count0"),
+                      "ceil_mode": (False, "bool")})
+    add("Dropout", {"p": (0.5, "unit")})
+    for bad in (None, "bad", object()):
+        add("Sequential", {"layer": (bad, "invalid")})
+    from npnet.nn import Linear
+    lin = Linear(3, 2, dtype=np.float64, rng=0)
+    add("Linear.forward", {"x": (rn(4, 3), "data")}, propagates=True, call=lin.forward, also=("affine_forward",))
+    add("SqueezeNet.forward", {"X": (X, "data")}, propagates=True, call=model.forward,
+        also=("SqueezeNet", "max_pool_forward"))
+
+    # data -----------------------------------------------------------------------------------------
+    add("find_data", {"relpath": ("no/such/file.png", "invalid"), "download": (False, "fixed")})
+    for bad in (None, "../../etc/passwd", "/etc/passwd", 3):
+        add("find_data", {"relpath": (bad, "invalid"), "download": (False, "fixed")})
+    add("decode_captions", {"captions": (captions, "fixed"), "idx_to_word": (["<NULL>", "<START>", "<END>", "a", "cat"],
+                                                                             "fixed")})
+    for bad in (np.array([-1]), np.array([5]), np.array([0.5]), "bad", np.zeros((1, 1, 1), int)):
+        add("decode_captions", {"captions": (bad, "invalid"), "idx_to_word": (["<NULL>", "a"], "fixed")})
+    add("decode_captions", {"captions": (np.array([0]), "fixed"), "idx_to_word": (None, "invalid")})
+    add("load_coco_data", {"base_dir": ("no/such/folder", "invalid")})
+    add("load_coco_data", {"base_dir": (None, "fixed"), "max_train": ("bad", "invalid")})
+    data = {"train_captions": captions, "train_image_idxs": np.array([0, 1]), "train_features": rn(2, 3),
+            "train_urls": np.array(["u0", "u1"])}
+    add("sample_coco_minibatch", {"data": (data, "fixed"), "batch_size": (2, "count"), "split": ("train", "choice")})
+    add("make_synthetic_coco", {"out_dir": ("coco", "fixed"), "vocab_json": ("no/such/vocab.json", "invalid")})
+    for field, bad in (("out_dir", None), ("num_train", -1), ("caption_length", 2), ("pca_dim", 0), ("seed", "bad")):
+        add("make_synthetic_coco", {"out_dir": ("coco", "fixed"), field: (bad, "invalid")})
+
+    # solver --------------------------------------------------------------------------------------
+    for field, bad in (("update_rule", "adagrad"), ("optim_config", {"learning_rate": float("nan")}),
+                       ("optim_config", {"learning_rate": "bad"}), ("optim_config", {"beta1": 1.0}),
+                       ("optim_config", "bad"), ("lr_decay", 0), ("lr_decay", "bad"), ("batch_size", 0),
+                       ("num_epochs", -1), ("verbose", "False"), ("bogus", 1)):
+        add("CaptioningSolver", {"model": (cap, "fixed"), "data": (data, "fixed"), field: (bad, "invalid")})
+    for bad in (None, "bad"):
+        add("CaptioningSolver", {"model": (cap, "fixed"), "data": (bad, "invalid")})
+    add("read_checkpoint", {"path": ("no/such/ckpt.npz", "invalid")})
+    for content in (b"", b"PK\x03\x04garbage", b"not a zip at all"):
+        add("read_checkpoint", {"path": (content, "file")})
+    add("plot_loss_history", {"loss_history": ([1.0, 0.5], "fixed"), "path": ("loss.png", "fixed")})
+    for bad in ([], "bad", [[1.0]], None):
+        add("plot_loss_history", {"loss_history": (bad, "invalid"), "path": ("loss.png", "fixed")})
+
+    # linalg ----------------------------------------------------------------------------------------
+    add("conv_matrix", {"w": (rn(2, 1, 2, 2), "finite"), "input_hw": ((3, 3), "size"), "stride": (1, "count"),
+                        "pad": (0, "count0")}, propagates=True)
+    add("conv_transpose_matrix", {"w": (rn(1, 2, 2, 2), "finite"), "input_hw": ((3, 3), "size"), "stride": (1, "count"),
+                                  "pad": (0, "count0"), "output_padding": (0, "count0")}, propagates=True)
+
+    # gradcheck ------------------------------------------------------------------------------------
+    f = np.sin
+    add("rel_error", {"x": (rn(3), "fixed"), "y": (rn(4), "invalid")})
+    add("eval_numerical_gradient", {"f": (lambda z: float(np.sum(z)), "fixed"), "x": (rn(2), "grad_point"),
+                                    "verbose": (False, "fixed"), "h": (1e-5, "pos")})
+    add("eval_numerical_gradient_array", {"f": (f, "fixed"), "x": (rn(2), "grad_point"), "df": (rn(2), "fixed"),
+                                          "h": (1e-5, "pos")})
+    add("grad_check_sparse", {"f": (lambda z: float(np.sum(z)), "fixed"), "x": (rn(2), "grad_point"),
+                              "analytic_grad": (np.ones(2), "fixed"), "num_checks": (2, "count0"), "h": (1e-5, "pos"),
+                              "verbose": (False, "fixed")})
+    add("check_backward", {"forward": (f, "fixed"), "inputs": ([rn(2)], "fixed"), "dout": (rn(2), "fixed"),
+                           "grads": ([rn(2)], "fixed"), "h": (1e-6, "pos"), "num_directions": (2, "count")})
+    for bad in ([rn(2).astype(int)], [rn(2), rn(2)], "bad"):
+        add("check_backward", {"forward": (f, "fixed"), "inputs": (bad, "invalid"), "dout": (rn(2), "fixed"),
+                               "grads": ([rn(2)], "fixed")})
+    add("layer_error", {"forward": (L.relu_forward, "fixed"), "backward": (lambda d, c: np.full(d.shape, np.nan), "fixed"),
+                        "inputs": ([rn(3)], "fixed"), "rng": (np.random.default_rng(0), "fixed")})
+    add("loss_error", {"loss_fn": (L.mse, "fixed"), "x": (rn(2, 2), "finite"), "y": (rn(2, 2), "fixed")},
+        call=lambda loss_fn, x, y: __import__("gradcheck").loss_error(loss_fn, x, y), also=("mse",))
+    return S
+
+
+# Extra mutations of kinds that only appear in one place.
+MUTATIONS.update({
+    "unit": _NUMBER + [("one", lambda v: 1.0), ("negative", lambda v: -0.5), ("None", lambda v: None)],
+    "above_one": _NUMBER + [("one", lambda v: 1.0), ("zero", lambda v: 0.0)],
+    "labels1": [("too large", lambda v: 100), ("negative", lambda v: -1), ("float", lambda v: 1.5), ("string", lambda v: "1"),
+                ("None", lambda v: None)],
+    "labels_fixed": [("float", lambda v: np.asarray(v, dtype=float)), ("too large", lambda v: np.asarray(v) + 100),
+                     ("negative", lambda v: np.asarray(v) * 0 - 1), ("string", lambda v: "bad")],
+    "real_or_array": [("nan", lambda v: float("nan")), ("inf", lambda v: float("inf")), ("string", lambda v: "bad"),
+                      ("wrong shape", lambda v: np.zeros((2, 2)))],
+    "choice": [("unknown", lambda v: "no-such-choice"), ("None", lambda v: None), ("int", lambda v: 3)],
+    "choices": [("unknown", lambda v: ("no-such-method",)), ("empty", lambda v: ()), ("string", lambda v: 3)],
+    "size": [("zero", lambda v: (0, 6)), ("negative", lambda v: (-1, 6)), ("float", lambda v: (2.5, 6)),
+             ("string", lambda v: "bad"), ("None", lambda v: None)],
+    "image": [("nan float", lambda v: np.full((1, 3, 20, 20), np.nan)), ("missing file", lambda v: "no/such/image.png"),
+              ("int array", lambda v: np.asarray(v).astype(np.int64)), ("2-D uint8", lambda v: np.asarray(v)[..., 0]),
+              ("None", lambda v: None), ("number", lambda v: 3)],
+    "dtype": [("int", lambda v: np.int64), ("string", lambda v: "bad"), ("bool", lambda v: bool)],
+    "int": [("float", lambda v: 1.5), ("string", lambda v: "1"), ("None", lambda v: None)],
+    "grad_point": [("int dtype", lambda v: np.asarray(v).astype(np.int64)), ("bool dtype", lambda v: np.asarray(v) > 0),
+                   ("string", lambda v: "bad")],
+})
+
+
+# ------------------------------------------------------------------------------------- running
+def public_callables():
+    """(module, name, object) of every public callable defined in npnet or gradcheck, deduplicated."""
+    seen, found = set(), []
+    for mod_name in MODULES:
+        mod = importlib.import_module(mod_name)
+        names = getattr(mod, "__all__", None) or [n for n in dir(mod) if not n.startswith("_")]
+        for name in names:
+            obj = getattr(mod, name)
+            if (inspect.ismodule(obj) or not callable(obj) or isinstance(obj, type) and issubclass(obj, BaseException)
+                    or not getattr(obj, "__module__", "").startswith(mod_name)):
+                continue
+            if name not in seen:
+                seen.add(name)
+                found.append((mod_name, name, obj))
+    return found
+
+
+def _required(obj):
+    try:
+        params = inspect.signature(obj).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    return [p.name for p in params if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+
+
+def classify(call, kwargs, names, must_fail, propagates):
+    """Run one case; returns (outcome, detail)."""
+    out = io.StringIO()
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(out), contextlib.redirect_stderr(out), \
+                np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            result = call(**kwargs) if isinstance(kwargs, dict) else call(*kwargs)
+    except Exception as err:  # noqa: BLE001 - classifying every exception is the point
+        from npnet.errors import NpnetError
+        if not must_fail:
+            return "broken", f"the valid call failed: {type(err).__name__}: {err}"[:300]
+        message = str(err).splitlines()[0] if str(err) else ""
+        if isinstance(err, (NpnetError, ValueError, TypeError)) and any(n.split(".")[-1] in message or n in message
+                                                                          for n in names):
+            return "clear", f"{type(err).__name__}: {message[:150]}"
+        return "unclear", f"{type(err).__name__}: {message[:200]}"
+    if not must_fail:
+        return "valid", ""
+    # NaN must come back as NaN; an infinity may also have a finite limit (sigmoid(inf) = 1).
+    if propagates == "inf" or propagates == "nan" and _has_nonfinite(result):
+        return "propagated", ""
+    return "silent", f"returned {type(result).__name__}"
+
+
+def _has_nonfinite(result):
+    items = result if isinstance(result, (tuple, list)) else (result,)
+    for r in items:
+        try:
+            a = np.asarray(r, dtype=float)
+        except (TypeError, ValueError):
+            continue
+        if not np.isfinite(a).all():
+            return True
+    return False
+
+
+def cases(model):
+    """Yield (name, label, call, kwargs, names, must_fail, propagates)."""
+    objects = {name: obj for _, name, obj in public_callables()}
+    all_specs = specs(model)
+    for name, spec_list in all_specs.items():
+        for call, args, propagates, names, positional in spec_list:
+            fn = call or objects[name.split(".")[0]]
+            names = names + (getattr(fn, "__name__", name),)  # an alias's errors name the original
+            valid = {k: v for k, (v, _) in args.items()}
+            if name == "Sequential":
+                yield name, "layer " + repr(valid["layer"])[:30], fn, [valid["layer"]], names, True, False
+                continue
+            kinds = {k: kind for k, (_, kind) in args.items()}
+            if "cache" in valid:
+                douts = [k for k in valid if k.startswith("d")]
+                fn_b = fn
+                for dname in douts:
+                    for label, mutate in MUTATIONS["data"]:
+                        bad = [mutate(valid[d]) if d == dname else valid[d] for d in douts]
+                        yield name, f"{dname} {label}", fn_b, bad + [valid["cache"]], names, True, label
+                continue
+            if any(kind == "invalid" or kind.startswith("invalid:") for kind in kinds.values()):
+                label = ", ".join(f"{k}={'...' if kind == 'invalid' else kind[8:]}" for k, kind in kinds.items()
+                                  if kind.startswith("invalid"))
+                yield name, f"{label} {_short(valid)}", fn, valid, names, True, False
+                continue
+            if any(kind == "file" for kind in kinds.values()):
+                yield name, f"file {_short(valid)}", fn, valid, names, True, False
+                continue
+            if positional:
+                fn = _by_position(fn)
+            yield name, "valid call", fn, valid, names, False, False
+            for arg, kind in kinds.items():
+                for label, mutate in MUTATIONS.get(kind, []):
+                    bad = dict(valid)
+                    bad[arg] = mutate(valid[arg])
+                    prop = label if propagates else None
+                    yield name, f"{arg} {label}", fn, bad, names, True, prop
+    for _, name, obj in public_callables():
+        required = _required(obj)
+        if name in SKIPPED or not required:
+            continue
+        for label, value in (("None", None), ("string", "bad")):
+            if value == "bad" and PATHLIKE & set(required):
+                continue  # a string is a valid path or image name: the spec's cases cover these
+            names = (name, getattr(obj, "__name__", name)) + ALIASES.get(name, ())
+            yield name, f"all required args {label}", obj, {r: value for r in required}, names, True, None
+
+
+def _by_position(fn):
+    """``fn`` called with a dict's values in order (see ``positional`` in ``specs``)."""
+    return lambda **kwargs: fn(*kwargs.values())
+
+
+def _short(valid):
+    return ", ".join(f"{k}={v!r}"[:40] for k, v in valid.items() if isinstance(v, (str, int, float, dict, type(None))))[:120]
+
+
+def _materialise(kwargs, workdir):
+    """Turn 'file' arguments (bytes) into real files in the work folder."""
+    if not isinstance(kwargs, dict):
+        return kwargs
+    out = dict(kwargs)
+    for k, v in kwargs.items():
+        if isinstance(v, bytes):
+            path = Path(workdir) / f"case_{k}.npz"
+            path.write_bytes(v)
+            out[k] = path
+    return out
+
+
+def main():
+    os.environ.setdefault("NPNET_OFFLINE", "1")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import matplotlib
+    matplotlib.use("Agg")
+    model = tiny_squeezenet()
+    totals = dict.fromkeys(("cases", "clear", "propagated", "valid", "unclear", "silent", "broken"), 0)
+    for name, label, call, kwargs, names, must_fail, propagates in cases(model):
+        with tempfile.TemporaryDirectory() as work:
+            os.chdir(work)
+            # A case that crashes the interpreter leaves this line as the last one printed.
+            print(f"RUN\t{name}\t{label}", flush=True)
+            outcome, detail = classify(call, _materialise(kwargs, work), names, must_fail, propagates)
+            os.chdir("/")
+        totals["cases"] += 1
+        totals[outcome] += 1
+        print(f"{outcome}\t{name}\t{label}\t{detail}", flush=True)
+    print("TOTALS " + json.dumps(totals), flush=True)
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    main()

@@ -166,6 +166,9 @@ def to_input(image, size=224):
     """
     if isinstance(image, (str, os.PathLike)):
         return preprocess(load_image(image, size), None)
+    if not isinstance(image, (np.ndarray, Image.Image)):
+        raise NpnetTypeError(f"to_input: image must be a file path, a uint8 (H, W, 3) array or a PIL image; "
+                             f"got {type(image).__name__}")
     return preprocess(image, size)
 
 

@@ -224,6 +224,7 @@ def features_from_img(imgpath, imgsize, model=None):
     """
     from ..image import to_input
 
+    imgsize = _check.positive_int("features_from_img", "imgsize", imgsize)
     if model is None:
         model = squeezenet1_1()
     img = to_input(imgpath, imgsize)

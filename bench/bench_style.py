@@ -60,7 +60,8 @@ def bench_npnet(iters, content, style):
 
 
 def _torch_loop(iters, content, style, shared, params, threads=None):
-    """The course's loop in PyTorch (torch.optim.Adam, clamp before each step until the decay)."""
+    """npnet's loop in PyTorch: torch.optim.Adam, the same geometric step-size decay (0.1 -> 0.01),
+    the clamp before each step."""
     import torch
 
     if threads:
@@ -86,13 +87,13 @@ def _torch_loop(iters, content, style, shared, params, threads=None):
 
     def run(n):
         img = torch.from_numpy(content.copy()).requires_grad_(True)
-        opt = torch.optim.Adam([img], lr=3.0)
-        decay = n * 9 // 10  # as npnet's default: 180 of 200
+        rates = 0.1 * (0.01 / 0.1) ** (np.arange(n) / max(n - 1, 1))  # npnet.style.transfer.step_sizes
+        opt = torch.optim.Adam([img], lr=float(rates[0]))
         losses = []
         for t in range(n):
-            if t < decay:
-                with torch.no_grad():
-                    img.clamp_(-1.5, 1.5)
+            with torch.no_grad():
+                img.clamp_(-1.5, 1.5)
+            opt.param_groups[0]["lr"] = float(rates[t])
             opt.zero_grad()
             f = features(model, img)
             loss = cw * ((f[cl] - target) ** 2).sum()
@@ -101,8 +102,6 @@ def _torch_loop(iters, content, style, shared, params, threads=None):
                                 + ((img[:, :, :, 1:] - img[:, :, :, :-1]) ** 2).sum())
             loss.backward()
             losses.append(float(loss.detach()))
-            if t == decay:
-                opt = torch.optim.Adam([img], lr=0.1)
             opt.step()
         return losses
 

@@ -35,7 +35,10 @@ try:
     base_dir = None  # the data lookup
     data = load_coco_data(pca_features=True)
 except FileNotFoundError:
-    base_dir = make_synthetic_coco(OUT / "synthetic_coco", num_train=200, num_val=100, seed=0)
+    # one image per caption: two captions of one image differ by a word, and when both land in the
+    # 50-caption overfitting set no model can fit both (with 2 captions per image the LSTM stalled at 0.6)
+    base_dir = make_synthetic_coco(OUT / "synthetic_coco", num_train=200, num_val=100, num_train_images=200,
+                                   seed=0)
     data = load_coco_data(base_dir)
     print(f"COCO captioning data not found: using a synthetic set (real vocabulary) written to {base_dir}")
 for k, v in data.items():
@@ -176,7 +179,8 @@ for cell in ("rnn", "lstm"):
 # %% [markdown]
 # ## Overfitting a small data set
 # 50 training captions, 50 epochs of 2 minibatches of 25, Adam: the loss should fall from about
-# 75 (16 steps of log(1004)) to almost nothing, for both cells.
+# 75 (16 steps of log(1004)) to almost nothing, for both cells: below the course's bar of 0.5
+# (measured on the synthetic set: RNN 0.017, LSTM 0.26 after 50 epochs).
 
 # %%
 np.random.seed(231)  # the notebooks' seed: load_coco_data, the model and the solver draw from np.random
@@ -189,7 +193,8 @@ for cell in ("rnn", "lstm"):
     solver = CaptioningSolver(model, small_data, update_rule="adam", num_epochs=epochs, batch_size=25,
                               optim_config={"learning_rate": 5e-3}, lr_decay=0.995, verbose=True, print_every=10)
     solver.train()
-    print(f"{cell}: final loss {solver.loss_history[-1]:.4f}")
+    final = solver.loss_history[-1]
+    print(f"{cell}: final loss {final:.4f}" + ("" if QUICK else f" (course bar < 0.5: {'met' if final < 0.5 else 'NOT met'})"))
     print(plot_loss_history(solver.loss_history, OUT / f"{cell}_loss_history.png",
                             title=f"{cell.upper()} training loss history (50 captions)"))
     models[cell] = model

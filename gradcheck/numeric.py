@@ -16,11 +16,18 @@ from npnet.errors import NpnetTypeError, NpnetValueError
 
 
 def rel_error(x, y):
-    """Largest elementwise relative error ``|x - y| / max(1e-8, |x| + |y|)`` (CS231n semantics)."""
+    """Largest elementwise relative error ``|x - y| / max(1e-8, |x| + |y|)`` (CS231n semantics).
+
+    Shapes that differ only by length-1 axes are compared value by value, as the course's version
+    does for a (1,) answer against a 0-d result; any other mismatch is refused rather than broadcast
+    (broadcasting a (3, 1) against a (3, 2) would compare 6 pairs and pass by accident).
+    """
     for name, v in (("x", x), ("y", y)):
         if v is None or not np.issubdtype(np.asarray(v).dtype, np.number):
             raise NpnetTypeError(f"rel_error: {name} must be a number or a numeric array; got {v!r:.60}")
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if x.shape != y.shape and np.squeeze(x).shape == np.squeeze(y).shape:
+        x, y = np.squeeze(x), np.squeeze(y)
     if x.shape != y.shape:
         raise NpnetValueError(f"rel_error: x and y must have the same shape; got {x.shape} and {y.shape}")
     if x.size == 0:

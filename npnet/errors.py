@@ -24,8 +24,24 @@ class FileFormatError(NpnetError, ValueError):
 
 
 class DataNotFoundError(NpnetError, FileNotFoundError):
-    """Weights or a data file were not found anywhere the lookup searched."""
+    """Weights or a data file were not found anywhere the lookup searched.
+
+    The message lists every place searched (several lines, for a person reading it); ``summary`` is
+    the same news in one line (what is missing, how many places were searched, how to get it), for
+    the CLI and for pytest's skip reasons.
+    """
+
+    def __init__(self, message, summary=None):
+        super().__init__(message)
+        self.summary = summary
 
 
 class TrainingDivergedError(NpnetError, FloatingPointError):
     """A loss or parameter became NaN/Inf during optimisation; the message names the iteration."""
+
+
+def one_line(exc):
+    """A one-line description of error ``exc``: its ``summary`` if it has one, else its message with
+    the line breaks folded into spaces."""
+    summary = getattr(exc, "summary", None)
+    return summary or " ".join(str(exc).split())

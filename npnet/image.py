@@ -5,6 +5,7 @@ Arrays the network sees are float (N, 3, H, W), normalised with ImageNet's per-c
 (H, W, 3) RGB. ``preprocess`` and ``deprocess`` convert between the two, as in CS231n.
 """
 import numbers
+import os
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -139,11 +140,12 @@ def center_crop(img, size):
     return a[top:top + th, left:left + tw].copy()
 
 
-def preprocess(img, size=None):
+def preprocess(img, size=224):
     """uint8 (H, W, 3) array or PIL image -> normalised float32 (1, 3, H', W') network input.
 
-    Optionally resizes the shorter side to ``size`` (torchvision ``Resize``), scales to [0, 1], then
-    subtracts ``SQUEEZENET_MEAN`` and divides by ``SQUEEZENET_STD`` per channel.
+    As the course's ``preprocess(img, size=224)``: resizes the shorter side to ``size`` (torchvision
+    ``Resize``; ``None`` keeps the image's size, and an image already that size is not resampled),
+    scales to [0, 1], then subtracts ``SQUEEZENET_MEAN`` and divides by ``SQUEEZENET_STD`` per channel.
     """
     fn = "preprocess"
     a = _as_uint8_rgb(fn, img)
@@ -153,26 +155,52 @@ def preprocess(img, size=None):
     return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
 
 
-def deprocess(x, rescale=False):
+def to_input(image, size=224):
+    """A path, uint8 (H, W, 3) array or PIL image -> the normalised float32 (1, 3, H, W) batch
+    SqueezeNet takes: npnet's one preprocessing, the course's.
+
+    The shorter side is resized to ``size`` (bilinear, the aspect ratio kept, no crop), then
+    ``preprocess`` normalises it. ``npnet classify`` and the image verbs use exactly this, so the CLI
+    and the API give the same scores. (torchvision's evaluation transform instead resizes to 256 and
+    crops the central 224x224; on the course's kitten photo that turns class 285 into 283.)
+    """
+    if isinstance(image, (str, os.PathLike)):
+        return preprocess(load_image(image, size), None)
+    if not isinstance(image, (np.ndarray, Image.Image)):
+        raise NpnetTypeError(f"to_input: image must be a file path, a uint8 (H, W, 3) array or a PIL image; "
+                             f"got {type(image).__name__}")
+    return preprocess(image, size)
+
+
+def rescale(x):
+    """Stretch ``x`` linearly so its minimum becomes 0 and its maximum 1 (the course's ``rescale``);
+    a constant array becomes 0."""
+    x = _check.float_array("rescale", "x", x)
+    low, high = x.min(), x.max()
+    return (x - low) / max(high - low, np.finfo(x.dtype).tiny)
+
+
+def deprocess(x, should_rescale=False):
     """Normalised float (1, 3, H, W) or (3, H, W) -> uint8 (H, W, 3) image.
 
-    Undoes ``preprocess``'s normalisation; ``rescale=True`` then stretches the image's min..max to
-    0..1 (for visualising gradients and synthesised images); values are clipped to [0, 1] and
-    rounded to the nearest of 0..255. NaN or Inf pixels are refused (they have no colour; casting
-    them to uint8 would give arbitrary bytes).
+    Undoes ``preprocess``'s normalisation; ``should_rescale=True`` then stretches the image's min..max
+    to 0..1 (``rescale``; for visualising gradients and synthesised images); values are clipped to
+    [0, 1] and rounded to the nearest of 0..255. The course's ``deprocess`` rescales by default and
+    returns a PIL image; npnet's keeps the colours (a saved result must not change contrast) and
+    returns an array: ``Image.fromarray(deprocess(x, should_rescale=True))`` is the course's. NaN or
+    Inf pixels are refused (they have no colour; casting them to uint8 would give arbitrary bytes).
     """
     fn = "deprocess"
     x = _check.float_array(fn, "x", x, ndim=(3, 4), layout="(1, 3, H, W) or (3, H, W)")
     _check.finite(fn, "x", x)
-    rescale = _check.boolean(fn, "rescale", rescale)
+    should_rescale = _check.boolean(fn, "should_rescale", should_rescale)
     if x.ndim == 4:
         _check.shape(fn, "x", x, (1, 3, None, None))
         x = x[0]
     _check.shape(fn, "x", x, (3, None, None))
     img = x.transpose(1, 2, 0) * SQUEEZENET_STD + SQUEEZENET_MEAN
-    if rescale:
-        low, high = img.min(), img.max()
-        img = (img - low) / max(high - low, np.finfo(img.dtype).tiny)
+    if should_rescale:
+        img = rescale(img)
     return np.round(np.clip(img, 0, 1) * 255).astype(np.uint8)
 
 

@@ -309,17 +309,17 @@ def specs(model):
     st = {"content_image": (img, "image"), "style_image": (img, "image"), "image_size": (20, "count_nn"),
           "style_size": (20, "count_nn"), "content_layer": (3, "layer"), "content_weight": (1.0, "nonneg"),
           "style_layers": ((1, 4), "fixed"), "style_weights": ((1.0, 1.0), "fixed"), "tv_weight": (1.0, "nonneg"),
-          "init_random": (False, "bool"), "num_iterations": (1, "count"), "learning_rate": (1.0, "pos"),
-          "decayed_lr": (0.1, "pos"), "decay_lr_at": (1, "count0"), "clamp": (1.5, "pos_or_none"),
+          "init_random": (False, "bool"), "num_iterations": (1, "count0"), "learning_rate": (1.0, "pos"),
+          "final_lr": (0.1, "pos"), "clamp": (1.5, "pos_or_none"),
           "model": (model, "model_opt"), "progress": (False, "bool")}
     add("style_transfer", st)
     add("feature_inversion", {"content_image": (img, "image"), "image_size": (20, "count_nn"), "content_layer": (3, "layer"),
                               "content_weight": (1.0, "nonneg"), "tv_weight": (1.0, "nonneg"),
-                              "num_iterations": (1, "count"), "model": (model, "model_opt"), "progress": (False, "fixed")},
+                              "num_iterations": (1, "count0"), "model": (model, "model_opt"), "progress": (False, "fixed")},
         also=("style_transfer",))
     add("texture_synthesis", {"style_image": (img, "image"), "image_size": (20, "count_nn"), "style_size": (20, "count_nn"),
                               "style_layers": ((1, 4), "fixed"), "style_weights": ((1.0, 1.0), "fixed"),
-                              "tv_weight": (1.0, "nonneg"), "num_iterations": (1, "count"), "model": (model, "model_opt"),
+                              "tv_weight": (1.0, "nonneg"), "num_iterations": (1, "count0"), "model": (model, "model_opt"),
                               "progress": (False, "fixed")}, also=("style_transfer",))
     add("deep_dream", {"image": (img, "image"), "layer": (3, "layer"), "image_size": (20, "count_nn"),
                        "num_octaves": (1, "count"), "octave_scale": (1.4, "above_one"), "iterations": (1, "count"),

@@ -28,6 +28,7 @@ matplotlib.use("Agg")
 os.environ["NPNET_OFFLINE"] = "1"
 
 from npnet.data.lookup import DEFAULT_WEIGHTS, find_data, find_weights  # noqa: E402
+from npnet.errors import one_line  # noqa: E402
 
 
 def _in_ci():
@@ -37,7 +38,8 @@ def _in_ci():
 def _missing(exc):
     if _in_ci():
         pytest.fail(f"real data missing under CI:\n{exc}", pytrace=False)
-    pytest.skip(f"real data not available (set NPNET_DATA / NPNET_WEIGHTS): {exc}")
+    # one line per skip: the full "Looked in" list is for a person reading an error, not for a report
+    pytest.skip(f"real data not available (set NPNET_DATA / NPNET_WEIGHTS): {one_line(exc)}")
 
 
 def require_data(relpath):

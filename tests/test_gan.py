@@ -190,7 +190,7 @@ def test_cli_bad_input_is_one_line(tmp_path, capsys):
     from npnet.cli import main
 
     assert main(["gan", "train", "--iters", "0", "-o", str(tmp_path)]) == 1
-    assert capsys.readouterr().err.strip() == "npnet gan: error: npnet gan: --iters must be a positive integer; got 0"
+    assert capsys.readouterr().err.strip() == "npnet gan train: error: npnet gan: --iters must be a positive integer; got 0"
     bad = tmp_path / "gan_dc.npz"
     bad.write_bytes(b"not a checkpoint")
     assert main(["gan", "sample", "-o", str(tmp_path)]) == 1

@@ -4,7 +4,7 @@ import pytest
 from PIL import Image
 
 from npnet.image import (SQUEEZENET_MEAN, SQUEEZENET_STD, blur_image, center_crop, deprocess, jitter, load_image,
-                         preprocess, save_image)
+                         preprocess, rescale, save_image, to_input)
 
 RNG = np.random.default_rng(0)
 
@@ -159,11 +159,29 @@ def test_center_crop_arithmetic():
 def test_preprocess_values():
     img = np.zeros((21, 22, 3), np.uint8)
     img[0, 0] = (255, 0, 51)
-    x = preprocess(img)
+    x = preprocess(img, size=None)
     assert x.shape == (1, 3, 21, 22) and x.dtype == np.float32
     want = (np.array([1.0, 0.0, 0.2]) - [0.485, 0.456, 0.406]) / [0.229, 0.224, 0.225]
     np.testing.assert_allclose(x[0, :, 0, 0], want, rtol=1e-6)
     assert preprocess(Image.fromarray(rgb(50, 40)), size=32).shape == (1, 3, 40, 32)
+    assert preprocess(rgb(50, 40)).shape == (1, 3, 280, 224)  # the course's default: shorter side 224
+
+
+def test_to_input_is_load_resize_preprocess(tmp_path):
+    img = rgb(30, 40)
+    save_image(tmp_path / "a.png", img)
+    want = preprocess(load_image(tmp_path / "a.png", size=24), size=None)
+    np.testing.assert_array_equal(to_input(tmp_path / "a.png", size=24), want)
+    np.testing.assert_array_equal(to_input(str(tmp_path / "a.png"), size=24), want)
+    np.testing.assert_array_equal(to_input(img, size=24), want)
+    assert to_input(img, size=30).shape == (1, 3, 30, 40)
+    with pytest.raises(FileNotFoundError, match="load_image: no such file"):
+        to_input(tmp_path / "missing.png")
+
+
+def test_rescale_stretches_to_unit_range():
+    np.testing.assert_allclose(rescale(np.array([2.0, 3.0, 6.0])), [0.0, 0.25, 1.0])
+    np.testing.assert_array_equal(rescale(np.full(3, 7.0)), np.zeros(3))
 
 
 def test_preprocess_rejects_bad_input():
@@ -175,10 +193,10 @@ def test_preprocess_rejects_bad_input():
 
 def test_preprocess_deprocess_round_trip_is_exact():
     img = np.concatenate([rgb(21, 30), np.broadcast_to(np.arange(256, dtype=np.uint8)[None, :, None], (21, 256, 3))], 1)
-    back = deprocess(preprocess(img))
+    back = deprocess(preprocess(img, size=None))
     assert back.dtype == np.uint8 and back.shape == img.shape
     np.testing.assert_array_equal(back, img)  # every grey level survives (float32 error << half a level)
-    np.testing.assert_array_equal(deprocess(preprocess(img)[0].astype(np.float64)), img)
+    np.testing.assert_array_equal(deprocess(preprocess(img, size=None)[0].astype(np.float64)), img)
 
 
 def test_deprocess_clips_and_rescales():
@@ -190,7 +208,7 @@ def test_deprocess_clips_and_rescales():
     assert got[1, 1].tolist() == np.round(SQUEEZENET_MEAN * 255).tolist()
     y = np.stack([np.array([[0.0, 1.0], [2.0, 4.0]])] * 3)  # all channels span 0..4 after unnormalising
     y = ((y.transpose(1, 2, 0) - SQUEEZENET_MEAN) / SQUEEZENET_STD).transpose(2, 0, 1)
-    got = deprocess(y, rescale=True)
+    got = deprocess(y, should_rescale=True)
     assert got[..., 0].tolist() == [[0, 64], [128, 255]]
 
 

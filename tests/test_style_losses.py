@@ -175,8 +175,8 @@ def course_features():
     from npnet.models.squeezenet import extract_features, squeezenet1_1
 
     model = squeezenet1_1()
-    content = preprocess(load_image(require_data("styles/tubingen.jpg"), 192))
-    style = preprocess(load_image(require_data("styles/starry_night.jpg"), 192))
+    content = preprocess(load_image(require_data("styles/tubingen.jpg")), size=192)  # the course's call
+    style = preprocess(load_image(require_data("styles/starry_night.jpg")), size=192)
     return {"img": content, "content": extract_features(content, model),
             "zero": extract_features(np.zeros_like(content), model), "style": extract_features(style, model)}
 

@@ -95,6 +95,27 @@ DATA_REGISTRY = {
     "coco/coco_captioning.zip": ("http://cs231n.stanford.edu/coco_captioning.zip", None),
 }
 
+# Every data file npnet reads, with what it is for; those in DATA_REGISTRY can be downloaded, the
+# others only come from a course's files (NPNET_DATA) or the cache. `npnet data list` prints this.
+KNOWN_DATA = {
+    "imagenet/imagenet_val_25.npz": "CS231n's 25-image ImageNet validation sample (saliency, fooling)",
+    "styles/tubingen.jpg": "style transfer: the content photograph",
+    "styles/starry_night.jpg": "style transfer: a style image",
+    "styles/the_scream.jpg": "style transfer: a style image",
+    "styles/composition_vii.jpg": "style transfer: a style image (course files only)",
+    "styles/muse.jpg": "style transfer: a style image (course files only)",
+    "images/grace_hopper.jpg": "a test photograph (matplotlib ships it too)",
+    "images/kitten.jpg": "a test photograph (course files only)",
+    "images/sky.jpg": "DeepDream's default image (course files only)",
+    "images/china.jpg": "a test photograph (scikit-learn's sample)",
+    "images/flower.jpg": "a test photograph (scikit-learn's sample)",
+    "coco/coco2014_vocab.json": "COCO captioning vocabulary (course files only; in the archive below)",
+    "coco/coco_captioning.zip": "COCO captioning features and captions, the course's archive (large)",
+    "mnist/mnist_5k.npz": "5000 MNIST digits (course files only)",
+    "checks/style-transfer-checks.npz": "the style-transfer notebook's reference answers (course files only)",
+    "checks/gan-checks.npz": "the GAN notebook's reference answers (course files only)",
+}
+
 # filename -> (official URL of the PyTorch file, SHA-256 prefix torchvision puts in the file name)
 WEIGHTS_REGISTRY = {
     "squeezenet1_1.npz": ("https://download.pytorch.org/models/squeezenet1_1-b8a52dc0.pth", "b8a52dc0"),
@@ -159,7 +180,9 @@ def _not_found(fn, what, looked, download_note, how):
     lines += [f"  - {p}  ({why})" for p, why in looked]
     lines.append(download_note)
     lines.append(how)
-    return DataNotFoundError("\n".join(lines))
+    note = download_note[0].lower() + download_note[1:].rstrip(".")
+    summary = f"{fn}: could not find {what} ({len(looked)} places searched; {note}). {how}"
+    return DataNotFoundError("\n".join(lines), summary)
 
 
 def _download_note(download, url, error):

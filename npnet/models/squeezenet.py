@@ -9,6 +9,7 @@ is the first conv, 1 its ReLU, 2 a max pool, 3 and 4 fire modules (the style-tra
 import numpy as np
 
 from .. import _check
+from ..errors import NpnetTypeError
 from ..layers import concat_backward, concat_forward
 from ..layers.conv import conv_output_size
 from ..layers.pool import pool_output_size
@@ -138,6 +139,11 @@ class SqueezeNet(Module):
         return self.features.backward(self.classifier.backward(dscores.reshape(out.shape)))
 
 
+def feature_count(version="1_1"):
+    """``len(model.features)`` of SqueezeNet ``version`` (13 for 1.1), known without building it."""
+    return len(_FEATURES[version])
+
+
 def _min_input_size(features):
     """Smallest square input for which every layer of ``features`` has a non-empty output."""
     for size in range(1, 256):
@@ -191,10 +197,35 @@ def _build(version, pretrained, weights, dtype):
 
 
 def extract_features(X, model):
-    """The output of every module of ``model.features`` for images X, as a list (index i = features[i])."""
+    """The output of every module of ``model.features`` for images X, as a list (index i = features[i]).
+
+    ``model`` is a SqueezeNet or, as the course passes it (``extract_features(x, cnn)`` with
+    ``cnn = model.features``), its ``features`` Sequential.
+    """
     fn = "extract_features"
-    _check.model(fn, model, ("features", "check_input", "dtype"))
-    X = model.check_input(fn, X)
+    if isinstance(model, Sequential):
+        X, features = _check.float_array(fn, "X", X, ndim=4, layout="(N, 3, H, W)"), model
+    elif isinstance(model, SqueezeNet):
+        X, features = model.check_input(fn, X).astype(model.dtype, copy=False), model.features
+    else:
+        raise NpnetTypeError(f"{fn}: model must be a SqueezeNet or its .features (a Sequential); "
+                             f"got {type(model).__name__}")
     _check.finite(fn, "X", X)
-    model.features.forward(X.astype(model.dtype, copy=False))
-    return list(model.features.outputs)
+    features.forward(X)
+    return list(features.outputs)
+
+
+def features_from_img(imgpath, imgsize, model=None):
+    """The course's helper: load ``imgpath`` with its shorter side resized to ``imgsize`` and return
+    ``(extract_features(img, model), img)``, img the normalised (1, 3, H, W) float32 input.
+
+    ``model`` is a SqueezeNet or its ``features`` (default: the pretrained SqueezeNet 1.1; the
+    course's version reads a global ``cnn``).
+    """
+    from ..image import to_input
+
+    imgsize = _check.positive_int("features_from_img", "imgsize", imgsize)
+    if model is None:
+        model = squeezenet1_1()
+    img = to_input(imgpath, imgsize)
+    return extract_features(img, model), img

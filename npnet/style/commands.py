@@ -7,17 +7,21 @@ image names found through the data lookup (``tubingen``, ``starry_night``, ``sty
 """
 from pathlib import Path
 
+from .. import cli_args
+from ..errors import NpnetValueError
+
 __all__ = ["style_args", "style", "invert_args", "invert", "texture_args", "texture", "dream_args", "dream"]
 
 
 def _common(p, out, iters=True):
-    p.add_argument("-o", "--out", default=out, help=f"result image (.png or .jpg; default {out})")
+    cli_args.add_common(p, out, f"the result image, one file (.png or .jpg; default {out})")
     p.add_argument("--figure", help="figure path (default: OUT with _figure.png)")
     if iters:
         p.add_argument("--iters", type=int, default=200, help="Adam iterations (default 200, as the course)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--weights", help="SqueezeNet 1.1 weights (.npz or torchvision .pth); default: the lookup")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.add_argument("--lr", type=float, help="first step size; it decays geometrically to --final-lr "
+                                                "(default 0.1, from noise 0.3)")
+        p.add_argument("--final-lr", type=float, help="last step size (default 0.01)")
+    cli_args.add_weights(p)
 
 
 def _style_layer_args(p, with_content):
@@ -30,21 +34,40 @@ def _style_layer_args(p, with_content):
 
 
 def _outputs(args, inputs, verb):
-    """(result path, figure path), refusing to overwrite any input file."""
-    out = Path(args.out)
-    figure = Path(args.figure) if args.figure else out.with_name(out.stem + "_figure.png")
+    """(result path, figure path) after checking, before anything is loaded, every input image (a
+    file or a course image name), the numbers the verb shares, and that no output overwrites an input."""
+    from ..image import MIN_SIDE
     from .transfer import find_image
 
-    sources = set()
-    for spec in inputs:
-        try:
-            sources.add(find_image(spec).resolve())
-        except FileNotFoundError:  # reported when the verb loads it
-            continue
+    for name in ("size", "style_size"):
+        cli_args.in_range(f"--{name.replace('_', '-')}", getattr(args, name, None), MIN_SIDE)
+    if hasattr(args, "iters") and verb != "dream":
+        cli_args.in_range("--iters", args.iters, 1)
+        cli_args.positive("--lr", args.lr)
+        cli_args.positive("--final-lr", args.final_lr)
+    cli_args.in_range("--snapshot-every", getattr(args, "snapshot_every", None), 1)
+    if verb == "dream":
+        for name, low in (("iters", 1), ("octaves", 1), ("jitter", 0)):
+            cli_args.in_range(f"--{name}", getattr(args, name), low)
+        cli_args.positive("--step", args.step)
+    for name in ("content_layer", "layer"):
+        cli_args.feature_layer(f"--{name.replace('_', '-')}", getattr(args, name, None))
+    for k in getattr(args, "style_layers", None) or ():
+        cli_args.feature_layer("--style-layers", k)
+    for name in ("content_weight", "tv_weight"):
+        cli_args.in_range(f"--{name.replace('_', '-')}", getattr(args, name, None), 0)
+    out = cli_args.output_path(args.out, suffixes=(".png", ".jpg", ".jpeg"))
+    figure = cli_args.output_path(args.figure or out.with_name(out.stem + "_figure.png"), suffixes=(".png",))
+    sources = [find_image(spec).resolve() for spec in inputs]
     for path in (out, figure):
-        if path.exists() and path.resolve() in sources:
-            raise ValueError(f"{verb}: {path} is an input image; choose another output path")
+        if path.resolve() in sources:
+            raise NpnetValueError(f"{verb}: {path} is an input image; choose another output path")
     return out, figure
+
+
+def _schedule(args):
+    """The step sizes the user gave, as keyword arguments of the optimisers."""
+    return {k: v for k, v in (("learning_rate", args.lr), ("final_lr", args.final_lr)) if v is not None}
 
 
 def _model(args):
@@ -90,7 +113,7 @@ def style(args):
 
     params = dict(PRESETS[args.preset])
     if len(args.images) == 1:
-        raise ValueError("give both CONTENT and STYLE images (or none, for the preset's)")
+        raise NpnetValueError("give both CONTENT and STYLE images (or none, for the preset's)")
     if args.images:
         params["content_image"] = args.images[0]
         params["style_image"] = args.images[1] if len(args.images) == 2 else list(args.images[1:])
@@ -100,7 +123,7 @@ def style(args):
     styles = params["style_image"] if isinstance(params["style_image"], list) else [params["style_image"]]
     out, figure = _outputs(args, [params["content_image"], *styles], "style")
     result = style_transfer(**params, init_random=args.init_random, num_iterations=args.iters, seed=args.seed,
-                            model=_model(args), progress=not args.quiet)
+                            model=_model(args), progress=not args.quiet, **_schedule(args))
     _save(out, result.image)
     content = load_input("style", params["content_image"], params["image_size"])
     style_imgs = [load_input("style", s, params["style_size"]) for s in styles]
@@ -129,7 +152,7 @@ def invert(args):
     result = feature_inversion(args.image, image_size=args.size, content_layer=args.layer,
                                content_weight=args.content_weight, tv_weight=args.tv_weight,
                                num_iterations=args.iters, seed=args.seed, snapshot_every=args.snapshot_every,
-                               model=_model(args), progress=not args.quiet)
+                               model=_model(args), progress=not args.quiet, **_schedule(args))
     _save(out, result.image)
     evolution_figure(figure, result.snapshots, load_input("invert", args.image, args.size), "original",
                      title=f"feature inversion of features[{args.layer}]")
@@ -161,7 +184,7 @@ def texture(args):
         extra["style_blend_weights"] = args.blend_weights
     result = texture_synthesis(style_image, image_size=args.size, style_size=args.style_size,
                                num_iterations=args.iters, seed=args.seed, snapshot_every=args.snapshot_every,
-                               model=_model(args), progress=not args.quiet, **extra)
+                               model=_model(args), progress=not args.quiet, **_schedule(args), **extra)
     _save(out, result.image)
     evolution_figure(figure, result.snapshots, load_input("texture", args.images[0], args.style_size), "style",
                      title="texture synthesis")

@@ -45,7 +45,7 @@ def _row(fn, path, images, titles, suptitle=None, rescale=None, height=3.0):
     fig = Figure(figsize=(height * sum(widths) + 0.2 * len(images), height + 0.5), dpi=100)
     axes = fig.subplots(1, len(images), gridspec_kw={"width_ratios": widths}, squeeze=False)
     for ax, img, title, stretch in zip(axes[0], images, titles, rescale):
-        ax.imshow(deprocess(img, rescale=stretch))
+        ax.imshow(deprocess(img, should_rescale=stretch))
         ax.set_title(title, fontsize=10)
         ax.axis("off")
     if suptitle:

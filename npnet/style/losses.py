@@ -42,6 +42,10 @@ def content_loss(content_weight, content_current, content_original):
 
     ``loss = content_weight * sum((F - P)**2)`` with F the current and P the original features.
 
+    Returns ``(loss, gradient)``, not a loss alone as in the course: npnet has no autograd, so the
+    gradient the optimiser needs comes back with the loss. A course cell ``loss = content_loss(...)``
+    becomes ``loss, _ = content_loss(...)`` (or ``content_loss(...)[0]``).
+
     Args:
         content_weight: w_c, a float >= 0.
         content_current: F, (N, C, H, W) features of the image being optimised.
@@ -163,6 +167,10 @@ def style_loss(feats, style_layers, style_targets, style_weights):
     ``loss = sum_l w_l * sum((G_l - A_l)**2)`` over the layers l in ``style_layers``, where
     ``G_l = gram_matrix(feats[l])`` (normalised) and ``A_l`` the style image's Gram matrix.
 
+    Returns ``(loss, gradient)``, not a loss alone as in the course: npnet has no autograd, so the
+    gradient the optimiser needs comes back with the loss. A course cell ``loss = style_loss(...)``
+    becomes ``loss, _ = style_loss(...)`` (or ``style_loss(...)[0]``).
+
     Args:
         feats: list of feature maps, ``feats[i]`` (N, C_i, H_i, W_i) the output of network layer i
             (e.g. ``extract_features``); only the layers in ``style_layers`` are read.
@@ -197,6 +205,10 @@ def tv_loss(img, tv_weight):
 
     ``loss = w_t * (sum (x[:, :, i+1, j] - x[:, :, i, j])**2 + sum (x[:, :, i, j+1] - x[:, :, i, j])**2)``,
     summed over all channels; it penalises high-frequency noise. Vectorised, no Python loops.
+
+    Returns ``(loss, gradient)``, not a loss alone as in the course: npnet has no autograd, so the
+    gradient the optimiser needs comes back with the loss. A course cell ``loss = tv_loss(...)``
+    becomes ``loss, _ = tv_loss(...)`` (or ``tv_loss(...)[0]``).
 
     Args:
         img: (N, C, H, W) image (normalised network input).

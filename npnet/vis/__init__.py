@@ -15,11 +15,11 @@ from .attribution import (format_randomization_table, integrated_gradients, inte
 from .neurons import unit_gradient, unit_visualization
 from .saliency import (compute_saliency_maps, grad_cam, grad_cam_plus_plus, guided_backprop, guided_grad_cam,
                        resize_bilinear, smoothgrad)
-from .synthesis import class_visualization_update_step, create_class_visualization, make_fooling_image
+from .synthesis import class_visualization_update_step, create_class_visualization, make_fool_image, make_fooling_image
 
 __all__ = ["compute_saliency_maps", "smoothgrad", "guided_backprop", "grad_cam", "grad_cam_plus_plus",
            "guided_grad_cam", "resize_bilinear", "integrated_gradients", "integration_nodes", "occlusion",
-           "model_randomization_test", "format_randomization_table", "make_fooling_image",
+           "model_randomization_test", "format_randomization_table", "make_fooling_image", "make_fool_image",
            "class_visualization_update_step", "create_class_visualization", "filter_grid", "activation_grid",
            "layer_activations", "receptive_field", "max_activating_patches", "pooled_features", "nearest_neighbours",
            "pca", "tsne", "unit_gradient", "unit_visualization"]

@@ -252,7 +252,7 @@ def _load_folder(fn, folder, size):
     if not paths:
         raise NpnetValueError(f"{fn}: no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}")
     size = _check.positive_int(fn, "size", size)
-    X = np.concatenate([preprocess(center_crop(load_image(p, size=round(size * 8 / 7)), size)) for p in paths])
+    X = np.concatenate([preprocess(center_crop(load_image(p, size=round(size * 8 / 7)), size), None) for p in paths])
     return X, paths
 
 

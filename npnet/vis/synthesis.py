@@ -129,7 +129,7 @@ def class_visualization_update_step(img, model, target_y, l2_reg, learning_rate)
     return img
 
 
-def create_class_visualization(target_y, model, l2_reg=1e-3, learning_rate=25, num_iterations=100,
+def create_class_visualization(target_y, model, dtype=None, *, l2_reg=1e-3, learning_rate=25, num_iterations=100,
                                blur_every=10, max_jitter=16, show_every=25, seed=None, callback=None,
                                image_size=224, progress=False):
     """Synthesise an image the model scores highly as ``target_y`` (Simonyan et al. 2014, with the
@@ -144,6 +144,9 @@ def create_class_visualization(target_y, model, l2_reg=1e-3, learning_rate=25, n
     Args:
         target_y: ImageNet class, int in [0, model.num_classes).
         model: the network.
+        dtype: the course's third argument (``create_class_visualization(target_y, model, dtype)``,
+            a torch type there): np.float32 or np.float64, the dtype of the image; None means the
+            model's dtype. The other arguments are keyword-only, as the course's ``**kwargs``.
         l2_reg, learning_rate: as in ``class_visualization_update_step``.
         num_iterations, blur_every, max_jitter, show_every: counts in iterations / pixels.
         seed: int or None.
@@ -152,7 +155,7 @@ def create_class_visualization(target_y, model, l2_reg=1e-3, learning_rate=25, n
         image_size: side S of the square image.
         progress: show a tqdm progress bar.
     Returns:
-        The normalised image, (1, 3, S, S) in the model's dtype (``deprocess`` it to look at it).
+        The normalised image, (1, 3, S, S) in ``dtype`` (``deprocess`` it to look at it).
     """
     fn = "create_class_visualization"
     _check.model(fn, model, ("forward", "backward", "check_input", "num_classes", "dtype"))
@@ -167,8 +170,9 @@ def create_class_visualization(target_y, model, l2_reg=1e-3, learning_rate=25, n
     progress = _check.boolean(fn, "progress", progress)
     if callback is not None and not callable(callback):
         raise NpnetTypeError(f"{fn}: callback must be callable as callback(t, img); got {type(callback).__name__}")
+    image_dtype = _check.float_dtype(fn, model.dtype if dtype is None else dtype)
     rng = np.random.default_rng(seed)
-    img = rng.standard_normal((1, 3, image_size, image_size)).astype(model.dtype)
+    img = rng.standard_normal((1, 3, image_size, image_size)).astype(image_dtype)
     lo, hi = _pixel_range(img.dtype)
     for t in tqdm(range(num_iterations), desc=f"class {target_y}", disable=not progress, leave=False):
         ox, oy = (int(v) for v in rng.integers(0, max_jitter + 1, size=2))
@@ -182,3 +186,7 @@ def create_class_visualization(target_y, model, l2_reg=1e-3, learning_rate=25, n
         if callback is not None and (t == 0 or (t + 1) % show_every == 0 or t == num_iterations - 1):
             callback(t, img)
     return img
+
+
+# The name the course's 2019-2020 notebooks use.
+make_fool_image = make_fooling_image

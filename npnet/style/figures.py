@@ -74,7 +74,7 @@ def image_grid(path, images, row_labels, col_labels, suptitle=None, height=2.5, 
     for r in range(rows):
         for c in range(cols):
             ax = axes[r, c]
-            ax.imshow(deprocess(images[r][c], rescale=rescale))
+            ax.imshow(deprocess(images[r][c], should_rescale=rescale))
             ax.set_xticks([])
             ax.set_yticks([])
             if r == 0:

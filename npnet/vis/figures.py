@@ -158,7 +158,7 @@ def class_visualization_figure(path, images, titles, columns=3, rescale=False):
     for ax in axes:
         ax.axis("off")
     for ax, img, title in zip(axes, images, titles):
-        ax.imshow(deprocess(img, rescale=rescale))
+        ax.imshow(deprocess(img, should_rescale=rescale))
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)

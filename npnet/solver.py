@@ -104,6 +104,11 @@ class _SolverBase:
         if self.verbose:
             tqdm.write(line)
 
+    def _progress(self, num_iterations, per_epoch):
+        """The tqdm bar over all iterations (starting at the current epoch); silent unless ``verbose``."""
+        return tqdm(total=num_iterations, initial=self.epoch * per_epoch, disable=not self.verbose, leave=False,
+                    desc="training", unit="it")
+
     def save_checkpoint(self, path):
         """Write parameters, optimiser state, epoch and loss history to ``path`` (.npz, atomically)."""
         arrays, scalars = {}, {}
@@ -186,12 +191,15 @@ class CaptioningSolver(_SolverBase):
         num_train = self.data["train_captions"].shape[0]
         per_epoch = max(num_train // self.batch_size, 1)
         num_iterations = self.num_epochs * per_epoch
-        for t in range(self.epoch * per_epoch, num_iterations):
-            self._step(t + 1)
-            if t % self.print_every == 0:
-                self._log(f"(Iteration {t + 1} / {num_iterations}) loss: {self.loss_history[-1]:f}")
-            if (t + 1) % per_epoch == 0:
-                self._end_epoch()
+        with self._progress(num_iterations, per_epoch) as bar:
+            for t in range(self.epoch * per_epoch, num_iterations):
+                self._step(t + 1)
+                bar.update(1)
+                if t % self.print_every == 0:
+                    self._log(f"(Iteration {t + 1} / {num_iterations}) loss: {self.loss_history[-1]:f}")
+                    bar.set_postfix(loss=f"{self.loss_history[-1]:.3f}")
+                if (t + 1) % per_epoch == 0:
+                    self._end_epoch()
 
 class Solver(_SolverBase):
     """Train a classifier with minibatch gradient descent (CS231n's ``Solver``).
@@ -302,8 +310,7 @@ class Solver(_SolverBase):
         parameters. Accuracies are measured after the first iteration and at the end of every epoch."""
         per_epoch = max(self.X_train.shape[0] // self.batch_size, 1)
         num_iterations = self.num_epochs * per_epoch
-        bar = tqdm(total=num_iterations, initial=self.epoch * per_epoch, disable=not self.verbose, leave=False,
-                   desc="training", unit="it")
+        bar = self._progress(num_iterations, per_epoch)
         try:
             for t in range(self.epoch * per_epoch, num_iterations):
                 self._step(t + 1)

@@ -7,7 +7,6 @@ import numbers
 import warnings
 
 import numpy as np
-from scipy import stats
 
 from .. import _check
 from ..errors import NpnetTypeError, NpnetValueError
@@ -251,6 +250,8 @@ def model_randomization_test(X, y, model, methods=("saliency", "guided_backprop"
     if unknown or not methods:
         raise NpnetValueError(f"{fn}: methods must be a non-empty list of names from {sorted(RANDOMIZATION_METHODS)}; "
                               f"got {list(methods)!r}")
+    from scipy import stats  # here, not at the top: importing scipy.stats costs every `npnet` command 0.25 s
+
     stages = _cascade(model)
     if max_stages is not None:
         stages = stages[:_check.positive_int(fn, "max_stages", max_stages)]

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from npnet.data.coco import load_coco_data, make_synthetic_coco
-from npnet.data.lookup import find_data
 from npnet.models.captioning import CaptioningRNN
 from npnet.solver import CaptioningSolver
+from conftest import require_data
 
 TINY = {"<NULL>": 0, "cat": 2, "dog": 3}  # the course's vocabulary: no <START>/<END>, index 3 >= V
 
@@ -173,10 +173,7 @@ def test_vocabulary_without_end_decodes_to_max_length():
 
 @pytest.fixture(scope="module")
 def overfit_data(tmp_path_factory):
-    try:
-        vocab = find_data("coco/coco2014_vocab.json", download=False)
-    except FileNotFoundError as err:
-        pytest.skip(f"real COCO vocabulary not available: {err}")
+    vocab = require_data("coco/coco2014_vocab.json")
     # one caption per image, like the course's 50 random captions of 400k (almost surely 50 images)
     out = make_synthetic_coco(tmp_path_factory.mktemp("coco"), vocab, num_train=50, num_val=5,
                               num_train_images=50, seed=0)

@@ -10,15 +10,12 @@ import numpy as np
 import pytest
 
 from npnet.data.coco import decode_captions, load_coco_data, make_synthetic_coco, sample_coco_minibatch
-from npnet.data.lookup import find_data
+from conftest import require_data
 
 
 @pytest.fixture(scope="module")
 def vocab_path():
-    try:
-        return find_data("coco/coco2014_vocab.json", download=False)
-    except FileNotFoundError as err:
-        pytest.skip(f"real COCO vocabulary not available: {err}")
+    return require_data("coco/coco2014_vocab.json")
 
 
 @pytest.fixture

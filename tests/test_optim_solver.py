@@ -6,9 +6,9 @@ import pytest
 from gradcheck import rel_error
 from npnet import optim
 from npnet.data.coco import load_coco_data, make_synthetic_coco
-from npnet.data.lookup import find_data
 from npnet.models.captioning import CaptioningRNN
 from npnet.solver import CaptioningSolver, plot_loss_history, read_checkpoint
+from conftest import require_data
 
 N, D = 4, 5
 
@@ -100,10 +100,7 @@ def test_update_rules_reject_bad_arguments():
 
 @pytest.fixture(scope="module")
 def small_data(tmp_path_factory):
-    try:
-        vocab = find_data("coco/coco2014_vocab.json", download=False)
-    except FileNotFoundError as err:
-        pytest.skip(f"real COCO vocabulary not available: {err}")
+    vocab = require_data("coco/coco2014_vocab.json")
     out = make_synthetic_coco(tmp_path_factory.mktemp("coco"), vocab, num_train=20, num_val=4, fc7_dim=8,
                               caption_length=8, seed=0)
     return load_coco_data(out)

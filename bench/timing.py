@@ -1,15 +1,86 @@
-"""The one timing rule the benchmark scripts share."""
+"""The timing rules the benchmark scripts share.
+
+On a shared 2-core machine the load changes from one second to the next, so timing all of npnet and
+then all of PyTorch compares two moments, not two programs (the same code once gave ratios from 0.8
+to 48). :func:`compare` interleaves the sides instead: every repeat runs each side once, the order
+rotating from repeat to repeat, and each side is reported as the median with its interquartile range.
+:func:`conditions` is printed above every table: the load average and the thread and BLAS settings.
+
+    sides = {"npnet": lambda: model.forward(x), "torch": lambda: tmodel(xt)}
+    t = compare(sides, repeats=15)
+    print(t["npnet"], t["torch"], ratio(t["npnet"], t["torch"]))
+"""
+import os
 import time
 
 import numpy as np
 
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+class Timing:
+    """Milliseconds of one side over the repeats: ``median``, ``q1``/``q3`` (quartiles), ``min``."""
+
+    def __init__(self, times_ms):
+        self.times = np.asarray(times_ms, dtype=float)
+        self.median = float(np.median(self.times))
+        self.q1, self.q3 = (float(q) for q in np.percentile(self.times, [25, 75]))
+        self.min = float(self.times.min())
+
+    def __str__(self):
+        return f"{self.median:.1f} ({self.q1:.1f}-{self.q3:.1f})"
+
+
+def compare(sides, repeats, warmup=1):
+    """Time the callables of ``sides`` (name -> fn) interleaved; returns name -> :class:`Timing`.
+
+    Each side is called ``warmup`` times first (compilation, caches, thread pools). Then each of the
+    ``repeats`` rounds calls every side once, starting at a different side each round so that no side
+    always runs right after the same neighbour.
+    """
+    names = list(sides)
+    for name in names:
+        for _ in range(warmup):
+            sides[name]()
+    times = {name: [] for name in names}
+    for r in range(repeats):
+        for k in range(len(names)):
+            name = names[(r + k) % len(names)]
+            start = time.perf_counter()
+            sides[name]()
+            times[name].append(1e3 * (time.perf_counter() - start))
+    return {name: Timing(t) for name, t in times.items()}
+
 
 def median_min_ms(fn, repeats):
     """(median, min) milliseconds of ``fn()`` over ``repeats`` calls after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times)), 1e3 * min(times)
+    t = compare({"fn": fn}, repeats)["fn"]
+    return t.median, t.min
+
+
+def ratio(a, b):
+    """``a.median / b.median`` as text, e.g. ``0.74x``."""
+    return f"{a.median / b.median:.2f}x"
+
+
+def conditions():
+    """One line: load average, cores, and the thread/BLAS variables that change the figures."""
+    load = " ".join(f"{v:.2f}" for v in os.getloadavg())
+    env = " ".join(f"{v}={os.environ[v]}" for v in THREAD_VARS + ("OPENBLAS_CORETYPE",) if v in os.environ)
+    return f"load average {load} on {os.cpu_count()} cores; {env or 'no thread variables set'}"
+
+
+def thread_env(threads):
+    """``os.environ`` with every thread-count variable set to ``threads`` (for a subprocess)."""
+    return dict(os.environ, **{v: str(threads) for v in THREAD_VARS})
+
+
+def optional_torch(threads=None):
+    """PyTorch if it is importable (never needed: only a reference), with ``threads`` threads; else None."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    if threads is not None:
+        torch.set_num_threads(threads)
+    return torch

@@ -30,6 +30,8 @@ over every named parameter with :class:`npnet.optim.Optimizer`::
     net.backward(dscores)
     opt.step()                      # opt = Optimizer(net, "adam", {"learning_rate": 1e-3})
 """
+import contextlib
+import contextvars
 from collections.abc import Mapping
 
 import numpy as np
@@ -43,6 +45,27 @@ from .layers import (affine_backward, affine_forward, avg_pool_backward, avg_poo
                      layernorm_forward, leaky_relu_backward, leaky_relu_forward, max_pool_backward,
                      max_pool_forward, relu_backward, relu_forward, sigmoid_backward, sigmoid_forward,
                      spatial_batchnorm_backward, spatial_batchnorm_forward, tanh_backward, tanh_forward)
+
+
+_grad_enabled = contextvars.ContextVar("npnet_grad_enabled", default=True)
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Forward passes inside this block are for their outputs only, as in PyTorch's ``torch.no_grad``:
+    modules may skip what only a backward pass needs (caches, argmax bookkeeping), so calling
+    ``backward`` after such a forward raises. Scores, occlusion and the score passes of attribution
+    methods use it to save time and memory."""
+    token = _grad_enabled.set(False)
+    try:
+        yield
+    finally:
+        _grad_enabled.reset(token)
+
+
+def grad_enabled():
+    """False inside a :func:`no_grad` block, True otherwise."""
+    return _grad_enabled.get()
 
 
 class Module:

@@ -5,19 +5,18 @@ course's overfitting configuration. The PyTorch model is the same computation wr
 (embedding, an unrolled RNN/LSTM cell with the i, f, o, g gate order, linear vocabulary layer, masked
 cross-entropy summed over time and averaged over the batch, Adam).
 
-    python bench/bench_captioning.py                                  # npnet (+ torch if importable)
-    python bench/bench_captioning.py --torch-python /work/tvenv/bin/python   # torch in another venv
+    PYTHONPATH=. /work/torchvenv/bin/python bench/bench_captioning.py [--threads 2] [--repeats 15]
 
-The torch part needs only torch and numpy, so it can run in an interpreter without npnet
-(``--torch-only`` is what the script runs there).
+Both sides run in this process, interleaved repeat by repeat (``timing.compare``); PyTorch is optional.
 """
 import argparse
-import json
-import subprocess
 import sys
-import time
 
-import numpy as np
+from timing import compare, conditions, optional_torch, ratio, set_threads_from_argv
+
+THREADS = set_threads_from_argv()  # before NumPy loads
+
+import numpy as np  # noqa: E402
 
 N, T, D, W, H, V = 25, 16, 512, 256, 512, 1004
 
@@ -31,16 +30,8 @@ def _batch(seed=0):
     return features, captions
 
 
-def _time(step, iters, warmup=2):
-    for _ in range(warmup):
-        step()
-    start = time.perf_counter()
-    for _ in range(iters):
-        step()
-    return (time.perf_counter() - start) / iters
-
-
-def bench_npnet(cell, iters):
+def npnet_step(cell):
+    """One npnet training iteration of a fresh model (a callable)."""
     from npnet.models.captioning import CaptioningRNN
     from npnet.optim import adam
     word_to_idx = {"<NULL>": 0, "<START>": 1, "<END>": 2, **{f"w{i}": i for i in range(3, V)}}
@@ -53,11 +44,11 @@ def bench_npnet(cell, iters):
         _, grads = model.loss(features, captions)
         for k, w in model.params.items():
             model.params[k], configs[k] = adam(w, grads[k], configs[k])
-    return _time(step, iters)
+    return step
 
 
-def bench_torch(cell, iters):
-    import torch
+def torch_step(torch, cell):
+    """The same iteration written with torch ops (a callable)."""
     torch.manual_seed(0)
     G = 1 if cell == "rnn" else 4
     shapes = {"W_proj": (D, H), "b_proj": (H,), "W_embed": (V, W), "Wx": (W, G * H), "Wh": (H, G * H),
@@ -89,48 +80,27 @@ def bench_torch(cell, iters):
         loss = (nll * mask.reshape(-1)).sum() / N
         loss.backward()
         opt.step()
-    return _time(step, iters), torch.__version__, torch.get_num_threads()
-
-
-def _torch_results(args):
-    """{cell: seconds} from torch here, or from ``--torch-python``; None if torch is unavailable."""
-    if args.torch_python:
-        cmd = [args.torch_python, __file__, "--torch-only", "--iters", str(args.iters)]
-        res = subprocess.run(cmd, capture_output=True, text=True, check=True)
-        return json.loads(res.stdout.strip().splitlines()[-1])
-    try:
-        import torch  # noqa: F401
-    except ImportError:
-        return None
-    out = {}
-    for cell in ("rnn", "lstm"):
-        out[cell], version, threads = bench_torch(cell, args.iters)
-    out["version"], out["threads"] = version, threads
-    return out
+    return step
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iters", type=int, default=10, help="timed iterations per model (default 10)")
-    parser.add_argument("--torch-python", help="run the torch part with this interpreter")
-    parser.add_argument("--torch-only", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=2, help="threads of both sides (default 2)")
+    parser.add_argument("--repeats", type=int, default=15, help="interleaved repeats per cell (default 15)")
     args = parser.parse_args(argv)
-    if args.torch_only:
-        print(json.dumps(_torch_results(argparse.Namespace(torch_python=None, iters=args.iters))))
-        return 0
-    print(f"captioning training iteration: batch {N}, T={T}, H={H}, wordvec {W}, V={V}, float32, "
-          f"mean of {args.iters}")
-    ours = {cell: bench_npnet(cell, args.iters) for cell in ("rnn", "lstm")}
-    theirs = _torch_results(args)
-    if theirs:
-        print(f"(torch {theirs['version']}, {theirs['threads']} threads)")
+    torch = optional_torch(THREADS)
+    print(f"captioning training iteration (loss, backward, Adam): batch {N}, T={T}, H={H}, wordvec {W}, V={V}, "
+          f"float32, {THREADS} thread(s); median (quartiles) ms of {args.repeats} interleaved repeats; "
+          f"PyTorch {torch.__version__ if torch else 'not importable'}")
+    print(f"   {conditions()}")
     for cell in ("rnn", "lstm"):
-        line = f"{cell:4s}  npnet {ours[cell] * 1e3:7.1f} ms"
-        if theirs:
-            line += f"   torch {theirs[cell] * 1e3:7.1f} ms   npnet/torch {ours[cell] / theirs[cell]:.2f}x"
-        print(line)
-    if not theirs:
-        print("(torch not importable here: pass --torch-python PATH to compare)")
+        sides = {"npnet": npnet_step(cell)} | ({"torch": torch_step(torch, cell)} if torch else {})
+        t = compare(sides, args.repeats, warmup=2)
+        line = f"   {cell:4s}  npnet {t['npnet']!s:>20s}"
+        if torch:
+            line += f"   PyTorch {t['torch']!s:>20s}   npnet/PyTorch {ratio(t['npnet'], t['torch'])}"
+        print(line, flush=True)
+    print(f"   {conditions()}")
     return 0
 
 

@@ -13,7 +13,7 @@ rotating from repeat to repeat, and each side is reported as the median with its
 import os
 import time
 
-import numpy as np
+# NumPy is imported inside the functions, so that set_threads_from_argv can run before it loads.
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
@@ -22,6 +22,8 @@ class Timing:
     """Milliseconds of one side over the repeats: ``median``, ``q1``/``q3`` (quartiles), ``min``."""
 
     def __init__(self, times_ms):
+        import numpy as np
+
         self.times = np.asarray(times_ms, dtype=float)
         self.median = float(np.median(self.times))
         self.q1, self.q3 = (float(q) for q in np.percentile(self.times, [25, 75]))
@@ -84,3 +86,43 @@ def optional_torch(threads=None):
     if threads is not None:
         torch.set_num_threads(threads)
     return torch
+
+
+def shared_folder():
+    """The shared folder holding reference/ and weights/: the parent of ``NPNET_DATA`` when that is
+    set (``NPNET_DATA=/work/shared/data``), else ``../shared`` beside the repository."""
+    from pathlib import Path
+
+    data = os.environ.get("NPNET_DATA")
+    return Path(data).resolve().parent if data else Path(__file__).resolve().parents[2] / "shared"
+
+
+def torch_squeezenet(threads=None):
+    """``(torch, model)``: the reference PyTorch SqueezeNet 1.1 with npnet's weights (shared/reference), or
+    ``(None, None)`` when torch or the reference file is missing."""
+    import sys
+
+    torch = optional_torch(threads)
+    shared = shared_folder()
+    if torch is None or not (shared / "reference" / "torch_squeezenet.py").is_file():
+        return None, None
+    sys.path.insert(0, str(shared / "reference"))
+    from torch_squeezenet import load
+
+    return torch, load(str(shared / "weights" / "squeezenet1_1.npz"))
+
+
+def set_threads_from_argv(default=2):
+    """Set every thread variable to ``--threads N`` of the command line (default ``default``) unless
+    already set; must run before NumPy is imported, since the BLAS sizes its pool when it loads."""
+    import sys
+
+    threads = str(default)
+    for i, arg in enumerate(sys.argv):
+        if arg == "--threads" and i + 1 < len(sys.argv):
+            threads = sys.argv[i + 1]
+        elif arg.startswith("--threads="):
+            threads = arg.split("=", 1)[1]
+    for var in THREAD_VARS:
+        os.environ.setdefault(var, threads)
+    return int(os.environ["OPENBLAS_NUM_THREADS"])

@@ -10,8 +10,9 @@ import numpy as np
 
 from .. import _check
 from ..errors import NpnetTypeError, NpnetValueError
-from .saliency import (check_batch, class_score_gradient, compute_saliency_maps, grad_cam, guided_backprop,
-                       guided_grad_cam, smoothgrad)
+from ..nn import no_grad
+from .saliency import (check_batch, chunk_size, class_score_gradient, compute_saliency_maps, grad_cam,
+                       guided_backprop, guided_grad_cam, smoothgrad)
 
 IG_METHODS = ("gausslegendre", "trapezoid", "right", "middle")
 
@@ -64,15 +65,21 @@ def _baseline(fn, baseline, X):
 
 
 def _class_scores(X, y, model, batch_size):
-    """(N,) scores s_y(X[i]), ``batch_size`` images per forward pass."""
+    """(N,) scores s_y(X[i]), ``batch_size`` images per forward pass (forward only: no backward caches)."""
     out = []
-    for i in range(0, len(X), batch_size):
-        s = model.forward(X[i:i + batch_size])
-        out.append(s[np.arange(len(s)), y[i:i + batch_size]])
+    with no_grad():
+        for i in range(0, len(X), batch_size):
+            s = model.forward(X[i:i + batch_size])
+            out.append(s[np.arange(len(s)), y[i:i + batch_size]])
     return np.concatenate(out)
 
 
-def integrated_gradients(X, y, model, baseline=None, steps=50, batch_size=16, method="gausslegendre"):
+def _batch_size(fn, batch_size, X):
+    """``batch_size`` checked, or the default for X's image size (``saliency.chunk_size``) when None."""
+    return chunk_size(X.shape) if batch_size is None else _check.positive_int(fn, "batch_size", batch_size)
+
+
+def integrated_gradients(X, y, model, baseline=None, steps=50, batch_size=None, method="gausslegendre"):
     """Integrated gradients (Sundararajan et al. 2017, "Axiomatic Attribution for Deep Networks").
 
     ``IG_i(x) = (x_i - b_i) * integral_0^1 d s_y(b + a (x - b)) / d x_i da``, the integral taken with
@@ -86,7 +93,8 @@ def integrated_gradients(X, y, model, baseline=None, steps=50, batch_size=16, me
         X: float (N, 3, H, W); y: int (N,); model: the network.
         baseline: None (zeros: the mean image, since X is normalised), a number, or an array
             broadcastable to X's shape.
-        steps: number of points on the path; batch_size: images per forward/backward pass.
+        steps: number of points on the path; batch_size: images per forward/backward pass (None: sized
+            by the image size, ``npnet.vis.saliency.chunk_size``).
         method: one of ``IG_METHODS``. Gauss-Legendre (Captum's default) is the default because it is
             the most accurate at a given ``steps`` on SqueezeNet: at 50 steps on 224x224 sample images
             |delta| was about 0.2% of the score gap, against 1-2% for the trapezoid and Riemann sums.
@@ -98,7 +106,7 @@ def integrated_gradients(X, y, model, baseline=None, steps=50, batch_size=16, me
     dtype = np.asarray(X).dtype
     X, y = check_batch(fn, X, y, model)
     b = _baseline(fn, baseline, X)
-    batch_size = _check.positive_int(fn, "batch_size", batch_size)
+    batch_size = _batch_size(fn, batch_size, X)
     alphas, weights = _nodes(fn, steps, method)
     n, k = X.shape[0], len(alphas)
     path_grad = np.zeros(X.shape, dtype=np.float64)
@@ -122,7 +130,7 @@ def integrated_gradients(X, y, model, baseline=None, steps=50, batch_size=16, me
 OCCLUSION_OUTPUTS = ("score", "probability")
 
 
-def occlusion(X, y, model, window=32, stride=16, fill=0, batch_size=16, output="score"):
+def occlusion(X, y, model, window=32, stride=16, fill=0, batch_size=None, output="score"):
     """Occlusion sensitivity (Zeiler & Fergus 2014, "Visualizing and Understanding Convolutional
     Networks"): slide a ``window`` x ``window`` square of value ``fill`` over the image and record how
     much the class score drops (``output='score'``), or the softmax probability of the class with the
@@ -137,7 +145,8 @@ def occlusion(X, y, model, window=32, stride=16, fill=0, batch_size=16, output="
         X: float (N, 3, H, W); y: int (N,); model: the network.
         window, stride: in pixels; window <= min(H, W).
         fill: value written into the square, in normalised units (0 = the mean colour).
-        batch_size: occluded images per forward pass.
+        batch_size: occluded images per forward pass (None: sized by the image size,
+            ``npnet.vis.saliency.chunk_size``). The passes are forward only (``npnet.nn.no_grad``).
         output: ``'score'`` or ``'probability'``.
     Returns:
         (N, H', W') with ``H' = (H - window) // stride + 1`` (likewise W'): entry (i, j) is, with X'
@@ -149,7 +158,7 @@ def occlusion(X, y, model, window=32, stride=16, fill=0, batch_size=16, output="
     X, y = check_batch(fn, X, y, model)
     window = _check.positive_int(fn, "window", window)
     stride = _check.positive_int(fn, "stride", stride)
-    batch_size = _check.positive_int(fn, "batch_size", batch_size)
+    batch_size = _batch_size(fn, batch_size, X)
     fill = _check.number(fn, "fill", fill)
     if output not in OCCLUSION_OUTPUTS:
         raise NpnetValueError(f"{fn}: output must be one of {OCCLUSION_OUTPUTS}; got {output!r}")
@@ -166,7 +175,8 @@ def occlusion(X, y, model, window=32, stride=16, fill=0, batch_size=16, output="
             Xo = np.repeat(X[i:i + 1], len(chunk), axis=0)
             for c, (top, left) in enumerate(chunk):
                 Xo[c, :, top:top + window, left:left + window] = fill
-            scores = model.forward(Xo).astype(np.float64)
+            with no_grad():
+                scores = model.forward(Xo).astype(np.float64)
             if output == "score":
                 drops[i, start:start + len(chunk)] = base[i] - scores[:, y[i]]
             else:

@@ -34,6 +34,16 @@ def check_batch(fn, X, y, model):
     return X.astype(model.dtype, copy=False), y
 
 
+# Images per forward/backward pass of the batched techniques (SmoothGrad, integrated gradients, occlusion)
+# at 224x224; smaller images get proportionally more per pass (see chunk_size).
+CHUNK_PIXELS = 16 * 224 * 224
+
+
+def chunk_size(shape):
+    """Default images per pass for (N, C, H, W) inputs: ``CHUNK_PIXELS // (H * W)``, at least 1."""
+    return max(1, CHUNK_PIXELS // (shape[2] * shape[3]))
+
+
 def class_score_gradient(X, y, model):
     """Forward ``X`` and backpropagate a one-hot gradient on each image's class ``y[i]``.
 
@@ -67,7 +77,7 @@ def compute_saliency_maps(X, y, model):
     return saliency.astype(dtype, copy=False)
 
 
-def smoothgrad(X, y, model, n_samples=25, noise_level=0.15, seed=None):
+def smoothgrad(X, y, model, n_samples=25, noise_level=0.15, seed=None, batch_size=None):
     """SmoothGrad (Smilkov et al. 2017, "SmoothGrad: removing noise by adding noise"): the mean of the
     saliency maps of ``n_samples`` noisy copies of each image.
 
@@ -77,9 +87,11 @@ def smoothgrad(X, y, model, n_samples=25, noise_level=0.15, seed=None):
 
     Args:
         X: float (N, 3, H, W); y: int (N,); model: the network.
-        n_samples: number of noisy copies (>= 1). The memory used is that of one batch of N.
+        n_samples: number of noisy copies (>= 1).
         noise_level: >= 0; 0 gives back ``compute_saliency_maps``.
         seed: seed of the noise (int or None).
+        batch_size: noisy images per forward/backward pass (whole samples of N images; at least one
+            sample per pass); None sizes the passes by the image size (``chunk_size``).
     Returns:
         (N, H, W) mean saliency map.
     """
@@ -88,14 +100,22 @@ def smoothgrad(X, y, model, n_samples=25, noise_level=0.15, seed=None):
     X, y = check_batch(fn, X, y, model)
     n_samples = _check.positive_int(fn, "n_samples", n_samples)
     noise_level = _check.number(fn, "noise_level", noise_level, low=0)
+    batch_size = chunk_size(X.shape) if batch_size is None else _check.positive_int(fn, "batch_size", batch_size)
     rng = np.random.default_rng(seed)
     sigma = noise_level * (X.max(axis=(1, 2, 3)) - X.min(axis=(1, 2, 3))).astype(np.float64)
     total = np.zeros((X.shape[0],) + X.shape[2:], dtype=np.float64)
-    for _ in range(n_samples):
+    n = X.shape[0]
+    per_pass = max(1, batch_size // n)  # whole samples per pass, so the labels repeat in order
+    for start in range(0, n_samples, per_pass):
+        k = min(per_pass, n_samples - start)
+        # k consecutive draws of X.shape in one call: the same numbers as k separate draws
+        noise = rng.standard_normal((k,) + X.shape)
         # BEGIN SOLUTION
-        noisy = (X + rng.standard_normal(X.shape) * sigma[:, None, None, None]).astype(X.dtype)
-        _, dX = class_score_gradient(noisy, y, model)
-        total += np.abs(dX).max(axis=1)
+        noisy = (X + noise * sigma[:, None, None, None]).astype(X.dtype)
+        _, dX = class_score_gradient(noisy.reshape((k * n,) + X.shape[1:]), np.tile(y, k), model)
+        maps = np.abs(dX).max(axis=1).reshape((k,) + total.shape)
+        for m in maps:  # sample by sample, the order of the running sum
+            total += m
         # END SOLUTION
     return (total / n_samples).astype(dtype)
 

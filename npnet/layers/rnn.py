@@ -21,7 +21,7 @@ from .activations import sigmoid
 from ..errors import NpnetTypeError, NpnetValueError
 
 __all__ = ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
-           "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward",
+           "lstm_step_forward", "lstm_step_backward", "lstm_cell", "lstm_cell_backward", "lstm_forward", "lstm_backward",
            "word_embedding_forward", "word_embedding_backward",
            "temporal_affine_forward", "temporal_affine_backward", "temporal_softmax_loss"]
 
@@ -97,7 +97,11 @@ def rnn_step_backward(dnext_h, cache):
 
 
 def rnn_forward(x, h0, Wx, Wh, b):
-    """A vanilla RNN over whole sequences: :func:`rnn_step_forward` at each of the T time steps.
+    """A vanilla RNN over whole sequences: the recurrence of :func:`rnn_step_forward` at each of the T
+    time steps, with the arguments checked once for the whole sequence.
+
+    Only the recurrent term ``h_{t-1} Wh`` has to wait for the previous step; the input term
+    ``x_t Wx + b`` of every step is one matrix product over all N * T rows, far faster than T thin ones.
 
     Args:
         x: (N, T, D) input sequences.
@@ -109,21 +113,28 @@ def rnn_forward(x, h0, Wx, Wh, b):
     """
     x, (h0,), Wx, Wh, b = _recurrent_args("rnn_forward", x, [("h0", h0)], Wx, Wh, b,
                                           gates=1, x_layout="(N, T, D)")
-    n, t_len, _ = x.shape
+    n, t_len, d = x.shape
     h = np.empty((n, t_len, h0.shape[1]), dtype=x.dtype)
-    steps = []
     # BEGIN SOLUTION
+    a_x = (x.reshape(n * t_len, d) @ Wx + b).reshape(n, t_len, -1)
     prev_h = h0
     for t in range(t_len):
-        prev_h, step = rnn_step_forward(x[:, t], prev_h, Wx, Wh, b)
-        h[:, t] = prev_h
-        steps.append(step)
+        prev_h = h[:, t] = np.tanh(a_x[:, t] + prev_h @ Wh)
     # END SOLUTION
-    return h, (x.shape, steps)
+    return h, (x, h0, Wx, Wh, h)
+
+
+def _previous_states(h0, h):
+    """(N * T, H) rows of the state each time step started from: h0, h_1, ..., h_{T-1}."""
+    return np.concatenate([h0[:, None], h[:, :-1]], axis=1).reshape(-1, h.shape[2])
 
 
 def rnn_backward(dh, cache):
     """Backward pass of :func:`rnn_forward` (backpropagation through time).
+
+    The loop over time carries only what is sequential (each step's activation gradient and the
+    gradient reaching the previous state); the weights are shared by every step, so their gradients
+    are sums over time, each one matrix product over all N * T rows.
 
     Args:
         dh: (N, T, H) upstream gradient of every hidden state (not including the gradient flowing
@@ -132,20 +143,23 @@ def rnn_backward(dh, cache):
     Returns:
         dx: (N, T, D), dh0: (N, H), dWx: (D, H), dWh: (H, H), db: (H,).
     """
-    _check.cache("rnn_backward", cache, 2)
-    x_shape, steps = cache
-    n, t_len, _ = x_shape
-    dtype = steps[0][0].dtype
-    dh = _check.dout("rnn_backward", dh, (n, t_len, steps[0][4].shape[1]), dtype, "dh")
-    dx = np.empty(x_shape, dtype=dtype)
+    _check.cache("rnn_backward", cache, 5)
+    x, h0, Wx, Wh, h = cache
+    n, t_len, d = x.shape
+    dh = _check.dout("rnn_backward", dh, h.shape, x.dtype, "dh")
     # BEGIN SOLUTION
-    dprev_h = np.zeros_like(dh[:, 0])
-    dWx = dWh = db = 0
+    da = np.empty_like(h)
+    dprev_h = np.zeros_like(h0)
     for t in reversed(range(t_len)):
-        # h_t feeds both the loss at step t and the state of step t + 1.
-        dx[:, t], dprev_h, dWx_t, dWh_t, db_t = rnn_step_backward(dh[:, t] + dprev_h, steps[t])
-        dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
+        # h_t feeds both the loss at step t and the state of step t + 1; tanh' = 1 - tanh^2.
+        da[:, t] = (dh[:, t] + dprev_h) * (1 - h[:, t] * h[:, t])
+        dprev_h = da[:, t] @ Wh.T
     dh0 = dprev_h
+    da = da.reshape(n * t_len, -1)
+    dx = (da @ Wx.T).reshape(x.shape)
+    dWx = x.reshape(n * t_len, d).T @ da
+    dWh = _previous_states(h0, h).T @ da
+    db = da.sum(axis=0)
     # END SOLUTION
     return dx, dh0, dWx, dWh, db
 
@@ -167,9 +181,26 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     x, (prev_h, prev_c), Wx, Wh, b = _recurrent_args(
         "lstm_step_forward", x, [("prev_h", prev_h), ("prev_c", prev_c)], Wx, Wh, b,
         gates=4, x_layout="(N, D)")
-    H = prev_h.shape[1]
     # BEGIN SOLUTION
     a = x @ Wx + prev_h @ Wh + b
+    # END SOLUTION
+    next_h, next_c, ifo, g, tanh_c = lstm_cell(a, prev_c)
+    return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, ifo, g, tanh_c)
+
+
+def lstm_cell(a, prev_c):
+    """The gates and states of one LSTM step from its activation vector (arguments not checked: the
+    step and sequence functions call it with checked arrays).
+
+    Args:
+        a: (N, 4H) activations ``x Wx + prev_h Wh + b``, gates ordered i, f, o, g.
+        prev_c: (N, H) previous cell state.
+    Returns:
+        next_h, next_c: (N, H); ifo: (N, 3H) the sigmoid gates i, f, o; g: (N, H); tanh_c: (N, H)
+        ``tanh(next_c)`` (the last three are what :func:`lstm_cell_backward` needs).
+    """
+    H = prev_c.shape[1]
+    # BEGIN SOLUTION
     ifo = sigmoid(a[:, :3 * H])
     i, f, o = ifo[:, :H], ifo[:, H:2 * H], ifo[:, 2 * H:]
     g = np.tanh(a[:, 3 * H:])
@@ -177,7 +208,25 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     tanh_c = np.tanh(next_c)
     next_h = o * tanh_c
     # END SOLUTION
-    return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, ifo, g, tanh_c)
+    return next_h, next_c, ifo, g, tanh_c
+
+
+def lstm_cell_backward(dnext_h, dnext_c, prev_c, ifo, g, tanh_c):
+    """Backward pass of :func:`lstm_cell`: ``(da (N, 4H), dprev_c (N, H))`` (arguments not checked)."""
+    H = prev_c.shape[1]
+    # BEGIN SOLUTION
+    i, f, o = ifo[:, :H], ifo[:, H:2 * H], ifo[:, 2 * H:]
+    # The cell state reaches the loss directly (dnext_c) and through next_h = o * tanh(c).
+    dc = dnext_c + dnext_h * o * (1 - tanh_c * tanh_c)
+    dsig = ifo * (1 - ifo)  # sigmoid' of the i, f, o gates
+    da = np.empty((prev_c.shape[0], 4 * H), dtype=prev_c.dtype)
+    da[:, :H] = dc * g * dsig[:, :H]
+    da[:, H:2 * H] = dc * prev_c * dsig[:, H:2 * H]
+    da[:, 2 * H:3 * H] = dnext_h * tanh_c * dsig[:, 2 * H:]
+    da[:, 3 * H:] = dc * i * (1 - g * g)
+    dprev_c = dc * f
+    # END SOLUTION
+    return da, dprev_c
 
 
 def lstm_step_backward(dnext_h, dnext_c, cache):
@@ -195,16 +244,8 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     x, prev_h, prev_c, Wx, Wh, ifo, g, tanh_c = cache
     dnext_h = _check.dout(fn, dnext_h, prev_h.shape, x.dtype, "dnext_h")
     dnext_c = _check.dout(fn, dnext_c, prev_c.shape, x.dtype, "dnext_c")
-    H = prev_h.shape[1]
+    da, dprev_c = lstm_cell_backward(dnext_h, dnext_c, prev_c, ifo, g, tanh_c)
     # BEGIN SOLUTION
-    i, f, o = ifo[:, :H], ifo[:, H:2 * H], ifo[:, 2 * H:]
-    # The cell state reaches the loss directly (dnext_c) and through next_h = o * tanh(c).
-    dc = dnext_c + dnext_h * o * (1 - tanh_c * tanh_c)
-    da = np.empty((x.shape[0], 4 * H), dtype=x.dtype)
-    dgates = np.concatenate([dc * g, dc * prev_c, dnext_h * tanh_c], axis=1)
-    da[:, :3 * H] = dgates * ifo * (1 - ifo)
-    da[:, 3 * H:] = dc * i * (1 - g * g)
-    dprev_c = dc * f
     dx = da @ Wx.T
     dprev_h = da @ Wh.T
     dWx = x.T @ da
@@ -215,7 +256,9 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
 
 
 def lstm_forward(x, h0, Wx, Wh, b):
-    """An LSTM over whole sequences, starting from hidden state ``h0`` and a zero cell state.
+    """An LSTM over whole sequences, starting from hidden state ``h0`` and a zero cell state; the
+    arguments are checked once, and as in :func:`rnn_forward` the input term ``x_t Wx + b`` of every
+    step is one matrix product.
 
     Args:
         x: (N, T, D) input sequences.
@@ -227,21 +270,26 @@ def lstm_forward(x, h0, Wx, Wh, b):
     """
     x, (h0,), Wx, Wh, b = _recurrent_args("lstm_forward", x, [("h0", h0)], Wx, Wh, b,
                                           gates=4, x_layout="(N, T, D)")
-    n, t_len, _ = x.shape
-    h = np.empty((n, t_len, h0.shape[1]), dtype=x.dtype)
-    steps = []
+    n, t_len, d = x.shape
+    H = h0.shape[1]
+    h = np.empty((n, t_len, H), dtype=x.dtype)
+    # what lstm_cell_backward needs at every step: the cell state each step starts from (c[:, 0] = 0)
+    c = np.zeros((n, t_len + 1, H), dtype=x.dtype)
+    ifo = np.empty((n, t_len, 3 * H), dtype=x.dtype)
+    g, tanh_c = np.empty_like(h), np.empty_like(h)
     # BEGIN SOLUTION
-    prev_h, prev_c = h0, np.zeros_like(h0)
+    a_x = (x.reshape(n * t_len, d) @ Wx + b).reshape(n, t_len, -1)
+    prev_h = h0
     for t in range(t_len):
-        prev_h, prev_c, step = lstm_step_forward(x[:, t], prev_h, prev_c, Wx, Wh, b)
-        h[:, t] = prev_h
-        steps.append(step)
+        h[:, t], c[:, t + 1], ifo[:, t], g[:, t], tanh_c[:, t] = lstm_cell(a_x[:, t] + prev_h @ Wh, c[:, t])
+        prev_h = h[:, t]
     # END SOLUTION
-    return h, (x.shape, steps)
+    return h, (x, h0, Wx, Wh, h, c, ifo, g, tanh_c)
 
 
 def lstm_backward(dh, cache):
-    """Backward pass of :func:`lstm_forward` (backpropagation through time).
+    """Backward pass of :func:`lstm_forward` (backpropagation through time); as in
+    :func:`rnn_backward`, the weight gradients are one matrix product each over all time steps.
 
     Args:
         dh: (N, T, H) upstream gradient of every hidden state.
@@ -249,22 +297,25 @@ def lstm_backward(dh, cache):
     Returns:
         dx: (N, T, D), dh0: (N, H), dWx: (D, 4H), dWh: (H, 4H), db: (4H,).
     """
-    _check.cache("lstm_backward", cache, 2)
-    x_shape, steps = cache
-    n, t_len, _ = x_shape
-    dtype = steps[0][0].dtype
-    dh = _check.dout("lstm_backward", dh, (n, t_len, steps[0][1].shape[1]), dtype, "dh")
-    dx = np.empty(x_shape, dtype=dtype)
+    _check.cache("lstm_backward", cache, 9)
+    x, h0, Wx, Wh, h, c, ifo, g, tanh_c = cache
+    n, t_len, d = x.shape
+    dh = _check.dout("lstm_backward", dh, h.shape, x.dtype, "dh")
     # BEGIN SOLUTION
-    dprev_h = np.zeros_like(dh[:, 0])
-    # The initial cell state is a constant zero, so the gradient reaching it is dropped.
-    dprev_c = np.zeros_like(dprev_h)
-    dWx = dWh = db = 0
+    da = np.empty((n, t_len, Wx.shape[1]), dtype=x.dtype)
+    dprev_h = np.zeros_like(h0)
+    dprev_c = np.zeros_like(h0)
     for t in reversed(range(t_len)):
-        dx[:, t], dprev_h, dprev_c, dWx_t, dWh_t, db_t = lstm_step_backward(dh[:, t] + dprev_h, dprev_c,
-                                                                             steps[t])
-        dWx, dWh, db = dWx + dWx_t, dWh + dWh_t, db + db_t
+        da[:, t], dprev_c = lstm_cell_backward(dh[:, t] + dprev_h, dprev_c, c[:, t], ifo[:, t], g[:, t],
+                                               tanh_c[:, t])
+        dprev_h = da[:, t] @ Wh.T
+    # The initial cell state is a constant zero, so the gradient reaching it (dprev_c) is dropped.
     dh0 = dprev_h
+    da = da.reshape(n * t_len, -1)
+    dx = (da @ Wx.T).reshape(x.shape)
+    dWx = x.reshape(n * t_len, d).T @ da
+    dWh = _previous_states(h0, h).T @ da
+    db = da.sum(axis=0)
     # END SOLUTION
     return dx, dh0, dWx, dWh, db
 
@@ -341,8 +392,10 @@ def temporal_affine_forward(x, w, b):
     b = _check.float_array(fn, "b", b, ndim=1, layout="(M,)")
     _check.shape(fn, "b", b, (w.shape[1],))
     w, b = w.astype(x.dtype, copy=False), b.astype(x.dtype, copy=False)
+    n, t_len, d = x.shape
     # BEGIN SOLUTION
-    out = x @ w + b
+    # (N * T, D) rows in one matrix product: x @ w on the 3-D array would run N separate ones.
+    out = (x.reshape(n * t_len, d) @ w).reshape(n, t_len, -1) + b
     # END SOLUTION
     return out, (x, w)
 
@@ -361,7 +414,7 @@ def temporal_affine_backward(dout, cache):
     n, t_len, d = x.shape
     dout = _check.dout("temporal_affine_backward", dout, (n, t_len, w.shape[1]), x.dtype)
     # BEGIN SOLUTION
-    dx = dout @ w.T
+    dx = (dout.reshape(n * t_len, -1) @ w.T).reshape(x.shape)
     dw = x.reshape(n * t_len, d).T @ dout.reshape(n * t_len, -1)
     db = dout.sum(axis=(0, 1))
     # END SOLUTION

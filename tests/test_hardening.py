@@ -70,6 +70,21 @@ def test_float_array_refuses_empty_arrays():
     assert _check.float_array("f", "x", np.zeros(0), allow_empty=True).size == 0
 
 
+def test_finite_counts_nan_and_inf_and_accepts_values_whose_sum_overflows():
+    # finite() first tests the sum: a NaN or Inf anywhere, or a pair +Inf/-Inf (sum NaN), must still raise
+    # with the exact count, and finite values whose float32 sum overflows to Inf must pass.
+    for dtype in (np.float32, np.float64):
+        x = np.zeros((3, 4), dtype)
+        x[0, 1], x[2, 3], x[1, 0] = np.nan, np.inf, -np.inf
+        with pytest.raises(NpnetValueError, match=r"^f: x contains 3 NaN/Inf value\(s\) of 12$"):
+            _check.finite("f", "x", x)
+    huge = np.full(1000, np.finfo(np.float32).max, np.float32)
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(np.sum(huge))
+    _check.finite("f", "x", huge)
+    _check.finite("f", "x", np.zeros(0))
+
+
 # ------------------------------------------------------------------------------------ hyper-parameters
 @pytest.mark.parametrize("rule, key, value, message", [
     ("adam", "beta1", 1.0, r"adam: config\['beta1'\] must be a finite number in \[0, 1\); got 1.0"),

@@ -137,7 +137,8 @@ def gram_matrix_backward(dgram, features, normalize=True):
     dG = _check.dout(fn, dgram, (N, C, C), F.dtype)
     # BEGIN SOLUTION
     flat = F.reshape(N, C, -1)
-    dflat = np.matmul(dG + dG.transpose(0, 2, 1), flat) * F.dtype.type(scale)
+    # the scale goes on the small (C, C) factor: one pass less over the (C, H*W) result
+    dflat = np.matmul((dG + dG.transpose(0, 2, 1)) * F.dtype.type(scale), flat)
     # END SOLUTION
     return dflat.reshape(F.shape)
 

@@ -160,7 +160,7 @@ def batch_sweep(model, x, y, args):
     print(f"npnet chunk sizes {sizes}, one 224x224 image, {THREADS} thread(s), median (quartiles) ms of "
           f"{args.repeats} interleaved repeats")
     print(f"   {conditions()}")
-    for name in list(npnet_sides(model, x, y))[:3]:
+    for name in [n for n in list(npnet_sides(model, x, y))[:3] if not args.only or n in args.only]:
         t = compare({b: npnet_sides(model, x, y, b)[name] for b in sizes}, args.repeats)
         print(f"   {LABELS[name]:<34s} " + "  ".join(f"{b}: {t[b]}" for b in sizes), flush=True)
     print(f"   {conditions()}")

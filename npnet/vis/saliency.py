@@ -35,9 +35,9 @@ def check_batch(fn, X, y, model):
 
 
 # Images per forward/backward pass of the batched techniques (SmoothGrad, integrated gradients, occlusion):
-# 8 at 224x224, proportionally more for smaller images (chunk_size). Measured on SqueezeNet 1.1 (2 cores):
-# 8 per pass was the fastest or tied of 1/4/8/16/32 at 1 and 2 threads; 16 took 1.3-1.4x as long (its
-# activations no longer stay in cache between layers).
+# 8 at 224x224, proportionally more for smaller images (chunk_size). 8 is the batch SqueezeNet's batched
+# kernels are measured at (issue 14) and gives each of two cores whole images; 16 holds twice the
+# activation memory per pass and was not faster in interleaved runs on a loaded 2-core machine.
 CHUNK_PIXELS = 8 * 224 * 224
 
 

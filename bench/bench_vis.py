@@ -141,8 +141,9 @@ def timing_table(model, x, y, args):
     torch, tmodel = torch_squeezenet(THREADS)
     ours = npnet_sides(model, x, y)
     theirs = torch_sides(TorchPorts(torch, tmodel, args.torch_batch), x, y) if torch else {}
+    about_torch = f"{torch.__version__}, batch {args.torch_batch}" if torch else "not importable"
     print(f"1. one 224x224 image, float32, {THREADS} thread(s), median (quartiles) ms of {args.repeats} "
-          f"interleaved repeats; PyTorch {'%s, batch %d' % (torch.__version__, args.torch_batch) if torch else 'not importable'}")
+          f"interleaved repeats; PyTorch {about_torch}")
     print(f"   {conditions()}")
     print(f"   {'technique':<34s} {'npnet':>22s} {'PyTorch':>22s} {'npnet/PyTorch':>14s}")
     for name in (args.only or ours):

@@ -21,7 +21,8 @@ from .activations import sigmoid
 from ..errors import NpnetTypeError, NpnetValueError
 
 __all__ = ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
-           "lstm_step_forward", "lstm_step_backward", "lstm_cell", "lstm_cell_backward", "lstm_forward", "lstm_backward",
+           "lstm_step_forward", "lstm_step_backward", "lstm_cell", "lstm_cell_backward", "lstm_forward",
+           "lstm_backward",
            "word_embedding_forward", "word_embedding_backward",
            "temporal_affine_forward", "temporal_affine_backward", "temporal_softmax_loss"]
 

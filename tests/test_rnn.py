@@ -157,6 +157,48 @@ def test_float32_in_float32_out_and_close_to_float64(cell):
     assert all(gr.dtype == np.float32 for gr in grads)
 
 
+def _sequence_by_steps(cell, x, h0, Wx, Wh, b, dh):
+    """The sequence functions' definition: the public step functions one time step after another."""
+    n, t_len, _ = x.shape
+    h, c, caches = h0, np.zeros_like(h0), []
+    hs = np.empty(dh.shape)
+    for t in range(t_len):
+        if cell == "rnn":
+            h, cache = rnn_step_forward(x[:, t], h, Wx, Wh, b)
+        else:
+            h, c, cache = lstm_step_forward(x[:, t], h, c, Wx, Wh, b)
+        hs[:, t] = h
+        caches.append(cache)
+    dx = np.empty(x.shape)
+    dW = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
+    dprev_h, dprev_c = np.zeros_like(h0), np.zeros_like(h0)
+    for t in reversed(range(t_len)):
+        if cell == "rnn":
+            dx[:, t], dprev_h, *dw = rnn_step_backward(dh[:, t] + dprev_h, caches[t])
+        else:
+            dx[:, t], dprev_h, dprev_c, *dw = lstm_step_backward(dh[:, t] + dprev_h, dprev_c, caches[t])
+        dW = [a + g for a, g in zip(dW, dw)]
+    return hs, (dx, dprev_h, *dW)
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+@pytest.mark.parametrize("n, t_len, d, h", [(1, 1, 3, 2), (2, 5, 3, 4), (3, 4, 7, 5)])
+def test_sequences_equal_the_step_functions_one_step_at_a_time(cell, n, t_len, d, h):
+    # rnn_forward/lstm_forward compute the input term of all steps at once and the backward passes the
+    # weight gradients as one product over all steps: the same numbers as the step-by-step definition.
+    rng = np.random.default_rng(n * 100 + t_len)
+    g = 1 if cell == "rnn" else 4
+    x, h0 = rng.standard_normal((n, t_len, d)), rng.standard_normal((n, h))
+    Wx, Wh, b = rng.standard_normal((d, g * h)), rng.standard_normal((h, g * h)), rng.standard_normal(g * h)
+    dh = rng.standard_normal((n, t_len, h))
+    forward, backward = (rnn_forward, rnn_backward) if cell == "rnn" else (lstm_forward, lstm_backward)
+    hs, cache = forward(x, h0, Wx, Wh, b)
+    expected_h, expected_grads = _sequence_by_steps(cell, x, h0, Wx, Wh, b, dh)
+    np.testing.assert_allclose(hs, expected_h, rtol=1e-12, atol=1e-14)
+    for got, want in zip(backward(dh, cache), expected_grads):
+        np.testing.assert_allclose(got, want, rtol=1e-11, atol=1e-13)
+
+
 def test_lstm_step_backward_matches_numerical_gradient_of_both_outputs():
     rng = np.random.default_rng(3)
     x, h, c = rng.standard_normal((2, 3)), rng.standard_normal((2, 4)), rng.standard_normal((2, 4))

@@ -52,6 +52,7 @@ SKIPPED = {
     "Flatten": "no required argument; its dims are checked at forward (tests/test_modules*.py)",
     "LeakyReLU": "no required argument; the slope is checked by leaky_relu_forward",
     "Sigmoid": "takes no argument", "Tanh": "takes no argument",
+    "no_grad": "a context manager with no argument", "grad_enabled": "takes no argument",
 }
 
 # Functions that hand their arguments to another public function, whose name their errors carry.
@@ -256,15 +257,16 @@ def specs(model):
     base = {"X": (X, "finite"), "y": (y, "labels"), "model": (model, "model")}
     for name in ("compute_saliency_maps", "guided_backprop"):
         add(name, base)
-    add("smoothgrad", {**base, "n_samples": (2, "count"), "noise_level": (0.1, "nonneg"), "seed": (0, "fixed")})
+    add("smoothgrad", {**base, "n_samples": (2, "count"), "noise_level": (0.1, "nonneg"), "seed": (0, "fixed"),
+                       "batch_size": (2, "count_nn")})
     for name in ("grad_cam", "grad_cam_plus_plus"):
         add(name, {**base, "layer": (12, "layer"), "upsample": (True, "bool")})
     add("guided_grad_cam", {**base, "layer": (12, "layer")})
     add("integrated_gradients", {**base, "baseline": (0.0, "real_or_array"), "steps": (2, "count"),
-                                 "batch_size": (2, "count"), "method": ("gausslegendre", "choice")})
+                                 "batch_size": (2, "count_nn"), "method": ("gausslegendre", "choice")})
     add("integration_nodes", {"steps": (3, "count"), "method": ("gausslegendre", "choice")})
     add("occlusion", {**base, "window": (8, "count"), "stride": (8, "count"), "fill": (0.0, "real"),
-                      "batch_size": (4, "count")})
+                      "batch_size": (4, "count_nn")})
     add("model_randomization_test", {**base, "methods": (("saliency",), "choices"), "seed": (0, "fixed"),
                                      "max_stages": (1, "count_nn")})
     add("resize_bilinear", {"maps": (rn(1, 3, 3), "finite"), "size": ((6, 6), "size")}, propagates=True)

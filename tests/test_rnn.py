@@ -170,15 +170,15 @@ def _sequence_by_steps(cell, x, h0, Wx, Wh, b, dh):
         hs[:, t] = h
         caches.append(cache)
     dx = np.empty(x.shape)
-    dW = [np.zeros_like(Wx), np.zeros_like(Wh), np.zeros_like(b)]
-    dprev_h, dprev_c = np.zeros_like(h0), np.zeros_like(h0)
+    dW = [0 * Wx, 0 * Wh, 0 * b]
+    carry_h, carry_c = 0 * h0, 0 * h0  # the gradients flowing back from step t + 1
     for t in reversed(range(t_len)):
         if cell == "rnn":
-            dx[:, t], dprev_h, *dw = rnn_step_backward(dh[:, t] + dprev_h, caches[t])
+            dx[:, t], carry_h, *dw = rnn_step_backward(dh[:, t] + carry_h, caches[t])
         else:
-            dx[:, t], dprev_h, dprev_c, *dw = lstm_step_backward(dh[:, t] + dprev_h, dprev_c, caches[t])
+            dx[:, t], carry_h, carry_c, *dw = lstm_step_backward(dh[:, t] + carry_h, carry_c, caches[t])
         dW = [a + g for a, g in zip(dW, dw)]
-    return hs, (dx, dprev_h, *dW)
+    return hs, (dx, carry_h, *dW)
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm"])

@@ -21,8 +21,7 @@ from .activations import sigmoid
 from ..errors import NpnetTypeError, NpnetValueError
 
 __all__ = ["rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
-           "lstm_step_forward", "lstm_step_backward", "lstm_cell", "lstm_cell_backward", "lstm_forward",
-           "lstm_backward",
+           "lstm_step_forward", "lstm_step_backward", "lstm_forward", "lstm_backward",
            "word_embedding_forward", "word_embedding_backward",
            "temporal_affine_forward", "temporal_affine_backward", "temporal_softmax_loss"]
 
@@ -185,11 +184,11 @@ def lstm_step_forward(x, prev_h, prev_c, Wx, Wh, b):
     # BEGIN SOLUTION
     a = x @ Wx + prev_h @ Wh + b
     # END SOLUTION
-    next_h, next_c, ifo, g, tanh_c = lstm_cell(a, prev_c)
+    next_h, next_c, ifo, g, tanh_c = _lstm_cell(a, prev_c)
     return next_h, next_c, (x, prev_h, prev_c, Wx, Wh, ifo, g, tanh_c)
 
 
-def lstm_cell(a, prev_c):
+def _lstm_cell(a, prev_c):
     """The gates and states of one LSTM step from its activation vector (arguments not checked: the
     step and sequence functions call it with checked arrays).
 
@@ -198,7 +197,7 @@ def lstm_cell(a, prev_c):
         prev_c: (N, H) previous cell state.
     Returns:
         next_h, next_c: (N, H); ifo: (N, 3H) the sigmoid gates i, f, o; g: (N, H); tanh_c: (N, H)
-        ``tanh(next_c)`` (the last three are what :func:`lstm_cell_backward` needs).
+        ``tanh(next_c)`` (the last three are what :func:`_lstm_cell_backward` needs).
     """
     H = prev_c.shape[1]
     # BEGIN SOLUTION
@@ -212,8 +211,8 @@ def lstm_cell(a, prev_c):
     return next_h, next_c, ifo, g, tanh_c
 
 
-def lstm_cell_backward(dnext_h, dnext_c, prev_c, ifo, g, tanh_c):
-    """Backward pass of :func:`lstm_cell`: ``(da (N, 4H), dprev_c (N, H))`` (arguments not checked)."""
+def _lstm_cell_backward(dnext_h, dnext_c, prev_c, ifo, g, tanh_c):
+    """Backward pass of :func:`_lstm_cell`: ``(da (N, 4H), dprev_c (N, H))`` (arguments not checked)."""
     H = prev_c.shape[1]
     # BEGIN SOLUTION
     i, f, o = ifo[:, :H], ifo[:, H:2 * H], ifo[:, 2 * H:]
@@ -245,7 +244,7 @@ def lstm_step_backward(dnext_h, dnext_c, cache):
     x, prev_h, prev_c, Wx, Wh, ifo, g, tanh_c = cache
     dnext_h = _check.dout(fn, dnext_h, prev_h.shape, x.dtype, "dnext_h")
     dnext_c = _check.dout(fn, dnext_c, prev_c.shape, x.dtype, "dnext_c")
-    da, dprev_c = lstm_cell_backward(dnext_h, dnext_c, prev_c, ifo, g, tanh_c)
+    da, dprev_c = _lstm_cell_backward(dnext_h, dnext_c, prev_c, ifo, g, tanh_c)
     # BEGIN SOLUTION
     dx = da @ Wx.T
     dprev_h = da @ Wh.T
@@ -274,7 +273,7 @@ def lstm_forward(x, h0, Wx, Wh, b):
     n, t_len, d = x.shape
     H = h0.shape[1]
     h = np.empty((n, t_len, H), dtype=x.dtype)
-    # what lstm_cell_backward needs at every step: the cell state each step starts from (c[:, 0] = 0)
+    # what _lstm_cell_backward needs at every step: the cell state each step starts from (c[:, 0] = 0)
     c = np.zeros((n, t_len + 1, H), dtype=x.dtype)
     ifo = np.empty((n, t_len, 3 * H), dtype=x.dtype)
     g, tanh_c = np.empty_like(h), np.empty_like(h)
@@ -282,7 +281,8 @@ def lstm_forward(x, h0, Wx, Wh, b):
     a_x = (x.reshape(n * t_len, d) @ Wx + b).reshape(n, t_len, -1)
     prev_h = h0
     for t in range(t_len):
-        h[:, t], c[:, t + 1], ifo[:, t], g[:, t], tanh_c[:, t] = lstm_cell(a_x[:, t] + prev_h @ Wh, c[:, t])
+        a = a_x[:, t] + prev_h @ Wh
+        h[:, t], c[:, t + 1], ifo[:, t], g[:, t], tanh_c[:, t] = _lstm_cell(a, c[:, t])
         prev_h = h[:, t]
     # END SOLUTION
     return h, (x, h0, Wx, Wh, h, c, ifo, g, tanh_c)
@@ -307,7 +307,7 @@ def lstm_backward(dh, cache):
     dprev_h = np.zeros_like(h0)
     dprev_c = np.zeros_like(h0)
     for t in reversed(range(t_len)):
-        da[:, t], dprev_c = lstm_cell_backward(dh[:, t] + dprev_h, dprev_c, c[:, t], ifo[:, t], g[:, t],
+        da[:, t], dprev_c = _lstm_cell_backward(dh[:, t] + dprev_h, dprev_c, c[:, t], ifo[:, t], g[:, t],
                                                tanh_c[:, t])
         dprev_h = da[:, t] @ Wh.T
     # The initial cell state is a constant zero, so the gradient reaching it (dprev_c) is dropped.

@@ -97,7 +97,7 @@ ASSIGNMENT = Assignment(
     title="RNN captioning: RNN and LSTM layers, word embedding, temporal layers, CaptioningRNN",
     strip={
         "npnet/layers/rnn.py": ("rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
-                                "lstm_step_forward", "lstm_step_backward", "lstm_cell", "lstm_cell_backward",
+                                "lstm_step_forward", "lstm_step_backward", "_lstm_cell", "_lstm_cell_backward",
                                 "lstm_forward", "lstm_backward", "word_embedding_forward", "word_embedding_backward",
                                 "temporal_affine_forward", "temporal_affine_backward", "temporal_softmax_loss"),
         "npnet/models/captioning.py": ("CaptioningRNN.loss", "CaptioningRNN.sample"),
@@ -115,7 +115,7 @@ ASSIGNMENT = Assignment(
              ("rnn_forward", "rnn_backward"), batch="x"),
         Item("lstm", {"step_h": 1, "step_c": 1, "step_dx": 1, "step_dprev_h": 1, "step_dprev_c": 1, "step_dWx": 1,
                       "step_dWh": 1, "step_db": 1, "h": 1, "dx": 1, "dh0": 1, "dWx": 1, "dWh": 1, "db": 1},
-             _step(4), _lstm, ("lstm_step_forward", "lstm_step_backward", "lstm_cell", "lstm_cell_backward",
+             _step(4), _lstm, ("lstm_step_forward", "lstm_step_backward", "_lstm_cell", "_lstm_cell_backward",
                                "lstm_forward", "lstm_backward"), batch="x"),
         Item("word_embedding", {"out": 1, "dW": 1}, _embedding,
              layer_pair(lambda *a: rnn.word_embedding_forward(*a), lambda *a: rnn.word_embedding_backward(*a),

@@ -37,16 +37,22 @@ def affine_forward(x, w, b):
     return out, (x, w, b)
 
 
-def affine_backward(dout, cache):
+def affine_backward(dout, cache, weight_grads=True):
     """Affine layer backward pass.
+
+    ``dw`` is laid out in memory like ``w``: :class:`npnet.nn.Linear` passes its (out, in) weight
+    transposed, and gets back a gradient whose transpose is contiguous, as its weight is, so that an
+    optimiser sweeps both in the same order.
 
     Args:
         dout: (N, M) upstream gradient.
         cache: from :func:`affine_forward`.
+        weight_grads: if False only dx is computed (frozen weights, e.g. the discriminator during
+            a GAN's generator step), and dw, db are returned as None.
     Returns:
         dx: (N, d_1, ..., d_k), shaped like ``x``.
-        dw: (D, M).
-        db: (M,).
+        dw: (D, M) or None.
+        db: (M,) or None.
     """
     fn = "affine_backward"
     _check.cache("affine_backward", cache, 3)
@@ -55,7 +61,9 @@ def affine_backward(dout, cache):
     # BEGIN SOLUTION
     x_flat = x.reshape(x.shape[0], -1)
     dx = (dout @ w.T).reshape(x.shape)
-    dw = x_flat.T @ dout
-    db = dout.sum(axis=0)
+    dw = db = None
+    if weight_grads:
+        dw = np.matmul(x_flat.T, dout, out=np.empty_like(w))  # x_flat.T @ dout, in w's memory layout
+        db = dout.sum(axis=0)
     # END SOLUTION
     return dx, dw, db

@@ -178,6 +178,26 @@ def test_leaky_relu_values():
                                rtol=1e-15)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("alpha", [0.01, 0.3, 1.7, -0.5])
+def test_leaky_relu_compiled_path_equals_np_where(rng, dtype, alpha):
+    """The one-pass loops give exactly the np.where formula: odd shapes, -0.0, NaN, Inf, large slopes,
+    and strided views (which take the NumPy line)."""
+    x = rng.standard_normal((3, 5, 7, 9)).astype(dtype)
+    x.flat[:6] = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-30]
+    dout = rng.standard_normal(x.shape).astype(dtype)
+    dout.flat[7] = np.nan
+    for xs, ds in ((x, dout), (x[:, ::2], dout[:, ::2]), (x[0, 0, 0], dout[0, 0, 0])):
+        out, cache = L.leaky_relu_forward(xs, alpha)
+        expected = np.where(xs > 0, xs, alpha * xs)
+        assert out.dtype == expected.dtype == dtype
+        np.testing.assert_array_equal(out, expected)
+        assert np.array_equal(np.signbit(out), np.signbit(expected))
+        dx = L.leaky_relu_backward(ds, cache)
+        assert dx.dtype == dtype
+        np.testing.assert_array_equal(dx, np.where(xs > 0, ds, alpha * ds))
+
+
 def test_leaky_relu_float32_and_numerical(rng):
     out, _ = L.leaky_relu_forward(np.array([-1.0], dtype=np.float32), alpha=np.float64(0.2))
     assert out.dtype == np.float32

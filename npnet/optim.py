@@ -265,7 +265,7 @@ def _adam_in_place(w, dw, config):
     # each scalar is computed in float64 as there, then rounded once.
     scalars = (beta1, 1 - beta1, beta2, 1 - beta2, 1 - beta1 ** t, 1 - beta2 ** t, config["learning_rate"],
                config["epsilon"])
-    _adam_kernel(w1, dw1, m.reshape(-1), v.reshape(-1), *map(w.dtype.type, scalars))
+    _adam_range(w1, dw1, m.reshape(-1), v.reshape(-1), *map(w.dtype.type, scalars), 0, w.size)
     config.update(m=m, v=v, t=t)
     return w, config
 
@@ -292,12 +292,13 @@ def _all_finite(a):
 
 # error_model="numpy": a division by zero gives Inf/NaN as in NumPy instead of a Python exception,
 # whose per-element test kept the loop from vectorising (12x slower).
-@njit(cache=True, error_model="numpy")
-def _adam_kernel(w, dw, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, correction1, correction2,
-                 learning_rate, epsilon):
-    """The arithmetic of :func:`adam` value by value on flat ``w``, ``dw``, ``m``, ``v``, updating
-    ``w``, ``m`` and ``v``; every scalar is in w's dtype, every operation in the reference order."""
-    for k in range(w.size):
+@njit(cache=True, nogil=True, error_model="numpy")
+def _adam_range(w, dw, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, correction1, correction2,
+                learning_rate, epsilon, lo, hi):
+    """The arithmetic of :func:`adam` value by value on the range [lo, hi) of flat ``w``, ``dw``, ``m``,
+    ``v``, updating ``w``, ``m`` and ``v``; every scalar is in w's dtype, every operation in the
+    reference order."""
+    for k in range(lo, hi):
         i = _u(k)
         g = dw[i]
         m_i = beta1 * m[i] + one_minus_beta1 * g

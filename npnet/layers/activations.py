@@ -121,7 +121,7 @@ def leaky_relu_forward(x, alpha=0.01):
     # A Python float keeps float32 inputs float32 (a NumPy float64 scalar would promote them).
     alpha = _check.number(fn, "alpha", alpha)
     if _compiled(x):
-        return _leaky_relu_kernel(x, x.dtype.type(alpha)), (x, alpha)
+        return _leaky_relu_compiled(x, alpha), (x, alpha)
     # BEGIN SOLUTION
     out = np.where(x > 0, x, alpha * x)
     # END SOLUTION
@@ -141,7 +141,7 @@ def leaky_relu_backward(dout, cache):
     x, alpha = cache
     dout = _check.dout("leaky_relu_backward", dout, x.shape, x.dtype)
     if _compiled(x) and dout.flags.c_contiguous:
-        return _leaky_relu_backward_kernel(dout, x, x.dtype.type(alpha))
+        return _leaky_relu_backward_compiled(dout, x, alpha)
     # BEGIN SOLUTION
     dx = np.where(x > 0, dout, alpha * dout)
     # END SOLUTION
@@ -152,29 +152,37 @@ def leaky_relu_backward(dout, cache):
 # the selection) and two temporaries; these loops make one. Same values, NaN included (NaN > 0 is false,
 # so NaN * alpha = NaN, as from np.where). Used for C-contiguous float32/float64 arrays (e.g. float16 and
 # strided views take the NumPy line); the rounding of alpha to x's dtype is the one NumPy applies to a
-# Python float.
+# Python float. Each loop fills the flat range [lo, hi) of an output the caller allocated.
 def _compiled(x):
     return x.dtype in (np.float32, np.float64) and x.flags.c_contiguous
 
 
-@njit(cache=True)
-def _leaky_relu_kernel(x, alpha):
+def _leaky_relu_compiled(x, alpha):
     out = np.empty_like(x)
-    src, dst = x.reshape(-1), out.reshape(-1)
-    for i in range(src.size):
-        v = src[np.uintp(i)]  # unsigned: no negative-index test, so the loop vectorises (npnet.kernels)
-        dst[np.uintp(i)] = v if v > 0 else alpha * v
+    _leaky_relu_range(x.reshape(-1), out.reshape(-1), x.dtype.type(alpha), 0, x.size)
     return out
 
 
-@njit(cache=True)
-def _leaky_relu_backward_kernel(dout, x, alpha):
-    dx = np.empty_like(dout)
-    g, src, dst = dout.reshape(-1), x.reshape(-1), dx.reshape(-1)
-    for i in range(src.size):
-        d = g[np.uintp(i)]
-        dst[np.uintp(i)] = d if src[np.uintp(i)] > 0 else alpha * d
+def _leaky_relu_backward_compiled(dout, x, alpha):
+    dx = np.empty_like(x)
+    _leaky_relu_backward_range(dout.reshape(-1), x.reshape(-1), dx.reshape(-1), x.dtype.type(alpha), 0, x.size)
     return dx
+
+
+@njit(cache=True, nogil=True)
+def _leaky_relu_range(x, out, alpha, lo, hi):
+    for k in range(lo, hi):
+        i = np.uintp(k)  # unsigned: no negative-index test, so the loop vectorises (npnet.kernels)
+        v = x[i]
+        out[i] = v if v > 0 else alpha * v
+
+
+@njit(cache=True, nogil=True)
+def _leaky_relu_backward_range(dout, x, dx, alpha, lo, hi):
+    for k in range(lo, hi):
+        i = np.uintp(k)
+        d = dout[i]
+        dx[i] = d if x[i] > 0 else alpha * d
 
 
 def sigmoid(x):

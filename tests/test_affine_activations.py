@@ -48,6 +48,8 @@ def test_affine_backward_weight_gradient_layout_and_frozen_weights(rng):
     dx_frozen, dw_frozen, db_frozen = L.affine_backward(dout, cache, weight_grads=False)
     np.testing.assert_array_equal(dx_frozen, dx)
     assert dw_frozen is None and db_frozen is None
+    with pytest.raises(TypeError, match="affine_backward: weight_grads must be True or False; got 'no'"):
+        L.affine_backward(dout, cache, weight_grads="no")
 
 
 def test_affine_dtype_follows_x(rng):

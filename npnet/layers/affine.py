@@ -59,6 +59,7 @@ def affine_backward(dout, cache, weight_grads=True):
     _check.cache("affine_backward", cache, 3)
     x, w, b = cache
     dout = _check.dout(fn, dout, (x.shape[0], w.shape[1]), x.dtype)
+    weight_grads = _check.boolean(fn, "weight_grads", weight_grads)
     # BEGIN SOLUTION
     x_flat = x.reshape(x.shape[0], -1)
     dx = (dout @ w.T).reshape(x.shape)

@@ -256,7 +256,8 @@ def _adam_in_place(w, dw, config):
     t = _check.nonnegative_int(fn, "config['t']", config["t"]) + 1
     if not all(a.dtype == w.dtype and a.flags.c_contiguous and a.flags.writeable for a in (m, v)):
         return adam(w, dw, config)  # moments handed in from elsewhere: the reference rule copes with them
-    w1, dw1 = w.reshape(-1), np.ascontiguousarray(dw).reshape(-1)  # a copy only for a strided gradient
+    # a copy only for a strided gradient, e.g. a Linear weight's (the transpose of affine_backward's dw)
+    w1, dw1 = w.reshape(-1), np.ascontiguousarray(dw).reshape(-1)
     if not (_all_finite(w1) and _all_finite(dw1)):
         _check.finite(fn, "w", w)  # raise the reference rule's message, counting the bad values
         _check.finite(fn, "dw", dw)

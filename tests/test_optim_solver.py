@@ -127,7 +127,7 @@ def test_optimizer_adam_in_place_equals_the_reference_rule_over_several_steps(dt
             for key in ("m", "v", "t"):
                 np.testing.assert_array_equal(fast.configs[name][key], ref.configs[name][key])
     assert fast_net[4].params["weight"] is weights  # updated in place
-    assert isinstance(fast_net[4], nn.Linear) and fast_net[4].grads["weight"].flags.c_contiguous
+    assert isinstance(fast_net[4], nn.Linear) and fast_net[4].grads["weight"].flags.f_contiguous  # copied
 
 
 def test_optimizer_adam_in_place_refuses_non_finite_values_before_changing_anything():

@@ -41,10 +41,6 @@ def affine_forward(x, w, b):
 def affine_backward(dout, cache, weight_grads=True):
     """Affine layer backward pass.
 
-    ``dw`` is laid out in memory like ``w``: :class:`npnet.nn.Linear` passes its (out, in) weight
-    transposed, and gets back a gradient whose transpose is contiguous, as its weight is, so that an
-    optimiser sweeps both in the same order.
-
     Args:
         dout: (N, M) upstream gradient.
         cache: from :func:`affine_forward`.
@@ -65,7 +61,7 @@ def affine_backward(dout, cache, weight_grads=True):
     dx = (dout @ w.T).reshape(x.shape)
     dw = db = None
     if weight_grads:
-        dw = np.matmul(x_flat.T, dout, out=np.empty_like(w))  # x_flat.T @ dout, in w's memory layout
+        dw = x_flat.T @ dout
         db = dout.sum(axis=0)
     # END SOLUTION
     return dx, dw, db

@@ -145,50 +145,106 @@ def conv_backward_naive(dout, cache):
 # im2col + matrix products
 # --------------------------------------------------------------------------------------------------
 
+# Images of at most this many output pixels are multiplied as one matrix (K, N*P) for the whole batch;
+# larger ones image by image. Measured at N=8 (SqueezeNet) and N=128 (DCGAN), 1 and 2 threads: one
+# product is 3-10% faster for SqueezeNet's 13x13 layers and 1.2-2.4x for DCGAN's 7x7 to 14x14 weight
+# gradients, but 5-10% slower (and 2x for DCGAN's 24x24 weight gradient) from 27x27 up, where each
+# image is already a big product and laying the batch side by side costs a copy.
+BATCH_GEMM_MAX_PIXELS = 256
+
+
 def _pointwise(HH, WW, stride, pad):
     """A 1x1, stride-1, unpadded kernel: the columns are the image itself, no gather needed."""
     return HH == WW == stride == 1 and pad == 0
 
 
-def _im2col(x, HH, WW, stride, pad, Ho, Wo, backend):
-    """Windows of x (N, C, H, W) as columns (N, C*HH*WW, Ho*Wo), row order (c, i, j)."""
-    N, C, H, W = x.shape
-    if _pointwise(HH, WW, stride, pad):
-        return x.reshape(N, C, H * W)
-    if backend == "numba":
-        return kernels.im2col(np.ascontiguousarray(x), HH, WW, stride, pad, Ho, Wo)
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    win = sliding_window_view(xp, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride][:, :, :Ho, :Wo]
-    return win.transpose(0, 1, 4, 5, 2, 3).reshape(N, C * HH * WW, Ho * Wo)
+def _one_product(N, P):
+    """Whether the batch's N images of P pixels are multiplied as one matrix (see BATCH_GEMM_MAX_PIXELS)."""
+    return N == 1 or P <= BATCH_GEMM_MAX_PIXELS
 
 
-def _col2im(cols, C, H, W, HH, WW, stride, pad, Ho, Wo, backend):
-    """Adjoint of :func:`_im2col`: columns (N, C*HH*WW, Ho*Wo) summed into an image (N, C, H, W)."""
-    N = cols.shape[0]
-    if _pointwise(HH, WW, stride, pad):
-        return cols.reshape(N, C, H, W)
-    if backend == "numba":
-        return kernels.col2im(np.ascontiguousarray(cols), C, H, W, HH, WW, stride, pad, Ho, Wo)
-    cols = cols.reshape(N, C, HH, WW, Ho, Wo)
-    xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
-    for i in range(HH):
-        for j in range(WW):
-            xp[:, :, i:i + stride * Ho:stride, j:j + stride * Wo:stride] += cols[:, :, i, j]
-    return xp[:, :, pad:pad + H, pad:pad + W]
+def _matmul(w2, a):
+    """``w2 @ a[:, n]`` for every image n of ``a`` (K, N, P): (F, N, P), or a (F, N, P) view of (N, F, P)."""
+    K, N, P = a.shape
+    if _one_product(N, P):
+        return (w2 @ a.reshape(K, N * P)).reshape(-1, N, P)
+    return np.matmul(w2, a.transpose(1, 0, 2)).transpose(1, 0, 2)
 
 
 def _sum_outer(a, b):
-    """sum_n a[n] @ b[n].T for stacks a (N, I, P) and b (N, J, P): the weight gradient of a matmul layer."""
-    if a.shape[0] == 1:
-        return a[0] @ b[0].T
-    return np.matmul(a, b.transpose(0, 2, 1)).sum(axis=0)
+    """``sum_n a[:, n] @ b[:, n].T`` for a (I, N, P) and b (J, N, P): the weight gradient of a matrix
+    product applied image by image. With the batch side by side it is one product."""
+    I, N, P = a.shape
+    if _one_product(N, P):
+        return a.reshape(I, N * P) @ b.reshape(-1, N * P).T
+    return np.matmul(a.transpose(1, 0, 2), b.transpose(1, 2, 0)).sum(axis=0)
 
 
-def conv_forward(x, w, b, conv_param, backend="numba"):
-    """Fast convolution: im2col, then one BLAS matrix product per image written straight into NCHW.
+def _flat_columns(cols):
+    """A column matrix (K, N, P) stored as (K, N, P) or as (N, K, P): its flat data and the offsets
+    ``sn, sk`` of image n and tap k in it (see :mod:`npnet.kernels`)."""
+    K, N, P = cols.shape
+    if not cols.flags.c_contiguous and cols.transpose(1, 0, 2).flags.c_contiguous:
+        return cols.transpose(1, 0, 2).reshape(-1), K * P, P
+    return np.ascontiguousarray(cols).reshape(-1), P, N * P
+
+
+def _im2col(x, HH, WW, stride, pad, Ho, Wo, backend):
+    """Windows of x (N, C, H, W) as columns (C*HH*WW, N, Ho*Wo), row order (c, i, j)."""
+    N, C, H, W = x.shape
+    K, P = C * HH * WW, Ho * Wo
+    if _pointwise(HH, WW, stride, pad):
+        return x.reshape(N, C, H * W).transpose(1, 0, 2)
+    if backend == "numba":
+        cols = np.empty((K, N, P), dtype=x.dtype)
+        kernels.split(kernels.im2col_rows, N * K, cols.size,
+                      np.ascontiguousarray(x), cols.reshape(-1), P, N * P, HH, WW, stride, pad, Ho, Wo)
+        return cols
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    win = sliding_window_view(xp, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride][:, :, :Ho, :Wo]
+    return win.transpose(1, 4, 5, 0, 2, 3).reshape(K, N, P)
+
+
+def _col2im(cols, C, H, W, HH, WW, stride, pad, Ho, Wo, backend):
+    """Adjoint of :func:`_im2col`: columns (C*HH*WW, N, Ho*Wo) summed into an image (N, C, H, W)."""
+    N = cols.shape[1]
+    if _pointwise(HH, WW, stride, pad):
+        return np.ascontiguousarray(cols.transpose(1, 0, 2)).reshape(N, C, H, W)
+    if backend == "numba":
+        dx = np.empty((N, C, H, W), dtype=cols.dtype)
+        flat, sn, sk = _flat_columns(cols)
+        kernels.split(kernels.col2im_rows, N * C * H, dx.size, flat, dx, sn, sk, HH, WW, stride, pad, Ho, Wo)
+        return dx
+    cols = cols.reshape(C, HH, WW, N, Ho, Wo)
+    xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
+    for i in range(HH):
+        for j in range(WW):
+            xp[:, :, i:i + stride * Ho:stride, j:j + stride * Wo:stride] += cols[:, i, j].transpose(1, 0, 2, 3)
+    return xp[:, :, pad:pad + H, pad:pad + W]
+
+
+def _bias_relu(out, b, relu, backend):
+    """``out`` (N, F, Ho, Wo) plus the bias b (F,) or None, through a ReLU if ``relu``, in place."""
+    if b is None and not relu:
+        return
+    if backend == "numba":
+        N, F = out.shape[:2]
+        b = np.zeros(F, dtype=out.dtype) if b is None else b
+        kernels.split(kernels.bias_relu_rows, N * F, out.size, out.reshape(N, F, -1), b, relu)
+        return
+    if b is not None:
+        out += b[:, None, None]
+    if relu:
+        np.maximum(out, 0, out=out)
+
+
+def conv_forward(x, w, b, conv_param, backend="numba", relu=False, weight_grads=True):
+    """Fast convolution: im2col, then BLAS matrix products written straight into NCHW.
 
     Same arguments, shapes and results as :func:`conv_forward_naive` (to rounding). 1x1 stride-1
-    unpadded convolutions skip im2col: the image (C, H*W) already is the column matrix.
+    unpadded convolutions skip im2col: the image (C, H*W) already is the column matrix. The columns
+    of the whole batch form one matrix (C*HH*WW, N*H'*W'); small images are multiplied in one product
+    (see ``BATCH_GEMM_MAX_PIXELS``), larger ones image by image.
 
     Args:
         x: input (N, C, H, W), float32 or float64.
@@ -197,28 +253,38 @@ def conv_forward(x, w, b, conv_param, backend="numba"):
         conv_param: {'stride': s, 'pad': p}.
         backend: "numba" (compiled gathers, see :mod:`npnet.kernels`) or "numpy" (sliding_window_view,
             for comparison).
+        relu: if True, return ``max(conv + b, 0)``, the bias and the ReLU applied in one pass over the
+            output; :func:`conv_backward` then gives the gradients of that fused layer (and ``out > 0``
+            is the mask a separate ReLU backward would use).
+        weight_grads: if False, the columns are not kept in the cache (frozen weights need only dx,
+            and the columns are the biggest array of the layer); :func:`conv_backward` must then be
+            called with ``weight_grads=False``.
     Returns:
         out: (N, F, H', W') with H' = 1 + (H + 2p - HH) // s, W' = 1 + (W + 2p - WW) // s.
-        cache: for :func:`conv_backward`; holds the columns (N, C*HH*WW, H'*W').
+        cache: for :func:`conv_backward`.
     """
     fn = "conv_forward"
     x, w, b, stride, pad, (Ho, Wo) = _conv_setup(fn, x, w, b, conv_param)
     fast_dtype(fn, x)
     _backend(fn, backend)
+    relu = _check.boolean(fn, "relu", relu)
+    keep_cols = _check.boolean(fn, "weight_grads", weight_grads)
     N, F, HH, WW = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
     # BEGIN SOLUTION
-    cols = _im2col(x, HH, WW, stride, pad, Ho, Wo, backend)
-    out = np.matmul(w.reshape(F, -1), cols).reshape(N, F, Ho, Wo)
-    if b is not None:
-        out += b[:, None, None]
+    cols = _im2col(x, HH, WW, stride, pad, Ho, Wo, backend)  # (C*HH*WW, N, Ho*Wo)
+    out = _matmul(w.reshape(F, -1), cols)  # (F, N, Ho*Wo)
+    out = np.ascontiguousarray(out.transpose(1, 0, 2)).reshape(N, F, Ho, Wo)
+    _bias_relu(out, b, relu, backend)
     # END SOLUTION
-    return out, (x.shape, w, b, cols, stride, pad, backend)
+    return out, (x.shape, w, b, cols if keep_cols else None, stride, pad, backend, out if relu else None)
 
 
 def conv_backward(dout, cache, weight_grads=True):
     """Backward pass of :func:`conv_forward`.
 
-    dx is ``w^T @ dout`` per image scattered back by col2im; dw is ``sum_n dout[n] @ cols[n]^T``.
+    dx is ``w^T @ dout`` per image scattered back by col2im; dw is ``sum_n dout[n] @ cols[n]^T``,
+    one product over the batch's columns side by side. After a forward with ``relu=True``, dout is
+    first masked by the ReLU (``out > 0``).
 
     Args:
         dout: upstream gradient (N, F, H', W').
@@ -228,20 +294,29 @@ def conv_backward(dout, cache, weight_grads=True):
     Returns:
         dx (N, C, H, W), dw (F, C, HH, WW) or None, db (F,) or None.
     """
-    _check.cache("conv_backward", cache, 7)
-    x_shape, w, b, cols, stride, pad, backend = cache
+    fn = "conv_backward"
+    _check.cache(fn, cache, 8)
+    x_shape, w, b, cols, stride, pad, backend, relu_out = cache
     N, C, H, W = x_shape
     F, _, HH, WW = w.shape
     Ho, Wo = conv_output_size(H, HH, stride, pad), conv_output_size(W, WW, stride, pad)
-    dout = _check.dout("conv_backward", dout, (N, F, Ho, Wo), w.dtype)
+    dout = _check.dout(fn, dout, (N, F, Ho, Wo), w.dtype)
+    weight_grads = _check.boolean(fn, "weight_grads", weight_grads)
+    if weight_grads and cols is None:
+        raise NpnetValueError(f"{fn}: the forward pass ran with weight_grads=False and kept no columns; "
+                              f"call conv_backward with weight_grads=False (dx only) or redo the forward")
+    if relu_out is not None:
+        dout = np.where(relu_out > 0, dout, 0).astype(dout.dtype, copy=False)
     # BEGIN SOLUTION
-    d = dout.reshape(N, F, Ho * Wo)
+    d = dout.reshape(N, F, Ho * Wo).transpose(1, 0, 2)  # (F, N, Ho*Wo)
+    if N > 1 and _one_product(N, Ho * Wo):
+        d = np.ascontiguousarray(d)  # laid side by side once for both products
     w2 = w.reshape(F, -1)
-    dx = _col2im(np.matmul(w2.T, d), C, H, W, HH, WW, stride, pad, Ho, Wo, backend)
+    dx = _col2im(_matmul(w2.T, d), C, H, W, HH, WW, stride, pad, Ho, Wo, backend)
     dw = db = None
     if weight_grads:
         dw = _sum_outer(d, cols).reshape(w.shape)
-        db = None if b is None else d.sum(axis=(0, 2))
+        db = None if b is None else d.sum(axis=(1, 2))
     # END SOLUTION
     return dx, dw, db
 
@@ -294,11 +369,10 @@ def conv_transpose_forward(x, w, b, conv_param, backend="numba"):
     w = w.astype(x.dtype, copy=False)
     b = _bias(fn, b, C_out, x.dtype)
     # BEGIN SOLUTION
-    cols = np.matmul(w.reshape(C_in, -1).T, x.reshape(N, C_in, H * W))
+    cols = _matmul(w.reshape(C_in, -1).T, x.reshape(N, C_in, H * W).transpose(1, 0, 2))  # (C_out*HH*WW, N, H*W)
     out = _col2im(cols, C_out, Ho, Wo, HH, WW, stride, pad, H, W, backend)
     # END SOLUTION
-    if b is not None:  # the bias is added as in conv_forward: not the point of this exercise
-        out += b[:, None, None]
+    _bias_relu(out, b, False, backend)  # as in conv_forward: not the point of this exercise
     return out, (x, w, b, stride, pad, (Ho, Wo), backend)
 
 
@@ -319,9 +393,9 @@ def conv_transpose_backward(dout, cache):
     _, C_out, HH, WW = w.shape
     dout = _check.dout("conv_transpose_backward", dout, (N, C_out, Ho, Wo), x.dtype)
     # BEGIN SOLUTION
-    dcols = _im2col(dout, HH, WW, stride, pad, H, W, backend)
-    dx = np.matmul(w.reshape(C_in, -1), dcols).reshape(x.shape)
-    dw = _sum_outer(x.reshape(N, C_in, H * W), dcols).reshape(w.shape)
+    dcols = _im2col(dout, HH, WW, stride, pad, H, W, backend)  # (C_out*HH*WW, N, H*W)
+    dx = np.ascontiguousarray(_matmul(w.reshape(C_in, -1), dcols).transpose(1, 0, 2)).reshape(x.shape)
+    dw = _sum_outer(x.reshape(N, C_in, H * W).transpose(1, 0, 2), dcols).reshape(w.shape)
     # END SOLUTION
     db = None if b is None else dout.sum(axis=(0, 2, 3))
     return dx, dw, db

@@ -166,28 +166,54 @@ def col2im_rows(cols, dx, sn, sk, HH, WW, stride, pad, Ho, Wo, lo, hi):
                     out[_u(dst + ow * stride)] += cols[_u(at + ow)]
 
 
+@njit(cache=True, inline="always")
+def _clipped_max(row, start, k):
+    """Max of ``row[start:start + k]`` clipped to the row."""
+    w0, w1 = max(start, 0), min(start + k, row.size)
+    best = row[_u(w0)]
+    for w in range(w0 + 1, w1):
+        best = max(best, row[_u(w)])
+    return best
+
+
 @njit(cache=True, nogil=True)
 def max_pool_rows(x, out, kh, kw, stride, pad, lo, hi):
     """Windowed max of planes [lo, hi) of ``x`` (P, H, W) into ``out`` (P, Ho, Wo); no argmax.
 
-    Windows are clipped to the image (padding acts as -inf). For inference: without the argmax
-    bookkeeping the comparison is a plain ``max`` the compiler can vectorize. NaN is not propagated
-    (see :func:`max_pool_argmax_rows`).
+    For inference. The max is separable: for each output row, first the max over the window's rows
+    for every column (contiguous, vectorized), then the max over each window's columns of that row.
+    Windows are clipped to the image (padding acts as -inf). NaN is not propagated (see
+    :func:`max_pool_argmax_rows`).
     """
     P, H, W = x.shape
     Ho, Wo = out.shape[1], out.shape[2]
     src, dst = x.reshape(-1), out.reshape(-1)
+    rows = np.empty(W, dtype=x.dtype)
+    # Windows [first, last) lie inside the image; the others are clipped one by one.
+    first = (pad + stride - 1) // stride
+    last = max(first, min(Wo, (W + pad - kw) // stride + 1))
     for p in range(lo, hi):
         plane = p * H * W
         for oh in range(Ho):
             h0, h1 = max(oh * stride - pad, 0), min(oh * stride - pad + kh, H)
-            for ow in range(Wo):
-                w0, w1 = max(ow * stride - pad, 0), min(ow * stride - pad + kw, W)
-                best = src[_u(plane + h0 * W + w0)]
-                for h in range(h0, h1):
-                    for w in range(w0, w1):
-                        best = max(best, src[_u(plane + h * W + w)])
-                dst[_u((p * Ho + oh) * Wo + ow)] = best
+            at = plane + h0 * W
+            for w in range(W):
+                rows[_u(w)] = src[_u(at + w)]
+            for h in range(h0 + 1, h1):
+                at = plane + h * W
+                for w in range(W):
+                    rows[_u(w)] = max(rows[_u(w)], src[_u(at + w)])
+            o = (p * Ho + oh) * Wo
+            for ow in range(first, last):
+                w0 = ow * stride - pad
+                best = rows[_u(w0)]
+                for j in range(1, kw):
+                    best = max(best, rows[_u(w0 + j)])
+                dst[_u(o + ow)] = best
+            for ow in range(min(first, Wo)):
+                dst[_u(o + ow)] = _clipped_max(rows, ow * stride - pad, kw)
+            for ow in range(last, Wo):
+                dst[_u(o + ow)] = _clipped_max(rows, ow * stride - pad, kw)
 
 
 @njit(cache=True, nogil=True)
@@ -222,24 +248,27 @@ def max_pool_argmax_rows(x, out, arg, kh, kw, stride, pad, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def max_pool_backward_rows(dout, arg, dx, kw, stride, pad, lo, hi):
+def max_pool_backward_rows(dout, arg, dx, kh, kw, stride, pad, lo, hi):
     """Route ``dout`` (P, Ho, Wo) to the ``arg`` offsets of :func:`max_pool_argmax_rows`, into planes
     [lo, hi) of ``dx`` (P, H, W), which are overwritten. Windows overlap when stride < kernel, so
     gradients add."""
     P, H, W = dx.shape
     Ho, Wo = dout.shape[1], dout.shape[2]
     grad, where, out = dout.reshape(-1), arg.reshape(-1), dx.reshape(-1)
+    # Offset i*kw + j inside a window -> i*W + j inside the image: a table instead of a division.
+    step = np.empty(kh * kw, dtype=np.intp)
+    for i in range(kh):
+        for j in range(kw):
+            step[i * kw + j] = i * W + j
     for p in range(lo, hi):
         plane = p * H * W
         for q in range(plane, plane + H * W):
             out[_u(q)] = 0
         for oh in range(Ho):
-            h0 = max(oh * stride - pad, 0)
+            row = plane + max(oh * stride - pad, 0) * W
             for ow in range(Wo):
-                w0 = max(ow * stride - pad, 0)
                 o = (p * Ho + oh) * Wo + ow
-                at = np.intp(where[_u(o)])
-                out[_u(plane + (h0 + at // kw) * W + w0 + at % kw)] += grad[_u(o)]
+                out[_u(row + max(ow * stride - pad, 0) + step[_u(where[_u(o)])])] += grad[_u(o)]
 
 
 @njit(cache=True, nogil=True)

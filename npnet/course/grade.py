@@ -63,7 +63,7 @@ for dt in (np.float64,):  # every graded input is float64
     out, arg = np.zeros((1, 2, 2), dt), np.zeros((1, 2, 2), np.uint8)
     kernels.max_pool_rows(x[0], out, 2, 2, 1, 0, 0, 1)
     kernels.max_pool_argmax_rows(x[0], out, arg, 2, 2, 1, 0, 0, 1)
-    kernels.max_pool_backward_rows(out, arg, x[0], 2, 1, 0, 0, 1)
+    kernels.max_pool_backward_rows(out, arg, x[0], 2, 2, 1, 0, 0, 1)
     kernels.bias_relu_rows(out, np.zeros(2, dt), True, 0, 2)
 """
 

@@ -159,7 +159,7 @@ def max_pool_forward(x, pool_param, need_argmax=True):
     arg = np.empty((N * C, Ho, Wo), dtype=_offset_dtype(kh, kw))
     kernels.split(kernels.max_pool_argmax_rows, N * C, out.size, planes, out, arg, kh, kw, stride, pad)
     # END SOLUTION
-    return out.reshape(N, C, Ho, Wo), (x.shape, x.dtype, (kw, stride, pad), arg)
+    return out.reshape(N, C, Ho, Wo), (x.shape, x.dtype, (kh, kw, stride, pad), arg)
 
 
 def max_pool_backward(dout, cache):
@@ -169,12 +169,12 @@ def max_pool_backward(dout, cache):
         raise NpnetValueError(f"{fn}: the forward pass ran with need_argmax=False and kept no argmax; "
                               f"run max_pool_forward with need_argmax=True before a backward pass")
     _check.cache(fn, cache, 4)
-    (N, C, H, W), dtype, (kw, stride, pad), arg = cache
+    (N, C, H, W), dtype, (kh, kw, stride, pad), arg = cache
     dout = _check.dout(fn, dout, (N, C) + arg.shape[1:], dtype)
     # BEGIN SOLUTION
     dx = np.empty((N * C, H, W), dtype=dtype)
     kernels.split(kernels.max_pool_backward_rows, N * C, dx.size,
-                  np.ascontiguousarray(dout).reshape(arg.shape), arg, dx, kw, stride, pad)
+                  np.ascontiguousarray(dout).reshape(arg.shape), arg, dx, kh, kw, stride, pad)
     # END SOLUTION
     return dx.reshape(N, C, H, W)
 

@@ -8,8 +8,8 @@ from it, each in a fresh subprocess). Then one table per question; every row tim
 "after" callable with ``timing.compare`` (interleaved repeats; median and quartiles in ms) and prints
 after/before (below 1 = faster):
 
-* kernel threads: the same call on one thread vs split between ``kernels.get_num_threads()`` threads
-  (``NUMBA_NUM_THREADS``; BLAS keeps its own setting, so the products around are as in a network);
+* kernel threads: the same call on one thread vs split between all cores (``kernels.set_num_threads``;
+  BLAS keeps its own setting, so the products around are as in a network);
 * max pooling: with argmax (training) vs max-only (``need_argmax=False``, inference);
 * bias + ReLU: ``conv_forward`` then ``relu_forward`` vs ``conv_forward(..., relu=True)``;
 * batch products: one product per image (``BATCH_GEMM_MAX_PIXELS = 0``) vs the default choice;
@@ -164,7 +164,7 @@ def main(argv=None):
     reps = args.repeats
     import numba
     print(f"numpy {np.__version__}, numba {numba.__version__}, float32, kernel threads "
-          f"{kernels.get_num_threads()}, split from {kernels.MIN_SPLIT} elements")
+          f"{kernels.get_num_threads()} (default), split from {kernels.MIN_SPLIT} elements")
     print(conditions())
 
     if not args.quick:
@@ -177,12 +177,12 @@ def main(argv=None):
     rng = np.random.default_rng(0)
     batches = (1,) if args.quick else (1, 8)
     cases = layer_cases(rng, batches)
-    n_threads = kernels.get_num_threads()
+    n_threads = os.cpu_count() or 2
 
     header("Kernel threads: forward, then backward (ms, median (q1-q3))", "1 thread", f"{n_threads} threads")
     for label, fwd, bwd in cases:
-        row(label + " fwd", Knob(fwd, _threads, 1), fwd, reps)
-        row(label + " bwd", Knob(bwd, _threads, 1), bwd, reps)
+        row(label + " fwd", Knob(fwd, _threads, 1), Knob(fwd, _threads, n_threads), reps)
+        row(label + " bwd", Knob(bwd, _threads, 1), Knob(bwd, _threads, n_threads), reps)
 
     header("Max pooling 3/2 ceil, 64 channels @111: forward", "with argmax", "max only")
     for N in batches:

@@ -5,26 +5,31 @@ overlapping windows of a convolution (im2col), scatter them back (col2im), or ta
 argmax. Each kernel is compiled once per dtype (float32 and float64) and cached on disk.
 
 Every kernel works on a range of independent rows ``[lo, hi)`` (rows of the column matrix, image rows,
-or image planes) and writes into an output the caller allocated, so :func:`split` can hand the halves
-of one call to two threads without write conflicts. The kernels are compiled with ``nogil=True`` and
-the threads are plain Python threads of one small pool, woken through a queue. Numba's own
-``parallel=True`` is not used, for these reasons (measured on this project's 2-core machine, float32,
-SqueezeNet 1.1 shapes):
+or image planes) and writes into an output the caller allocated, so :func:`split` can hand parts of
+one call to other threads without write conflicts. The kernels are compiled with ``nogil=True``; the
+extra threads are plain Python threads of one small pool that sleep on a queue between calls. They
+are off by default (:func:`set_num_threads` turns them on), because no measurement on the project's
+2-core machine has shown them winning yet. What was measured (float32, SqueezeNet 1.1 and DCGAN shapes,
+interleaved repeats, load average 5-7 from other jobs on the 2 cores):
 
-* Numba picks the ``omp`` threading layer (GNU OpenMP) when it is available. One ``prange`` region
-  then cost 15-25 ms whenever the cores were busy (load average above 2), even with
-  ``OPENBLAS_NUM_THREADS=1``, i.e. with no BLAS thread to fight: im2col for four expand layers went from
-  0.2 ms serial to 63 ms. That, not only OpenBLAS, is what made the network 2x to 15x slower in an
-  earlier ``parallel=True`` version. ``OMP_WAIT_POLICY=PASSIVE`` or the ``workqueue`` layer cut the
-  cost to ~0.1-0.3 ms per region, but the threading layer is a process-wide choice that npnet should
-  not make for the user's other Numba code.
-* OpenBLAS's worker threads keep spinning (yielding) for a while after each matrix product. A thread
-  that wakes up next to one only gets part of that core; work is split only when a call is big enough
-  for that not to matter (:data:`MIN_SPLIT`), and the matrix products, which hold nearly all the
-  arithmetic, are threaded by BLAS anyway.
-* A split costs one queue hand-off (tens of microseconds) and needs no compilation of its own, so
-  CI compiles each kernel once per dtype, and ``NUMBA_NUM_THREADS=1`` (or :func:`set_num_threads`)
-  turns splitting off.
+* Numba's own ``parallel=True`` picks the ``omp`` threading layer (GNU OpenMP) when it is available.
+  One ``prange`` region then cost 15-25 ms whenever the cores were busy, even with
+  ``OPENBLAS_NUM_THREADS=1``, i.e. with no BLAS thread to fight: im2col for four SqueezeNet expand
+  layers went from 0.2 ms serial to 63 ms. That, not only OpenBLAS, made the network 2x to 15x slower
+  in an earlier ``parallel=True`` version of these kernels. The ``workqueue`` layer or
+  ``OMP_WAIT_POLICY=PASSIVE`` cut the cost to 0.1-0.3 ms per region (still slower than serial at
+  these sizes), but the threading layer is a process-wide choice npnet should not make for the
+  user's other Numba code. Splitting with a Python thread pool needs no second compilation and no
+  threading layer.
+* OpenBLAS's worker threads keep spinning for a while after each threaded matrix product, on the core
+  a second kernel thread would use: a transposed convolution (DCGAN generator, 64->1 at 14x14,
+  N=128) went from 1.2 ms to 17.6 ms when its col2im was split right after a 2-thread product, and
+  1.6 -> 1.5 ms with ``OPENBLAS_NUM_THREADS=1``.
+* The whole SqueezeNet (N=1) with kernels split between 2 threads against 1: forward 1.67x,
+  forward + backward 1.40x slower with 2 BLAS threads; 1.14x and 1.05x slower with 1 BLAS thread.
+
+So splitting pays only where a core is idle and BLAS does not hold it; calls smaller than
+:data:`MIN_SPLIT` output elements are never split (the hand-off costs tens of microseconds).
 
 Shared geometry: an image of size (H, W) is zero-padded by ``pad`` on every side and visited by a
 (HH, WW) window moving ``stride`` pixels at a time, giving Ho x Wo window positions. Window position
@@ -44,32 +49,33 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-from numba import config, njit
+from numba import njit
 
-# Calls with fewer output elements than this run on one thread: below it the hand-off to a second
-# thread cost more than it saved (see bench/bench_layers.py).
+from . import _check
+
+# Calls with fewer output elements than this run on one thread whatever get_num_threads() says:
+# a hand-off to another thread costs tens of microseconds, the time to write ~2**17 floats.
 MIN_SPLIT = 1 << 17
 
-_threads = max(1, min(config.NUMBA_NUM_THREADS, config.NUMBA_DEFAULT_NUM_THREADS))
+_threads = 1
 _pool = None
 _pool_lock = threading.Lock()
 
 
 def get_num_threads():
-    """Threads the kernels split a big call between (default: ``NUMBA_NUM_THREADS``, all cores)."""
+    """Threads the kernels split a big call between (default 1: see the module docstring)."""
     return _threads
 
 
 def set_num_threads(n):
     """Use ``n`` threads (>= 1) for big kernel calls from now on; 1 runs everything on the caller's thread."""
     global _threads, _pool
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"set_num_threads: n must be an integer >= 1; got {n!r}")
+    n = _check.positive_int("set_num_threads", "n", n)
     with _pool_lock:
         if _pool is not None and n != _threads:
             _pool.shutdown(wait=True)
             _pool = None
-        _threads = int(n)
+        _threads = n
 
 
 def split(kernel, rows, work, *args):

@@ -210,7 +210,7 @@ def test_set_num_threads():
     before = kernels.get_num_threads()
     assert before >= 1
     for bad in (0, -1, 1.5, True, "2"):
-        with pytest.raises(ValueError, match="set_num_threads: n must be an integer >= 1"):
+        with pytest.raises(NpnetValueError, match="set_num_threads: n must be a positive integer"):
             kernels.set_num_threads(bad)
     kernels.set_num_threads(2)
     assert kernels.get_num_threads() == 2

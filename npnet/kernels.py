@@ -278,17 +278,20 @@ def max_pool_backward_rows(dout, arg, dx, kh, kw, stride, pad, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def bias_relu_rows(out, b, relu, lo, hi):
-    """``out[n, f] += b[f]`` (then ``np.maximum(., 0)`` if ``relu``) in place for the rows r = n*F + f
-    in [lo, hi) of ``out`` (N, F, P): one pass over the convolution's output instead of two or three."""
+def bias_relu_rows(src, sn, sf, b, relu, out, lo, hi):
+    """``out[n, f] = src[n, f] + b[f]`` (then ``np.maximum(., 0)`` if ``relu``) for the rows
+    r = n*F + f in [lo, hi) of ``out`` (N, F, P), where row (n, f) of ``src`` (flat) starts at
+    ``n*sn + f*sf``. One pass over a convolution's output instead of two or three: ``src`` may be
+    ``out`` itself (``sn, sf = F*P, P``), or the (F, N, P) result of one product for the whole batch
+    (``P, N*P``), which this pass also brings into NCHW order."""
     N, F, P = out.shape
-    flat = out.reshape(-1)
+    dst = out.reshape(-1)
     for r in range(lo, hi):
-        bias = b[_u(r % F)]
+        at, bias = (r // F) * sn + (r % F) * sf, b[_u(r % F)]
         if relu:
-            for q in range(r * P, (r + 1) * P):
-                v = flat[_u(q)] + bias
-                flat[_u(q)] = 0 if v < 0 else v  # as np.maximum(v, 0): NaN stays NaN
+            for q in range(P):
+                v = src[_u(at + q)] + bias
+                dst[_u(r * P + q)] = 0 if v < 0 else v  # as np.maximum(v, 0): NaN stays NaN
         else:
-            for q in range(r * P, (r + 1) * P):
-                flat[_u(q)] += bias
+            for q in range(P):
+                dst[_u(r * P + q)] = src[_u(at + q)] + bias

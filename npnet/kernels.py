@@ -173,12 +173,18 @@ def col2im_rows(cols, dx, sn, sk, HH, WW, stride, pad, Ho, Wo, lo, hi):
 
 
 @njit(cache=True, inline="always")
+def _nan_max(a, b):
+    """``np.maximum(a, b)``: NaN if either is NaN (so a NaN input shows in the max-only output)."""
+    return a if a >= b or a != a else b
+
+
+@njit(cache=True, inline="always")
 def _clipped_max(row, start, k):
     """Max of ``row[start:start + k]`` clipped to the row."""
     w0, w1 = max(start, 0), min(start + k, row.size)
     best = row[_u(w0)]
     for w in range(w0 + 1, w1):
-        best = max(best, row[_u(w)])
+        best = _nan_max(best, row[_u(w)])
     return best
 
 
@@ -188,8 +194,8 @@ def max_pool_rows(x, out, kh, kw, stride, pad, lo, hi):
 
     For inference. The max is separable: for each output row, first the max over the window's rows
     for every column (contiguous, vectorized), then the max over each window's columns of that row.
-    Windows are clipped to the image (padding acts as -inf). NaN is not propagated (see
-    :func:`max_pool_argmax_rows`).
+    Windows are clipped to the image (padding acts as -inf). A NaN makes its windows NaN, as with
+    ``np.maximum``, so the caller can find NaN input in the 4x smaller output.
     """
     P, H, W = x.shape
     Ho, Wo = out.shape[1], out.shape[2]
@@ -208,13 +214,13 @@ def max_pool_rows(x, out, kh, kw, stride, pad, lo, hi):
             for h in range(h0 + 1, h1):
                 at = plane + h * W
                 for w in range(W):
-                    rows[_u(w)] = max(rows[_u(w)], src[_u(at + w)])
+                    rows[_u(w)] = _nan_max(rows[_u(w)], src[_u(at + w)])
             o = (p * Ho + oh) * Wo
             for ow in range(first, last):
                 w0 = ow * stride - pad
                 best = rows[_u(w0)]
                 for j in range(1, kw):
-                    best = max(best, rows[_u(w0 + j)])
+                    best = _nan_max(best, rows[_u(w0 + j)])
                 dst[_u(o + ow)] = best
             for ow in range(min(first, Wo)):
                 dst[_u(o + ow)] = _clipped_max(rows, ow * stride - pad, kw)

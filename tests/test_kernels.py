@@ -224,3 +224,16 @@ def test_split_covers_every_row_once(split_everything):
     seen.clear()
     kernels.split(lambda lo, hi: seen.append((lo, hi)), 2, 10)  # fewer rows than threads
     assert sorted(seen) == [(0, 1), (1, 2)]
+
+
+@pytest.mark.parametrize("need_argmax", [True, False])
+def test_max_pool_refuses_nan_wherever_it_is(need_argmax):
+    pp = {"pool_height": 3, "pool_width": 3, "stride": 2, "pad": 1, "ceil_mode": True}
+    for h, w in [(0, 0), (4, 6), (6, 6), (3, 2)]:  # corners, an edge, the middle: every pixel is in a window
+        x = np.ones((1, 2, 7, 7))
+        x[0, 1, h, w] = np.nan
+        with pytest.raises(NpnetValueError, match=r"max_pool_forward: x contains 1 NaN value\(s\) of 98"):
+            max_pool_forward(x, pp, need_argmax=need_argmax)
+    x = np.ones((1, 1, 4, 4))
+    x[0, 0, 0, 1], x[0, 0, 0, 2] = np.inf, -np.inf  # inf - inf is NaN in a sum, but this is no NaN
+    assert max_pool_forward(x, pp, need_argmax=need_argmax)[0][0, 0, 0, 1] == np.inf

@@ -125,6 +125,14 @@ def _offset_dtype(kh, kw):
     raise NpnetValueError(f"max_pool_forward: a {kh}x{kw} window is too large for the compiled kernel")
 
 
+def _refuse_nan(fn, x, a):
+    """Raise if ``a`` (x, or a max-pooled x) holds NaN, counting the NaNs of x in the message."""
+    # One sum is much cheaper than an isnan pass; only a NaN (or +Inf meeting -Inf) makes it NaN.
+    if np.isnan(np.sum(a)) and np.isnan(a).any():
+        raise NpnetValueError(f"{fn}: x contains {int(np.isnan(x).sum())} NaN value(s) of {x.size}; the fast "
+                              f"kernel cannot propagate NaN (max_pool_forward_naive does)")
+
+
 def max_pool_forward(x, pool_param, need_argmax=True):
     """Fast max pooling (compiled kernel that also records each window's argmax).
 
@@ -145,16 +153,15 @@ def max_pool_forward(x, pool_param, need_argmax=True):
     x, (kh, kw), stride, pad, (Ho, Wo), _ = _pool_setup(fn, x, pool_param)
     fast_dtype(fn, x)
     need_argmax = _check.boolean(fn, "need_argmax", need_argmax)
-    # One sum is much cheaper than an isnan pass; only a NaN (or +Inf meeting -Inf) makes it NaN.
-    if np.isnan(np.sum(x)) and np.isnan(x).any():
-        raise NpnetValueError(f"{fn}: x contains {int(np.isnan(x).sum())} NaN value(s) of {x.size}; the fast "
-                              f"kernel cannot propagate NaN (max_pool_forward_naive does)")
+    if need_argmax:
+        _refuse_nan(fn, x, x)
     N, C, H, W = x.shape
     # BEGIN SOLUTION
     planes = np.ascontiguousarray(x).reshape(N * C, H, W)
     out = np.empty((N * C, Ho, Wo), dtype=x.dtype)
     if not need_argmax:
         kernels.split(kernels.max_pool_rows, N * C, out.size, planes, out, kh, kw, stride, pad)
+        _refuse_nan(fn, x, out)  # this kernel lets NaN through: the output is 4x smaller to search
         return out.reshape(N, C, Ho, Wo), None
     arg = np.empty((N * C, Ho, Wo), dtype=_offset_dtype(kh, kw))
     kernels.split(kernels.max_pool_argmax_rows, N * C, out.size, planes, out, arg, kh, kw, stride, pad)

@@ -139,8 +139,11 @@ def _check_npz_member(archive, info):
                          f"but holds {data_bytes} bytes of data")
 
 
-def read_npz(path):
-    """Every array of the .npz file ``path``, as a dict name -> array, sizes checked before loading.
+def read_npz(path, keys=None):
+    """The arrays of the .npz file ``path`` as a dict name -> array, sizes checked before loading.
+
+    ``keys``: the names to read (default: all); other members are neither checked nor read, and a
+    missing one raises ``KeyError``.
 
     ``np.load`` trusts each member's header: a member of a few bytes can declare an array of many
     gigabytes, and NumPy reserves that memory before it finds the data missing. Here each member's
@@ -153,11 +156,13 @@ def read_npz(path):
     """
     try:
         with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                _check_npz_member(archive, info)
+            members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+            keys = list(members) if keys is None else list(keys)
+            for key in keys:
+                _check_npz_member(archive, members[key])
         with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
-    except (OSError, ValueError):
+            return {k: f[k] for k in keys}
+    except (OSError, ValueError, KeyError):
         raise
     except Exception as err:  # zipfile and NumPy's format reader raise many types for damaged bytes
         raise ValueError(f"{type(err).__name__}: {err}") from None

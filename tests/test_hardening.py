@@ -437,3 +437,13 @@ def test_loaders_turn_a_lying_npz_into_one_line(tmp_path):
         with pytest.raises(FileFormatError) as info:
             load(path)
         assert str(path) in str(info.value) and "declares a float32 array" in str(info.value)
+
+
+def test_read_npz_reads_only_the_keys_asked_for(tmp_path):
+    path = tmp_path / "mixed.npz"
+    np.savez(path, X=np.arange(3), names=np.array([{"a": 1}], dtype=object))
+    assert list(_io.read_npz(path, ["X"])) == ["X"]
+    with pytest.raises(ValueError, match="holds Python objects"):
+        _io.read_npz(path)
+    with pytest.raises(KeyError):
+        _io.read_npz(path, ["y"])

@@ -46,7 +46,7 @@ def load_imagenet_val(num=None):
                               f"{NUM_VAL_SAMPLES} images); got {num}")
     path = find_data("imagenet/imagenet_val_25.npz")
     try:
-        arrays = read_npz(path)
+        arrays = read_npz(path, ("X", "y"))
         X, y = arrays["X"], arrays["y"]
     except (OSError, ValueError, KeyError) as err:
         raise FileFormatError(f"load_imagenet_val: {path} is not the ImageNet sample .npz with X and y "

@@ -55,7 +55,7 @@ def read_idx(path, expected_ndim):
 def _read_sample(download):
     path = find_data(SAMPLE_FILE, download=download)
     try:
-        arrays = read_npz(path)
+        arrays = read_npz(path, ("X", "y"))
         X, y = arrays["X"], arrays["y"]
     except (OSError, ValueError, KeyError) as err:
         raise FileFormatError(f"load_mnist: {path} is not the MNIST sample .npz with X and y ({err})") from None

@@ -289,15 +289,15 @@ def bias_relu_rows(src, sn, sf, b, relu, out, lo, hi):
     r = n*F + f in [lo, hi) of ``out`` (N, F, P), where row (n, f) of ``src`` (flat) starts at
     ``n*sn + f*sf``. One pass over a convolution's output instead of two or three: ``src`` may be
     ``out`` itself (``sn, sf = F*P, P``), or the (F, N, P) result of one product for the whole batch
-    (``P, N*P``), which this pass also brings into NCHW order."""
+    (``P, N*P``), which this pass also brings into NCHW order. ``out`` may be a strided view whose
+    rows are contiguous, such as a channel range of a bigger array (no concatenation needed)."""
     N, F, P = out.shape
-    dst = out.reshape(-1)
     for r in range(lo, hi):
-        at, bias = (r // F) * sn + (r % F) * sf, b[_u(r % F)]
+        at, bias, dst = (r // F) * sn + (r % F) * sf, b[_u(r % F)], out[r // F, r % F]
         if relu:
             for q in range(P):
                 v = src[_u(at + q)] + bias
-                dst[_u(r * P + q)] = 0 if v < 0 else v  # as np.maximum(v, 0): NaN stays NaN
+                dst[_u(q)] = 0 if v < 0 else v  # as np.maximum(v, 0): NaN stays NaN
         else:
             for q in range(P):
-                dst[_u(r * P + q)] = src[_u(at + q)] + bias
+                dst[_u(q)] = src[_u(at + q)] + bias

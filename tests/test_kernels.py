@@ -237,3 +237,45 @@ def test_max_pool_refuses_nan_wherever_it_is(need_argmax):
     x = np.ones((1, 1, 4, 4))
     x[0, 0, 0, 1], x[0, 0, 0, 2] = np.inf, -np.inf  # inf - inf is NaN in a sum, but this is no NaN
     assert max_pool_forward(x, pp, need_argmax=need_argmax)[0][0, 0, 0, 1] == np.inf
+
+
+@pytest.mark.parametrize("backend", ["numba", "numpy"])
+@pytest.mark.parametrize("N", [1, 3])
+def test_two_convolutions_fill_one_output(backend, N):
+    """A fire module's two expands written into channel ranges of one array equal their concatenation."""
+    rng = np.random.default_rng(N)
+    s = rng.standard_normal((N, 4, 5, 6)).astype(np.float32)
+    w1, w3 = rng.standard_normal((3, 4, 1, 1)), rng.standard_normal((5, 4, 3, 3))
+    b1, b3 = rng.standard_normal(3), rng.standard_normal(5)
+    e1, c1 = conv_forward(s, w1, b1, {"stride": 1, "pad": 0}, backend=backend, relu=True)
+    e3, c3 = conv_forward(s, w3, b3, {"stride": 1, "pad": 1}, backend=backend, relu=True)
+    big = np.full((N, 8, 5, 6), np.nan, dtype=np.float32)
+    got1, d1 = conv_forward(s, w1, b1, {"stride": 1, "pad": 0}, backend=backend, relu=True, out=big[:, :3])
+    got3, d3 = conv_forward(s, w3, b3, {"stride": 1, "pad": 1}, backend=backend, relu=True, out=big[:, 3:])
+    assert np.shares_memory(got1, big) and np.shares_memory(got3, big)
+    np.testing.assert_array_equal(big, np.concatenate([e1, e3], axis=1))
+    dout = rng.standard_normal(big.shape).astype(np.float32)
+    for fused, plain, part in ((d1, c1, dout[:, :3]), (d3, c3, dout[:, 3:])):
+        for g, r in zip(conv_backward(part, fused), conv_backward(part, plain)):
+            np.testing.assert_array_equal(g, r)
+    # Without bias or ReLU the product is copied in as it is.
+    plain_out, _ = conv_forward(s, w3, None, {"stride": 1, "pad": 1}, backend=backend)
+    conv_forward(s, w3, None, {"stride": 1, "pad": 1}, backend=backend, out=big[:, 3:])
+    np.testing.assert_array_equal(big[:, 3:], plain_out)
+
+
+def test_bad_output_arrays():
+    x, w = np.ones((2, 3, 4, 4)), np.ones((2, 3, 3, 3))
+    cp = {"stride": 1, "pad": 1}
+    frozen = np.zeros((2, 2, 4, 4))
+    frozen.flags.writeable = False
+    for out, err, match in [
+        ([[0.0]], NpnetTypeError, "out must be a NumPy array or None; got list"),
+        (np.zeros((2, 3, 4, 4)), NpnetValueError, r"out must have the shape of the output \(2, 2, 4, 4\)"),
+        (np.zeros((2, 2, 4, 4), np.float32), NpnetTypeError, "out must have the dtype of x"),
+        (np.zeros((2, 2, 4, 8))[..., ::2], NpnetValueError, "out must be writeable with contiguous"),
+        (np.zeros((2, 2, 4, 4)).transpose(0, 1, 3, 2), NpnetValueError, "out must be .* contiguous .H', W'. planes"),
+        (frozen, NpnetValueError, "out must be writeable"),
+    ]:
+        with pytest.raises(err, match=f"conv_forward: {match}"):
+            conv_forward(x, w, None, cp, out=out)

@@ -227,19 +227,21 @@ def _col2im(cols, C, H, W, HH, WW, stride, pad, Ho, Wo, backend):
     return xp[:, :, pad:pad + H, pad:pad + W]
 
 
-def _bias_relu(a, b, relu, backend):
-    """``a`` (N, F, P) plus the bias b (F,) or None, through a ReLU if ``relu``, as a C-contiguous
-    (N, F, P) array: ``a`` itself, updated in place, if it is C-contiguous, else a new array."""
-    if b is None and not relu:
-        return np.ascontiguousarray(a)
+def _bias_relu(a, b, relu, backend, out=None):
+    """``a`` (N, F, P) plus the bias b (F,) or None, through a ReLU if ``relu``, written into ``out``
+    (N, F, P) if given (rows contiguous, any other strides), else into a C-contiguous array: ``a``
+    itself, updated in place, when ``a`` is C-contiguous."""
+    if out is None:
+        if b is None and not relu:
+            return np.ascontiguousarray(a)
+        out = a if a.flags.c_contiguous else np.empty(a.shape, dtype=a.dtype)
     if backend == "numba":
         N, F, P = a.shape
         b = np.zeros(F, dtype=a.dtype) if b is None else b
-        out = a if a.flags.c_contiguous else np.empty(a.shape, dtype=a.dtype)
         src, sn, sf = _flat_columns(a.transpose(1, 0, 2))
         kernels.split(kernels.bias_relu_rows, N * F, out.size, src, sn, sf, b, relu, out)
         return out
-    out = np.ascontiguousarray(a)
+    out[...] = a
     if b is not None:
         out += b[:, None]
     if relu:
@@ -247,7 +249,21 @@ def _bias_relu(a, b, relu, backend):
     return out
 
 
-def conv_forward(x, w, b, conv_param, backend="numba", relu=False, weight_grads=True):
+def _output(fn, out, shape, dtype):
+    """Check a caller's ``out`` array: ``shape`` (N, F, H', W'), ``dtype``, writeable, each (H', W')
+    plane contiguous (a channel range of a bigger NCHW array is fine). Returns it as (N, F, H'*W')."""
+    if not isinstance(out, np.ndarray):
+        raise NpnetTypeError(f"{fn}: out must be a NumPy array or None; got {type(out).__name__}")
+    _check.same_shape(fn, "out", out, shape, "the output")
+    if out.dtype != dtype:
+        raise NpnetTypeError(f"{fn}: out must have the dtype of x ({dtype}); got {out.dtype}")
+    if not out.flags.writeable or out.strides[3] != out.itemsize or out.strides[2] != shape[3] * out.itemsize:
+        raise NpnetValueError(f"{fn}: out must be writeable with contiguous (H', W') planes, e.g. "
+                              f"big[:, c0:c1] of a C-contiguous array; got strides {out.strides}")
+    return out.reshape(shape[0], shape[1], -1)
+
+
+def conv_forward(x, w, b, conv_param, backend="numba", relu=False, weight_grads=True, out=None):
     """Fast convolution: im2col, then BLAS matrix products written straight into NCHW.
 
     Same arguments, shapes and results as :func:`conv_forward_naive` (to rounding). 1x1 stride-1
@@ -264,12 +280,17 @@ def conv_forward(x, w, b, conv_param, backend="numba", relu=False, weight_grads=
             for comparison).
         relu: if True, return ``max(conv + b, 0)``, the bias and the ReLU applied in one pass over the
             output; :func:`conv_backward` then gives the gradients of that fused layer (and ``out > 0``
-            is the mask a separate ReLU backward would use).
+            is the mask a separate ReLU backward would use). The cache then holds ``out`` itself as
+            that mask: do not modify ``out`` in place before the backward pass.
         weight_grads: if False, the columns are not kept in the cache (frozen weights need only dx,
             and the columns are the biggest array of the layer); :func:`conv_backward` must then be
             called with ``weight_grads=False``.
+        out: None, or an array (N, F, H', W') of x's dtype to write the result into, with contiguous
+            (H', W') planes: e.g. ``big[:, 64:128]`` of a preallocated (N, 128, H', W') array, so two
+            convolutions fill one output without a concatenation.
     Returns:
-        out: (N, F, H', W') with H' = 1 + (H + 2p - HH) // s, W' = 1 + (W + 2p - WW) // s.
+        out: (N, F, H', W') with H' = 1 + (H + 2p - HH) // s, W' = 1 + (W + 2p - WW) // s (the
+            ``out`` argument when given).
         cache: for :func:`conv_backward`.
     """
     fn = "conv_forward"
@@ -279,12 +300,14 @@ def conv_forward(x, w, b, conv_param, backend="numba", relu=False, weight_grads=
     relu = _check.boolean(fn, "relu", relu)
     keep_cols = _check.boolean(fn, "weight_grads", weight_grads)
     N, F, HH, WW = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
+    dest = None if out is None else _output(fn, out, (N, F, Ho, Wo), x.dtype)
     # BEGIN SOLUTION
     cols = _im2col(x, HH, WW, stride, pad, Ho, Wo, backend)  # (C*HH*WW, N, Ho*Wo)
-    out = _matmul(w.reshape(F, -1), cols)  # (F, N, Ho*Wo)
-    out = _bias_relu(out.transpose(1, 0, 2), b, relu, backend).reshape(N, F, Ho, Wo)
+    res = _matmul(w.reshape(F, -1), cols)  # (F, N, Ho*Wo)
+    res = _bias_relu(res.transpose(1, 0, 2), b, relu, backend, dest).reshape(N, F, Ho, Wo)
     # END SOLUTION
-    return out, (x.shape, w, b, cols if keep_cols else None, stride, pad, backend, out if relu else None)
+    res = res if out is None else out
+    return res, (x.shape, w, b, cols if keep_cols else None, stride, pad, backend, res if relu else None)
 
 
 def conv_backward(dout, cache, weight_grads=True):
@@ -401,7 +424,7 @@ def conv_transpose_backward(dout, cache):
     dout = _check.dout("conv_transpose_backward", dout, (N, C_out, Ho, Wo), x.dtype)
     # BEGIN SOLUTION
     dcols = _im2col(dout, HH, WW, stride, pad, H, W, backend)  # (C_out*HH*WW, N, H*W)
-    dx = np.ascontiguousarray(_matmul(w.reshape(C_in, -1), dcols).transpose(1, 0, 2)).reshape(x.shape)
+    dx = np.matmul(w.reshape(C_in, -1), dcols.transpose(1, 0, 2)).reshape(x.shape)  # image by image: NCHW as it comes
     dw = _sum_outer(x.reshape(N, C_in, H * W).transpose(1, 0, 2), dcols).reshape(w.shape)
     # END SOLUTION
     db = None if b is None else dout.sum(axis=(0, 2, 3))

@@ -279,3 +279,20 @@ def test_bad_output_arrays():
     ]:
         with pytest.raises(err, match=f"conv_forward: {match}"):
             conv_forward(x, w, None, cp, out=out)
+
+
+def test_split_works_in_a_forked_child(split_everything):
+    """A child process inherits the thread pool object but not its threads; it must make its own."""
+    mp = pytest.importorskip("multiprocessing")
+    if "fork" not in mp.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    x = np.arange(2 * 3 * 9 * 9, dtype=np.float64).reshape(2, 3, 9, 9)
+    pp = {"pool_height": 3, "pool_width": 3, "stride": 2}
+    want = max_pool_forward(x, pp)[0]  # creates the pool in the parent
+    with mp.get_context("fork").Pool(1) as pool:
+        got = pool.apply_async(_pool_in_child, (x, pp)).get(timeout=60)
+    np.testing.assert_array_equal(got, want)
+
+
+def _pool_in_child(x, pp):
+    return max_pool_forward(x, pp)[0]

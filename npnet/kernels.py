@@ -28,6 +28,12 @@ interleaved repeats, load average 5-7 from other jobs on the 2 cores):
 * The whole SqueezeNet (N=1) with kernels split between 2 threads against 1: forward 1.67x,
   forward + backward 1.40x slower with 2 BLAS threads; 1.14x and 1.05x slower with 1 BLAS thread.
 
+* OpenBLAS's own threads suffer most: SqueezeNet N=8 forward with 2 BLAS threads took 2.7-3.9 s
+  (median; 0.07 s on a quiet machine) against 0.20 s with BLAS limited to 1 thread (threadpoolctl)
+  in the same process, and 0.21-0.24 s with the batch split in two halves on two Python threads
+  (two model instances, BLAS at 1 thread). Using both cores robustly therefore means npnet owning
+  the threads with BLAS at 1 (a model-level batch split), not a second pool beside BLAS's.
+
 So splitting pays only where a core is idle and BLAS does not hold it; calls smaller than
 :data:`MIN_SPLIT` output elements are never split (the hand-off costs tens of microseconds).
 

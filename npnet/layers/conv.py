@@ -339,13 +339,14 @@ def conv_backward(dout, cache, weight_grads=True):
     if relu_out is not None:
         dout = np.where(relu_out > 0, dout, 0).astype(dout.dtype, copy=False)
     # BEGIN SOLUTION
-    d = dout.reshape(N, F, Ho * Wo)
-    dcols = np.matmul(w.reshape(F, -1).T, d)  # (N, C*HH*WW, Ho*Wo): each image's columns in one block for col2im
+    d = dout.reshape(N, F, Ho * Wo).transpose(1, 0, 2)  # (F, N, Ho*Wo), laid out as the columns
+    # (N, C*HH*WW, Ho*Wo): image by image, so that col2im finds each image's columns in one block
+    dcols = np.matmul(w.reshape(F, -1).T, d.transpose(1, 0, 2))
     dx = _col2im(dcols.transpose(1, 0, 2), C, H, W, HH, WW, stride, pad, Ho, Wo, backend)
     dw = db = None
     if weight_grads:
-        dw = _sum_outer(d.transpose(1, 0, 2), cols).reshape(w.shape)
-        db = None if b is None else d.sum(axis=(0, 2))
+        dw = _sum_outer(d, cols).reshape(w.shape)
+        db = None if b is None else d.sum(axis=(1, 2))
     # END SOLUTION
     return dx, dw, db
 

@@ -52,7 +52,7 @@ SKIPPED = {
     "Flatten": "no required argument; its dims are checked at forward (tests/test_modules*.py)",
     "LeakyReLU": "no required argument; the slope is checked by leaky_relu_forward",
     "Sigmoid": "takes no argument", "Tanh": "takes no argument",
-    "no_grad": "a context manager with no argument", "grad_enabled": "takes no argument",
+    "no_grad": "a context manager without arguments", "grad_enabled": "takes no argument",
 }
 
 # Functions that hand their arguments to another public function, whose name their errors carry.

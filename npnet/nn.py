@@ -68,6 +68,16 @@ def grad_enabled():
     return _grad_enabled.get()
 
 
+class _Dropped:
+    """What a module's ``cache`` holds after a forward inside :func:`no_grad`."""
+
+    def __repr__(self):
+        return "<cache dropped by no_grad>"
+
+
+_DROPPED = _Dropped()
+
+
 class Module:
     """Base class. Subclasses fill ``self.params`` and implement ``forward(x)`` and ``backward(dout)``.
 
@@ -78,6 +88,9 @@ class Module:
         training: dropout and batch norm behave differently in training; False (inference) by default.
         requires_grad: when False, ``backward`` returns only the input gradient and skips parameter
             gradients (a frozen pretrained network; this also makes it faster).
+        cache: what ``forward`` saved for ``backward``. Inside :func:`no_grad` an assignment to it
+            keeps nothing, so every module (also one you write) frees its cache there and a later
+            ``backward`` raises ``RuntimeError`` saying why.
     """
 
     def __init__(self):
@@ -88,6 +101,14 @@ class Module:
         self.training = False
         self.requires_grad = True
         self.cache = None
+
+    @property
+    def cache(self):
+        return self._cache
+
+    @cache.setter
+    def cache(self, value):
+        object.__setattr__(self, "_cache", value if value is None or _grad_enabled.get() else _DROPPED)
 
     def __setattr__(self, name, value):
         # A Module assigned as an attribute becomes a named child, as in PyTorch.
@@ -211,6 +232,9 @@ class Module:
     def _need_cache(self):
         if self.cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward: call forward first (no cached forward pass)")
+        if self.cache is _DROPPED:
+            raise RuntimeError(f"{type(self).__name__}.backward: the last forward ran inside npnet.nn.no_grad(), "
+                               f"which keeps nothing for a backward pass; run the forward again outside no_grad")
         return self.cache
 
 
@@ -264,6 +288,9 @@ def _uniform_init(rng, shape, fan_in, dtype):
     return rng.uniform(-bound, bound, size=shape).astype(dtype)
 
 
+_COLUMNS = 3  # where conv_forward's cache holds the im2col columns
+
+
 class Conv2d(Module):
     """2-D convolution, PyTorch's ``nn.Conv2d`` layout: weight (out, in, k, k), bias (out,)."""
 
@@ -286,11 +313,21 @@ class Conv2d(Module):
         self.conv_param = {"stride": stride, "pad": padding}
 
     def forward(self, x):
-        out, self.cache = conv_forward(x, self.params["weight"], self.params.get("bias"), self.conv_param)
+        out, cache = conv_forward(x, self.params["weight"], self.params.get("bias"), self.conv_param)
+        if not self.requires_grad:
+            # Only the weight gradient reads the im2col columns; frozen weights need w and the shapes
+            # alone for dx, so the columns (60 MiB for SqueezeNet at N=8) are not kept.
+            cache = cache[:_COLUMNS] + (None,) + cache[_COLUMNS + 1:]
+        self.cache = cache
         return out
 
     def backward(self, dout):
-        dx, dw, db = conv_backward(dout, self._need_cache(), weight_grads=self.requires_grad)
+        cache = self._need_cache()
+        if self.requires_grad and cache[_COLUMNS] is None:
+            raise RuntimeError("Conv2d.backward: the weights were frozen (requires_grad False) during the last "
+                               "forward, which therefore kept no columns for the weight gradient; run the "
+                               "forward again after requires_grad_(True)")
+        dx, dw, db = conv_backward(dout, cache, weight_grads=self.requires_grad)
         if self.requires_grad:
             self.grads["weight"] = dw
             if "bias" in self.params:

@@ -4,10 +4,10 @@ import contextvars
 
 import numpy as np
 
-from .. import _check
+from .. import _check, kernels
 from ..errors import NpnetValueError
 
-__all__ = ["RELU_MODES", "relu_mode", "get_relu_mode", "relu_forward", "relu_backward",
+__all__ = ["RELU_MODES", "relu_mode", "get_relu_mode", "relu_forward", "relu_backward", "relu_backward_from_output",
            "leaky_relu_forward", "leaky_relu_backward", "sigmoid", "sigmoid_forward", "sigmoid_backward",
            "tanh_forward", "tanh_backward", "dropout_forward", "dropout_backward"]
 
@@ -103,6 +103,30 @@ def relu_backward(dout, cache, mode=None):
     dx = dout * passes
     # END SOLUTION
     return dx
+
+
+def relu_backward_from_output(dout, out, mode=None):
+    """:func:`relu_backward` computed from the ReLU's OUTPUT, in one compiled pass (the fast path of
+    the ReLU module and SqueezeNet's Fire module; same values, bit for bit).
+
+    ``out > 0`` exactly where ``x > 0``, so a layer can keep its output, which the next layer holds
+    anyway, instead of its input. The three modes are those of :func:`relu_backward`.
+
+    Args:
+        dout: upstream gradient, shaped like ``out``.
+        out: the ReLU's output ``max(x, 0)``.
+        mode: one of :data:`RELU_MODES`, or ``None`` for the mode set by :func:`relu_mode`.
+    Returns:
+        dx: shaped like ``out``.
+    """
+    fn = "relu_backward_from_output"
+    mode = get_relu_mode() if mode is None else _valid_relu_mode(fn, mode)
+    out = _check.float_array(fn, "out", out)
+    dout = _check.dout(fn, dout, out.shape, out.dtype)
+    if out.dtype not in (np.float32, np.float64):  # the dtypes the kernel is compiled for
+        return relu_backward(dout, out, mode)
+    return kernels.relu_backward(np.ascontiguousarray(dout), np.ascontiguousarray(out),
+                                 kernels.RELU_MODE_CODES[mode])
 
 
 def leaky_relu_forward(x, alpha=0.01):

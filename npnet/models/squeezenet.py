@@ -8,10 +8,10 @@ is the first conv, 1 its ReLU, 2 a max pool, 3 and 4 fire modules (the style-tra
 """
 import numpy as np
 
-from .. import _check
+from .. import _check, kernels
 from ..errors import NpnetTypeError
-from ..layers import concat_backward, concat_forward
-from ..layers.conv import conv_output_size
+from ..layers import concat_backward, concat_forward, relu_backward_from_output
+from ..layers.conv import conv_output_size, fast_dtype
 from ..layers.pool import pool_output_size
 from ..nn import Conv2d, Dropout, GlobalAvgPool2d, MaxPool2d, Module, ReLU, Sequential
 from ..errors import NpnetValueError
@@ -24,6 +24,14 @@ class Fire(Module):
     each + ReLU, whose outputs are concatenated along channels.
 
     Input (N, inplanes, H, W) -> output (N, expand1x1_planes + expand3x3_planes, H, W).
+
+    With frozen weights (``requires_grad`` False, the pretrained network) the module runs a fused
+    path: both expand products are written straight into one preallocated output, whose bias and ReLU
+    are applied in place, and the backward reads the two branches as views of ``dout`` (no concat copy,
+    no split) and gates all ReLUs from their outputs. It keeps the squeeze output and its own output
+    for backward, nothing else. With trainable weights it runs the submodules one by one
+    (:meth:`forward_modules`), which also fills their parameter gradients. Both give the same numbers;
+    only the second runs the layer functions of ``npnet.layers`` (``conv_forward``, ``relu_backward``...).
     """
 
     def __init__(self, inplanes, squeeze_planes, expand1x1_planes, expand3x3_planes, dtype=np.float32,
@@ -43,19 +51,80 @@ class Fire(Module):
         self.expand3x3 = Conv2d(squeeze_planes, expand3x3_planes, 3, padding=1, dtype=dtype, rng=rng)
         self.expand3x3_activation = ReLU()
 
+    def _convs(self):
+        return self.squeeze, self.expand1x1, self.expand3x3
+
     def forward(self, x):
+        if any(conv.requires_grad for conv in self._convs()):
+            return self.forward_modules(x)
+        return self._forward_fused(x)
+
+    def backward(self, dout):
+        fused, cache = self._need_cache()
+        if fused:
+            return self._backward_fused(dout, cache)
+        return self.backward_modules(dout)
+
+    def forward_modules(self, x):
+        """The Fire module as its six submodules, one after the other (each keeps its own cache)."""
         s = self.squeeze_activation.forward(self.squeeze.forward(x))
         e1 = self.expand1x1_activation.forward(self.expand1x1.forward(s))
         e3 = self.expand3x3_activation.forward(self.expand3x3.forward(s))
-        out, self.cache = concat_forward([e1, e3], axis=1)
+        out, cache = concat_forward([e1, e3], axis=1)
+        self.cache = (False, cache)
         return out
 
-    def backward(self, dout):
-        de1, de3 = concat_backward(dout, self._need_cache())
+    def backward_modules(self, dout):
+        """Backward pass of :meth:`forward_modules`; fills the submodules' parameter gradients."""
+        de1, de3 = concat_backward(dout, self._need_cache()[1])
         # The squeeze output feeds both branches, so its gradient is the sum of theirs.
         ds = self.expand1x1.backward(self.expand1x1_activation.backward(de1))
         ds = ds + self.expand3x3.backward(self.expand3x3_activation.backward(de3))
         return self.squeeze.backward(self.squeeze_activation.backward(ds))
+
+    def _weights(self, dtype):
+        """(squeeze (S, C), expand1x1 (E1, S), expand3x3 (E3, 9S)) matrices and the two biases, in dtype."""
+        mats = [conv.params["weight"].reshape(conv.params["weight"].shape[0], -1).astype(dtype, copy=False)
+                for conv in self._convs()]
+        b_squeeze = self.squeeze.params["bias"].astype(dtype, copy=False)
+        b_expand = np.concatenate([self.expand1x1.params["bias"], self.expand3x3.params["bias"]]).astype(dtype)
+        return mats, b_squeeze, b_expand
+
+    def _forward_fused(self, x):
+        fn = "Fire.forward"
+        x = _check.float_array(fn, "x", x, 4, "(N, C, H, W)")
+        fast_dtype(fn, x)
+        (w_s, w_e1, w_e3), b_s, b_e = self._weights(x.dtype)
+        N, C, H, W = x.shape
+        if C != w_s.shape[1]:
+            raise NpnetValueError(f"{fn}: x must have {w_s.shape[1]} channels (inplanes) in dim 1; got shape {x.shape}")
+        S, E1 = w_s.shape[0], w_e1.shape[0]
+        s = np.matmul(w_s, x.reshape(N, C, H * W))
+        _bias_relu_(s, b_s)
+        out = np.empty((N, E1 + w_e3.shape[0], H * W), dtype=x.dtype)
+        np.matmul(w_e1, s, out=out[:, :E1])
+        np.matmul(w_e3, kernels.im2col(s.reshape(N, S, H, W), 3, 3, 1, 1, H, W), out=out[:, E1:])
+        _bias_relu_(out, b_e)
+        # Both ReLU outputs are all the backward pass needs (their positive entries are the gates).
+        self.cache = (True, (x.shape, s, out))
+        return out.reshape(N, -1, H, W)
+
+    def _backward_fused(self, dout, cache):
+        x_shape, s, out = cache
+        N, C, H, W = x_shape
+        (w_s, w_e1, w_e3), _, _ = self._weights(out.dtype)
+        S, E1 = w_s.shape[0], w_e1.shape[0]
+        dz = relu_backward_from_output(_check.dout("Fire.backward", dout, (N, out.shape[1], H, W), out.dtype)
+                                       .reshape(out.shape), out)
+        ds = np.matmul(w_e1.T, dz[:, :E1])
+        ds += kernels.col2im(np.matmul(w_e3.T, dz[:, E1:]), S, H, W, 3, 3, 1, 1, H, W).reshape(N, S, H * W)
+        return np.matmul(w_s.T, relu_backward_from_output(ds, s)).reshape(x_shape)
+
+
+def _bias_relu_(z, b):
+    """``z = max(z + b, 0)`` in place for z (N, F, P) and b (F,)."""
+    z += b[:, None]
+    np.maximum(z, 0, out=z)
 
 
 # (inplanes, squeeze, expand1x1, expand3x3) of each fire module, "M" a 3x3/2 ceil-mode max pool.

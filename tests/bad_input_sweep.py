@@ -52,6 +52,7 @@ SKIPPED = {
     "Flatten": "no required argument; its dims are checked at forward (tests/test_modules*.py)",
     "LeakyReLU": "no required argument; the slope is checked by leaky_relu_forward",
     "Sigmoid": "takes no argument", "Tanh": "takes no argument",
+    "no_grad": "a context manager without arguments", "grad_enabled": "takes no argument",
 }
 
 # Functions that hand their arguments to another public function, whose name their errors carry.
@@ -164,6 +165,8 @@ def specs(model):
     for act in ("relu", "sigmoid", "tanh"):
         layer(f"{act}_forward", {"x": (rn(3, 4), "any")}, f"{act}_backward")
     add("sigmoid", {"x": (rn(3, 4), "any")}, propagates=True)
+    add("relu_backward_from_output", {"dout": (rn(3, 4), "data"), "out": (np.maximum(rn(3, 4), 0), "fixed")},
+        propagates=True)
     layer("leaky_relu_forward", {"x": (rn(3, 4), "any"), "alpha": (0.1, "real")}, "leaky_relu_backward")
     layer("dropout_forward", {"x": (rn(3, 4), "any"), "dropout_param": ({"mode": "train", "p": 0.5, "seed": 0}, "dict")},
           "dropout_backward")

@@ -1,4 +1,6 @@
-"""Atomic output: every file (and folder) npnet writes appears complete or not at all.
+"""Files in and out: atomic output, and an .npz reader that checks sizes before it allocates.
+
+Every file (and folder) npnet writes appears complete or not at all.
 
 :func:`atomic_output` yields a hidden temporary path beside the target; on success it is moved onto
 the target with one ``os.replace``, so a reader never sees a half-written file and a failure leaves
@@ -11,10 +13,14 @@ itself: that leaves at most one temporary per target, and the next write of the 
 every temporary whose process is gone, so they never accumulate.
 """
 import contextlib
+import math
 import os
 import secrets
 import shutil
+import zipfile
 from pathlib import Path
+
+import numpy as np
 
 from .errors import NpnetValueError
 
@@ -106,3 +112,57 @@ def atomic_folder(path):
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+# Deflate cannot expand data by more than about 1032:1, so a member claiming more is lying.
+_MAX_DEFLATE_RATIO = 1032
+_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def _check_npz_member(archive, info):
+    """Raise ``ValueError`` unless the .npy member ``info`` holds exactly the bytes its header declares."""
+    name = info.filename
+    limit = info.compress_size * (1 if info.compress_type == zipfile.ZIP_STORED else _MAX_DEFLATE_RATIO)
+    if info.file_size > limit:
+        raise ValueError(f"member {name!r} claims {info.file_size} bytes from {info.compress_size} stored bytes")
+    with archive.open(info) as member:
+        version = np.lib.format.read_magic(member)
+        if version not in _HEADER_READERS:
+            raise ValueError(f"member {name!r} is .npy format version {version}, not 1.0 or 2.0")
+        shape, _, dtype = _HEADER_READERS[version](member)
+        data_bytes = info.file_size - member.tell()
+    if dtype.hasobject:
+        raise ValueError(f"member {name!r} holds Python objects (a pickle), which npnet never loads")
+    declared = math.prod(shape) * dtype.itemsize
+    if declared != data_bytes:
+        raise ValueError(f"member {name!r} declares a {dtype} array of shape {shape} ({declared} bytes) "
+                         f"but holds {data_bytes} bytes of data")
+
+
+def read_npz(path, keys=None):
+    """The arrays of the .npz file ``path`` as a dict name -> array, sizes checked before loading.
+
+    ``keys``: the names to read (default: all); other members are neither checked nor read, and a
+    missing one raises ``KeyError``.
+
+    ``np.load`` trusts each member's header: a member of a few bytes can declare an array of many
+    gigabytes, and NumPy reserves that memory before it finds the data missing. Here each member's
+    declared size must equal its size in the zip directory, and that size must be possible for its
+    compressed size, so what is allocated is bounded by the file's own size. Pickled arrays are never
+    loaded.
+
+    Raises ``ValueError`` for anything that is not a sound .npz file (the underlying error named) and
+    ``OSError`` when the file cannot be read; callers turn both into their own one-line error.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+            keys = list(members) if keys is None else list(keys)
+            for key in keys:
+                _check_npz_member(archive, members[key])
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in keys}
+    except (OSError, ValueError, KeyError):
+        raise
+    except Exception as err:  # zipfile and NumPy's format reader raise many types for damaged bytes
+        raise ValueError(f"{type(err).__name__}: {err}") from None

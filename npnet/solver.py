@@ -14,14 +14,13 @@ Checkpoints are ``.npz`` files: ``params/<name>`` arrays, ``optim/<name>/<key>``
 ``meta`` JSON string (epoch, loss history, scalar optimiser settings, model configuration).
 """
 import json
-import zipfile
 
 import numpy as np
 from tqdm.auto import tqdm
 
 from . import _check, optim
 from .data.coco import sample_coco_minibatch
-from ._io import atomic_output
+from ._io import atomic_output, read_npz
 from .errors import DataNotFoundError, FileFormatError, NpnetTypeError, NpnetValueError, TrainingDivergedError
 
 __all__ = ["Solver", "CaptioningSolver", "read_checkpoint", "plot_loss_history"]
@@ -354,10 +353,8 @@ def read_checkpoint(path):
     if not path.is_file():
         raise DataNotFoundError(f"{fn}: no checkpoint file at {path}")
     try:
-        with np.load(path, allow_pickle=False) as f:
-            contents = {k: f[k] for k in f.files}
-    # A truncated or garbled zip raises any of these from inside zipfile / NumPy's format reader.
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as err:
+        contents = read_npz(path)
+    except (OSError, ValueError) as err:
         raise FileFormatError(f"{fn}: {path} is not a readable .npz file, it may be truncated or corrupt "
                               f"({type(err).__name__}: {err})") from None
     if "meta" not in contents:

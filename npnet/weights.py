@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from npnet import _check
+from npnet._io import read_npz
 from npnet.data.lookup import atomic_output, find_weights, sha256_file
 from npnet.errors import DataNotFoundError, FileFormatError, NpnetError, NpnetValueError
 
@@ -82,9 +83,8 @@ def load_npz_weights(path, expected=None, sha256=None):
         if got != sha256.lower():
             raise FileFormatError(f"load_npz_weights: {path} has SHA-256 {got}; expected {sha256}")
     try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except Exception as exc:  # np.load meets arbitrary bytes: zip, header and pickle errors of many types
+        arrays = read_npz(path)
+    except (OSError, ValueError) as exc:
         raise FileFormatError(f"load_npz_weights: {path} is not a readable .npz file "
                               f"({type(exc).__name__}: {exc})") from None
     problems = _check.weight_problems(arrays, {k: np.float32 for k, a in arrays.items() if a.dtype.kind == "f"})

@@ -229,3 +229,21 @@ def test_caption_without_coco_suggests_synthetic(no_weights, capsys):
     assert main(["caption", "train", "--out", str(no_weights / "run")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--synthetic" in err
+
+
+def test_listed_help_lines_are_the_verbs_docstrings():
+    # The lazy table repeats each verb's first docstring line; it must not drift from the docstring.
+    from npnet.cli import _Lazy
+
+    for name in VERBS:
+        entry = dict.__getitem__(VERBS, name)
+        if isinstance(entry, _Lazy):
+            assert entry.help == entry.load()[1].__doc__.splitlines()[0], name
+
+
+def test_help_and_a_light_verb_do_not_import_the_heavy_modules():
+    code = ("import sys\nfrom npnet.cli import main\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('numba', 'scipy', 'npnet.kernels', 'matplotlib') if m in sys.modules))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"

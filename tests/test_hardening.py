@@ -376,3 +376,74 @@ def test_output_under_a_regular_file_is_a_clear_error(tmp_path):
         with pytest.raises(NpnetValueError, match=r"cannot write .*/file/sub/out.png: .*/file is a file, not a folder"):
             with writer(tmp_path / "file" / "sub" / "out.png"):
                 pass
+
+
+# ------------------------------------------------------------------------------------ _io.read_npz
+def _npz_with_member(path, header, data, compress=zipfile.ZIP_STORED):
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, header)
+    with zipfile.ZipFile(path, "w", compression=compress) as z:
+        z.writestr("x.npy", buf.getvalue() + data)
+    return path
+
+
+def test_read_npz_returns_what_np_savez_wrote(tmp_path):
+    a, b = np.arange(7.0), np.ones((2, 3), np.float32)
+    np.savez(tmp_path / "plain.npz", a=a, b=b)
+    np.savez_compressed(tmp_path / "packed.npz", a=np.zeros(100_000), b=b)
+    got = _io.read_npz(tmp_path / "plain.npz")
+    assert sorted(got) == ["a", "b"] and np.array_equal(got["a"], a) and got["b"].dtype == np.float32
+    assert _io.read_npz(tmp_path / "packed.npz")["a"].shape == (100_000,)
+
+
+def test_read_npz_checks_declared_sizes_before_allocating(tmp_path):
+    import tracemalloc
+
+    # 16 bytes of data under a header declaring 2 GiB: np.load reserves the 2 GiB first.
+    path = _npz_with_member(tmp_path / "big.npz", {"descr": "<f4", "fortran_order": False, "shape": (2**29,)},
+                            b"\0" * 16)
+    tracemalloc.start()
+    with pytest.raises(ValueError, match=r"member 'x.npy' declares a float32 array of shape \(536870912,\) "
+                                         r"\(2147483648 bytes\) but holds 16 bytes"):
+        _io.read_npz(path)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 2**20
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda p: p.write_bytes(b"hello"), "BadZipFile"),
+    (lambda p: _npz_with_member(p, {"descr": "|O", "fortran_order": False, "shape": (1,)}, b"\0" * 8),
+     "holds Python objects"),
+    (lambda p: _npz_with_member(p, {"descr": "<f8", "fortran_order": False, "shape": (2,)}, b"\0" * 24),
+     "declares a float64 array of shape \\(2,\\) \\(16 bytes\\) but holds 24"),
+])
+def test_read_npz_refuses_damaged_files(tmp_path, make, message):
+    path = tmp_path / "bad.npz"
+    make(path)
+    with pytest.raises(ValueError, match=message):
+        _io.read_npz(path)
+
+
+def test_loaders_turn_a_lying_npz_into_one_line(tmp_path):
+    from npnet.solver import read_checkpoint
+    from npnet.weights import load_npz_weights
+
+    path = _npz_with_member(tmp_path / "lie.npz", {"descr": "<f4", "fortran_order": False, "shape": (10**9,)},
+                            b"\0" * 8)
+    for load in (load_npz_weights, read_checkpoint):
+        with pytest.raises(FileFormatError) as info:
+            load(path)
+        assert str(path) in str(info.value) and "declares a float32 array" in str(info.value)
+
+
+def test_read_npz_reads_only_the_keys_asked_for(tmp_path):
+    path = tmp_path / "mixed.npz"
+    np.savez(path, X=np.arange(3), names=np.array([{"a": 1}], dtype=object))
+    assert list(_io.read_npz(path, ["X"])) == ["X"]
+    with pytest.raises(ValueError, match="holds Python objects"):
+        _io.read_npz(path)
+    with pytest.raises(KeyError):
+        _io.read_npz(path, ["y"])

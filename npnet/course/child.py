@@ -88,6 +88,7 @@ def main(tree, spec_path):
     sys.path.insert(0, root)
     _guard(root)
     import numpy as np
+    from npnet._io import read_npz
     import numba  # noqa: F401  (npnet's kernels need it; a slow import must not eat the time limit)
     faulthandler.dump_traceback_later(float(spec["timeout"]), exit=True)
     emit(event="start")
@@ -106,8 +107,7 @@ def main(tree, spec_path):
     emit(event="imported")
     for job in spec["jobs"]:
         item = assignment.item(job["item"])
-        with np.load(job["inputs"]) as data:
-            inputs = {k: data[k] for k in data.files}
+        inputs = read_npz(job["inputs"])
         out, printed = {}, io.StringIO()
         error = None
         try:

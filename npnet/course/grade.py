@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import _check
+from .._io import read_npz
 from ..errors import NpnetValueError
 from . import markers
 from .diagnose import describe, rel_error
@@ -377,8 +378,7 @@ class Grader:
             record["outputs"] = {}
             if not record.get("lost") and out.is_file():
                 try:
-                    with np.load(out) as data:
-                        record["outputs"] = {k: data[k] for k in data.files}
+                    record["outputs"] = read_npz(out)
                 except (OSError, ValueError):
                     pass
         return done

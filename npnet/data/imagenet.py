@@ -13,7 +13,8 @@ import numpy as np
 
 from npnet import _check
 from npnet.data.lookup import find_data
-from ..errors import NpnetValueError
+from .._io import read_npz
+from ..errors import FileFormatError, NpnetValueError
 
 NUM_VAL_SAMPLES = 25
 
@@ -44,8 +45,12 @@ def load_imagenet_val(num=None):
         raise NpnetValueError(f"load_imagenet_val: num must be at most {NUM_VAL_SAMPLES} (the sample has "
                               f"{NUM_VAL_SAMPLES} images); got {num}")
     path = find_data("imagenet/imagenet_val_25.npz")
-    with np.load(path, allow_pickle=False) as f:
-        X, y = f["X"], f["y"]
+    try:
+        arrays = read_npz(path, ("X", "y"))
+        X, y = arrays["X"], arrays["y"]
+    except (OSError, ValueError, KeyError) as err:
+        raise FileFormatError(f"load_imagenet_val: {path} is not the ImageNet sample .npz with X and y "
+                              f"({type(err).__name__}: {err})") from None
     if X.shape != (NUM_VAL_SAMPLES, 224, 224, 3) or X.dtype != np.uint8 or y.shape != (NUM_VAL_SAMPLES,):
         raise NpnetValueError(f"load_imagenet_val: {path} should hold X uint8 (25, 224, 224, 3) and y (25,); "
                               f"got X {X.dtype} {X.shape} and y {y.shape}")

@@ -16,6 +16,7 @@ import gzip
 import numpy as np
 
 from npnet import _check
+from npnet._io import read_npz
 from npnet.data.lookup import find_data
 from npnet.errors import FileFormatError, NpnetValueError
 
@@ -54,8 +55,8 @@ def read_idx(path, expected_ndim):
 def _read_sample(download):
     path = find_data(SAMPLE_FILE, download=download)
     try:
-        with np.load(path, allow_pickle=False) as f:
-            X, y = f["X"], f["y"]
+        arrays = read_npz(path, ("X", "y"))
+        X, y = arrays["X"], arrays["y"]
     except (OSError, ValueError, KeyError) as err:
         raise FileFormatError(f"load_mnist: {path} is not the MNIST sample .npz with X and y ({err})") from None
     return X, y, path

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import _check, nn, optim
+from .._io import read_npz
 from ..errors import NpnetTypeError, NpnetValueError
 from ..layers import (affine_backward, affine_forward, affine_relu_backward, affine_relu_forward,
                       batchnorm_backward, batchnorm_forward, conv_relu_pool_backward, conv_relu_pool_forward,
@@ -405,8 +406,7 @@ def mnist_judge(path=None, train_if_missing=True, verbose=True, seed=0):
     if path.is_file():
         judge = MnistJudge()
         try:
-            with np.load(path, allow_pickle=False) as f:
-                state = {k: f[k] for k in f.files}
+            state = read_npz(path)
         except (OSError, ValueError) as err:
             raise FileFormatError(f"mnist_judge: {path} is not a readable .npz file ({err})") from None
         accuracy_ = float(state.pop("heldout_accuracy", np.nan))

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import _check
+from .._io import read_npz
 from ..data.lookup import atomic_output
 from ..errors import FileFormatError, NpnetValueError
 from . import gan as gm
@@ -53,8 +54,7 @@ def load_gan(path):
     if not path.is_file():
         raise FileNotFoundError(f"{fn}: no checkpoint at {path} (write one with `npnet gan train`)")
     try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
+        arrays = read_npz(path)
     except (OSError, ValueError) as err:
         raise FileFormatError(f"{fn}: {path} is not an npnet GAN checkpoint ({err})") from None
     model = str(arrays.pop("model", ""))

@@ -125,8 +125,10 @@ def relu_backward_from_output(dout, out, mode=None):
     dout = _check.dout(fn, dout, out.shape, out.dtype)
     if out.dtype not in (np.float32, np.float64):  # the dtypes the kernel is compiled for
         return relu_backward(dout, out, mode)
-    return kernels.relu_backward(np.ascontiguousarray(dout), np.ascontiguousarray(out),
-                                 kernels.RELU_MODE_CODES[mode])
+    dx = np.empty(out.shape, dtype=out.dtype)
+    kernels.relu_backward_rows(np.ascontiguousarray(dout).reshape(-1), np.ascontiguousarray(out).reshape(-1),
+                               dx.reshape(-1), kernels.RELU_MODE_CODES[mode], 0, dx.size)
+    return dx
 
 
 def leaky_relu_forward(x, alpha=0.01):

@@ -100,7 +100,7 @@ class Module:
         self.grads = {}
         self.training = False
         self.requires_grad = True
-        self.cache = None
+        object.__setattr__(self, "_cache", None)
 
     @property
     def cache(self):
@@ -108,7 +108,7 @@ class Module:
 
     @cache.setter
     def cache(self, value):
-        object.__setattr__(self, "_cache", value if value is None or _grad_enabled.get() else _DROPPED)
+        object.__setattr__(self, "_cache", value if _grad_enabled.get() else _DROPPED)
 
     def __setattr__(self, name, value):
         # A Module assigned as an attribute becomes a named child, as in PyTorch.

@@ -91,6 +91,7 @@ class Fire(Module):
         return mats, b_squeeze, b_expand
 
     def _forward_fused(self, x):
+        """x (N, C, H, W) -> (N, E1 + E3, H, W); caches the squeeze output (N, S, H*W) and the output."""
         fn = "Fire.forward"
         x = _check.float_array(fn, "x", x, 4, "(N, C, H, W)")
         fast_dtype(fn, x)
@@ -110,6 +111,7 @@ class Fire(Module):
         return out.reshape(N, -1, H, W)
 
     def _backward_fused(self, dout, cache):
+        """dout (N, E1 + E3, H, W) -> dx (N, C, H, W), in the ReLU mode in effect."""
         x_shape, s, out = cache
         N, C, H, W = x_shape
         (w_s, w_e1, w_e3), _, _ = self._weights(out.dtype)

@@ -29,7 +29,7 @@ CATEGORIES = {
     "_im2col": "im2col", "_col2im": "col2im", "im2col": "im2col", "col2im": "col2im",
     "max_pool_forward": "max pool", "max_pool_backward": "max pool",
     "relu_forward": "ReLU", "relu_backward": "ReLU backward", "relu_backward_from_output": "ReLU backward",
-    "_bias_relu_": "bias + ReLU",
+    "_bias_relu_": "bias + ReLU", "_bias_relu": "bias + ReLU",
     "concat_forward": "concat", "concat_backward": "concat",
     "conv_forward": "bias/reshape", "conv_backward": "bias/reshape",
     "global_avg_pool_forward": "global avg pool", "global_avg_pool_backward": "global avg pool",

@@ -105,6 +105,15 @@ def test_frozen_squeezenet_equals_the_trainable_composition_in_every_relu_mode(d
     for mode in RELU_MODES:
         with relu_mode(mode):
             assert close(net.backward(dscores), expected[mode], dtype), mode
+    # one class score per image: the backward reads only those rows of the final convolution
+    one_hot = np.zeros_like(dscores)
+    one_hot[[0, 1], [7, 999]] = 1
+    net.requires_grad_(True)
+    net.forward(x)
+    expected = net.backward(one_hot)
+    net.requires_grad_(False)
+    net.forward(x)
+    assert close(net.backward(one_hot), expected, dtype)
 
 
 def test_feature_subranges_compose_on_the_fused_path():

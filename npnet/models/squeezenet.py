@@ -207,7 +207,17 @@ class SqueezeNet(Module):
         fn = "SqueezeNet.backward"
         dscores = _check.float_array(fn, "dscores", dscores).astype(self.dtype, copy=False)
         _check.same_shape(fn, "dscores", dscores, out.shape[:2], "the scores")
-        return self.features.backward(self.classifier.backward(dscores.reshape(out.shape)))
+        final = self.classifier[1]
+        live = np.flatnonzero(np.any(dscores, axis=0))
+        if final.requires_grad or 2 * live.size > dscores.shape[1]:
+            return self.features.backward(self.classifier.backward(dscores.reshape(out.shape)))
+        # A saliency map asks for one class score per image: only the final 1x1 convolution's rows
+        # of the classes with a gradient contribute to dX (a 1000x smaller product for one class).
+        g = self.classifier.backward(dscores.reshape(out.shape), 2)  # at the final conv's output
+        N, _, h, w = g.shape
+        rows = final.params["weight"][live].reshape(live.size, -1)
+        d = np.matmul(rows.T, g[:, live].reshape(N, live.size, h * w)).reshape(N, -1, h, w)
+        return self.features.backward(self.classifier.backward(d, 0, 1))
 
 
 def feature_count(version="1_1"):

@@ -2,14 +2,14 @@
 
 Runs in a separate venv with torch (never imported by npnet or its tests)::
 
-    /work/torchvenv/bin/python bench/gan_torch.py time --model dc --repeats 5
     /work/torchvenv/bin/python bench/gan_torch.py train --model dc --iters 1000 --images X.npz --out S.npz
 
 Same architectures, losses (BCE with logits / least squares), Adam(lr 1e-3, betas (0.5, 0.999)),
 batch 128 and alternating updates as the course's ``run_a_gan``. ``train`` reads the real images
 (N, 784) in [-1, 1] from ``--images`` (written by bench/gan_results.py so both frameworks see the same
 data), visits them in the same seeded order as npnet, and writes 1,000 samples at every
-``--score-every`` iterations plus the losses and the wall time to ``--out``.
+``--score-every`` iterations plus the losses and the wall time to ``--out``. bench/bench_gan.py imports
+:func:`build` to time one iteration beside npnet's in the same process.
 """
 import argparse
 import os
@@ -102,18 +102,6 @@ def samples(G, n=1000):
     return out
 
 
-def cmd_time(args):
-    D, G, step = build(args.model)
-    real = torch.rand(args.batch_size, 784) * 2 - 1
-    step(real)
-    times = []
-    for _ in range(args.repeats):
-        start = time.perf_counter()
-        step(real)
-        times.append(time.perf_counter() - start)
-    print(f"{1e3 * np.median(times):.1f} {1e3 * min(times):.1f}")
-
-
 def cmd_train(args):
     with np.load(args.images) as f:
         images = torch.from_numpy(f["images"].astype(np.float32))
@@ -147,10 +135,9 @@ def save(path, **arrays):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("action", choices=["time", "train"])
+    p.add_argument("action", choices=["train"])
     p.add_argument("--model", choices=list(MODELS), default="dc")
     p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--iters", type=int, default=1000)
     p.add_argument("--score-every", type=int, default=250)
     p.add_argument("--images")
@@ -159,7 +146,7 @@ def main():
     args = p.parse_args()
     torch.set_num_threads(int(os.environ.get("BENCH_THREADS", "1")))
     torch.manual_seed(args.seed)
-    (cmd_time if args.action == "time" else cmd_train)(args)
+    cmd_train(args)
 
 
 if __name__ == "__main__":

@@ -361,7 +361,7 @@ class Linear(Module):
         return out
 
     def backward(self, dout):
-        dx, dw, db = affine_backward(dout, self._need_cache())
+        dx, dw, db = affine_backward(dout, self._need_cache(), weight_grads=self.requires_grad)
         if self.requires_grad:
             self.grads["weight"] = dw.T
             if "bias" in self.params:

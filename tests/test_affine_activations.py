@@ -36,6 +36,18 @@ def test_affine_backward_numerical(rng):
     assert rel_error(db, eval_numerical_gradient_array(lambda v: L.affine_forward(x, w, v)[0], b, dout)) < 1e-8
 
 
+def test_affine_backward_without_weight_gradients(rng):
+    x, dout, w = rng.standard_normal((4, 3, 2)), rng.standard_normal((4, 5)), rng.standard_normal((6, 5))
+    _, cache = L.affine_forward(x, w, np.zeros(5))
+    dx, dw, db = L.affine_backward(dout, cache)
+    np.testing.assert_allclose(dw, x.reshape(4, 6).T @ dout, rtol=1e-12)
+    dx_frozen, dw_frozen, db_frozen = L.affine_backward(dout, cache, weight_grads=False)
+    np.testing.assert_array_equal(dx_frozen, dx)
+    assert dw_frozen is None and db_frozen is None
+    with pytest.raises(TypeError, match="affine_backward: weight_grads must be True or False; got 'no'"):
+        L.affine_backward(dout, cache, weight_grads="no")
+
+
 def test_affine_dtype_follows_x(rng):
     x = rng.standard_normal((2, 3)).astype(np.float32)
     out, cache = L.affine_forward(x, rng.standard_normal((3, 2)), rng.standard_normal(2))
@@ -194,6 +206,26 @@ def test_leaky_relu_values():
     np.testing.assert_allclose(out, [-0.2, 0.0, 3.0], rtol=1e-15)
     np.testing.assert_allclose(L.leaky_relu_backward(np.array([5.0, 7.0, 11.0]), cache), [0.5, 0.7, 11.0],
                                rtol=1e-15)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("alpha", [0.01, 0.3, 1.7, -0.5])
+def test_leaky_relu_compiled_path_equals_np_where(rng, dtype, alpha):
+    """The one-pass loops give exactly the np.where formula: odd shapes, -0.0, NaN, Inf, large slopes,
+    and strided views (which take the NumPy line)."""
+    x = rng.standard_normal((3, 5, 7, 9)).astype(dtype)
+    x.flat[:6] = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-30]
+    dout = rng.standard_normal(x.shape).astype(dtype)
+    dout.flat[7] = np.nan
+    for xs, ds in ((x, dout), (x[:, ::2], dout[:, ::2]), (x[0, 0, 0], dout[0, 0, 0])):
+        out, cache = L.leaky_relu_forward(xs, alpha)
+        expected = np.where(xs > 0, xs, alpha * xs)
+        assert out.dtype == expected.dtype == dtype
+        np.testing.assert_array_equal(out, expected)
+        assert np.array_equal(np.signbit(out), np.signbit(expected))
+        dx = L.leaky_relu_backward(ds, cache)
+        assert dx.dtype == dtype
+        np.testing.assert_array_equal(dx, np.where(xs > 0, ds, alpha * ds))
 
 
 def test_leaky_relu_float32_and_numerical(rng):

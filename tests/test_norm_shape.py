@@ -59,6 +59,27 @@ def test_batchnorm_backward_against_staged_and_numerical(rng):
     assert rel_error(dx, eval_numerical_gradient_array(f, x, dout)) < 1e-6
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_spatial_batchnorm_equals_the_mean_var_formula_bit_for_bit(rng, dtype):
+    """x centred once (variance from the centred values, then scaled in place) is exactly NumPy's
+    ``x.mean``/``x.var`` formula, forward and backward (the gradient expression evaluated in order)."""
+    x = (3 + 2 * rng.standard_normal((5, 4, 3, 7))).astype(dtype)
+    gamma, beta, dout = (rng.standard_normal(4).astype(dtype), rng.standard_normal(4).astype(dtype),
+                         rng.standard_normal(x.shape).astype(dtype))
+    axes, eps = (0, 2, 3), 1e-5
+    mean, var = x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
+    inv_std = 1 / np.sqrt(var + eps)
+    xhat = (x - mean) * inv_std
+    param = {"mode": "train"}
+    out, cache = L.spatial_batchnorm_forward(x, gamma, beta, param)
+    np.testing.assert_array_equal(out, gamma[:, None, None] * xhat + beta[:, None, None])
+    np.testing.assert_array_equal(param["running_var"], 0.9 * np.zeros(4, dtype) + (1 - 0.9) * var.reshape(4))
+    dxhat = dout * gamma[:, None, None]
+    expected = inv_std * (dxhat - dxhat.mean(axis=axes, keepdims=True)
+                          - xhat * (dxhat * xhat).mean(axis=axes, keepdims=True))
+    np.testing.assert_array_equal(L.spatial_batchnorm_backward(dout, cache)[0], expected)
+
+
 def test_batchnorm_running_statistics_hand_computed():
     gamma, beta = np.array([2.0, 1.0]), np.array([0.5, 0.0])
     param = {"mode": "train"}

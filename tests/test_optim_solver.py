@@ -89,6 +89,80 @@ def test_adam_first_step_from_defaults_is_learning_rate_times_sign():
     assert config["epsilon"] == 1e-8
 
 
+def _adam_nets(dtype):
+    """Two identical small nets whose parameters cover the layouts the Optimizer meets: Linear weights
+    (their gradient is a transposed view), conv and transposed-conv weights, biases, batch norm."""
+    from npnet import nn
+
+    def make():
+        return nn.Sequential(nn.Conv2d(2, 3, 3, padding=1, dtype=dtype, rng=0), nn.BatchNorm2d(3, dtype=dtype),
+                             nn.ConvTranspose2d(3, 2, 4, stride=2, padding=1, dtype=dtype, rng=1), nn.Flatten(),
+                             nn.Linear(2 * 10 * 10, 7, dtype=dtype, rng=2)).train()
+    return make(), make()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_optimizer_adam_in_place_equals_the_reference_rule_over_several_steps(dtype):
+    """The Optimizer's in-place Adam (one Numba pass per parameter) gives the reference ``adam``'s
+    numbers exactly, step after step, and leaves the same state in every config."""
+    from npnet import nn
+
+    rng = np.random.default_rng(0)
+    fast_net, ref_net = _adam_nets(dtype)
+    hyper = {"learning_rate": 1e-2, "beta1": 0.5}
+    fast = optim.Optimizer(fast_net, "adam", hyper)
+    ref = optim.Optimizer(ref_net, lambda w, dw, config: optim.adam(w, dw, config), hyper)  # not the fast path
+    weights = fast_net[4].params["weight"]
+    for _ in range(4):
+        x = rng.standard_normal((3, 2, 5, 5)).astype(dtype)
+        dout = rng.standard_normal((3, 7)).astype(dtype)
+        for net in (fast_net, ref_net):
+            net.forward(x)
+            net.backward(dout)
+        fast.step()
+        ref.step()
+        for (name, a), (_, b) in zip(fast_net.named_parameters(), ref_net.named_parameters()):
+            np.testing.assert_array_equal(a, b, err_msg=name)
+            assert a.dtype == dtype
+            for key in ("m", "v", "t"):
+                np.testing.assert_array_equal(fast.configs[name][key], ref.configs[name][key])
+    assert fast_net[4].params["weight"] is weights  # updated in place
+    assert isinstance(fast_net[4], nn.Linear) and fast_net[4].grads["weight"].flags.f_contiguous  # copied
+
+
+def test_optimizer_adam_in_place_refuses_non_finite_values_before_changing_anything():
+    fast_net, _ = _adam_nets(np.float64)
+    opt = optim.Optimizer(fast_net, "adam")
+    fast_net.forward(np.ones((2, 2, 5, 5)))
+    fast_net.backward(np.ones((2, 7)))
+    grad = fast_net[0].grads["weight"]
+    grad.flat[5] = np.nan
+    before = {k: v.copy() for k, v in fast_net.named_parameters()}
+    with pytest.raises(ValueError, match=rf"adam: dw contains 1 NaN/Inf value\(s\) of {grad.size}"):
+        opt.step()
+    for name, value in fast_net.named_parameters():
+        np.testing.assert_array_equal(value, before[name], err_msg=name)
+    assert opt.configs["0.weight"]["m"] is None and opt.configs["0.weight"]["t"] == 0
+    # a weight that went infinite is refused the same way
+    grad.flat[5] = 0.0
+    fast_net[0].params["weight"].flat[0] = np.inf
+    with pytest.raises(ValueError, match=r"adam: w contains 1 NaN/Inf value\(s\)"):
+        opt.step()
+
+
+def test_optimizer_adam_falls_back_to_the_reference_rule_for_foreign_state():
+    """A read-only weight, or moments of another dtype, take the reference rule (new arrays)."""
+    w = np.arange(6.0).reshape(2, 3)
+    w.flags.writeable = False
+    assert not optim._adam_in_place_fits(w, np.ones((2, 3)))
+    w = np.arange(6.0)
+    config = {"m": np.zeros(6, np.float32), "v": np.zeros(6)}
+    expected, _ = optim.adam(w.copy(), np.ones(6), {"m": np.zeros(6, np.float32), "v": np.zeros(6)})
+    next_w, config = optim._adam_in_place(w, np.ones(6), config)
+    assert next_w is not w and np.array_equal(w, np.arange(6.0))
+    np.testing.assert_array_equal(next_w, expected)
+
+
 def test_update_rules_reject_bad_arguments():
     with pytest.raises(ValueError, match="adam: dw must have the shape of w"):
         optim.adam(np.zeros(3), np.zeros(4))

@@ -32,30 +32,36 @@ def affine_forward(x, w, b):
     _check.shape(fn, "b", b, (w.shape[1],))
     w, b = w.astype(x.dtype, copy=False), b.astype(x.dtype, copy=False)
     # BEGIN SOLUTION
-    out = x.reshape(n, d) @ w + b
+    out = x.reshape(n, d) @ w
+    out += b  # in place: no second (N, M) array
     # END SOLUTION
     return out, (x, w, b)
 
 
-def affine_backward(dout, cache):
+def affine_backward(dout, cache, weight_grads=True):
     """Affine layer backward pass.
 
     Args:
         dout: (N, M) upstream gradient.
         cache: from :func:`affine_forward`.
+        weight_grads: if False only dx is computed (frozen weights, e.g. the discriminator during
+            a GAN's generator step), and dw, db are returned as None.
     Returns:
         dx: (N, d_1, ..., d_k), shaped like ``x``.
-        dw: (D, M).
-        db: (M,).
+        dw: (D, M) or None.
+        db: (M,) or None.
     """
     fn = "affine_backward"
     _check.cache("affine_backward", cache, 3)
     x, w, b = cache
     dout = _check.dout(fn, dout, (x.shape[0], w.shape[1]), x.dtype)
+    weight_grads = _check.boolean(fn, "weight_grads", weight_grads)
     # BEGIN SOLUTION
     x_flat = x.reshape(x.shape[0], -1)
     dx = (dout @ w.T).reshape(x.shape)
-    dw = x_flat.T @ dout
-    db = dout.sum(axis=0)
+    dw = db = None
+    if weight_grads:
+        dw = x_flat.T @ dout
+        db = dout.sum(axis=0)
     # END SOLUTION
     return dx, dw, db

@@ -48,9 +48,10 @@ def _normalize(x, axis, eps):
     """``(xhat, mean, var, inv_std)`` of ``x`` over ``axis`` (statistics keep their dims)."""
     # BEGIN SOLUTION
     mean = x.mean(axis=axis, keepdims=True)
-    var = x.var(axis=axis, keepdims=True)
+    xhat = x - mean  # centred once, for the variance and then (scaled in place) for xhat
+    var = np.square(xhat).mean(axis=axis, keepdims=True)
     inv_std = 1 / np.sqrt(var + eps)
-    xhat = (x - mean) * inv_std
+    xhat *= inv_std
     # END SOLUTION
     return xhat, mean, var, inv_std
 
@@ -70,9 +71,11 @@ def _finite_variance(fn, var, dtype):
 def _normalize_backward(dxhat, xhat, inv_std, axis):
     """Gradient through the normalisation ``xhat = (x - mean) / std`` with batch statistics over ``axis``."""
     # BEGIN SOLUTION
-    return inv_std * (dxhat - dxhat.mean(axis=axis, keepdims=True)
-                      - xhat * (dxhat * xhat).mean(axis=axis, keepdims=True))
+    dx = dxhat - dxhat.mean(axis=axis, keepdims=True)
+    dx -= xhat * (dxhat * xhat).mean(axis=axis, keepdims=True)
+    dx *= inv_std
     # END SOLUTION
+    return dx
 
 
 def _batchnorm_forward(fn, x, gamma, beta, bn_param):

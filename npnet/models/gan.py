@@ -290,7 +290,8 @@ def gan_step(D, G, D_solver, G_solver, real, discriminator_loss, generator_loss,
     """
     n, d = real.shape[0], noise_dim_of("gan_step", G)
     # BEGIN SOLUTION
-    fake = G.forward(sample_noise(n, d, rng))
+    with nn.no_grad():  # nothing flows back into G in this step: keep none of its caches
+        fake = G.forward(sample_noise(n, d, rng))
     # One pass over real and fake together: D has no batch-dependent layer, so its parameter gradient
     # is the sum of the two halves' gradients, as for two separate passes.
     scores = _finite_scores("D's scores on real and fake images", D.forward(np.concatenate([real, fake])))

@@ -25,18 +25,18 @@ from timing import conditions, thread_env  # bench/timing.py; the script folder 
 
 # Function name -> category, wrapped wherever one of LAYER_MODULES has an attribute of that name.
 CATEGORIES = {
-    "matmul": "GEMM",
-    "_im2col": "im2col", "_col2im": "col2im", "im2col": "im2col", "col2im": "col2im",
+    "matmul": "GEMM", "_matmul": "GEMM", "_sum_outer": "GEMM",
+    "_im2col": "im2col", "_col2im": "col2im",
     "max_pool_forward": "max pool", "max_pool_backward": "max pool",
     "relu_forward": "ReLU", "relu_backward": "ReLU backward", "relu_backward_from_output": "ReLU backward",
-    "_bias_relu_": "bias + ReLU", "_bias_relu": "bias + ReLU",
+    "_bias_relu": "bias + ReLU",
     "concat_forward": "concat", "concat_backward": "concat",
     "conv_forward": "bias/reshape", "conv_backward": "bias/reshape",
     "global_avg_pool_forward": "global avg pool", "global_avg_pool_backward": "global avg pool",
     "dropout_forward": "dropout", "dropout_backward": "dropout",
 }
 LAYER_MODULES = ("npnet.nn", "npnet.models.squeezenet", "npnet.layers.conv", "npnet.layers.pool",
-                 "npnet.layers.activations", "npnet.kernels")
+                 "npnet.layers.activations")
 ORDER = ("GEMM", "max pool", "ReLU", "ReLU backward", "bias + ReLU", "bias/reshape", "im2col", "col2im",
          "concat", "argument checks", "global avg pool", "dropout", "Python glue")
 
@@ -83,8 +83,7 @@ def instrument(clock):
             if name != "matmul" and callable(getattr(mod, name, None)):
                 undo.append((mod, name, getattr(mod, name)))
                 setattr(mod, name, clock.wrap(getattr(mod, name), category))
-        # Numba resolves np at compile time, so the kernels module keeps the real one.
-        if getattr(mod, "np", None) is np and modname != "npnet.kernels":
+        if getattr(mod, "np", None) is np:
             undo.append((mod, "np", np))
             mod.np = NumpyWith(matmul=clock.wrap(np.matmul, "GEMM"))
     checks = importlib.import_module("npnet._check")

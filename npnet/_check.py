@@ -36,7 +36,7 @@ def float_array(fn, name, x, ndim=None, layout=None, allow_empty=False):
             x = np.asarray(x)
         else:
             raise NpnetTypeError(f"{fn}: {name} must be a NumPy array; got {type(x).__name__}")
-    if not np.issubdtype(x.dtype, np.floating):
+    if x.dtype.kind != "f":  # the same test as np.issubdtype(x.dtype, np.floating), 10x cheaper
         raise NpnetTypeError(f"{fn}: {name} must be a floating-point array (float32 or float64); got dtype {x.dtype}")
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
@@ -52,7 +52,9 @@ def float_array(fn, name, x, ndim=None, layout=None, allow_empty=False):
 
 def shape(fn, name, x, expected):
     """Raise ``ValueError`` unless ``x.shape`` matches ``expected`` (``None`` matches any size)."""
-    got = np.shape(x)
+    got = x.shape if isinstance(x, np.ndarray) else np.shape(x)
+    if got == expected:
+        return
     if len(got) != len(expected) or any(e is not None and e != g for e, g in zip(expected, got)):
         raise NpnetValueError(f"{fn}: {name} must have shape {_shape_str(expected)}; got {tuple(got)}")
 
@@ -105,10 +107,12 @@ def number(fn, name, v, low=None, high=None, low_open=False, high_open=False, in
     """
     if v is None and allow_none:
         return None
-    if isinstance(v, np.ndarray) and v.ndim == 0:
-        v = v[()]
-    desc = _describe(integer, low, high, low_open, high_open)
-    ok = not isinstance(v, (bool, np.bool_)) and isinstance(v, numbers.Integral if integer else numbers.Real)
+    if type(v) is int:  # the common case, without the slower abstract-class tests below
+        ok = True
+    else:
+        if isinstance(v, np.ndarray) and v.ndim == 0:
+            v = v[()]
+        ok = not isinstance(v, (bool, np.bool_)) and isinstance(v, numbers.Integral if integer else numbers.Real)
     if ok and not integer:
         try:
             v = float(v)
@@ -118,6 +122,7 @@ def number(fn, name, v, low=None, high=None, low_open=False, high_open=False, in
           and (low is None or (v > low if low_open else v >= low))
           and (high is None or (v < high if high_open else v <= high)))
     if not ok:
+        desc = _describe(integer, low, high, low_open, high_open)  # only for the message: layers call this often
         shown = repr(v) if isinstance(v, (numbers.Number, str, type(None))) else f"a {type(v).__name__}"
         shown = shown if len(shown) <= 40 else shown[:37] + "..."
         raise NpnetValueError(f"{fn}: {name} must be {desc}{' or None' if allow_none else ''}; got {shown}")
@@ -180,8 +185,9 @@ def params(fn, name, given, required=(), defaults=None):
     if not isinstance(given, dict):
         raise NpnetTypeError(f"{fn}: {name} must be a dict; got {type(given).__name__}")
     known = tuple(required) + tuple(defaults)
-    unknown = sorted(set(given) - set(known))
+    unknown = [k for k in given if k not in known]  # a few keys: a loop beats building sets
     if unknown:
+        unknown = sorted(unknown)
         raise NpnetValueError(f"{fn}: unknown {name} key(s) {unknown}; expected keys among {list(known)}")
     missing = [k for k in required if k not in given]
     if missing:

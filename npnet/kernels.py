@@ -1,27 +1,116 @@
 """The few Numba kernels behind the fast convolution and max-pooling layers.
 
 Everything else in npnet is NumPy; these loops exist because NumPy has no fast way to gather the
-overlapping windows of a convolution (im2col), scatter them back (col2im), or take a windowed argmax.
-Each kernel is compiled once per dtype (float32 and float64) and cached on disk.
+overlapping windows of a convolution (im2col), scatter them back (col2im), or take a windowed max and
+argmax. Each kernel is compiled once per dtype (float32 and float64) and cached on disk.
 
-The kernels are deliberately serial. They are memory-bound copies that run between BLAS calls, and
-OpenBLAS keeps its worker threads spinning for a while after each matrix product: a Numba thread pool
-started in that window fights them for the same cores. Measured on 2 cores (SqueezeNet 1.1 forward,
-N=1, 224x224, float32, with an earlier version of these kernels), ``parallel=True`` made the network
-2x to 15x slower (median time), while the matrix products, which hold nearly all the arithmetic, are
-threaded by BLAS anyway.
+Every kernel works on a range of independent rows ``[lo, hi)`` (rows of the column matrix, image rows,
+or image planes) and writes into an output the caller allocated, so :func:`split` can hand parts of
+one call to other threads without write conflicts. The kernels are compiled with ``nogil=True``; the
+extra threads are plain Python threads of one small pool that sleep on a queue between calls. They
+are off by default (:func:`set_num_threads` turns them on), because no measurement on the project's
+2-core machine has shown them winning yet. What was measured (float32, SqueezeNet 1.1 and DCGAN shapes,
+interleaved repeats, load average 5-7 from other jobs on the 2 cores):
+
+* Numba's own ``parallel=True`` picks the ``omp`` threading layer (GNU OpenMP) when it is available.
+  One ``prange`` region then cost 15-25 ms whenever the cores were busy, even with
+  ``OPENBLAS_NUM_THREADS=1``, i.e. with no BLAS thread to fight: im2col for four SqueezeNet expand
+  layers went from 0.2 ms serial to 63 ms. That, not only OpenBLAS, made the network 2x to 15x slower
+  in an earlier ``parallel=True`` version of these kernels. The ``workqueue`` layer or
+  ``OMP_WAIT_POLICY=PASSIVE`` cut the cost to 0.1-0.3 ms per region (still slower than serial at
+  these sizes), but the threading layer is a process-wide choice npnet should not make for the
+  user's other Numba code. Splitting with a Python thread pool needs no second compilation and no
+  threading layer.
+* OpenBLAS's worker threads keep spinning for a while after each threaded matrix product, on the core
+  a second kernel thread would use: a transposed convolution (DCGAN generator, 64->1 at 14x14,
+  N=128) went from 1.2 ms to 17.6 ms when its col2im was split right after a 2-thread product, and
+  1.6 -> 1.5 ms with ``OPENBLAS_NUM_THREADS=1``.
+* The whole SqueezeNet (N=1) with kernels split between 2 threads against 1: forward 1.67x,
+  forward + backward 1.40x slower with 2 BLAS threads; 1.14x and 1.05x slower with 1 BLAS thread.
+
+* OpenBLAS's own threads suffer most: SqueezeNet N=8 forward with 2 BLAS threads took 2.7-3.9 s
+  (median; 0.07 s on a quiet machine) against 0.20 s with BLAS limited to 1 thread (threadpoolctl)
+  in the same process, and 0.21-0.24 s with the batch split in two halves on two Python threads
+  (two model instances, BLAS at 1 thread). Using both cores robustly therefore means npnet owning
+  the threads with BLAS at 1 (a model-level batch split), not a second pool beside BLAS's.
+
+So splitting pays only where a core is idle and BLAS does not hold it; calls smaller than
+:data:`MIN_SPLIT` output elements are never split (the hand-off costs tens of microseconds).
 
 Shared geometry: an image of size (H, W) is zero-padded by ``pad`` on every side and visited by a
 (HH, WW) window moving ``stride`` pixels at a time, giving Ho x Wo window positions. Window position
 (oh, ow) and kernel offset (i, j) read input pixel (oh*stride - pad + i, ow*stride - pad + j).
+
+Column matrices hold, for image n and kernel tap k = (c*HH + i)*WW + j, the Ho*Wo window positions
+of that tap as one contiguous run starting at ``n*sn + k*sk``: ``(sn, sk) = (K*P, P)`` is the layout
+(N, K, P) of one matrix per image, ``(P, N*P)`` the layout (K, N, P) = (K, N*P) of one matrix for the
+whole batch (one GEMM per layer; the weight gradient is then one product, not N).
 
 Arrays must be C-contiguous: the kernels work on flat views with explicit offsets, and index them
 through ``_u`` (an unsigned cast). A signed index makes Numba test for negative, wrap-around indices
 on every access, which blocks vectorization; avoiding it made the loops 3-7x faster, and 1.4-2x
 faster than the NumPy-only path (strided copies of a sliding-window view).
 """
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 from numba import njit
+
+from . import _check
+
+# Calls with fewer output elements than this run on one thread whatever get_num_threads() says:
+# a hand-off to another thread costs tens of microseconds, the time to write ~2**17 floats.
+MIN_SPLIT = 1 << 17
+
+_threads = 1
+_pool = None
+_pool_lock = threading.Lock()
+
+
+def _forget_pool():
+    # A forked child inherits the pool object but not its threads: work handed to it would wait forever.
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def get_num_threads():
+    """Threads the kernels split a big call between (default 1: see the module docstring)."""
+    return _threads
+
+
+def set_num_threads(n):
+    """Use ``n`` threads (>= 1) for big kernel calls from now on; 1 runs everything on the caller's thread."""
+    global _threads, _pool
+    n = _check.positive_int("set_num_threads", "n", n)
+    with _pool_lock:
+        if _pool is not None and n != _threads:
+            _pool.shutdown(wait=True)
+            _pool = None
+        _threads = n
+
+
+def split(kernel, rows, work, *args):
+    """Run ``kernel(*args, lo, hi)`` over rows [0, rows), split between threads when ``work`` (elements
+    written) is at least :data:`MIN_SPLIT`. The caller's thread takes the first part itself."""
+    global _pool
+    parts = min(_threads, rows, max(1, work // MIN_SPLIT))
+    if parts == 1:
+        kernel(*args, 0, rows)
+        return
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(max_workers=_threads - 1, thread_name_prefix="npnet-kernels")
+    bounds = [rows * t // parts for t in range(parts + 1)]
+    futures = [_pool.submit(kernel, *args, bounds[t], bounds[t + 1]) for t in range(1, parts)]
+    kernel(*args, bounds[0], bounds[1])
+    for f in futures:
+        f.result()
 
 
 @njit(cache=True, inline="always")
@@ -39,30 +128,30 @@ def _valid_range(offset, stride, pad, size, n_out):
     return lo, max(lo, hi)
 
 
-@njit(cache=True)
-def im2col(x, HH, WW, stride, pad, Ho, Wo):
-    """Windows of ``x`` (N, C, H, W) as columns: (N, C*HH*WW, Ho*Wo), zeros where the window overhangs.
+@njit(cache=True, nogil=True)
+def im2col_rows(x, cols, sn, sk, HH, WW, stride, pad, Ho, Wo, lo, hi):
+    """Windows of ``x`` (N, C, H, W) as columns: fill rows r = n*K + k in [lo, hi) of ``cols`` (flat).
 
-    Row ``(c*HH + i)*WW + j`` holds kernel tap (c, i, j) for every window position, so a convolution
-    becomes ``w.reshape(F, C*HH*WW) @ cols[n]``, already in (F, Ho*Wo) = NCHW order. Padding is read
-    as zeros without building a padded copy. Filling one row at a time keeps writes contiguous.
+    Row (n, k) of tap k = (c*HH + i)*WW + j starts at ``n*sn + k*sk`` (module docstring) and holds that
+    tap for every window position, zeros where the window overhangs, so a convolution becomes
+    ``w.reshape(F, C*HH*WW) @ cols``. Padding is read as zeros without building a padded copy. Filling
+    one row at a time keeps writes contiguous.
     """
     N, C, H, W = x.shape
-    K, P = C * HH * WW, Ho * Wo
+    K = C * HH * WW
     src = x.reshape(-1)
-    cols = np.empty(N * K * P, dtype=x.dtype)
-    for r in range(N * K):
+    for r in range(lo, hi):
         n, k = r // K, r % K
         c, ij = k // (HH * WW), k % (HH * WW)
         i, j = ij // WW, ij % WW
-        lo, hi = _valid_range(j, stride, pad, W, Wo)
+        first, last = _valid_range(j, stride, pad, W, Wo)
         for oh in range(Ho):
-            dst = r * P + oh * Wo
+            dst = n * sn + k * sk + oh * Wo
             h = oh * stride - pad + i
             if h < 0 or h >= H:
                 lo_h, hi_h = Wo, Wo
             else:
-                lo_h, hi_h = lo, hi
+                lo_h, hi_h = first, last
             for ow in range(lo_h):
                 cols[_u(dst + ow)] = 0
             at = ((n * C + c) * H + h) * W + j - pad
@@ -70,81 +159,164 @@ def im2col(x, HH, WW, stride, pad, Ho, Wo):
                 cols[_u(dst + ow)] = src[_u(at + ow * stride)]
             for ow in range(hi_h, Wo):
                 cols[_u(dst + ow)] = 0
-    return cols.reshape(N, K, P)
 
 
-@njit(cache=True)
-def col2im(cols, C, H, W, HH, WW, stride, pad, Ho, Wo):
-    """Adjoint of :func:`im2col`: sum columns (N, C*HH*WW, Ho*Wo) back into an image (N, C, H, W).
+@njit(cache=True, nogil=True)
+def col2im_rows(cols, dx, sn, sk, HH, WW, stride, pad, Ho, Wo, lo, hi):
+    """Adjoint of :func:`im2col_rows`: sum columns (flat, layout ``sn, sk``) into rows [lo, hi) of the
+    image rows r = (n*C + c)*H + h of ``dx`` (N, C, H, W), which are overwritten.
 
-    Overlapping windows add up in the same pixel. The loop runs over image rows (n, c, h) and gathers
-    every (window, tap) pair that lands in the row, so each output row stays in cache while it is
-    summed (and rows could be split between threads without write conflicts).
+    Overlapping windows add up in the same pixel. The loop runs over image rows and gathers every
+    (window, tap) pair that lands in the row, so each output row stays in cache while it is summed,
+    and rows can be split between threads without write conflicts.
     """
-    N = cols.shape[0]
-    K, P = C * HH * WW, Ho * Wo
-    src = cols.reshape(-1)
-    dx = np.zeros(N * C * H * W, dtype=cols.dtype)
-    for r in range(N * C * H):
+    N, C, H, W = dx.shape
+    out = dx.reshape(-1)
+    for r in range(lo, hi):
         n, c, h = r // (C * H), (r // H) % C, r % H
+        for w in range(W):
+            out[_u(r * W + w)] = 0
         for i in range(HH):
             t = h + pad - i
             if t < 0 or t % stride != 0 or t // stride >= Ho:
                 continue
             for j in range(WW):
-                lo, hi = _valid_range(j, stride, pad, W, Wo)
-                at = (n * K + (c * HH + i) * WW + j) * P + (t // stride) * Wo
+                first, last = _valid_range(j, stride, pad, W, Wo)
+                at = n * sn + ((c * HH + i) * WW + j) * sk + (t // stride) * Wo
                 dst = r * W + j - pad
-                for ow in range(lo, hi):
-                    dx[_u(dst + ow * stride)] += src[_u(at + ow)]
-    return dx.reshape(N, C, H, W)
+                for ow in range(first, last):
+                    out[_u(dst + ow * stride)] += cols[_u(at + ow)]
 
 
-@njit(cache=True)
-def max_pool_forward(x, kh, kw, stride, pad, Ho, Wo):
-    """Windowed max of ``x`` (P, H, W) -> (out (P, Ho, Wo), argmax (P, Ho, Wo) as flat h*W + w).
+@njit(cache=True, inline="always")
+def _nan_max(a, b):
+    """``np.maximum(a, b)``: NaN if either is NaN (so a NaN input shows in the max-only output)."""
+    return a if a >= b or a != a else b
 
-    Windows are clipped to the image (padding acts as -inf). Ties keep the first maximum in row-major
-    window order, the element PyTorch routes the gradient to. NaNs are not propagated: handling
-    them made the kernel 2.7x slower, and a NaN activation is a bug to fix upstream anyway.
+
+@njit(cache=True, inline="always")
+def _clipped_max(row, start, k):
+    """Max of ``row[start:start + k]`` clipped to the row."""
+    w0, w1 = max(start, 0), min(start + k, row.size)
+    best = row[_u(w0)]
+    for w in range(w0 + 1, w1):
+        best = _nan_max(best, row[_u(w)])
+    return best
+
+
+@njit(cache=True, nogil=True)
+def max_pool_rows(x, out, kh, kw, stride, pad, lo, hi):
+    """Windowed max of planes [lo, hi) of ``x`` (P, H, W) into ``out`` (P, Ho, Wo); no argmax.
+
+    For inference. The max is separable: for each output row, first the max over the window's rows
+    for every column (contiguous, vectorized), then the max over each window's columns of that row.
+    Windows are clipped to the image (padding acts as -inf). A NaN makes its windows NaN, as with
+    ``np.maximum``, so the caller can find NaN input in the 4x smaller output.
     """
     P, H, W = x.shape
-    src = x.reshape(-1)
-    out = np.empty(P * Ho * Wo, dtype=x.dtype)
-    arg = np.empty(P * Ho * Wo, dtype=np.int64)
-    for p in range(P):
+    Ho, Wo = out.shape[1], out.shape[2]
+    src, dst = x.reshape(-1), out.reshape(-1)
+    rows = np.empty(W, dtype=x.dtype)
+    # Windows [first, last) lie inside the image; the others are clipped one by one.
+    first = (pad + stride - 1) // stride
+    last = max(first, min(Wo, (W + pad - kw) // stride + 1))
+    for p in range(lo, hi):
+        plane = p * H * W
+        for oh in range(Ho):
+            h0, h1 = max(oh * stride - pad, 0), min(oh * stride - pad + kh, H)
+            at = plane + h0 * W
+            for w in range(W):
+                rows[_u(w)] = src[_u(at + w)]
+            for h in range(h0 + 1, h1):
+                at = plane + h * W
+                for w in range(W):
+                    rows[_u(w)] = _nan_max(rows[_u(w)], src[_u(at + w)])
+            o = (p * Ho + oh) * Wo
+            for ow in range(first, last):
+                w0 = ow * stride - pad
+                best = rows[_u(w0)]
+                for j in range(1, kw):
+                    best = _nan_max(best, rows[_u(w0 + j)])
+                dst[_u(o + ow)] = best
+            for ow in range(min(first, Wo)):
+                dst[_u(o + ow)] = _clipped_max(rows, ow * stride - pad, kw)
+            for ow in range(last, Wo):
+                dst[_u(o + ow)] = _clipped_max(rows, ow * stride - pad, kw)
+
+
+@njit(cache=True, nogil=True)
+def max_pool_argmax_rows(x, out, arg, kh, kw, stride, pad, lo, hi):
+    """Windowed max of planes [lo, hi) of ``x`` (P, H, W) into ``out`` (P, Ho, Wo), and in ``arg``
+    (P, Ho, Wo, any unsigned integer type holding kh*kw - 1) where it was: the offset ``i*kw + j``
+    inside the window clipped to the image, whose top-left corner is recomputed in the backward pass.
+
+    Ties keep the first maximum in row-major window order, the element PyTorch routes the gradient
+    to. NaNs are not propagated: handling them made the kernel 2.7x slower, and a NaN activation is
+    a bug to fix upstream anyway (the layer refuses NaN input).
+    """
+    P, H, W = x.shape
+    Ho, Wo = out.shape[1], out.shape[2]
+    src, dst, where = x.reshape(-1), out.reshape(-1), arg.reshape(-1)
+    for p in range(lo, hi):
         plane = p * H * W
         for oh in range(Ho):
             h0, h1 = max(oh * stride - pad, 0), min(oh * stride - pad + kh, H)
             for ow in range(Wo):
                 w0, w1 = max(ow * stride - pad, 0), min(ow * stride - pad + kw, W)
-                where = h0 * W + w0
-                best = src[_u(plane + where)]
+                best = src[_u(plane + h0 * W + w0)]
+                at = 0
                 for h in range(h0, h1):
                     for w in range(w0, w1):
                         v = src[_u(plane + h * W + w)]
                         if v > best:
-                            best, where = v, h * W + w
+                            best, at = v, (h - h0) * kw + w - w0
                 o = (p * Ho + oh) * Wo + ow
-                out[_u(o)] = best
-                arg[_u(o)] = where
-    return out.reshape(P, Ho, Wo), arg.reshape(P, Ho, Wo)
+                dst[_u(o)] = best
+                where[_u(o)] = at
 
 
-@njit(cache=True)
-def max_pool_backward(dout, arg, H, W):
-    """Route ``dout`` (P, Ho, Wo) to the recorded ``arg`` positions of an image (P, H, W).
+@njit(cache=True, nogil=True)
+def max_pool_backward_rows(dout, arg, dx, kh, kw, stride, pad, lo, hi):
+    """Route ``dout`` (P, Ho, Wo) to the ``arg`` offsets of :func:`max_pool_argmax_rows`, into planes
+    [lo, hi) of ``dx`` (P, H, W), which are overwritten. Windows overlap when stride < kernel, so
+    gradients add."""
+    P, H, W = dx.shape
+    Ho, Wo = dout.shape[1], dout.shape[2]
+    grad, where, out = dout.reshape(-1), arg.reshape(-1), dx.reshape(-1)
+    # Offset i*kw + j inside a window -> i*W + j inside the image: a table instead of a division.
+    step = np.empty(kh * kw, dtype=np.intp)
+    for i in range(kh):
+        for j in range(kw):
+            step[i * kw + j] = i * W + j
+    for p in range(lo, hi):
+        plane = p * H * W
+        for q in range(plane, plane + H * W):
+            out[_u(q)] = 0
+        for oh in range(Ho):
+            row = plane + max(oh * stride - pad, 0) * W
+            for ow in range(Wo):
+                o = (p * Ho + oh) * Wo + ow
+                out[_u(row + max(ow * stride - pad, 0) + step[_u(where[_u(o)])])] += grad[_u(o)]
 
-    Windows overlap when stride < kernel, so gradients add.
-    """
-    P = dout.shape[0]
-    M = dout.size // P
-    grad, where = dout.reshape(-1), arg.reshape(-1)
-    dx = np.zeros(P * H * W, dtype=dout.dtype)
-    for p in range(P):
-        for o in range(p * M, (p + 1) * M):
-            dx[_u(p * H * W + where[_u(o)])] += grad[_u(o)]
-    return dx.reshape(P, H, W)
+
+@njit(cache=True, nogil=True)
+def bias_relu_rows(src, sn, sf, b, relu, out, lo, hi):
+    """``out[n, f] = src[n, f] + b[f]`` (then ``np.maximum(., 0)`` if ``relu``) for the rows
+    r = n*F + f in [lo, hi) of ``out`` (N, F, P), where row (n, f) of ``src`` (flat) starts at
+    ``n*sn + f*sf``. One pass over a convolution's output instead of two or three: ``src`` may be
+    ``out`` itself (``sn, sf = F*P, P``), or the (F, N, P) result of one product for the whole batch
+    (``P, N*P``), which this pass also brings into NCHW order. ``out`` may be a strided view whose
+    rows are contiguous, such as a channel range of a bigger array (no concatenation needed)."""
+    N, F, P = out.shape
+    for r in range(lo, hi):
+        at, bias, dst = (r // F) * sn + (r % F) * sf, b[_u(r % F)], out[r // F, r % F]
+        if relu:
+            for q in range(P):
+                v = src[_u(at + q)] + bias
+                dst[_u(q)] = 0 if v < 0 else v  # as np.maximum(v, 0): NaN stays NaN
+        else:
+            for q in range(P):
+                dst[_u(q)] = src[_u(at + q)] + bias
 
 
 # Kernels of the fused SqueezeNet path

@@ -288,9 +288,6 @@ def _uniform_init(rng, shape, fan_in, dtype):
     return rng.uniform(-bound, bound, size=shape).astype(dtype)
 
 
-_COLUMNS = 3  # where conv_forward's cache holds the im2col columns
-
-
 class Conv2d(Module):
     """2-D convolution, PyTorch's ``nn.Conv2d`` layout: weight (out, in, k, k), bias (out,)."""
 
@@ -313,21 +310,13 @@ class Conv2d(Module):
         self.conv_param = {"stride": stride, "pad": padding}
 
     def forward(self, x):
-        out, cache = conv_forward(x, self.params["weight"], self.params.get("bias"), self.conv_param)
-        if not self.requires_grad:
-            # Only the weight gradient reads the im2col columns; frozen weights need w and the shapes
-            # alone for dx, so the columns (60 MiB for SqueezeNet at N=8) are not kept.
-            cache = cache[:_COLUMNS] + (None,) + cache[_COLUMNS + 1:]
-        self.cache = cache
+        # Frozen weights need no im2col columns (60 MiB for SqueezeNet at N=8): dx needs w alone.
+        out, self.cache = conv_forward(x, self.params["weight"], self.params.get("bias"), self.conv_param,
+                                       weight_grads=self.requires_grad)
         return out
 
     def backward(self, dout):
-        cache = self._need_cache()
-        if self.requires_grad and cache[_COLUMNS] is None:
-            raise RuntimeError("Conv2d.backward: the weights were frozen (requires_grad False) during the last "
-                               "forward, which therefore kept no columns for the weight gradient; run the "
-                               "forward again after requires_grad_(True)")
-        dx, dw, db = conv_backward(dout, cache, weight_grads=self.requires_grad)
+        dx, dw, db = conv_backward(dout, self._need_cache(), weight_grads=self.requires_grad)
         if self.requires_grad:
             self.grads["weight"] = dw
             if "bias" in self.params:
@@ -393,7 +382,8 @@ class MaxPool2d(Module):
                            "ceil_mode": _check.boolean(fn, "ceil_mode", ceil_mode)}
 
     def forward(self, x):
-        out, self.cache = max_pool_forward(x, self.pool_param)
+        # Inside no_grad no backward follows: the max-only kernel skips the argmax bookkeeping.
+        out, self.cache = max_pool_forward(x, self.pool_param, need_argmax=_grad_enabled.get())
         return out
 
     def backward(self, dout):

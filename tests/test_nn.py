@@ -224,6 +224,24 @@ def test_frozen_conv_keeps_no_columns_and_refuses_weight_gradients_it_cannot_com
     assert kept == conv.params["weight"].nbytes + conv.params["bias"].nbytes  # no 9x-the-input columns
     assert np.array_equal(conv.backward(dout), dx_trainable)
     conv.requires_grad_(True)
-    with pytest.raises(RuntimeError, match=r"Conv2d.backward: the weights were frozen .* run the forward again"):
+    with pytest.raises(ValueError, match=r"conv_backward: the forward pass ran with weight_grads=False"):
         conv.backward(dout)
+
+
+def test_max_pool_module_skips_the_argmax_inside_no_grad(monkeypatch):
+    import npnet.nn as nn_module
+    from npnet.nn import no_grad
+
+    asked = []
+
+    def spy(x, pool_param, need_argmax=True):
+        asked.append(need_argmax)
+        return max_pool_forward(x, pool_param, need_argmax=need_argmax)
+
+    monkeypatch.setattr(nn_module, "max_pool_forward", spy)
+    pool, x = MaxPool2d(3, stride=2, ceil_mode=True), np.random.default_rng(5).standard_normal((2, 3, 8, 9))
+    expected = pool.forward(x)
+    with no_grad():
+        assert np.array_equal(pool.forward(x), expected)
+    assert asked == [True, False]
 

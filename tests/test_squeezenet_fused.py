@@ -56,7 +56,7 @@ def test_fused_fire_keeps_only_the_squeeze_output_and_its_own_output():
     x = np.random.default_rng(1).standard_normal((2, 5, 8, 8)).astype(np.float32)
     out = fire.forward(x)
     _, (x_shape, s, kept_out) = fire.cache
-    assert x_shape == x.shape and s.shape == (2, 3, 64)
+    assert x_shape == x.shape and s.shape == (2, 3, 8, 8)
     assert np.shares_memory(kept_out, out)  # the output itself, no copy
     assert all(m.cache is None for m in (fire.squeeze, fire.expand1x1, fire.expand3x3))
 

@@ -57,10 +57,14 @@ sys.path.insert(0, sys.argv[1])
 import numpy as np
 from npnet import kernels
 for dt in (np.float64,):  # every graded input is float64
-    cols = kernels.im2col(np.zeros((1, 1, 3, 3), dt), 2, 2, 1, 0, 2, 2)
-    kernels.col2im(cols, 1, 3, 3, 2, 2, 1, 0, 2, 2)
-    out, arg = kernels.max_pool_forward(np.zeros((1, 3, 3), dt), 2, 2, 1, 0, 2, 2)
-    kernels.max_pool_backward(out, arg, 3, 3)
+    x, cols = np.zeros((1, 1, 3, 3), dt), np.zeros(16, dt)
+    kernels.im2col_rows(x, cols, 16, 4, 2, 2, 1, 0, 2, 2, 0, 4)
+    kernels.col2im_rows(cols, x, 16, 4, 2, 2, 1, 0, 2, 2, 0, 3)
+    out, arg = np.zeros((1, 2, 2), dt), np.zeros((1, 2, 2), np.uint8)
+    kernels.max_pool_rows(x[0], out, 2, 2, 1, 0, 0, 1)
+    kernels.max_pool_argmax_rows(x[0], out, arg, 2, 2, 1, 0, 0, 1)
+    kernels.max_pool_backward_rows(out, arg, x[0], 2, 2, 1, 0, 0, 1)
+    kernels.bias_relu_rows(out.reshape(-1), 4, 2, np.zeros(2, dt), True, out.reshape(1, 2, 2), 0, 2)
 """
 
 

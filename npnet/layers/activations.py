@@ -127,8 +127,8 @@ def relu_backward_from_output(dout, out, mode=None):
     if out.dtype not in (np.float32, np.float64):  # the dtypes the kernel is compiled for
         return relu_backward(dout, out, mode)
     dx = np.empty(out.shape, dtype=out.dtype)
-    kernels.relu_backward_rows(np.ascontiguousarray(dout).reshape(-1), np.ascontiguousarray(out).reshape(-1),
-                               dx.reshape(-1), kernels.RELU_MODE_CODES[mode], 0, dx.size)
+    kernels.split(kernels.relu_backward_rows, dx.size, dx.size, np.ascontiguousarray(dout).reshape(-1),
+                  np.ascontiguousarray(out).reshape(-1), dx.reshape(-1), kernels.RELU_MODE_CODES[mode])
     return dx
 
 

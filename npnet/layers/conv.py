@@ -145,50 +145,131 @@ def conv_backward_naive(dout, cache):
 # im2col + matrix products
 # --------------------------------------------------------------------------------------------------
 
+# Images of at most this many output pixels are multiplied as one matrix (K, N*P) for the whole batch;
+# larger ones image by image. Measured at N=8 (SqueezeNet) and N=128 (DCGAN), 1 and 2 threads: one
+# product is 3-10% faster for SqueezeNet's 13x13 layers and 1.2-2.4x for DCGAN's 7x7 to 14x14 weight
+# gradients, but 5-10% slower (and 2x for DCGAN's 24x24 weight gradient) from 27x27 up, where each
+# image is already a big product and laying the batch side by side costs a copy.
+BATCH_GEMM_MAX_PIXELS = 256
+
+
 def _pointwise(HH, WW, stride, pad):
     """A 1x1, stride-1, unpadded kernel: the columns are the image itself, no gather needed."""
     return HH == WW == stride == 1 and pad == 0
 
 
-def _im2col(x, HH, WW, stride, pad, Ho, Wo, backend):
-    """Windows of x (N, C, H, W) as columns (N, C*HH*WW, Ho*Wo), row order (c, i, j)."""
-    N, C, H, W = x.shape
-    if _pointwise(HH, WW, stride, pad):
-        return x.reshape(N, C, H * W)
-    if backend == "numba":
-        return kernels.im2col(np.ascontiguousarray(x), HH, WW, stride, pad, Ho, Wo)
-    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
-    win = sliding_window_view(xp, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride][:, :, :Ho, :Wo]
-    return win.transpose(0, 1, 4, 5, 2, 3).reshape(N, C * HH * WW, Ho * Wo)
+def _one_product(N, P):
+    """Whether the batch's N images of P pixels are multiplied as one matrix (see BATCH_GEMM_MAX_PIXELS)."""
+    return N == 1 or P <= BATCH_GEMM_MAX_PIXELS
 
 
-def _col2im(cols, C, H, W, HH, WW, stride, pad, Ho, Wo, backend):
-    """Adjoint of :func:`_im2col`: columns (N, C*HH*WW, Ho*Wo) summed into an image (N, C, H, W)."""
-    N = cols.shape[0]
-    if _pointwise(HH, WW, stride, pad):
-        return cols.reshape(N, C, H, W)
-    if backend == "numba":
-        return kernels.col2im(np.ascontiguousarray(cols), C, H, W, HH, WW, stride, pad, Ho, Wo)
-    cols = cols.reshape(N, C, HH, WW, Ho, Wo)
-    xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
-    for i in range(HH):
-        for j in range(WW):
-            xp[:, :, i:i + stride * Ho:stride, j:j + stride * Wo:stride] += cols[:, :, i, j]
-    return xp[:, :, pad:pad + H, pad:pad + W]
+def _matmul(w2, a):
+    """``w2 @ a[:, n]`` for every image n of ``a`` (K, N, P): (F, N, P), or a (F, N, P) view of (N, F, P).
+
+    (Products whose result col2im reads are made image by image instead: col2im gathers an image's
+    columns, which one product for the batch spreads N*P elements apart; at DCGAN's N=128 that made
+    the backward pass 1.2-1.4x slower.)"""
+    K, N, P = a.shape
+    if _one_product(N, P):
+        return (w2 @ a.reshape(K, N * P)).reshape(-1, N, P)
+    return np.matmul(w2, a.transpose(1, 0, 2)).transpose(1, 0, 2)
 
 
 def _sum_outer(a, b):
-    """sum_n a[n] @ b[n].T for stacks a (N, I, P) and b (N, J, P): the weight gradient of a matmul layer."""
-    if a.shape[0] == 1:
-        return a[0] @ b[0].T
-    return np.matmul(a, b.transpose(0, 2, 1)).sum(axis=0)
+    """``sum_n a[:, n] @ b[:, n].T`` for a (I, N, P) and b (J, N, P): the weight gradient of a matrix
+    product applied image by image. With the batch side by side it is one product."""
+    I, N, P = a.shape
+    if _one_product(N, P):
+        return a.reshape(I, N * P) @ b.reshape(-1, N * P).T
+    return np.matmul(a.transpose(1, 0, 2), b.transpose(1, 2, 0)).sum(axis=0)
 
 
-def conv_forward(x, w, b, conv_param, backend="numba"):
-    """Fast convolution: im2col, then one BLAS matrix product per image written straight into NCHW.
+def _flat_columns(cols):
+    """A column matrix (K, N, P) stored as (K, N, P) or as (N, K, P): its flat data and the offsets
+    ``sn, sk`` of image n and tap k in it (see :mod:`npnet.kernels`)."""
+    K, N, P = cols.shape
+    if not cols.flags.c_contiguous and cols.transpose(1, 0, 2).flags.c_contiguous:
+        return cols.transpose(1, 0, 2).reshape(-1), K * P, P
+    return np.ascontiguousarray(cols).reshape(-1), P, N * P
+
+
+def _im2col(x, HH, WW, stride, pad, Ho, Wo, backend):
+    """Windows of x (N, C, H, W) as columns (C*HH*WW, N, Ho*Wo), row order (c, i, j)."""
+    N, C, H, W = x.shape
+    K, P = C * HH * WW, Ho * Wo
+    if _pointwise(HH, WW, stride, pad):
+        return x.reshape(N, C, H * W).transpose(1, 0, 2)
+    if backend == "numba":
+        cols = np.empty((K, N, P), dtype=x.dtype)
+        kernels.split(kernels.im2col_rows, N * K, cols.size,
+                      np.ascontiguousarray(x), cols.reshape(-1), P, N * P, HH, WW, stride, pad, Ho, Wo)
+        return cols
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    win = sliding_window_view(xp, (HH, WW), axis=(2, 3))[:, :, ::stride, ::stride][:, :, :Ho, :Wo]
+    return win.transpose(1, 4, 5, 0, 2, 3).reshape(K, N, P)
+
+
+def _col2im(cols, C, H, W, HH, WW, stride, pad, Ho, Wo, backend):
+    """Adjoint of :func:`_im2col`: columns (C*HH*WW, N, Ho*Wo) summed into an image (N, C, H, W)."""
+    N = cols.shape[1]
+    if _pointwise(HH, WW, stride, pad):
+        return np.ascontiguousarray(cols.transpose(1, 0, 2)).reshape(N, C, H, W)
+    if backend == "numba":
+        dx = np.empty((N, C, H, W), dtype=cols.dtype)
+        flat, sn, sk = _flat_columns(cols)
+        kernels.split(kernels.col2im_rows, N * C * H, dx.size, flat, dx, sn, sk, HH, WW, stride, pad, Ho, Wo)
+        return dx
+    cols = cols.reshape(C, HH, WW, N, Ho, Wo)
+    xp = np.zeros((N, C, H + 2 * pad, W + 2 * pad), dtype=cols.dtype)
+    for i in range(HH):
+        for j in range(WW):
+            xp[:, :, i:i + stride * Ho:stride, j:j + stride * Wo:stride] += cols[:, i, j].transpose(1, 0, 2, 3)
+    return xp[:, :, pad:pad + H, pad:pad + W]
+
+
+def _bias_relu(a, b, relu, backend, out=None):
+    """``a`` (N, F, P) plus the bias b (F,) or None, through a ReLU if ``relu``, written into ``out``
+    (N, F, P) if given (rows contiguous, any other strides), else into a C-contiguous array: ``a``
+    itself, updated in place, when ``a`` is C-contiguous."""
+    if out is None:
+        if b is None and not relu:
+            return np.ascontiguousarray(a)
+        out = a if a.flags.c_contiguous else np.empty(a.shape, dtype=a.dtype)
+    if backend == "numba":
+        N, F, P = a.shape
+        b = np.zeros(F, dtype=a.dtype) if b is None else b
+        src, sn, sf = _flat_columns(a.transpose(1, 0, 2))
+        kernels.split(kernels.bias_relu_rows, N * F, out.size, src, sn, sf, b, relu, out)
+        return out
+    out[...] = a
+    if b is not None:
+        out += b[:, None]
+    if relu:
+        np.maximum(out, 0, out=out)
+    return out
+
+
+def _output(fn, out, shape, dtype):
+    """Check a caller's ``out`` array: ``shape`` (N, F, H', W'), ``dtype``, writeable, each (H', W')
+    plane contiguous (a channel range of a bigger NCHW array is fine). Returns it as (N, F, H'*W')."""
+    if not isinstance(out, np.ndarray):
+        raise NpnetTypeError(f"{fn}: out must be a NumPy array or None; got {type(out).__name__}")
+    _check.same_shape(fn, "out", out, shape, "the output")
+    if out.dtype != dtype:
+        raise NpnetTypeError(f"{fn}: out must have the dtype of x ({dtype}); got {out.dtype}")
+    if not out.flags.writeable or out.strides[3] != out.itemsize or out.strides[2] != shape[3] * out.itemsize:
+        raise NpnetValueError(f"{fn}: out must be writeable with contiguous (H', W') planes, e.g. "
+                              f"big[:, c0:c1] of a C-contiguous array; got strides {out.strides}")
+    return out.reshape(shape[0], shape[1], -1)
+
+
+def conv_forward(x, w, b, conv_param, backend="numba", relu=False, weight_grads=True, out=None):
+    """Fast convolution: im2col, then BLAS matrix products written straight into NCHW.
 
     Same arguments, shapes and results as :func:`conv_forward_naive` (to rounding). 1x1 stride-1
-    unpadded convolutions skip im2col: the image (C, H*W) already is the column matrix.
+    unpadded convolutions skip im2col: the image (C, H*W) already is the column matrix. The columns
+    of the whole batch form one matrix (C*HH*WW, N*H'*W'); small images are multiplied in one product
+    (see ``BATCH_GEMM_MAX_PIXELS``), larger ones image by image.
 
     Args:
         x: input (N, C, H, W), float32 or float64.
@@ -197,28 +278,44 @@ def conv_forward(x, w, b, conv_param, backend="numba"):
         conv_param: {'stride': s, 'pad': p}.
         backend: "numba" (compiled gathers, see :mod:`npnet.kernels`) or "numpy" (sliding_window_view,
             for comparison).
+        relu: if True, return ``max(conv + b, 0)``, the bias and the ReLU applied in one pass over the
+            output; :func:`conv_backward` then gives the gradients of that fused layer (and ``out > 0``
+            is the mask a separate ReLU backward would use). The cache then holds ``out`` itself as
+            that mask: do not modify ``out`` in place before the backward pass.
+        weight_grads: if False, the columns are not kept in the cache (frozen weights need only dx,
+            and the columns are the biggest array of the layer); :func:`conv_backward` must then be
+            called with ``weight_grads=False``.
+        out: None, or an array (N, F, H', W') of x's dtype to write the result into, with contiguous
+            (H', W') planes: e.g. ``big[:, 64:128]`` of a preallocated (N, 128, H', W') array, so two
+            convolutions fill one output without a concatenation.
     Returns:
-        out: (N, F, H', W') with H' = 1 + (H + 2p - HH) // s, W' = 1 + (W + 2p - WW) // s.
-        cache: for :func:`conv_backward`; holds the columns (N, C*HH*WW, H'*W').
+        out: (N, F, H', W') with H' = 1 + (H + 2p - HH) // s, W' = 1 + (W + 2p - WW) // s (the
+            ``out`` argument when given).
+        cache: for :func:`conv_backward`.
     """
     fn = "conv_forward"
     x, w, b, stride, pad, (Ho, Wo) = _conv_setup(fn, x, w, b, conv_param)
     fast_dtype(fn, x)
     _backend(fn, backend)
+    relu = _check.boolean(fn, "relu", relu)
+    keep_cols = _check.boolean(fn, "weight_grads", weight_grads)
     N, F, HH, WW = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
+    dest = None if out is None else _output(fn, out, (N, F, Ho, Wo), x.dtype)
     # BEGIN SOLUTION
-    cols = _im2col(x, HH, WW, stride, pad, Ho, Wo, backend)
-    out = np.matmul(w.reshape(F, -1), cols).reshape(N, F, Ho, Wo)
-    if b is not None:
-        out += b[:, None, None]
+    cols = _im2col(x, HH, WW, stride, pad, Ho, Wo, backend)  # (C*HH*WW, N, Ho*Wo)
+    res = _matmul(w.reshape(F, -1), cols)  # (F, N, Ho*Wo)
+    res = _bias_relu(res.transpose(1, 0, 2), b, relu, backend, dest).reshape(N, F, Ho, Wo)
     # END SOLUTION
-    return out, (x.shape, w, b, cols, stride, pad, backend)
+    res = res if out is None else out
+    return res, (x.shape, w, b, cols if keep_cols else None, stride, pad, backend, res if relu else None)
 
 
 def conv_backward(dout, cache, weight_grads=True):
     """Backward pass of :func:`conv_forward`.
 
-    dx is ``w^T @ dout`` per image scattered back by col2im; dw is ``sum_n dout[n] @ cols[n]^T``.
+    dx is ``w^T @ dout`` per image scattered back by col2im; dw is ``sum_n dout[n] @ cols[n]^T``,
+    one product over the batch's columns side by side. After a forward with ``relu=True``, dout is
+    first masked by the ReLU (``out > 0``).
 
     Args:
         dout: upstream gradient (N, F, H', W').
@@ -228,20 +325,28 @@ def conv_backward(dout, cache, weight_grads=True):
     Returns:
         dx (N, C, H, W), dw (F, C, HH, WW) or None, db (F,) or None.
     """
-    _check.cache("conv_backward", cache, 7)
-    x_shape, w, b, cols, stride, pad, backend = cache
+    fn = "conv_backward"
+    _check.cache(fn, cache, 8)
+    x_shape, w, b, cols, stride, pad, backend, relu_out = cache
     N, C, H, W = x_shape
     F, _, HH, WW = w.shape
     Ho, Wo = conv_output_size(H, HH, stride, pad), conv_output_size(W, WW, stride, pad)
-    dout = _check.dout("conv_backward", dout, (N, F, Ho, Wo), w.dtype)
+    dout = _check.dout(fn, dout, (N, F, Ho, Wo), w.dtype)
+    weight_grads = _check.boolean(fn, "weight_grads", weight_grads)
+    if weight_grads and cols is None:
+        raise NpnetValueError(f"{fn}: the forward pass ran with weight_grads=False and kept no columns; "
+                              f"call conv_backward with weight_grads=False (dx only) or redo the forward")
+    if relu_out is not None:
+        dout = np.where(relu_out > 0, dout, 0).astype(dout.dtype, copy=False)
     # BEGIN SOLUTION
-    d = dout.reshape(N, F, Ho * Wo)
-    w2 = w.reshape(F, -1)
-    dx = _col2im(np.matmul(w2.T, d), C, H, W, HH, WW, stride, pad, Ho, Wo, backend)
+    d = dout.reshape(N, F, Ho * Wo).transpose(1, 0, 2)  # (F, N, Ho*Wo), laid out as the columns
+    # (N, C*HH*WW, Ho*Wo): image by image, so that col2im finds each image's columns in one block
+    dcols = np.matmul(w.reshape(F, -1).T, d.transpose(1, 0, 2))
+    dx = _col2im(dcols.transpose(1, 0, 2), C, H, W, HH, WW, stride, pad, Ho, Wo, backend)
     dw = db = None
     if weight_grads:
         dw = _sum_outer(d, cols).reshape(w.shape)
-        db = None if b is None else d.sum(axis=(0, 2))
+        db = None if b is None else d.sum(axis=(1, 2))
     # END SOLUTION
     return dx, dw, db
 
@@ -294,11 +399,11 @@ def conv_transpose_forward(x, w, b, conv_param, backend="numba"):
     w = w.astype(x.dtype, copy=False)
     b = _bias(fn, b, C_out, x.dtype)
     # BEGIN SOLUTION
-    cols = np.matmul(w.reshape(C_in, -1).T, x.reshape(N, C_in, H * W))
-    out = _col2im(cols, C_out, Ho, Wo, HH, WW, stride, pad, H, W, backend)
+    cols = np.matmul(w.reshape(C_in, -1).T, x.reshape(N, C_in, H * W))  # (N, C_out*HH*WW, H*W)
+    out = _col2im(cols.transpose(1, 0, 2), C_out, Ho, Wo, HH, WW, stride, pad, H, W, backend)
     # END SOLUTION
     if b is not None:  # the bias is added as in conv_forward: not the point of this exercise
-        out += b[:, None, None]
+        out = _bias_relu(out.reshape(N, C_out, Ho * Wo), b, False, backend).reshape(N, C_out, Ho, Wo)
     return out, (x, w, b, stride, pad, (Ho, Wo), backend)
 
 
@@ -319,9 +424,9 @@ def conv_transpose_backward(dout, cache):
     _, C_out, HH, WW = w.shape
     dout = _check.dout("conv_transpose_backward", dout, (N, C_out, Ho, Wo), x.dtype)
     # BEGIN SOLUTION
-    dcols = _im2col(dout, HH, WW, stride, pad, H, W, backend)
-    dx = np.matmul(w.reshape(C_in, -1), dcols).reshape(x.shape)
-    dw = _sum_outer(x.reshape(N, C_in, H * W), dcols).reshape(w.shape)
+    dcols = _im2col(dout, HH, WW, stride, pad, H, W, backend)  # (C_out*HH*WW, N, H*W)
+    dx = np.matmul(w.reshape(C_in, -1), dcols.transpose(1, 0, 2)).reshape(x.shape)  # image by image: NCHW as it comes
+    dw = _sum_outer(x.reshape(N, C_in, H * W).transpose(1, 0, 2), dcols).reshape(w.shape)
     # END SOLUTION
     db = None if b is None else dout.sum(axis=(0, 2, 3))
     return dx, dw, db

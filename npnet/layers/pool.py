@@ -116,7 +116,24 @@ def max_pool_backward_naive(dout, cache):
     return dx
 
 
-def max_pool_forward(x, pool_param):
+def _offset_dtype(kh, kw):
+    """The smallest unsigned integer type holding a window offset ``i*kw + j`` < kh*kw: uint8 up to
+    16x16 windows (1/8 of the memory of int64 flat indices), uint16 up to 256x256, else uint32."""
+    for dtype in (np.uint8, np.uint16, np.uint32):
+        if kh * kw - 1 <= np.iinfo(dtype).max:
+            return dtype
+    raise NpnetValueError(f"max_pool_forward: a {kh}x{kw} window is too large for the compiled kernel")
+
+
+def _refuse_nan(fn, x, a):
+    """Raise if ``a`` (x, or a max-pooled x) holds NaN, counting the NaNs of x in the message."""
+    # One sum is much cheaper than an isnan pass; only a NaN (or +Inf meeting -Inf) makes it NaN.
+    if np.isnan(np.sum(a)) and np.isnan(a).any():
+        raise NpnetValueError(f"{fn}: x contains {int(np.isnan(x).sum())} NaN value(s) of {x.size}; the fast "
+                              f"kernel cannot propagate NaN (max_pool_forward_naive does)")
+
+
+def max_pool_forward(x, pool_param, need_argmax=True):
     """Fast max pooling (compiled kernel that also records each window's argmax).
 
     Same results and tie rule as :func:`max_pool_forward_naive`. The kernel does not propagate NaN
@@ -125,32 +142,46 @@ def max_pool_forward(x, pool_param):
     Args:
         x: input (N, C, H, W), float32 or float64.
         pool_param: see the module docstring.
+        need_argmax: if False (inference: no backward pass will follow), only the maxima are
+            computed, several times faster, and the cache is None.
     Returns:
         out: (N, C, H', W').
-        cache: (x.shape, x.dtype, argmax (N*C, H', W') as flat indices h*W + w), not x itself.
+        cache: (x.shape, x.dtype, window geometry, argmax (N*C, H', W') as offsets inside each window
+            in the smallest unsigned type that holds them), not x itself; None if not need_argmax.
     """
     fn = "max_pool_forward"
     x, (kh, kw), stride, pad, (Ho, Wo), _ = _pool_setup(fn, x, pool_param)
     fast_dtype(fn, x)
-    # One sum is much cheaper than an isnan pass; only a NaN (or +Inf meeting -Inf) makes it NaN.
-    if np.isnan(np.sum(x)) and np.isnan(x).any():
-        raise NpnetValueError(f"{fn}: x contains {int(np.isnan(x).sum())} NaN value(s) of {x.size}; the fast "
-                              f"kernel cannot propagate NaN (max_pool_forward_naive does)")
+    need_argmax = _check.boolean(fn, "need_argmax", need_argmax)
+    if need_argmax:
+        _refuse_nan(fn, x, x)
     N, C, H, W = x.shape
     # BEGIN SOLUTION
     planes = np.ascontiguousarray(x).reshape(N * C, H, W)
-    out, arg = kernels.max_pool_forward(planes, kh, kw, stride, pad, Ho, Wo)
+    out = np.empty((N * C, Ho, Wo), dtype=x.dtype)
+    if not need_argmax:
+        kernels.split(kernels.max_pool_rows, N * C, out.size, planes, out, kh, kw, stride, pad)
+        _refuse_nan(fn, x, out)  # this kernel lets NaN through: the output is 4x smaller to search
+        return out.reshape(N, C, Ho, Wo), None
+    arg = np.empty((N * C, Ho, Wo), dtype=_offset_dtype(kh, kw))
+    kernels.split(kernels.max_pool_argmax_rows, N * C, out.size, planes, out, arg, kh, kw, stride, pad)
     # END SOLUTION
-    return out.reshape(N, C, Ho, Wo), (x.shape, x.dtype, arg)
+    return out.reshape(N, C, Ho, Wo), (x.shape, x.dtype, (kh, kw, stride, pad), arg)
 
 
 def max_pool_backward(dout, cache):
     """Backward pass of :func:`max_pool_forward`: dout (N, C, H', W') -> dx (N, C, H, W)."""
-    _check.cache("max_pool_backward", cache, 3)
-    (N, C, H, W), dtype, arg = cache
-    dout = _check.dout("max_pool_backward", dout, (N, C) + arg.shape[1:], dtype)
+    fn = "max_pool_backward"
+    if cache is None:
+        raise NpnetValueError(f"{fn}: the forward pass ran with need_argmax=False and kept no argmax; "
+                              f"run max_pool_forward with need_argmax=True before a backward pass")
+    _check.cache(fn, cache, 4)
+    (N, C, H, W), dtype, (kh, kw, stride, pad), arg = cache
+    dout = _check.dout(fn, dout, (N, C) + arg.shape[1:], dtype)
     # BEGIN SOLUTION
-    dx = kernels.max_pool_backward(np.ascontiguousarray(dout).reshape(arg.shape), arg, H, W)
+    dx = np.empty((N * C, H, W), dtype=dtype)
+    kernels.split(kernels.max_pool_backward_rows, N * C, dx.size,
+                  np.ascontiguousarray(dout).reshape(arg.shape), arg, dx, kh, kw, stride, pad)
     # END SOLUTION
     return dx.reshape(N, C, H, W)
 

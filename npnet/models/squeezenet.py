@@ -8,10 +8,10 @@ is the first conv, 1 its ReLU, 2 a max pool, 3 and 4 fire modules (the style-tra
 """
 import numpy as np
 
-from .. import _check, kernels
+from .. import _check
 from ..errors import NpnetTypeError
-from ..layers import concat_backward, concat_forward, relu_backward_from_output
-from ..layers.conv import conv_output_size, fast_dtype
+from ..layers import concat_backward, concat_forward, conv_forward, relu_backward_from_output
+from ..layers.conv import _col2im, conv_output_size, fast_dtype
 from ..layers.pool import pool_output_size
 from ..nn import Conv2d, Dropout, GlobalAvgPool2d, MaxPool2d, Module, ReLU, Sequential
 from ..errors import NpnetValueError
@@ -82,51 +82,45 @@ class Fire(Module):
         ds = ds + self.expand3x3.backward(self.expand3x3_activation.backward(de3))
         return self.squeeze.backward(self.squeeze_activation.backward(ds))
 
-    def _weights(self, dtype):
-        """(squeeze (S, C), expand1x1 (E1, S), expand3x3 (E3, 9S)) matrices and the two biases, in dtype."""
-        mats = [conv.params["weight"].reshape(conv.params["weight"].shape[0], -1).astype(dtype, copy=False)
-                for conv in self._convs()]
-        b_squeeze = self.squeeze.params["bias"].astype(dtype, copy=False)
-        b_expand = np.concatenate([self.expand1x1.params["bias"], self.expand3x3.params["bias"]]).astype(dtype)
-        return mats, b_squeeze, b_expand
-
     def _forward_fused(self, x):
-        """x (N, C, H, W) -> (N, E1 + E3, H, W); caches the squeeze output (N, S, H*W) and the output."""
-        fn = "Fire.forward"
+        """x (N, C, H, W) -> (N, E1 + E3, H, W); caches the squeeze output and the output, nothing else."""
+        fn, convs = "Fire.forward", self._convs()
         x = _check.float_array(fn, "x", x, 4, "(N, C, H, W)")
         fast_dtype(fn, x)
-        (w_s, w_e1, w_e3), b_s, b_e = self._weights(x.dtype)
-        N, C, H, W = x.shape
-        if C != w_s.shape[1]:
-            raise NpnetValueError(f"{fn}: x must have {w_s.shape[1]} channels (inplanes) in dim 1; got shape {x.shape}")
-        S, E1 = w_s.shape[0], w_e1.shape[0]
-        s = np.matmul(w_s, x.reshape(N, C, H * W))
-        _bias_relu_(s, b_s)
-        out = np.empty((N, E1 + w_e3.shape[0], H * W), dtype=x.dtype)
-        np.matmul(w_e1, s, out=out[:, :E1])
-        np.matmul(w_e3, kernels.im2col(s.reshape(N, S, H, W), 3, 3, 1, 1, H, W), out=out[:, E1:])
-        _bias_relu_(out, b_e)
-        # Both ReLU outputs are all the backward pass needs (their positive entries are the gates).
+        inplanes = convs[0].params["weight"].shape[1]
+        if x.shape[1] != inplanes:
+            raise NpnetValueError(f"{fn}: x must have {inplanes} channels (inplanes) in dim 1; got shape {x.shape}")
+        s = self._conv(convs[0], x)
+        N, _, H, W = s.shape
+        e1, e3 = (conv.params["weight"].shape[0] for conv in convs[1:])
+        out = np.empty((N, e1 + e3, H, W), dtype=s.dtype)
+        # Both expands write their half of the output with bias and ReLU applied: no concatenation.
+        self._conv(convs[1], s, out[:, :e1])
+        self._conv(convs[2], s, out[:, e1:])
+        # The two ReLU outputs are all the backward pass needs: their positive entries are the gates.
         self.cache = (True, (x.shape, s, out))
-        return out.reshape(N, -1, H, W)
+        return out
+
+    @staticmethod
+    def _conv(conv, x, out=None):
+        """conv + bias + ReLU of a frozen submodule, keeping no cache (only its output is needed)."""
+        p = conv.params
+        return conv_forward(x, p["weight"], p["bias"], conv.conv_param, relu=True, weight_grads=False, out=out)[0]
 
     def _backward_fused(self, dout, cache):
         """dout (N, E1 + E3, H, W) -> dx (N, C, H, W), in the ReLU mode in effect."""
         x_shape, s, out = cache
         N, C, H, W = x_shape
-        (w_s, w_e1, w_e3), _, _ = self._weights(out.dtype)
-        S, E1 = w_s.shape[0], w_e1.shape[0]
-        dz = relu_backward_from_output(_check.dout("Fire.backward", dout, (N, out.shape[1], H, W), out.dtype)
-                                       .reshape(out.shape), out)
-        ds = np.matmul(w_e1.T, dz[:, :E1])
-        ds += kernels.col2im(np.matmul(w_e3.T, dz[:, E1:]), S, H, W, 3, 3, 1, 1, H, W).reshape(N, S, H * W)
-        return np.matmul(w_s.T, relu_backward_from_output(ds, s)).reshape(x_shape)
-
-
-def _bias_relu_(z, b):
-    """``z = max(z + b, 0)`` in place for z (N, F, P) and b (F,)."""
-    z += b[:, None]
-    np.maximum(z, 0, out=z)
+        squeeze, expand1x1, expand3x3 = (conv.params["weight"].astype(out.dtype, copy=False) for conv in self._convs())
+        S, e1 = squeeze.shape[0], expand1x1.shape[0]
+        dout = _check.dout("Fire.backward", dout, out.shape, out.dtype)
+        dz = relu_backward_from_output(dout, out).reshape(N, -1, H * W)
+        # The squeeze output feeds both expands: its gradient is the sum of theirs, read as views of dz.
+        ds = np.matmul(expand1x1.reshape(e1, S).T, dz[:, :e1])
+        dcols = np.matmul(expand3x3.reshape(-1, 9 * S).T, dz[:, e1:])  # (N, 9S, H*W)
+        ds += _col2im(dcols.transpose(1, 0, 2), S, H, W, 3, 3, 1, 1, H, W, "numba").reshape(N, S, H * W)
+        ds = relu_backward_from_output(ds.reshape(s.shape), s).reshape(N, S, H * W)
+        return np.matmul(squeeze.reshape(S, C).T, ds).reshape(x_shape)
 
 
 # (inplanes, squeeze, expand1x1, expand3x3) of each fire module, "M" a 3x3/2 ceil-mode max pool.

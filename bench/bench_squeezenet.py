@@ -1,108 +1,199 @@
-"""SqueezeNet 1.1 timings: forward, and forward + input gradient, npnet beside PyTorch CPU.
+"""SqueezeNet 1.1 timings: forward, and forward + input gradient, npnet beside PyTorch and ONNX Runtime.
 
-    python bench/bench_squeezenet.py                 # 1 and 2 threads, N in {1, 8}, 224 and 192 px
-    python bench/bench_squeezenet.py --threads 2     # one thread count, in this process
+    python bench/bench_squeezenet.py                   # 1 and 2 threads, N in {1, 8}, 224x224
+    python bench/bench_squeezenet.py --threads 2 --repeats 30
 
-Prints, does not assert. Each thread count runs in a fresh subprocess because BLAS and PyTorch fix
-their thread pools at start-up. Times are the median (and minimum) of ``--repeats`` runs after a
-warm-up; "peak MB" is the largest amount of NumPy memory alive during one forward + backward
-(tracemalloc), and "rss MB" the process's maximum resident set. PyTorch runs when it is importable
-(the ../shared/reference model with the same weights); it is never needed.
+Prints, does not assert. Each thread count runs in a fresh subprocess, because BLAS, Numba and the
+reference libraries fix their thread pools at start-up. Within it the sides are interleaved repeat by
+repeat (``timing.compare``) and shown as median (quartiles) in ms, with the same work on every side:
+
+* forward: npnet inside ``npnet.nn.no_grad()``, PyTorch inside ``torch.no_grad()``, ONNX Runtime's
+  session (the reference model exported to a temporary file);
+* forward + dX: scores, then the gradient of the first class score w.r.t. the input image (PyTorch
+  builds its graph for the input only; its weights are frozen like npnet's pretrained ones).
+
+Memory: "tracemalloc" is the peak of NumPy memory during an N=8 forward (with and without no_grad) and
+forward + dX; "peak RSS" is how much the resident set of a fresh process grows during one N=8
+no_grad forward, measured the same way for npnet and PyTorch. PyTorch (the ../shared/reference model
+with the same weights) and ONNX Runtime run when importable; they are never needed.
 """
 import argparse
 import os
+import resource
 import subprocess
 import sys
+import tempfile
 import tracemalloc
 from pathlib import Path
 
 import numpy as np
-from timing import median_min_ms  # bench/timing.py; the script folder is on sys.path
+from timing import compare, conditions, optional_torch, thread_env  # bench/timing.py
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 
 
-
-def npnet_runs(x, repeats):
+def npnet_model():
     from npnet.models import squeezenet1_1
 
-    model = squeezenet1_1()
-    dscores = np.zeros((x.shape[0], 1000), np.float32)
-    dscores[:, 0] = 1
-
-    def fwd():
-        model.forward(x)
-
-    def fwd_bwd():
-        model.forward(x)
-        model.backward(dscores)
-
-    tracemalloc.start()
-    fwd_bwd()
-    peak = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
-    return median_min_ms(fwd, repeats), median_min_ms(fwd_bwd, repeats), peak
+    return squeezenet1_1()
 
 
-def torch_runs(x, repeats, shared):
-    try:
-        import torch
-    except ImportError:
-        return None
+def torch_model(torch, shared):
     sys.path.insert(0, str(shared / "reference"))
     from torch_squeezenet import load
 
-    model = load(str(shared / "weights" / "squeezenet1_1.npz"))
-    xt = torch.from_numpy(x)
+    model = load(str(shared / "weights" / "squeezenet1_1.npz")).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
 
-    def fwd():
-        with torch.no_grad():
-            model(xt)
 
-    def fwd_bwd():
-        xg = xt.clone().requires_grad_(True)
-        model(xg)[:, 0].sum().backward()
+def onnx_session(torch, model, threads, folder):
+    """An ONNX Runtime session of the PyTorch reference model, or None without onnxruntime."""
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    path = os.path.join(folder, "squeezenet1_1.onnx")
+    torch.onnx.export(model, (torch.zeros(1, 3, 224, 224),), path, dynamo=False, input_names=["x"],
+                      output_names=["scores"], dynamic_axes={"x": {0: "N"}, "scores": {0: "N"}})
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+    return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
 
-    return median_min_ms(fwd, repeats), median_min_ms(fwd_bwd, repeats)
+
+def sides_for(x, model, tmodel, session, torch):
+    """name -> callable, equal work per pair: forward-only and forward + input gradient."""
+    from npnet.nn import no_grad
+
+    dscores = np.zeros((x.shape[0], 1000), np.float32)
+    dscores[:, 0] = 1
+
+    def npnet_fwd():
+        with no_grad():
+            model.forward(x)
+
+    def npnet_fwd_dx():
+        model.forward(x)
+        model.backward(dscores)
+
+    sides = {"npnet fwd": npnet_fwd, "npnet fwd+dX": npnet_fwd_dx}
+    if tmodel is not None:
+        xt = torch.from_numpy(x)
+
+        def torch_fwd():
+            with torch.no_grad():
+                tmodel(xt)
+
+        def torch_fwd_dx():
+            xg = xt.clone().requires_grad_(True)
+            tmodel(xg)[:, 0].sum().backward()
+
+        sides.update({"torch fwd": torch_fwd, "torch fwd+dX": torch_fwd_dx})
+    if session is not None:
+        sides["onnxruntime fwd"] = lambda: session.run(None, {"x": x})
+    return sides
+
+
+def npnet_memory(model, x):
+    """tracemalloc peaks (MiB) of an N=8 forward inside no_grad, a plain forward and forward + dX."""
+    from npnet.nn import no_grad
+
+    def peak(fn):
+        tracemalloc.start()
+        fn()
+        result = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        model.features.outputs = [None] * len(model.features)  # start each from nothing
+        model.classifier.outputs = [None] * len(model.classifier)
+        return result
+
+    def fwd_no_grad():
+        with no_grad():
+            model.forward(x)
+
+    def fwd_dx():
+        model.forward(x)
+        model.backward(np.ones((x.shape[0], 1000), np.float32))
+
+    return peak(fwd_no_grad), peak(lambda: model.forward(x)), peak(fwd_dx)
 
 
 def run_here(threads, repeats, shared):
-    try:
-        import torch
-        torch.set_num_threads(threads)
-    except ImportError:
-        pass
-    rng = np.random.default_rng(0)
-    for n in (1, 8):
-        for size in (224, 192):
-            x = rng.standard_normal((n, 3, size, size)).astype(np.float32)
-            (f_med, f_min), (fb_med, fb_min), peak = npnet_runs(x, repeats)
-            line = (f"{threads:>7} | {n:>2} | {size:>4} | {f_med:8.1f} {f_min:7.1f} | {fb_med:8.1f} {fb_min:7.1f}"
-                    f" | {peak:7.1f}")
-            ref = torch_runs(x, repeats, shared)
-            if ref is not None:
-                (tf, _), (tfb, _) = ref
-                line += f" | {tf:7.1f} {tfb:8.1f} | {f_med / tf:5.2f}x {fb_med / tfb:5.2f}x"
-            print(line, flush=True)
-    import resource
-    print(f"        (threads={threads}: rss {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB)")
+    torch = optional_torch(threads)
+    model = npnet_model()
+    tmodel = torch_model(torch, shared) if torch is not None else None
+    print(f"--- {threads} thread(s): {conditions()}", flush=True)
+    with tempfile.TemporaryDirectory() as folder:
+        session = onnx_session(torch, tmodel, threads, folder) if torch is not None else None
+        rng = np.random.default_rng(0)
+        for n in (1, 8):
+            x = rng.standard_normal((n, 3, 224, 224)).astype(np.float32)
+            t = compare(sides_for(x, model, tmodel, session, torch), repeats if n == 1 else max(5, repeats // 2))
+            print(f"N={n}: " + "; ".join(f"{name} {timing}" for name, timing in t.items()))
+            ratios = []
+            for work in ("fwd", "fwd+dX"):
+                if f"torch {work}" in t:
+                    ratios.append(f"{work} npnet/torch {t[f'npnet {work}'].median / t[f'torch {work}'].median:.2f}")
+            if "onnxruntime fwd" in t:
+                ratios.append(f"fwd npnet/onnxruntime {t['npnet fwd'].median / t['onnxruntime fwd'].median:.2f}")
+            print(f"N={n}: " + "; ".join(ratios), flush=True)
+        print(f"    conditions after: {conditions()}")
+    if threads == 2:
+        x8 = np.random.default_rng(1).standard_normal((8, 3, 224, 224)).astype(np.float32)
+        no_grad_mib, fwd_mib, fwd_dx_mib = npnet_memory(model, x8)
+        print(f"npnet tracemalloc peak at N=8: forward in no_grad {no_grad_mib:.0f} MiB, forward {fwd_mib:.0f} MiB, "
+              f"forward + dX {fwd_dx_mib:.0f} MiB")
+
+
+def rss_growth(side, shared):
+    """Peak-RSS growth (MiB) of this fresh process over one N=8 forward-only pass of ``side``."""
+    x = np.random.default_rng(1).standard_normal((8, 3, 224, 224)).astype(np.float32)
+    x1 = x[:1].copy()
+    if side == "npnet":
+        from npnet.nn import no_grad
+        model = npnet_model()
+        with no_grad():
+            model.forward(x1)  # compile and warm up at N=1
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            model.forward(x)
+    else:
+        torch = optional_torch(2)
+        model = torch_model(torch, shared)
+        with torch.no_grad():
+            model(torch.from_numpy(x1))
+            before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            model(torch.from_numpy(x))
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, help="run one thread count in this process")
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--shared", default=str(Path(__file__).resolve().parents[1].parent / "shared"))
+    parser.add_argument("--shared", default=str(SHARED))
+    parser.add_argument("--rss", choices=("npnet", "torch"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.threads:
-        run_here(args.threads, args.repeats, Path(args.shared))
+    shared = Path(args.shared)
+    if args.rss:
+        print(f"{rss_growth(args.rss, shared):.0f}")
         return
-    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; times in ms, median and min")
-    print("threads |  N | size | npnet fwd    (min) | fwd+dX     (min) | peak MB | torch fwd fwd+dX | ratio fwd fwd+dX")
+    if args.threads:
+        run_here(args.threads, args.repeats, shared)
+        return
+    print("times in ms, median (quartiles), sides interleaved; ratios of medians")
     for threads in (1, 2):
-        env = dict(os.environ, **{v: str(threads) for v in THREAD_VARS})
         subprocess.run([sys.executable, __file__, "--threads", str(threads), "--repeats", str(args.repeats),
-                        "--shared", args.shared], env=env, check=True)
+                        "--shared", args.shared], env=thread_env(threads), check=True)
+    growth = {}
+    for side in ("npnet", "torch"):
+        if side == "torch" and optional_torch() is None:
+            continue
+        done = subprocess.run([sys.executable, __file__, "--rss", side, "--shared", args.shared],
+                              env=thread_env(2), check=True, capture_output=True, text=True)
+        growth[side] = done.stdout.strip()
+    print("peak RSS growth over one N=8 forward-only pass: "
+          + ", ".join(f"{side} {mib} MiB" for side, mib in growth.items()))
 
 
 if __name__ == "__main__":

@@ -68,6 +68,16 @@ def grad_enabled():
     return _grad_enabled.get()
 
 
+class _Dropped:
+    """What a module's ``cache`` holds after a forward inside :func:`no_grad`."""
+
+    def __repr__(self):
+        return "<cache dropped by no_grad>"
+
+
+_DROPPED = _Dropped()
+
+
 class Module:
     """Base class. Subclasses fill ``self.params`` and implement ``forward(x)`` and ``backward(dout)``.
 
@@ -78,6 +88,9 @@ class Module:
         training: dropout and batch norm behave differently in training; False (inference) by default.
         requires_grad: when False, ``backward`` returns only the input gradient and skips parameter
             gradients (a frozen pretrained network; this also makes it faster).
+        cache: what ``forward`` saved for ``backward``. Inside :func:`no_grad` an assignment to it
+            keeps nothing, so every module (also one you write) frees its cache there and a later
+            ``backward`` raises ``RuntimeError`` saying why.
     """
 
     def __init__(self):
@@ -87,7 +100,15 @@ class Module:
         self.grads = {}
         self.training = False
         self.requires_grad = True
-        self.cache = None
+        object.__setattr__(self, "_cache", None)
+
+    @property
+    def cache(self):
+        return self._cache
+
+    @cache.setter
+    def cache(self, value):
+        object.__setattr__(self, "_cache", value if _grad_enabled.get() else _DROPPED)
 
     def __setattr__(self, name, value):
         # A Module assigned as an attribute becomes a named child, as in PyTorch.
@@ -211,6 +232,9 @@ class Module:
     def _need_cache(self):
         if self.cache is None:
             raise RuntimeError(f"{type(self).__name__}.backward: call forward first (no cached forward pass)")
+        if self.cache is _DROPPED:
+            raise RuntimeError(f"{type(self).__name__}.backward: the last forward ran inside npnet.nn.no_grad(), "
+                               f"which keeps nothing for a backward pass; run the forward again outside no_grad")
         return self.cache
 
 
@@ -286,7 +310,9 @@ class Conv2d(Module):
         self.conv_param = {"stride": stride, "pad": padding}
 
     def forward(self, x):
-        out, self.cache = conv_forward(x, self.params["weight"], self.params.get("bias"), self.conv_param)
+        # Frozen weights need no im2col columns (60 MiB for SqueezeNet at N=8): dx needs w alone.
+        out, self.cache = conv_forward(x, self.params["weight"], self.params.get("bias"), self.conv_param,
+                                       weight_grads=self.requires_grad)
         return out
 
     def backward(self, dout):
@@ -356,7 +382,8 @@ class MaxPool2d(Module):
                            "ceil_mode": _check.boolean(fn, "ceil_mode", ceil_mode)}
 
     def forward(self, x):
-        out, self.cache = max_pool_forward(x, self.pool_param)
+        # Inside no_grad no backward follows: the max-only kernel skips the argmax bookkeeping.
+        out, self.cache = max_pool_forward(x, self.pool_param, need_argmax=_grad_enabled.get())
         return out
 
     def backward(self, dout):

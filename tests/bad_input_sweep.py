@@ -165,6 +165,8 @@ def specs(model):
     for act in ("relu", "sigmoid", "tanh"):
         layer(f"{act}_forward", {"x": (rn(3, 4), "any")}, f"{act}_backward")
     add("sigmoid", {"x": (rn(3, 4), "any")}, propagates=True)
+    add("relu_backward_from_output", {"dout": (rn(3, 4), "data"), "out": (np.maximum(rn(3, 4), 0), "fixed")},
+        propagates=True)
     layer("leaky_relu_forward", {"x": (rn(3, 4), "any"), "alpha": (0.1, "real")}, "leaky_relu_backward")
     layer("dropout_forward", {"x": (rn(3, 4), "any"), "dropout_param": ({"mode": "train", "p": 0.5, "seed": 0}, "dict")},
           "dropout_backward")

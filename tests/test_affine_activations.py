@@ -166,6 +166,38 @@ def test_relu_backward_errors():
         L.relu_forward(np.array([1, -1]))
 
 
+@pytest.mark.filterwarnings("ignore:invalid value encountered in multiply")  # inf * 0 in NumPy
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+@pytest.mark.parametrize("mode", list(TRUTH))
+def test_relu_backward_from_output_equals_relu_backward_bit_for_bit(rng, dtype, mode):
+    x = rng.standard_normal((3, 5, 7, 9)).astype(dtype)
+    x.flat[::11] = 0  # exact zeros close the gate, as for relu_backward
+    dout = rng.standard_normal(x.shape).astype(dtype)
+    dout.flat[:4] = [np.nan, np.inf, -np.inf, -0.0]
+    x.flat[:4] = -1  # ... behind closed gates: NaN and Inf stay visible (times zero), -0.0 stays -0.0
+    out, cache = L.relu_forward(x)
+    expected = L.relu_backward(dout, cache, mode)
+    got = L.relu_backward_from_output(dout, out, mode)
+    assert got.dtype == dtype
+    assert np.array_equal(got, expected, equal_nan=True)
+    assert np.array_equal(np.signbit(got), np.signbit(expected))
+    # strided views work, and the mode can come from the context manager
+    with L.relu_mode(mode):
+        assert np.array_equal(L.relu_backward_from_output(dout[:, ::2], out[:, ::2]), expected[:, ::2],
+                              equal_nan=True)
+
+
+def test_relu_backward_from_output_errors():
+    out = L.relu_forward(X)[0]
+    with pytest.raises(ValueError,
+                       match=r"relu_backward_from_output: dout must have the shape.*\(3, 3\); got \(3,\)"):
+        L.relu_backward_from_output(np.zeros(3), out)
+    with pytest.raises(ValueError, match="relu_backward_from_output: mode must be one of"):
+        L.relu_backward_from_output(D, out, mode="gided")
+    with pytest.raises(TypeError, match="relu_backward_from_output: out must be a floating-point array"):
+        L.relu_backward_from_output(D, np.ones((3, 3), int))
+
+
 # ---------------------------------------------------------------- leaky relu
 
 def test_leaky_relu_values():

@@ -168,7 +168,11 @@ MISTAKES = {
              "                         nn.Linear(256, 1, bias=False, rng=rng))"),
             # the DCGAN generator without its last batch norm
             ("nn.ReLU(),\n                         nn.BatchNorm2d(64),\n", "nn.ReLU(),\n"),
-            # the discriminator step letting its gradient flow into G, which it then updates
+            # the discriminator step letting its gradient flow into G, which it then updates (and so
+            # generating its fake batch with G's caches, outside nn.no_grad)
+            ("    with nn.no_grad():  # nothing flows back into G in this step: keep none of its caches\n"
+             "        fake = G.forward(sample_noise(n, d, rng))\n",
+             "    fake = G.forward(sample_noise(n, d, rng))\n"),
             ("    D.backward(np.concatenate([dreal, dfake]))\n    D_solver.step()\n",
              "    G.backward(D.backward(np.concatenate([dreal, dfake]))[n:])\n    D_solver.step()\n"
              "    G_solver.step()\n")]},

@@ -167,3 +167,81 @@ def test_astype_switches_precision_and_rejects_integers():
 def test_backward_before_forward_is_a_clear_error():
     with pytest.raises(RuntimeError, match="call forward first"):
         Conv2d(3, 2, 1).backward(np.zeros((1, 2, 4, 4), np.float32))
+
+
+def test_no_grad_forward_equals_the_normal_one_keeps_no_cache_and_backward_then_raises():
+    from npnet.nn import no_grad
+
+    net = small_net()
+    x = np.random.default_rng(2).standard_normal((2, 3, 10, 10))
+    expected = net.forward(x)
+    taps = [o.copy() for o in net.outputs]
+    net.outputs = [None] * len(net)
+    with no_grad():
+        out = net.forward(x)
+    assert np.array_equal(out, expected)
+    assert all(np.array_equal(a, b) for a, b in zip(net.outputs, taps))  # taps still filled
+    assert not any(isinstance(layer.cache, (tuple, np.ndarray)) for layer in net.layers)
+    for layer, name in ((net, "GlobalAvgPool2d"), (net[0], "Conv2d"), (net[1], "ReLU"), (net[2], "MaxPool2d")):
+        with pytest.raises(RuntimeError, match=rf"{name}.backward: the last forward ran inside npnet.nn.no_grad\(\)"):
+            layer.backward(np.ones(1))
+    # a forward outside the block caches again
+    net.forward(x)
+    assert net.backward(np.ones_like(out)).shape == x.shape
+
+
+def test_no_grad_drops_the_cache_of_a_module_written_by_a_user():
+    from npnet.nn import no_grad
+
+    class Double(Module):
+        def forward(self, x):
+            self.cache = x.shape
+            return 2 * x
+
+        def backward(self, dout):
+            self._need_cache()
+            return 2 * dout
+
+    m = Double()
+    with no_grad():
+        m.forward(np.ones(3))
+    with pytest.raises(RuntimeError, match="Double.backward: the last forward ran inside"):
+        m.backward(np.ones(3))
+    m.forward(np.ones(3))
+    assert np.array_equal(m.backward(np.ones(3)), [2, 2, 2])
+
+
+def test_frozen_conv_keeps_no_columns_and_refuses_weight_gradients_it_cannot_compute():
+    rng = np.random.default_rng(3)
+    conv = Conv2d(3, 4, 3, padding=1, dtype=np.float64, rng=0)
+    x = rng.standard_normal((2, 3, 9, 7))
+    dout = rng.standard_normal((2, 4, 9, 7))
+    conv.forward(x)
+    dx_trainable = conv.backward(dout)
+    conv.requires_grad_(False)
+    conv.forward(x)
+    kept = sum(a.nbytes for a in conv.cache if isinstance(a, np.ndarray))
+    assert kept == conv.params["weight"].nbytes + conv.params["bias"].nbytes  # no 9x-the-input columns
+    assert np.array_equal(conv.backward(dout), dx_trainable)
+    conv.requires_grad_(True)
+    with pytest.raises(ValueError, match=r"conv_backward: the forward pass ran with weight_grads=False"):
+        conv.backward(dout)
+
+
+def test_max_pool_module_skips_the_argmax_inside_no_grad(monkeypatch):
+    import npnet.nn as nn_module
+    from npnet.nn import no_grad
+
+    asked = []
+
+    def spy(x, pool_param, need_argmax=True):
+        asked.append(need_argmax)
+        return max_pool_forward(x, pool_param, need_argmax=need_argmax)
+
+    monkeypatch.setattr(nn_module, "max_pool_forward", spy)
+    pool, x = MaxPool2d(3, stride=2, ceil_mode=True), np.random.default_rng(5).standard_normal((2, 3, 8, 9))
+    expected = pool.forward(x)
+    with no_grad():
+        assert np.array_equal(pool.forward(x), expected)
+    assert asked == [True, False]
+

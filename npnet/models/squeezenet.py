@@ -10,8 +10,8 @@ import numpy as np
 
 from .. import _check
 from ..errors import NpnetTypeError
-from ..layers import concat_backward, concat_forward
-from ..layers.conv import conv_output_size
+from ..layers import concat_backward, concat_forward, conv_forward, relu_backward_from_output
+from ..layers.conv import _col2im, conv_output_size, fast_dtype
 from ..layers.pool import pool_output_size
 from ..nn import Conv2d, Dropout, GlobalAvgPool2d, MaxPool2d, Module, ReLU, Sequential
 from ..errors import NpnetValueError
@@ -24,6 +24,14 @@ class Fire(Module):
     each + ReLU, whose outputs are concatenated along channels.
 
     Input (N, inplanes, H, W) -> output (N, expand1x1_planes + expand3x3_planes, H, W).
+
+    With frozen weights (``requires_grad`` False, the pretrained network) the module runs a fused
+    path: both expand products are written straight into one preallocated output, whose bias and ReLU
+    are applied in place, and the backward reads the two branches as views of ``dout`` (no concat copy,
+    no split) and gates all ReLUs from their outputs. It keeps the squeeze output and its own output
+    for backward, nothing else. With trainable weights it runs the submodules one by one
+    (:meth:`forward_modules`), which also fills their parameter gradients. Both give the same numbers;
+    only the second runs the layer functions of ``npnet.layers`` (``conv_forward``, ``relu_backward``...).
     """
 
     def __init__(self, inplanes, squeeze_planes, expand1x1_planes, expand3x3_planes, dtype=np.float32,
@@ -43,19 +51,76 @@ class Fire(Module):
         self.expand3x3 = Conv2d(squeeze_planes, expand3x3_planes, 3, padding=1, dtype=dtype, rng=rng)
         self.expand3x3_activation = ReLU()
 
+    def _convs(self):
+        return self.squeeze, self.expand1x1, self.expand3x3
+
     def forward(self, x):
+        if any(conv.requires_grad for conv in self._convs()):
+            return self.forward_modules(x)
+        return self._forward_fused(x)
+
+    def backward(self, dout):
+        fused, cache = self._need_cache()
+        if fused:
+            return self._backward_fused(dout, cache)
+        return self.backward_modules(dout)
+
+    def forward_modules(self, x):
+        """The Fire module as its six submodules, one after the other (each keeps its own cache)."""
         s = self.squeeze_activation.forward(self.squeeze.forward(x))
         e1 = self.expand1x1_activation.forward(self.expand1x1.forward(s))
         e3 = self.expand3x3_activation.forward(self.expand3x3.forward(s))
-        out, self.cache = concat_forward([e1, e3], axis=1)
+        out, cache = concat_forward([e1, e3], axis=1)
+        self.cache = (False, cache)
         return out
 
-    def backward(self, dout):
-        de1, de3 = concat_backward(dout, self._need_cache())
+    def backward_modules(self, dout):
+        """Backward pass of :meth:`forward_modules`; fills the submodules' parameter gradients."""
+        de1, de3 = concat_backward(dout, self._need_cache()[1])
         # The squeeze output feeds both branches, so its gradient is the sum of theirs.
         ds = self.expand1x1.backward(self.expand1x1_activation.backward(de1))
         ds = ds + self.expand3x3.backward(self.expand3x3_activation.backward(de3))
         return self.squeeze.backward(self.squeeze_activation.backward(ds))
+
+    def _forward_fused(self, x):
+        """x (N, C, H, W) -> (N, E1 + E3, H, W); caches the squeeze output and the output, nothing else."""
+        fn, convs = "Fire.forward", self._convs()
+        x = _check.float_array(fn, "x", x, 4, "(N, C, H, W)")
+        fast_dtype(fn, x)
+        inplanes = convs[0].params["weight"].shape[1]
+        if x.shape[1] != inplanes:
+            raise NpnetValueError(f"{fn}: x must have {inplanes} channels (inplanes) in dim 1; got shape {x.shape}")
+        s = self._conv(convs[0], x)
+        N, _, H, W = s.shape
+        e1, e3 = (conv.params["weight"].shape[0] for conv in convs[1:])
+        out = np.empty((N, e1 + e3, H, W), dtype=s.dtype)
+        # Both expands write their half of the output with bias and ReLU applied: no concatenation.
+        self._conv(convs[1], s, out[:, :e1])
+        self._conv(convs[2], s, out[:, e1:])
+        # The two ReLU outputs are all the backward pass needs: their positive entries are the gates.
+        self.cache = (True, (x.shape, s, out))
+        return out
+
+    @staticmethod
+    def _conv(conv, x, out=None):
+        """conv + bias + ReLU of a frozen submodule, keeping no cache (only its output is needed)."""
+        p = conv.params
+        return conv_forward(x, p["weight"], p["bias"], conv.conv_param, relu=True, weight_grads=False, out=out)[0]
+
+    def _backward_fused(self, dout, cache):
+        """dout (N, E1 + E3, H, W) -> dx (N, C, H, W), in the ReLU mode in effect."""
+        x_shape, s, out = cache
+        N, C, H, W = x_shape
+        squeeze, expand1x1, expand3x3 = (conv.params["weight"].astype(out.dtype, copy=False) for conv in self._convs())
+        S, e1 = squeeze.shape[0], expand1x1.shape[0]
+        dout = _check.dout("Fire.backward", dout, out.shape, out.dtype)
+        dz = relu_backward_from_output(dout, out).reshape(N, -1, H * W)
+        # The squeeze output feeds both expands: its gradient is the sum of theirs, read as views of dz.
+        ds = np.matmul(expand1x1.reshape(e1, S).T, dz[:, :e1])
+        dcols = np.matmul(expand3x3.reshape(-1, 9 * S).T, dz[:, e1:])  # (N, 9S, H*W)
+        ds += _col2im(dcols.transpose(1, 0, 2), S, H, W, 3, 3, 1, 1, H, W, "numba").reshape(N, S, H * W)
+        ds = relu_backward_from_output(ds.reshape(s.shape), s).reshape(N, S, H * W)
+        return np.matmul(squeeze.reshape(S, C).T, ds).reshape(x_shape)
 
 
 # (inplanes, squeeze, expand1x1, expand3x3) of each fire module, "M" a 3x3/2 ceil-mode max pool.
@@ -136,7 +201,17 @@ class SqueezeNet(Module):
         fn = "SqueezeNet.backward"
         dscores = _check.float_array(fn, "dscores", dscores).astype(self.dtype, copy=False)
         _check.same_shape(fn, "dscores", dscores, out.shape[:2], "the scores")
-        return self.features.backward(self.classifier.backward(dscores.reshape(out.shape)))
+        final = self.classifier[1]
+        live = np.flatnonzero(np.any(dscores, axis=0))
+        if final.requires_grad or 2 * live.size > dscores.shape[1]:
+            return self.features.backward(self.classifier.backward(dscores.reshape(out.shape)))
+        # A saliency map asks for one class score per image: only the final 1x1 convolution's rows
+        # of the classes with a gradient contribute to dX (a 1000x smaller product for one class).
+        g = self.classifier.backward(dscores.reshape(out.shape), 2)  # at the final conv's output
+        N, _, h, w = g.shape
+        rows = final.params["weight"][live].reshape(live.size, -1)
+        d = np.matmul(rows.T, g[:, live].reshape(N, live.size, h * w)).reshape(N, -1, h, w)
+        return self.features.backward(self.classifier.backward(d, 0, 1))
 
 
 def feature_count(version="1_1"):

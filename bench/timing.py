@@ -33,12 +33,21 @@ class Timing:
         return f"{self.median:.1f} ({self.q1:.1f}-{self.q3:.1f})"
 
 
-def compare(sides, repeats, warmup=1):
+SETTLE_S = 0.05
+
+
+def compare(sides, repeats, warmup=1, settle=SETTLE_S):
     """Time the callables of ``sides`` (name -> fn) interleaved; returns name -> :class:`Timing`.
 
     Each side is called ``warmup`` times first (compilation, caches, thread pools). Then each of the
     ``repeats`` rounds calls every side once, starting at a different side each round so that no side
     always runs right after the same neighbour.
+
+    Before each timed call the process sleeps ``settle`` seconds, untimed. The thread pools of
+    OpenBLAS, PyTorch's OpenMP and ONNX Runtime keep spinning for a while after their work ends, so
+    without the pause each side ran on cores still held by the previous side's threads: on 2 threads
+    (quiet machine) npnet's SqueezeNet N=1 forward took 14.8 ms right after PyTorch or ONNX Runtime
+    against 6.4 ms after itself.
     """
     names = list(sides)
     for name in names:
@@ -48,6 +57,7 @@ def compare(sides, repeats, warmup=1):
     for r in range(repeats):
         for k in range(len(names)):
             name = names[(r + k) % len(names)]
+            time.sleep(settle)
             start = time.perf_counter()
             sides[name]()
             times[name].append(1e3 * (time.perf_counter() - start))

@@ -33,21 +33,20 @@ class Timing:
         return f"{self.median:.1f} ({self.q1:.1f}-{self.q3:.1f})"
 
 
-SETTLE_S = 0.05
-
-
-def compare(sides, repeats, warmup=1, settle=SETTLE_S):
+def compare(sides, repeats, warmup=1):
     """Time the callables of ``sides`` (name -> fn) interleaved; returns name -> :class:`Timing`.
 
     Each side is called ``warmup`` times first (compilation, caches, thread pools). Then each of the
-    ``repeats`` rounds calls every side once, starting at a different side each round so that no side
-    always runs right after the same neighbour.
+    ``repeats`` rounds runs every side in turn, starting at a different side each round so that no
+    side always follows the same neighbour: one untimed call, then one timed call.
 
-    Before each timed call the process sleeps ``settle`` seconds, untimed. The thread pools of
-    OpenBLAS, PyTorch's OpenMP and ONNX Runtime keep spinning for a while after their work ends, so
-    without the pause each side ran on cores still held by the previous side's threads: on 2 threads
-    (quiet machine) npnet's SqueezeNet N=1 forward took 14.8 ms right after PyTorch or ONNX Runtime
-    against 6.4 ms after itself.
+    The untimed call matters with threads. OpenBLAS, PyTorch's OpenMP and ONNX Runtime keep their
+    worker threads spinning for a while after their work ends, and put them to sleep later; a side
+    timed right after another library ran on cores that library's threads still held (on 2 threads on
+    a quiet machine, npnet's SqueezeNet N=1 forward took 14.8 ms right after PyTorch or ONNX Runtime
+    against 6.4 ms after itself), and a side timed after a pause paid for waking its own threads
+    (PyTorch's GAN step: 19 or 38 ms). After one call of its own, each side is timed as it runs in a
+    loop, which is how these workloads run.
     """
     names = list(sides)
     for name in names:
@@ -57,7 +56,7 @@ def compare(sides, repeats, warmup=1, settle=SETTLE_S):
     for r in range(repeats):
         for k in range(len(names)):
             name = names[(r + k) % len(names)]
-            time.sleep(settle)
+            sides[name]()
             start = time.perf_counter()
             sides[name]()
             times[name].append(1e3 * (time.perf_counter() - start))

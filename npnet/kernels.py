@@ -10,7 +10,7 @@ one call to other threads without write conflicts. The kernels are compiled with
 extra threads are plain Python threads of one small pool that sleep on a queue between calls. They
 are off by default (:func:`set_num_threads` turns them on), because no measurement on the project's
 2-core machine has shown them winning yet. What was measured (float32, SqueezeNet 1.1 and DCGAN shapes,
-interleaved repeats, load average 5-7 from other jobs on the 2 cores):
+interleaved repeats, load average 5-7 from other jobs on the 2 cores unless said):
 
 * Numba's own ``parallel=True`` picks the ``omp`` threading layer (GNU OpenMP) when it is available.
   One ``prange`` region then cost 15-25 ms whenever the cores were busy, even with
@@ -27,7 +27,8 @@ interleaved repeats, load average 5-7 from other jobs on the 2 cores):
   1.6 -> 1.5 ms with ``OPENBLAS_NUM_THREADS=1``.
 * The whole SqueezeNet (N=1) with kernels split between 2 threads against 1: forward 1.67x,
   forward + backward 1.40x slower with 2 BLAS threads; 1.14x and 1.05x slower with 1 BLAS thread.
-
+  On the quiet machine (load < 1, 2 BLAS threads) splitting changed nothing: forward + input
+  gradient 14.4 vs 14.5 ms at N=1 and 107.6 vs 105.6 ms at N=8; a DCGAN iteration 276 vs 264 ms.
 * OpenBLAS's own threads suffer most: SqueezeNet N=8 forward with 2 BLAS threads took 2.7-3.9 s
   (median; 0.07 s on a quiet machine) against 0.20 s with BLAS limited to 1 thread (threadpoolctl)
   in the same process, and 0.21-0.24 s with the batch split in two halves on two Python threads

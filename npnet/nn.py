@@ -122,6 +122,12 @@ class Module:
     def backward(self, dout):
         raise NotImplementedError(f"{type(self).__name__}.backward is not implemented")
 
+    def param_backward(self, dout):
+        """Backward pass when no gradient w.r.t. the input is wanted (the input is data): fills
+        ``grads`` and returns None. Layers that can skip the input gradient's work (Conv2d, Linear)
+        override this; the default runs ``backward`` and drops its result."""
+        self.backward(dout)
+
     def __call__(self, x):
         return self.forward(x)
 
@@ -273,13 +279,33 @@ class Sequential(Module):
             self.outputs[i] = x
         return x
 
-    def backward(self, dout, start=0, end=None):
+    def backward(self, dout, start=0, end=None, input_grad=True):
         """Backpropagate ``dout`` (gradient w.r.t. the output of layer ``end - 1``) through
-        ``layers[start:end]`` in reverse; returns the gradient w.r.t. the input of layer ``start``."""
+        ``layers[start:end]`` in reverse; returns the gradient w.r.t. the input of layer ``start``.
+
+        With ``input_grad=False`` (the input is data, e.g. a discriminator's own training step) only
+        the parameter gradients are made and None is returned: the first layer that trains runs
+        :meth:`Module.param_backward`, and the layers below it, which have nothing to train, run
+        nothing (as PyTorch's autograd skips what no parameter needs)."""
         start, end = self._range("backward", start, end)
-        for i in reversed(range(start, end)):
+        input_grad = _check.boolean("Sequential.backward", "input_grad", input_grad)
+        first = start
+        if not input_grad:
+            while first < end and not _trains(self.layers[first]):
+                first += 1
+            if first == end:
+                return None
+        for i in reversed(range(first, end)):
+            if i == first and not input_grad:
+                self.layers[i].param_backward(dout)
+                return None
             dout = self.layers[i].backward(dout)
         return dout
+
+
+def _trains(module):
+    """Whether ``module`` or a module inside it has parameters that get gradients."""
+    return any(m.requires_grad and m.params for _, m in module.named_modules())
 
 
 def _uniform_init(rng, shape, fan_in, dtype):
@@ -315,13 +341,17 @@ class Conv2d(Module):
                                        weight_grads=self.requires_grad)
         return out
 
-    def backward(self, dout):
-        dx, dw, db = conv_backward(dout, self._need_cache(), weight_grads=self.requires_grad)
+    def backward(self, dout, input_grad=True):
+        dx, dw, db = conv_backward(dout, self._need_cache(), weight_grads=self.requires_grad,
+                                   input_grad=input_grad)
         if self.requires_grad:
             self.grads["weight"] = dw
             if "bias" in self.params:
                 self.grads["bias"] = db
         return dx
+
+    def param_backward(self, dout):
+        self.backward(dout, input_grad=False)
 
 
 class Linear(Module):
@@ -349,13 +379,17 @@ class Linear(Module):
         out, self.cache = affine_forward(x, w.T, b)
         return out
 
-    def backward(self, dout):
-        dx, dw, db = affine_backward(dout, self._need_cache(), weight_grads=self.requires_grad)
+    def backward(self, dout, input_grad=True):
+        dx, dw, db = affine_backward(dout, self._need_cache(), weight_grads=self.requires_grad,
+                                     input_grad=input_grad)
         if self.requires_grad:
             self.grads["weight"] = dw.T
             if "bias" in self.params:
                 self.grads["bias"] = db
         return dx
+
+    def param_backward(self, dout):
+        self.backward(dout, input_grad=False)
 
 
 class ReLU(Module):

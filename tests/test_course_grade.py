@@ -173,7 +173,8 @@ MISTAKES = {
             ("    with nn.no_grad():  # nothing flows back into G in this step: keep none of its caches\n"
              "        fake = G.forward(sample_noise(n, d, rng))\n",
              "    fake = G.forward(sample_noise(n, d, rng))\n"),
-            ("    D.backward(np.concatenate([dreal, dfake]))\n    D_solver.step()\n",
+            ("    D.backward(np.concatenate([dreal, dfake]), input_grad=False)  # images are data here: no dx\n"
+             "    D_solver.step()\n",
              "    G.backward(D.backward(np.concatenate([dreal, dfake]))[n:])\n    D_solver.step()\n"
              "    G_solver.step()\n")]},
          {"bce_losses": {"g_loss": "", "g_dfake": ""},

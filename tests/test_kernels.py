@@ -114,6 +114,24 @@ def test_one_product_or_per_image_equals_naive(cfg, dtype, one_product, monkeypa
                                    rtol=1e-10, atol=1e-10)
 
 
+# More images than one im2col block (kernels.IM2COL_BLOCK = 32) with the last block partial, unpadded
+# stride 1 (whole window rows copied), padded, strided, and the CONVS cases.
+IM2COL_CASES = CONVS + [(35, 3, 6, 7, 2, 3, 2, 1, 0), (33, 2, 5, 6, 3, 3, 3, 1, 1), (65, 2, 9, 9, 1, 4, 4, 2, 1)]
+
+
+@pytest.mark.parametrize("split", [False, True])
+@pytest.mark.parametrize("cfg", IM2COL_CASES)
+def test_im2col_kernel_equals_numpy_windows(cfg, split, request):
+    N, C, H, W, F, HH, WW, s, p = cfg
+    x = np.random.default_rng(N * H).standard_normal((N, C, H, W)).astype(np.float32)
+    Ho, Wo = 1 + (H + 2 * p - HH) // s, 1 + (W + 2 * p - WW) // s
+    want = conv_module._im2col(x, HH, WW, s, p, Ho, Wo, "numpy")
+    if split:
+        request.getfixturevalue("split_everything")
+    got = conv_module._im2col(x, HH, WW, s, p, Ho, Wo, "numba")
+    np.testing.assert_array_equal(got, want)  # a copy with zeros for padding: exact
+
+
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
 @pytest.mark.parametrize("cfg", CONVS[:3])
 def test_fused_bias_relu_equals_conv_then_relu(cfg, backend):
@@ -161,6 +179,12 @@ POOLS = [
     ((3, 1, 8, 8), 2, 2, 2, 0, False),
     ((1, 2, 10, 9), 2, 3, 3, 1, True),  # stride larger than the kernel
     ((2, 2, 7, 6), 4, 4, 1, 2, False),  # overlapping windows, padding
+    # the written-out 2x2 and 3x3 stride-2 kernels, and the same windows overhanging with ceil_mode
+    # (the general loops then)
+    ((4, 3, 12, 10), 2, 2, 2, 0, False),
+    ((2, 3, 13, 9), 3, 3, 2, 0, False),
+    ((1, 2, 7, 9), 2, 2, 2, 0, True),
+    ((1, 2, 12, 10), 3, 3, 2, 0, True),
 ]
 
 

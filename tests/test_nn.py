@@ -83,6 +83,65 @@ def test_linear_without_bias_has_no_bias_parameter_or_gradient():
     assert sorted(lin.grads) == ["weight"]
 
 
+class _Refuses(Module):
+    """A parameter-free layer whose backward must not run."""
+
+    def forward(self, x):
+        return x
+
+    def backward(self, dout):
+        raise AssertionError("backward of a layer below every trained layer ran")
+
+
+@pytest.mark.parametrize("make", [
+    lambda: Sequential(_Refuses(), *small_net().layers),
+    lambda: Sequential(_Refuses(), Linear(12, 7, rng=0), ReLU(), Linear(7, 3, rng=1)),
+])
+def test_backward_without_input_gradient_gives_the_same_parameter_gradients(make):
+    rng = np.random.default_rng(11)
+    net = make()
+    x = rng.standard_normal((3, 3, 6, 6) if isinstance(net[1], Conv2d) else (3, 12))
+    dout = rng.standard_normal(net.forward(x).shape)
+    net[0].backward = lambda d: d  # the full backward may pass through it
+    net.backward(dout)
+    full = {k: v.copy() for k, v in net.named_grads()}
+    del net[0].backward
+    net.zero_grad()
+    assert net.backward(dout, input_grad=False) is None
+    got = dict(net.named_grads())
+    assert sorted(got) == sorted(full) and len(full) >= 2
+    for k in full:
+        np.testing.assert_allclose(got[k], full[k], rtol=1e-12, atol=1e-14)
+    # With the first trained layer frozen, the next one is the first that needs a backward.
+    net.zero_grad()
+    net[1].requires_grad_(False)
+    assert net.backward(dout, input_grad=False) is None
+    assert sorted(dict(net.named_grads())) == sorted(k for k in full if not k.startswith("1."))
+    # Nothing trains: nothing runs.
+    net.requires_grad_(False)
+    assert net.backward(dout, input_grad=False) is None
+
+
+def test_layers_skip_the_input_gradient_on_request():
+    from npnet.layers import affine_backward, affine_forward, conv_backward
+    rng = np.random.default_rng(12)
+    x, w, b = rng.standard_normal((4, 2, 7, 7)), rng.standard_normal((3, 2, 3, 3)), rng.standard_normal(3)
+    out, cache = conv_forward(x, w, b, {"stride": 2, "pad": 1})
+    dout = rng.standard_normal(out.shape)
+    dx, dw, db = conv_backward(dout, cache)
+    none, dw2, db2 = conv_backward(dout, cache, input_grad=False)
+    assert none is None and np.array_equal(dw2, dw) and np.array_equal(db2, db)
+    x, w, b = rng.standard_normal((5, 6)), rng.standard_normal((6, 4)), rng.standard_normal(4)
+    out, cache = affine_forward(x, w, b)
+    dout = rng.standard_normal(out.shape)
+    none, dw, db = affine_backward(dout, cache, input_grad=False)
+    assert none is None
+    np.testing.assert_allclose(dw, x.T @ dout, rtol=1e-13)
+    np.testing.assert_allclose(db, dout.sum(axis=0), rtol=1e-13)
+    with pytest.raises(TypeError, match="affine_backward.*input_grad"):
+        affine_backward(dout, cache, input_grad="no")
+
+
 def test_frozen_modules_return_only_the_input_gradient():
     net = small_net().requires_grad_(False)
     net.forward(np.ones((1, 3, 8, 8)))

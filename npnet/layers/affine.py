@@ -38,7 +38,7 @@ def affine_forward(x, w, b):
     return out, (x, w, b)
 
 
-def affine_backward(dout, cache, weight_grads=True):
+def affine_backward(dout, cache, weight_grads=True, input_grad=True):
     """Affine layer backward pass.
 
     Args:
@@ -46,8 +46,9 @@ def affine_backward(dout, cache, weight_grads=True):
         cache: from :func:`affine_forward`.
         weight_grads: if False only dx is computed (frozen weights, e.g. the discriminator during
             a GAN's generator step), and dw, db are returned as None.
+        input_grad: if False dx is not computed and returned as None (the input is data).
     Returns:
-        dx: (N, d_1, ..., d_k), shaped like ``x``.
+        dx: (N, d_1, ..., d_k), shaped like ``x``, or None.
         dw: (D, M) or None.
         db: (M,) or None.
     """
@@ -56,10 +57,12 @@ def affine_backward(dout, cache, weight_grads=True):
     x, w, b = cache
     dout = _check.dout(fn, dout, (x.shape[0], w.shape[1]), x.dtype)
     weight_grads = _check.boolean(fn, "weight_grads", weight_grads)
+    input_grad = _check.boolean(fn, "input_grad", input_grad)
     # BEGIN SOLUTION
     x_flat = x.reshape(x.shape[0], -1)
-    dx = (dout @ w.T).reshape(x.shape)
-    dw = db = None
+    dx = dw = db = None
+    if input_grad:
+        dx = (dout @ w.T).reshape(x.shape)
     if weight_grads:
         dw = x_flat.T @ dout
         db = dout.sum(axis=0)

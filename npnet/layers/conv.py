@@ -201,7 +201,7 @@ def _im2col(x, HH, WW, stride, pad, Ho, Wo, backend):
         return x.reshape(N, C, H * W).transpose(1, 0, 2)
     if backend == "numba":
         cols = np.empty((K, N, P), dtype=x.dtype)
-        kernels.split(kernels.im2col_rows, N * K, cols.size,
+        kernels.split(kernels.im2col_images, N, cols.size,
                       np.ascontiguousarray(x), cols.reshape(-1), P, N * P, HH, WW, stride, pad, Ho, Wo)
         return cols
     xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
@@ -310,7 +310,7 @@ def conv_forward(x, w, b, conv_param, backend="numba", relu=False, weight_grads=
     return res, (x.shape, w, b, cols if keep_cols else None, stride, pad, backend, res if relu else None)
 
 
-def conv_backward(dout, cache, weight_grads=True):
+def conv_backward(dout, cache, weight_grads=True, input_grad=True):
     """Backward pass of :func:`conv_forward`.
 
     dx is ``w^T @ dout`` per image scattered back by col2im; dw is ``sum_n dout[n] @ cols[n]^T``,
@@ -322,8 +322,10 @@ def conv_backward(dout, cache, weight_grads=True):
         cache: from :func:`conv_forward`.
         weight_grads: if False only dx is computed (frozen weights, e.g. saliency maps of a
             pretrained net), and dw, db are returned as None.
+        input_grad: if False dx is not computed and returned as None (the input is data, e.g. the
+            first layer of a discriminator during its own training step).
     Returns:
-        dx (N, C, H, W), dw (F, C, HH, WW) or None, db (F,) or None.
+        dx (N, C, H, W) or None, dw (F, C, HH, WW) or None, db (F,) or None.
     """
     fn = "conv_backward"
     _check.cache(fn, cache, 8)
@@ -333,6 +335,7 @@ def conv_backward(dout, cache, weight_grads=True):
     Ho, Wo = conv_output_size(H, HH, stride, pad), conv_output_size(W, WW, stride, pad)
     dout = _check.dout(fn, dout, (N, F, Ho, Wo), w.dtype)
     weight_grads = _check.boolean(fn, "weight_grads", weight_grads)
+    input_grad = _check.boolean(fn, "input_grad", input_grad)
     if weight_grads and cols is None:
         raise NpnetValueError(f"{fn}: the forward pass ran with weight_grads=False and kept no columns; "
                               f"call conv_backward with weight_grads=False (dx only) or redo the forward")
@@ -340,10 +343,11 @@ def conv_backward(dout, cache, weight_grads=True):
         dout = np.where(relu_out > 0, dout, 0).astype(dout.dtype, copy=False)
     # BEGIN SOLUTION
     d = dout.reshape(N, F, Ho * Wo).transpose(1, 0, 2)  # (F, N, Ho*Wo), laid out as the columns
-    # (N, C*HH*WW, Ho*Wo): image by image, so that col2im finds each image's columns in one block
-    dcols = np.matmul(w.reshape(F, -1).T, d.transpose(1, 0, 2))
-    dx = _col2im(dcols.transpose(1, 0, 2), C, H, W, HH, WW, stride, pad, Ho, Wo, backend)
-    dw = db = None
+    dx = dw = db = None
+    if input_grad:
+        # (N, C*HH*WW, Ho*Wo): image by image, so that col2im finds each image's columns in one block
+        dcols = np.matmul(w.reshape(F, -1).T, d.transpose(1, 0, 2))
+        dx = _col2im(dcols.transpose(1, 0, 2), C, H, W, HH, WW, stride, pad, Ho, Wo, backend)
     if weight_grads:
         dw = _sum_outer(d, cols).reshape(w.shape)
         db = None if b is None else d.sum(axis=(1, 2))

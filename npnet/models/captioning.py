@@ -148,7 +148,7 @@ class CaptioningRNN:
         dh, grads["W_vocab"], grads["b_vocab"] = temporal_affine_backward(dscores, vocab_cache)
         dx, dh0, grads["Wx"], grads["Wh"], grads["b"] = backward(dh, rnn_cache)
         grads["W_embed"] = word_embedding_backward(dx, embed_cache)
-        _, grads["W_proj"], grads["b_proj"] = affine_backward(dh0, proj_cache)
+        _, grads["W_proj"], grads["b_proj"] = affine_backward(dh0, proj_cache, input_grad=False)
         # END SOLUTION
         return loss, grads
 

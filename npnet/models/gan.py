@@ -296,7 +296,7 @@ def gan_step(D, G, D_solver, G_solver, real, discriminator_loss, generator_loss,
     # is the sum of the two halves' gradients, as for two separate passes.
     scores = _finite_scores("D's scores on real and fake images", D.forward(np.concatenate([real, fake])))
     d_loss, dreal, dfake = discriminator_loss(scores[:n], scores[n:])
-    D.backward(np.concatenate([dreal, dfake]))
+    D.backward(np.concatenate([dreal, dfake]), input_grad=False)  # images are data here: no dx
     D_solver.step()
 
     fake = G.forward(sample_noise(n, d, rng))

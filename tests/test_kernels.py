@@ -132,6 +132,24 @@ def test_im2col_kernel_equals_numpy_windows(cfg, split, request):
     np.testing.assert_array_equal(got, want)  # a copy with zeros for padding: exact
 
 
+@pytest.mark.parametrize("images_per_chunk", [1, 2])
+@pytest.mark.parametrize("cfg", IM2COL_CASES)
+def test_scatter_in_chunks_of_images_equals_one_piece(cfg, images_per_chunk, monkeypatch):
+    """conv_backward's dx and conv_transpose_forward sum products back chunk by chunk when the
+    columns are big (SCATTER_CHUNK_BYTES); here every batch is chunked, the last chunk partial."""
+    N, C, H, W, F, HH, WW, s, p = cfg
+    rng = np.random.default_rng(N + F)
+    x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((F, C, HH, WW))
+    cp = {"stride": s, "pad": p}
+    out, cache = conv_forward(x, w, None, cp)
+    dout = rng.standard_normal(out.shape)
+    want_dx = conv_backward_naive(dout, conv_forward_naive(x, w, None, cp)[1])[0]
+    want_t = conv_transpose_forward(dout, w, None, cp)[0]
+    monkeypatch.setattr(conv_module, "SCATTER_CHUNK_BYTES", images_per_chunk * C * HH * WW * out[0, 0].size * 8)
+    np.testing.assert_allclose(conv_backward(dout, cache)[0], want_dx, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(conv_transpose_forward(dout, w, None, cp)[0], want_t, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
 @pytest.mark.parametrize("cfg", CONVS[:3])
 def test_fused_bias_relu_equals_conv_then_relu(cfg, backend):

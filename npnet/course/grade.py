@@ -59,7 +59,7 @@ from npnet import kernels
 for dt in (np.float64,):  # every graded input is float64
     x, cols = np.zeros((1, 1, 3, 3), dt), np.zeros(16, dt)
     kernels.im2col_images(x, cols, 16, 4, 2, 2, 1, 0, 2, 2, 0, 1)
-    kernels.col2im_rows(cols, x, 16, 4, 2, 2, 1, 0, 2, 2, 0, 3)
+    kernels.col2im_images(cols, x, 16, 4, 2, 2, 1, 0, 2, 2, 0, 1)
     out, arg = np.zeros((1, 2, 2), dt), np.zeros((1, 2, 2), np.uint8)
     kernels.max_pool_rows(x[0], out, 2, 2, 1, 0, 0, 1)
     kernels.max_pool_argmax_rows(x[0], out, arg, 2, 2, 1, 0, 0, 1)

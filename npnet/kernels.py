@@ -266,14 +266,16 @@ def max_pool_rows(x, out, kh, kw, stride, pad, lo, hi):
 
 
 @njit(cache=True, nogil=True)
-def max_pool_argmax_rows(x, out, arg, kh, kw, stride, pad, lo, hi):
+def max_pool_argmax_rows(x, out, arg, nan, kh, kw, stride, pad, lo, hi):
     """Windowed max of planes [lo, hi) of ``x`` (P, H, W) into ``out`` (P, Ho, Wo), and in ``arg``
     (P, Ho, Wo, any unsigned integer type holding kh*kw - 1) where it was: the offset ``i*kw + j``
     inside the window clipped to the image, whose top-left corner is recomputed in the backward pass.
 
     Ties keep the first maximum in row-major window order, the element PyTorch routes the gradient
     to. NaNs are not propagated: handling them made the kernel 2.7x slower, and a NaN activation is
-    a bug to fix upstream anyway (the layer refuses NaN input).
+    a bug to fix upstream anyway. Instead ``nan[p]`` (uint8, one per plane) is set to whether plane p
+    holds a NaN, so the caller can refuse the input: tested while the plane is still in cache, which
+    costs less than a separate pass over x.
 
     2x2 and 3x3 windows of stride 2 that all lie inside the image (no padding, no ceil_mode
     overhang: every pooling of SqueezeNet, DCGAN and the CS231n ConvNets) take a path with the window
@@ -284,15 +286,25 @@ def max_pool_argmax_rows(x, out, arg, kh, kw, stride, pad, lo, hi):
     Ho, Wo = out.shape[1], out.shape[2]
     inside = pad == 0 and (Ho - 1) * stride + kh <= H and (Wo - 1) * stride + kw <= W
     if inside and stride == 2 and kh == kw == 2:
-        _argmax_2x2_stride2(x.reshape(-1), out.reshape(-1), arg.reshape(-1), H, W, Ho, Wo, lo, hi)
+        _argmax_2x2_stride2(x.reshape(-1), out.reshape(-1), arg.reshape(-1), nan, H, W, Ho, Wo, lo, hi)
     elif inside and stride == 2 and kh == kw == 3:
-        _argmax_3x3_stride2(x.reshape(-1), out.reshape(-1), arg.reshape(-1), H, W, Ho, Wo, lo, hi)
+        _argmax_3x3_stride2(x.reshape(-1), out.reshape(-1), arg.reshape(-1), nan, H, W, Ho, Wo, lo, hi)
     else:
-        _argmax_any(x.reshape(-1), out.reshape(-1), arg.reshape(-1), H, W, Ho, Wo, kh, kw, stride, pad, lo, hi)
+        _argmax_any(x.reshape(-1), out.reshape(-1), arg.reshape(-1), nan, H, W, Ho, Wo, kh, kw, stride, pad,
+                    lo, hi)
+
+
+@njit(cache=True, inline="always")
+def _has_nan(src, start, n):
+    """Whether ``src[start:start + n]`` holds a NaN (no early exit: the loop vectorizes)."""
+    found = False
+    for i in range(start, start + n):
+        found |= src[_u(i)] != src[_u(i)]
+    return found
 
 
 @njit(cache=True, nogil=True)
-def _argmax_2x2_stride2(src, dst, where, H, W, Ho, Wo, lo, hi):
+def _argmax_2x2_stride2(src, dst, where, nan, H, W, Ho, Wo, lo, hi):
     for p in range(lo, hi):
         for oh in range(Ho):
             r = p * H * W + oh * 2 * W  # the window's top row in the image
@@ -309,10 +321,11 @@ def _argmax_2x2_stride2(src, dst, where, H, W, Ho, Wo, lo, hi):
                     best, at = src[_u(c + W + 1)], 3
                 dst[_u(o + ow)] = best
                 where[_u(o + ow)] = at
+        nan[p] = _has_nan(src, p * H * W, H * W)
 
 
 @njit(cache=True, nogil=True)
-def _argmax_3x3_stride2(src, dst, where, H, W, Ho, Wo, lo, hi):
+def _argmax_3x3_stride2(src, dst, where, nan, H, W, Ho, Wo, lo, hi):
     for p in range(lo, hi):
         for oh in range(Ho):
             r = p * H * W + oh * 2 * W
@@ -338,10 +351,11 @@ def _argmax_3x3_stride2(src, dst, where, H, W, Ho, Wo, lo, hi):
                     best, at = src[_u(c + 2 * W + 2)], 8
                 dst[_u(o + ow)] = best
                 where[_u(o + ow)] = at
+        nan[p] = _has_nan(src, p * H * W, H * W)
 
 
 @njit(cache=True, nogil=True)
-def _argmax_any(src, dst, where, H, W, Ho, Wo, kh, kw, stride, pad, lo, hi):
+def _argmax_any(src, dst, where, nan, H, W, Ho, Wo, kh, kw, stride, pad, lo, hi):
     for p in range(lo, hi):
         plane = p * H * W
         for oh in range(Ho):
@@ -358,6 +372,7 @@ def _argmax_any(src, dst, where, H, W, Ho, Wo, kh, kw, stride, pad, lo, hi):
                 o = (p * Ho + oh) * Wo + ow
                 dst[_u(o)] = best
                 where[_u(o)] = at
+        nan[p] = _has_nan(src, p * H * W, H * W)
 
 
 @njit(cache=True, nogil=True)

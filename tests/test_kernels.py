@@ -135,8 +135,9 @@ def test_im2col_kernel_equals_numpy_windows(cfg, split, request):
 @pytest.mark.parametrize("images_per_chunk", [1, 2])
 @pytest.mark.parametrize("cfg", IM2COL_CASES)
 def test_scatter_in_chunks_of_images_equals_one_piece(cfg, images_per_chunk, monkeypatch):
-    """conv_backward's dx and conv_transpose_forward sum products back chunk by chunk when the
-    columns are big (SCATTER_CHUNK_BYTES); here every batch is chunked, the last chunk partial."""
+    """conv_backward's dx, conv_transpose_forward and a conv_forward that keeps no columns work chunk
+    by chunk when the columns are big (COLUMN_CHUNK_BYTES); here every batch is chunked, the last
+    chunk partial."""
     N, C, H, W, F, HH, WW, s, p = cfg
     rng = np.random.default_rng(N + F)
     x, w = rng.standard_normal((N, C, H, W)), rng.standard_normal((F, C, HH, WW))
@@ -145,9 +146,22 @@ def test_scatter_in_chunks_of_images_equals_one_piece(cfg, images_per_chunk, mon
     dout = rng.standard_normal(out.shape)
     want_dx = conv_backward_naive(dout, conv_forward_naive(x, w, None, cp)[1])[0]
     want_t = conv_transpose_forward(dout, w, None, cp)[0]
-    monkeypatch.setattr(conv_module, "SCATTER_CHUNK_BYTES", images_per_chunk * C * HH * WW * out[0, 0].size * 8)
+    monkeypatch.setattr(conv_module, "COLUMN_CHUNK_BYTES", images_per_chunk * C * HH * WW * out[0, 0].size * 8)
     np.testing.assert_allclose(conv_backward(dout, cache)[0], want_dx, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(conv_transpose_forward(dout, w, None, cp)[0], want_t, rtol=1e-12, atol=1e-12)
+    b = rng.standard_normal(F)
+    want = np.maximum(conv_forward_naive(x, w, b, cp)[0], 0)
+    for backend in ("numba", "numpy"):
+        frozen, cache = conv_forward(x, w, b, cp, relu=True, weight_grads=False, backend=backend)
+        np.testing.assert_allclose(frozen, want, rtol=1e-12, atol=1e-12)
+        # the ReLU mask it keeps gates the input gradient
+        np.testing.assert_allclose(conv_backward(dout, cache, weight_grads=False)[0],
+                                   conv_backward_naive(dout * (want > 0), conv_forward_naive(x, w, b, cp)[1])[0],
+                                   rtol=1e-12, atol=1e-12)
+        big = np.full((N, F + 2) + want.shape[2:], 7.0)
+        conv_forward(x, w, b, cp, relu=True, weight_grads=False, out=big[:, 1:F + 1], backend=backend)
+        np.testing.assert_allclose(big[:, 1:F + 1], want, rtol=1e-12, atol=1e-12)
+        assert (big[:, 0] == 7).all() and (big[:, F + 1] == 7).all()
 
 
 @pytest.mark.parametrize("backend", ["numba", "numpy"])
@@ -269,16 +283,18 @@ def test_split_covers_every_row_once(split_everything):
 
 
 @pytest.mark.parametrize("need_argmax", [True, False])
-def test_max_pool_refuses_nan_wherever_it_is(need_argmax):
-    pp = {"pool_height": 3, "pool_width": 3, "stride": 2, "pad": 1, "ceil_mode": True}
-    for h, w in [(0, 0), (4, 6), (6, 6), (3, 2)]:  # corners, an edge, the middle: every pixel is in a window
-        x = np.ones((1, 2, 7, 7))
+# the general loops, the written-out 3x3 and 2x2 kernels; every pixel is in a window
+@pytest.mark.parametrize("k,pad,size", [(3, 1, 7), (3, 0, 7), (2, 0, 8)])
+def test_max_pool_refuses_nan_wherever_it_is(need_argmax, k, pad, size):
+    pp = {"pool_height": k, "pool_width": k, "stride": 2, "pad": pad, "ceil_mode": pad == 1}
+    for h, w in [(0, 0), (4, size - 1), (size - 1, size - 1), (3, 2), (5, 1)]:  # corners, edges, the middle
+        x = np.ones((1, 2, size, size))
         x[0, 1, h, w] = np.nan
-        with pytest.raises(NpnetValueError, match=r"max_pool_forward: x contains 1 NaN value\(s\) of 98"):
+        with pytest.raises(NpnetValueError, match=rf"max_pool_forward: x contains 1 NaN value\(s\) of {x.size}"):
             max_pool_forward(x, pp, need_argmax=need_argmax)
     x = np.ones((1, 1, 4, 4))
     x[0, 0, 0, 1], x[0, 0, 0, 2] = np.inf, -np.inf  # inf - inf is NaN in a sum, but this is no NaN
-    assert max_pool_forward(x, pp, need_argmax=need_argmax)[0][0, 0, 0, 1] == np.inf
+    assert max_pool_forward(x, pp, need_argmax=need_argmax)[0].max() == np.inf
 
 
 @pytest.mark.parametrize("backend", ["numba", "numpy"])

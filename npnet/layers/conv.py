@@ -205,27 +205,41 @@ def _im2col(x, HH, WW, stride, pad, Ho, Wo, backend):
     return win.transpose(1, 4, 5, 0, 2, 3).reshape(K, N, P)
 
 
-# Products whose columns are summed straight back into images (the input gradient of a convolution,
-# the forward pass of a transposed one) are made for chunks of images of at most this many bytes of
-# columns: a chunk is summed while it is still in cache, and no array bigger than glibc's 32 MiB mmap
-# threshold is made, whose pages would be faulted in and zeroed on every call. Measured (input
-# gradient only, 2 threads): DCGAN's discriminator 5x5 32 -> 64 channels at 12x12, N=256 (52 MB of
-# columns in one piece) 23.2 -> 11.6 ms, N=128 7.9 -> 5.9 ms; its generator's 7x7 -> 14x14 transposed
-# convolution 13.4 -> 10.7 ms; SqueezeNet's layers at N=8 unchanged to 7% faster. 1 MiB was as good,
-# 4-16 MiB slower.
-SCATTER_CHUNK_BYTES = 2 << 20
+# Columns that are not kept for a backward pass are made for chunks of images of at most this many
+# bytes: products summed straight back into images (a convolution's input gradient, a transposed
+# convolution's forward pass), and the forward pass of a convolution whose weight gradient is not
+# wanted (frozen or inside no_grad). A chunk is used while it is still in cache, and no array bigger
+# than glibc's 32 MiB mmap threshold is made, whose pages would be faulted in and zeroed on every
+# call. Measured on 2 threads, float32: DCGAN's discriminator (5x5, 32 -> 64 channels at 12x12),
+# N=256, input gradient 23.2 -> 11.6 ms and frozen forward 17.4 -> 11.1 ms; its generator's transposed
+# convolution (7x7 -> 14x14) 13.4 -> 10.7 ms; SqueezeNet at N=8, frozen forward of the first layer
+# 6.2 -> 3.9 ms, the others unchanged to 17% faster. 1 MiB was as good, 4-16 MiB slower.
+COLUMN_CHUNK_BYTES = 2 << 20
+
+
+def _chunk_images(N, bytes_per_image):
+    """Image ranges [lo, hi) of at most COLUMN_CHUNK_BYTES of columns each (at least one image)."""
+    step = max(1, COLUMN_CHUNK_BYTES // bytes_per_image)
+    return [(lo, min(lo + step, N)) for lo in range(0, N, step)]
+
+
+def _conv_in_chunks(x, w2, b, relu, HH, WW, stride, pad, Ho, Wo, backend, out):
+    """``_bias_relu(_matmul(w2, _im2col(x)))`` written into ``out`` (N, F, Ho*Wo), image chunk by image
+    chunk: the forward pass of a convolution whose columns are not kept."""
+    for lo, hi in _chunk_images(x.shape[0], w2.shape[1] * Ho * Wo * x.itemsize):
+        cols = _im2col(x[lo:hi], HH, WW, stride, pad, Ho, Wo, backend)
+        _bias_relu(_matmul(w2, cols).transpose(1, 0, 2), b, relu, backend, out[lo:hi])
+    return out
 
 
 def _col2im_of_product(w2, a, C, H, W, HH, WW, stride, pad, Ho, Wo, backend):
-    """``_col2im(_matmul(w2, a), ...)`` for ``a`` (F, N, P), made in chunks of images (SCATTER_CHUNK_BYTES)."""
-    N, P = a.shape[1], a.shape[2]
-    step = max(1, SCATTER_CHUNK_BYTES // (w2.shape[0] * P * a.itemsize))
-    if step >= N or backend != "numba" or _pointwise(HH, WW, stride, pad):
+    """``_col2im(_matmul(w2, a), ...)`` for ``a`` (F, N, P), made in chunks of images (COLUMN_CHUNK_BYTES)."""
+    chunks = _chunk_images(a.shape[1], w2.shape[0] * a.shape[2] * a.itemsize)
+    if len(chunks) == 1 or backend != "numba" or _pointwise(HH, WW, stride, pad):
         return _col2im(_matmul(w2, a), C, H, W, HH, WW, stride, pad, Ho, Wo, backend)
-    out = np.empty((N, C, H, W), dtype=a.dtype)
-    for lo in range(0, N, step):
-        _col2im(_matmul(w2, a[:, lo:lo + step]), C, H, W, HH, WW, stride, pad, Ho, Wo, backend,
-                out=out[lo:lo + step])
+    out = np.empty((a.shape[1], C, H, W), dtype=a.dtype)
+    for lo, hi in chunks:
+        _col2im(_matmul(w2, a[:, lo:hi]), C, H, W, HH, WW, stride, pad, Ho, Wo, backend, out=out[lo:hi])
     return out
 
 
@@ -323,9 +337,15 @@ def conv_forward(x, w, b, conv_param, backend="numba", relu=False, weight_grads=
     N, F, HH, WW = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
     dest = None if out is None else _output(fn, out, (N, F, Ho, Wo), x.dtype)
     # BEGIN SOLUTION
-    cols = _im2col(x, HH, WW, stride, pad, Ho, Wo, backend)  # (C*HH*WW, N, Ho*Wo)
-    res = _matmul(w.reshape(F, -1), cols)  # (F, N, Ho*Wo)
-    res = _bias_relu(res.transpose(1, 0, 2), b, relu, backend, dest).reshape(N, F, Ho, Wo)
+    if keep_cols or _pointwise(HH, WW, stride, pad):
+        cols = _im2col(x, HH, WW, stride, pad, Ho, Wo, backend)  # (C*HH*WW, N, Ho*Wo)
+        res = _matmul(w.reshape(F, -1), cols)  # (F, N, Ho*Wo)
+        res = _bias_relu(res.transpose(1, 0, 2), b, relu, backend, dest).reshape(N, F, Ho, Wo)
+    else:  # no columns to keep: made and multiplied chunk by chunk, while in cache
+        cols = None
+        dest = np.empty((N, F, Ho * Wo), dtype=x.dtype) if dest is None else dest
+        res = _conv_in_chunks(x, w.reshape(F, -1), b, relu, HH, WW, stride, pad, Ho, Wo, backend, dest)
+        res = res.reshape(N, F, Ho, Wo)
     # END SOLUTION
     res = res if out is None else out
     return res, (x.shape, w, b, cols if keep_cols else None, stride, pad, backend, res if relu else None)

@@ -143,7 +143,8 @@ def max_pool_forward(x, pool_param, need_argmax=True):
         x: input (N, C, H, W), float32 or float64.
         pool_param: see the module docstring.
         need_argmax: if False (inference: no backward pass will follow), only the maxima are
-            computed, several times faster, and the cache is None.
+            computed and the cache is None (a separable max-only kernel: 1.5-2x faster for windows
+            other than 2x2 and 3x3 of stride 2, which the argmax kernel already does as fast).
     Returns:
         out: (N, C, H', W').
         cache: (x.shape, x.dtype, window geometry, argmax (N*C, H', W') as offsets inside each window
@@ -153,8 +154,6 @@ def max_pool_forward(x, pool_param, need_argmax=True):
     x, (kh, kw), stride, pad, (Ho, Wo), _ = _pool_setup(fn, x, pool_param)
     fast_dtype(fn, x)
     need_argmax = _check.boolean(fn, "need_argmax", need_argmax)
-    if need_argmax:
-        _refuse_nan(fn, x, x)
     N, C, H, W = x.shape
     # BEGIN SOLUTION
     planes = np.ascontiguousarray(x).reshape(N * C, H, W)
@@ -164,7 +163,10 @@ def max_pool_forward(x, pool_param, need_argmax=True):
         _refuse_nan(fn, x, out)  # this kernel lets NaN through: the output is 4x smaller to search
         return out.reshape(N, C, Ho, Wo), None
     arg = np.empty((N * C, Ho, Wo), dtype=_offset_dtype(kh, kw))
-    kernels.split(kernels.max_pool_argmax_rows, N * C, out.size, planes, out, arg, kh, kw, stride, pad)
+    nan = np.empty(N * C, dtype=np.uint8)  # whether each plane holds a NaN
+    kernels.split(kernels.max_pool_argmax_rows, N * C, out.size, planes, out, arg, nan, kh, kw, stride, pad)
+    if nan.any():
+        _refuse_nan(fn, x, x)
     # END SOLUTION
     return out.reshape(N, C, Ho, Wo), (x.shape, x.dtype, (kh, kw, stride, pad), arg)
 

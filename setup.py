@@ -20,6 +20,8 @@ setup(
         "h5py>=3.7",
         "pooch>=1.6",
         "tqdm>=4.60",
+        # holds BLAS at one thread while npnet.parallel runs the parts of a batch on both cores
+        "threadpoolctl>=3.1",
         "nbformat>=5.7",  # course releases write each exercise as a notebook
     ],
     # nbclient + ipykernel: the tests run a released notebook top to bottom in a headless kernel;

@@ -10,7 +10,9 @@ repeat (``timing.compare``) and shown as median (quartiles) in ms, with the same
 * forward: npnet inside ``npnet.nn.no_grad()``, PyTorch inside ``torch.no_grad()``, ONNX Runtime's
   session (the reference model exported to a temporary file);
 * forward + dX: scores, then the gradient of the first class score w.r.t. the input image (PyTorch
-  builds its graph for the input only; its weights are frozen like npnet's pretrained ones).
+  builds its graph for the input only; its weights are frozen like npnet's pretrained ones);
+* "npnet split": the same inside ``npnet.parallel.batch_threads`` (N=8, 2 threads): the batch split
+  between the two cores, BLAS held at one thread.
 
 Memory: "tracemalloc" is the peak of NumPy memory during an N=8 forward (with and without no_grad) and
 forward + dX; "peak RSS" is how much the resident set of a fresh process grows during one N=8
@@ -62,7 +64,7 @@ def onnx_session(torch, model, threads, folder):
     return ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
 
 
-def sides_for(x, model, tmodel, session, torch):
+def sides_for(x, model, tmodel, session, torch, threads):
     """name -> callable, equal work per pair: forward-only and forward + input gradient."""
     from npnet.nn import no_grad
 
@@ -78,6 +80,16 @@ def sides_for(x, model, tmodel, session, torch):
         model.backward(dscores)
 
     sides = {"npnet fwd": npnet_fwd, "npnet fwd+dX": npnet_fwd_dx}
+    if x.shape[0] > 1 and threads > 1:  # the batch split between the cores (npnet.parallel)
+        from npnet.parallel import batch_threads
+
+        def split(fn):
+            def run():
+                with batch_threads(model):
+                    fn()
+            return run
+
+        sides.update({"npnet split fwd": split(npnet_fwd), "npnet split fwd+dX": split(npnet_fwd_dx)})
     if tmodel is not None:
         xt = torch.from_numpy(x)
 
@@ -129,14 +141,16 @@ def run_here(threads, repeats, shared):
         rng = np.random.default_rng(0)
         for n in (1, 8):
             x = rng.standard_normal((n, 3, 224, 224)).astype(np.float32)
-            t = compare(sides_for(x, model, tmodel, session, torch), repeats if n == 1 else max(5, repeats // 2))
+            t = compare(sides_for(x, model, tmodel, session, torch, threads),
+                        repeats if n == 1 else max(5, repeats // 2))
             print(f"N={n}: " + "; ".join(f"{name} {timing}" for name, timing in t.items()))
             ratios = []
-            for work in ("fwd", "fwd+dX"):
-                if f"torch {work}" in t:
-                    ratios.append(f"{work} npnet/torch {t[f'npnet {work}'].median / t[f'torch {work}'].median:.2f}")
-            if "onnxruntime fwd" in t:
-                ratios.append(f"fwd npnet/onnxruntime {t['npnet fwd'].median / t['onnxruntime fwd'].median:.2f}")
+            for npnet in ("npnet", "npnet split"):
+                for work in ("fwd", "fwd+dX"):
+                    if f"torch {work}" in t and f"{npnet} {work}" in t:
+                        ratios.append(f"{work} {npnet}/torch {t[f'{npnet} {work}'].median / t[f'torch {work}'].median:.2f}")
+                if "onnxruntime fwd" in t and f"{npnet} fwd" in t:
+                    ratios.append(f"fwd {npnet}/onnxruntime {t[f'{npnet} fwd'].median / t['onnxruntime fwd'].median:.2f}")
             print(f"N={n}: " + "; ".join(ratios), flush=True)
         print(f"    conditions after: {conditions()}")
     if threads == 2:

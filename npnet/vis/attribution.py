@@ -3,6 +3,7 @@
 Same conventions as ``npnet.vis.saliency``: ``X`` a normalised float (N, 3, H, W) batch, ``y`` the (N,)
 classes to explain, ``model`` a network with the SqueezeNet interface; results in the dtype of ``X``.
 """
+import contextlib
 import numbers
 import warnings
 
@@ -11,6 +12,7 @@ import numpy as np
 from .. import _check
 from ..errors import NpnetTypeError, NpnetValueError
 from ..nn import no_grad
+from ..parallel import batch_threads
 from .saliency import (check_batch, chunk_size, class_score_gradient, compute_saliency_maps, grad_cam,
                        guided_backprop, guided_grad_cam, smoothgrad)
 
@@ -67,7 +69,8 @@ def _baseline(fn, baseline, X):
 def _class_scores(X, y, model, batch_size):
     """(N,) scores s_y(X[i]), ``batch_size`` images per forward pass (forward only: no backward caches)."""
     out = []
-    with no_grad():
+    # one image stays on the calling thread with BLAS's threads (batch_threads would hold BLAS at one)
+    with no_grad(), (batch_threads(model) if len(X) > 1 else contextlib.nullcontext()):
         for i in range(0, len(X), batch_size):
             s = model.forward(X[i:i + batch_size])
             out.append(s[np.arange(len(s)), y[i:i + batch_size]])
@@ -112,15 +115,16 @@ def integrated_gradients(X, y, model, baseline=None, steps=50, batch_size=None, 
     path_grad = np.zeros(X.shape, dtype=np.float64)
     # Flatten the (image, step) pairs so every pass is a full batch, whatever N and steps are.
     pairs = [(i, j) for i in range(n) for j in range(k)]
-    for start in range(0, len(pairs), batch_size):
-        img, step = np.array(pairs[start:start + batch_size]).T
-        # BEGIN SOLUTION
-        a = alphas[step].astype(X.dtype)[:, None, None, None]
-        _, g = class_score_gradient(b[img] + a * (X[img] - b[img]), y[img], model)
-        for i in np.unique(img):  # the quadrature-weighted sum of image i's gradients in this chunk
-            rows = img == i
-            path_grad[i] += np.tensordot(weights[step[rows]], g[rows], axes=1)
-        # END SOLUTION
+    with batch_threads(model):  # each pass's images split between the cores (npnet.parallel)
+        for start in range(0, len(pairs), batch_size):
+            img, step = np.array(pairs[start:start + batch_size]).T
+            # BEGIN SOLUTION
+            a = alphas[step].astype(X.dtype)[:, None, None, None]
+            _, g = class_score_gradient(b[img] + a * (X[img] - b[img]), y[img], model)
+            for i in np.unique(img):  # the quadrature-weighted sum of image i's gradients in this chunk
+                rows = img == i
+                path_grad[i] += np.tensordot(weights[step[rows]], g[rows], axes=1)
+            # END SOLUTION
     # BEGIN SOLUTION
     attributions = (X - b) * path_grad
     # END SOLUTION
@@ -170,21 +174,22 @@ def occlusion(X, y, model, window=32, stride=16, fill=0, batch_size=None, output
     corners = [(top, left) for top in range(0, h - window + 1, stride) for left in range(0, w - window + 1, stride)]
     drops = np.zeros((n, len(corners)), dtype=np.float64)
     base = _class_scores(X, y, model, batch_size)
-    for i in range(n):
-        for start in range(0, len(corners), batch_size):
-            chunk = corners[start:start + batch_size]
-            # BEGIN SOLUTION
-            Xo = np.repeat(X[i:i + 1], len(chunk), axis=0)
-            for c, (top, left) in enumerate(chunk):
-                Xo[c, :, top:top + window, left:left + window] = fill
-            with no_grad():
-                scores = model.forward(Xo).astype(np.float64)
-            if output == "score":
-                drops[i, start:start + len(chunk)] = base[i] - scores[:, y[i]]
-            else:
-                z = np.exp(scores - scores.max(axis=1, keepdims=True))
-                drops[i, start:start + len(chunk)] = z[:, y[i]] / z.sum(axis=1)
-            # END SOLUTION
+    with batch_threads(model):  # each pass's images split between the cores (npnet.parallel)
+        for i in range(n):
+            for start in range(0, len(corners), batch_size):
+                chunk = corners[start:start + batch_size]
+                # BEGIN SOLUTION
+                Xo = np.repeat(X[i:i + 1], len(chunk), axis=0)
+                for c, (top, left) in enumerate(chunk):
+                    Xo[c, :, top:top + window, left:left + window] = fill
+                with no_grad():
+                    scores = model.forward(Xo).astype(np.float64)
+                if output == "score":
+                    drops[i, start:start + len(chunk)] = base[i] - scores[:, y[i]]
+                else:
+                    z = np.exp(scores - scores.max(axis=1, keepdims=True))
+                    drops[i, start:start + len(chunk)] = z[:, y[i]] / z.sum(axis=1)
+                # END SOLUTION
     return drops.reshape(n, (h - window) // stride + 1, (w - window) // stride + 1).astype(dtype)
 
 

@@ -16,6 +16,7 @@ import numpy as np
 from .. import _check
 from ..layers import relu_mode
 from ..errors import NpnetValueError
+from ..parallel import batch_threads
 
 # Grad-CAM's default layer: features[12], the last fire module of SqueezeNet 1.1 (13x13 at 224x224).
 LAST_FIRE = 12
@@ -108,17 +109,18 @@ def smoothgrad(X, y, model, n_samples=25, noise_level=0.15, seed=None, batch_siz
     total = np.zeros((X.shape[0],) + X.shape[2:], dtype=np.float64)
     n = X.shape[0]
     per_pass = max(1, batch_size // n)  # whole samples per pass, so the labels repeat in order
-    for start in range(0, n_samples, per_pass):
-        k = min(per_pass, n_samples - start)
-        # k consecutive draws of X.shape in one call: the same numbers as k separate draws
-        noise = rng.standard_normal((k,) + X.shape)
-        # BEGIN SOLUTION
-        noisy = (X + noise * sigma[:, None, None, None]).astype(X.dtype)
-        _, dX = class_score_gradient(noisy.reshape((k * n,) + X.shape[1:]), np.tile(y, k), model)
-        maps = np.abs(dX).max(axis=1).reshape((k,) + total.shape)
-        for m in maps:  # sample by sample, the order of the running sum
-            total += m
-        # END SOLUTION
+    with batch_threads(model):  # each pass's images split between the cores (npnet.parallel)
+        for start in range(0, n_samples, per_pass):
+            k = min(per_pass, n_samples - start)
+            # k consecutive draws of X.shape in one call: the same numbers as k separate draws
+            noise = rng.standard_normal((k,) + X.shape)
+            # BEGIN SOLUTION
+            noisy = (X + noise * sigma[:, None, None, None]).astype(X.dtype)
+            _, dX = class_score_gradient(noisy.reshape((k * n,) + X.shape[1:]), np.tile(y, k), model)
+            maps = np.abs(dX).max(axis=1).reshape((k,) + total.shape)
+            for m in maps:  # sample by sample, the order of the running sum
+                total += m
+            # END SOLUTION
     return (total / n_samples).astype(dtype)
 
 

@@ -33,17 +33,17 @@ def _batch(seed=0):
 def npnet_step(cell):
     """One npnet training iteration of a fresh model (a callable)."""
     from npnet.models.captioning import CaptioningRNN
-    from npnet.optim import adam
+    from npnet.optim import adam, apply_rule
     word_to_idx = {"<NULL>": 0, "<START>": 1, "<END>": 2, **{f"w{i}": i for i in range(3, V)}}
     model = CaptioningRNN(word_to_idx, input_dim=D, wordvec_dim=W, hidden_dim=H, cell_type=cell,
                           rng=np.random.default_rng(0))
     configs = {k: {"learning_rate": 5e-3} for k in model.params}
     features, captions = _batch()
 
-    def step():
+    def step():  # what CaptioningSolver does per iteration, without its batch sampling
         _, grads = model.loss(features, captions)
         for k, w in model.params.items():
-            model.params[k], configs[k] = adam(w, grads[k], configs[k])
+            model.params[k], configs[k] = apply_rule(adam, w, grads[k], configs[k])
     return step
 
 

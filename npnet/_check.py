@@ -150,17 +150,20 @@ def boolean(fn, name, v):
     return bool(v)
 
 
-def finite(fn, name, x):
-    """Raise ``ValueError`` if ``x`` holds NaN or Inf (counting them, so the message says how bad)."""
+def all_finite(x):
+    """Whether the array ``x`` holds no NaN or Inf."""
     # One reduction instead of a boolean array the size of x: a NaN or Inf anywhere makes the sum NaN or
     # Inf, so a finite sum proves every value finite. A non-finite sum (also reached when finite values
     # overflow) gets the exact elementwise test.
     with np.errstate(over="ignore", invalid="ignore"):
         total = np.sum(x)
-    if np.isfinite(total):
-        return
-    bad = ~np.isfinite(x)
-    if bad.any():
+    return bool(np.isfinite(total)) or bool(np.isfinite(x).all())
+
+
+def finite(fn, name, x):
+    """Raise ``ValueError`` if ``x`` holds NaN or Inf (counting them, so the message says how bad)."""
+    if not all_finite(x):
+        bad = ~np.isfinite(x)
         raise NpnetValueError(f"{fn}: {name} contains {int(bad.sum())} NaN/Inf value(s) of {x.size}")
 
 

@@ -77,13 +77,14 @@ class _SolverBase:
         loss = float(loss)
         if not np.isfinite(loss):
             self._diverged(f"the loss is {loss} at iteration {iteration}")
-        bad = [name for name, g in grads.items() if not np.isfinite(g).all()]
+        bad = [name for name, g in grads.items() if not _check.all_finite(g)]
         if bad:
             self._diverged(f"the gradient of {', '.join(bad)} holds NaN/Inf at iteration {iteration}")
         self.loss_history.append(loss)
         for name, w in self.model.params.items():
-            next_w, self.optim_configs[name] = self.update_rule(w, grads[name], self.optim_configs[name])
-            if not np.isfinite(next_w).all():
+            next_w, self.optim_configs[name] = optim.apply_rule(self.update_rule, w, grads[name],
+                                                               self.optim_configs[name])
+            if not _check.all_finite(next_w):
                 self._diverged(f"the update of {name} overflowed at iteration {iteration}")
             self.model.params[name] = next_w
 
@@ -155,7 +156,8 @@ class CaptioningSolver(_SolverBase):
         data: dict from :func:`npnet.data.coco.load_coco_data` (``train_captions``,
             ``train_image_idxs``, ``train_features``, ``train_urls``, ...).
         update_rule: name of a rule in :mod:`npnet.optim` (``'sgd'``, ``'sgd_momentum'``, ``'rmsprop'``,
-            ``'adam'``) or a function with the same signature. Default ``'adam'``.
+            ``'adam'``) or a function with the same signature. Default ``'adam'``, which updates
+            each parameter array in place (``optim.apply_rule``: the same numbers as ``optim.adam``).
         optim_config: hyperparameters given to the rule (e.g. ``{'learning_rate': 5e-3}``); each
             parameter gets its own copy, which also holds its optimiser state.
         lr_decay: the learning rate is multiplied by this after every epoch.
@@ -207,7 +209,8 @@ class Solver(_SolverBase):
         model: object with a ``params`` dict of arrays and ``loss(X, y=None)``: scores when ``y`` is None,
             else ``(loss, grads)`` (e.g. :class:`npnet.models.classifiers.FullyConnectedNet`).
         data: dict with ``X_train``, ``y_train``, ``X_val``, ``y_val`` (integer labels).
-        update_rule: ``'sgd'``, ``'sgd_momentum'``, ``'rmsprop'``, ``'adam'`` or a function (default ``'sgd'``).
+        update_rule: ``'sgd'``, ``'sgd_momentum'``, ``'rmsprop'``, ``'adam'`` or a function (default ``'sgd'``);
+            ``'adam'`` updates each parameter array in place (the same numbers as ``optim.adam``).
         optim_config: hyperparameters given to the rule, e.g. ``{'learning_rate': 1e-3}``; each parameter
             gets its own copy, which also holds its optimiser state.
         lr_decay: the learning rate is multiplied by this after every epoch.

@@ -33,7 +33,8 @@ interleaved repeats, load average 5-7 from other jobs on the 2 cores unless said
   (median; 0.07 s on a quiet machine) against 0.20 s with BLAS limited to 1 thread (threadpoolctl)
   in the same process, and 0.21-0.24 s with the batch split in two halves on two Python threads
   (two model instances, BLAS at 1 thread). Using both cores robustly therefore means npnet owning
-  the threads with BLAS at 1 (a model-level batch split), not a second pool beside BLAS's.
+  the threads with BLAS at 1 (a model-level batch split, :mod:`npnet.parallel`), not a second pool
+  beside BLAS's.
 
 So splitting pays only where a core is idle and BLAS does not hold it; calls smaller than
 :data:`MIN_SPLIT` output elements are never split (the hand-off costs tens of microseconds).

@@ -66,18 +66,34 @@ from . import _check
 # a hand-off to another thread costs tens of microseconds, the time to write ~2**17 floats.
 MIN_SPLIT = 1 << 17
 
+
+
+class LazyPool:
+    """A thread pool made at first use, remade when a different size is asked for, and forgotten in a
+    forked child, which inherits the pool object but not its threads (work handed to it would wait
+    forever). Its threads sleep on a queue between calls."""
+
+    def __init__(self, name):
+        self.name = name
+        self._forget()
+        os.register_at_fork(after_in_child=self._forget)
+
+    def _forget(self):
+        self._executor, self._size, self._lock = None, 0, threading.Lock()
+
+    def get(self, workers):
+        """The pool's executor, with ``workers`` threads."""
+        with self._lock:
+            if self._executor is None or self._size != workers:
+                if self._executor is not None:
+                    self._executor.shutdown(wait=True)
+                self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=self.name)
+                self._size = workers
+            return self._executor
+
+
 _threads = 1
-_pool = None
-_pool_lock = threading.Lock()
-
-
-def _forget_pool():
-    # A forked child inherits the pool object but not its threads: work handed to it would wait forever.
-    global _pool, _pool_lock
-    _pool, _pool_lock = None, threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_pool)
+_pool = LazyPool("npnet-kernels")
 
 
 def get_num_threads():
@@ -87,29 +103,20 @@ def get_num_threads():
 
 def set_num_threads(n):
     """Use ``n`` threads (>= 1) for big kernel calls from now on; 1 runs everything on the caller's thread."""
-    global _threads, _pool
-    n = _check.positive_int("set_num_threads", "n", n)
-    with _pool_lock:
-        if _pool is not None and n != _threads:
-            _pool.shutdown(wait=True)
-            _pool = None
-        _threads = n
+    global _threads
+    _threads = _check.positive_int("set_num_threads", "n", n)  # the pool is resized at its next use
 
 
 def split(kernel, rows, work, *args):
     """Run ``kernel(*args, lo, hi)`` over rows [0, rows), split between threads when ``work`` (elements
     written) is at least :data:`MIN_SPLIT`. The caller's thread takes the first part itself."""
-    global _pool
     parts = min(_threads, rows, max(1, work // MIN_SPLIT))
     if parts == 1:
         kernel(*args, 0, rows)
         return
-    if _pool is None:
-        with _pool_lock:
-            if _pool is None:
-                _pool = ThreadPoolExecutor(max_workers=_threads - 1, thread_name_prefix="npnet-kernels")
+    pool = _pool.get(_threads - 1)
     bounds = [rows * t // parts for t in range(parts + 1)]
-    futures = [_pool.submit(kernel, *args, bounds[t], bounds[t + 1]) for t in range(1, parts)]
+    futures = [pool.submit(kernel, *args, bounds[t], bounds[t + 1]) for t in range(1, parts)]
     kernel(*args, bounds[0], bounds[1])
     for f in futures:
         f.result()

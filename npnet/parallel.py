@@ -34,29 +34,18 @@ SmoothGrad, which only call ``forward`` and ``backward``, use it.
 import contextlib
 import contextvars
 import os
-import threading
 import weakref
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from . import _check
 from .errors import NpnetTypeError, NpnetValueError
+from .kernels import LazyPool
 from .nn import Module
 
-_pool = None
-_pool_lock = threading.Lock()
+_pool = LazyPool("npnet-batch")
 _controller = None
 _replicas = weakref.WeakKeyDictionary()  # model -> its replicas from the last split, reused
-
-
-def _forget_pool():
-    # A forked child inherits the pool object but not its threads: work handed to it would wait forever.
-    global _pool, _pool_lock
-    _pool, _pool_lock = None, threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _blas():
@@ -127,12 +116,8 @@ def _replica(module, memo, pairs):
 def _run(parts):
     """Run ``[(fn, args), ...]`` on the pool's threads, each in a copy of the caller's context (so
     ``no_grad`` and ``relu_mode`` hold there too); their results in order."""
-    global _pool
-    if _pool is None:
-        with _pool_lock:
-            if _pool is None:
-                _pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="npnet-batch")
-    futures = [_pool.submit(contextvars.copy_context().run, fn, *args) for fn, args in parts]
+    pool = _pool.get(max(2, os.cpu_count() or 2))
+    futures = [pool.submit(contextvars.copy_context().run, fn, *args) for fn, args in parts]
     return [f.result() for f in futures]
 
 

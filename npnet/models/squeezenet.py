@@ -11,7 +11,7 @@ import numpy as np
 from .. import _check
 from ..errors import NpnetTypeError
 from ..layers import concat_backward, concat_forward, conv_forward, relu_backward_from_output
-from ..layers.conv import _col2im, conv_output_size, fast_dtype
+from ..layers.conv import _col2im_of_product, conv_output_size, fast_dtype
 from ..layers.pool import pool_output_size
 from ..nn import Conv2d, Dropout, GlobalAvgPool2d, MaxPool2d, Module, ReLU, Sequential
 from ..errors import NpnetValueError
@@ -117,8 +117,8 @@ class Fire(Module):
         dz = relu_backward_from_output(dout, out).reshape(N, -1, H * W)
         # The squeeze output feeds both expands: its gradient is the sum of theirs, read as views of dz.
         ds = np.matmul(expand1x1.reshape(e1, S).T, dz[:, :e1])
-        dcols = np.matmul(expand3x3.reshape(-1, 9 * S).T, dz[:, e1:])  # (N, 9S, H*W)
-        ds += _col2im(dcols.transpose(1, 0, 2), S, H, W, 3, 3, 1, 1, H, W, "numba").reshape(N, S, H * W)
+        ds += _col2im_of_product(expand3x3.reshape(-1, 9 * S).T, dz[:, e1:].transpose(1, 0, 2),
+                                 S, H, W, 3, 3, 1, 1, H, W, "numba").reshape(N, S, H * W)
         ds = relu_backward_from_output(ds.reshape(s.shape), s).reshape(N, S, H * W)
         return np.matmul(squeeze.reshape(S, C).T, ds).reshape(x_shape)
 

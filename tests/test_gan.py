@@ -145,10 +145,13 @@ def test_judge_is_sure_of_digits_and_unsure_of_noise(judge):
 
 
 def test_small_budget_training_makes_recognisable_digits(judge):
-    """A vanilla GAN on the ~400 ones of the sample makes samples the judge calls a 1 within 125 steps.
+    """A vanilla GAN on the ~400 ones of the sample makes samples the judge calls a 1 within 250 steps.
 
     A GAN on one digit cycles (samples sharpen, D catches up, they blur again), so the measure is the best
-    of five checkpoints; an untrained or broken generator scores 0 at all of them.
+    of ten checkpoints; an untrained or broken generator scores 0 at all of them. The run is chaotic: a
+    change in the last bits of a matrix product (another BLAS kernel, another summation order) acts like
+    another seed. Over seeds 0-7 the best checkpoint was 0.37-0.92 confident (all of them ones), while
+    125 steps and a 0.5 bar passed only 2 seeds of 6; hence 250 steps and 0.3.
     """
     from npnet.data.mnist import load_mnist
 
@@ -164,10 +167,10 @@ def test_small_budget_training_makes_recognisable_digits(judge):
 
     D, G = gan.discriminator(seed=0), gan.generator(seed=1)
     gan.run_a_gan(D, G, gan.get_solver(D), gan.get_solver(G), gan.discriminator_loss, gan.generator_loss,
-                  batch_size=32, num_epochs=100, num_iters=125, images=ones, seed=0, progress=False,
+                  batch_size=32, num_epochs=100, num_iters=250, images=ones, seed=0, progress=False,
                   callback=checkpoint)
     best = max(scores, key=lambda s: s["confident"])
-    assert best["confident"] > 0.5
+    assert best["confident"] > 0.3
     assert best["confident_histogram"][1] > 0.9 * best["confident_histogram"].sum()
 
 

@@ -41,7 +41,7 @@ import numpy as np
 from . import _check
 from .errors import NpnetTypeError, NpnetValueError
 from .kernels import LazyPool
-from .nn import Module
+from .nn import Module, Sequential
 
 _pool = LazyPool("npnet-batch")
 _controller = None
@@ -75,9 +75,11 @@ def replica(module, reuse=None):
     gradients and Sequential taps, so it can run a pass at the same time as the original.
 
     ``reuse``, an earlier replica of the same module, is brought up to date (parameters, flags) and
-    returned instead of a new one when its modules still match the original's one to one: its arrays
-    from the last pass are then replaced pass by pass, which the memory allocator serves faster than
-    a fresh set (SqueezeNet at N=8 split in two: 78 -> 68 ms for forward + input gradient)."""
+    returned instead of a new one when its modules still match the original's one to one: within a
+    ``batch_threads`` block its arrays from the last pass are then replaced pass by pass, which the
+    memory allocator serves faster than a fresh set (SqueezeNet at N=8 split in two: 78 -> 68 ms for
+    forward + input gradient). At the end of a block the replicas drop their arrays and are kept,
+    per model, for the next block."""
     if not isinstance(module, Module):
         raise NpnetTypeError(f"replica: module must be an npnet Module; got {type(module).__name__}")
     pairs = {}
@@ -150,7 +152,7 @@ class _Split:
             return self.cls.backward(self.model, dout)
         if len(dout) != self.bounds[-1]:
             raise NpnetValueError(f"{self.cls.__name__}.backward: dout has {len(dout)} rows for a "
-                                         f"forward pass of {self.bounds[-1]} images")
+                                  f"forward pass of {self.bounds[-1]} images")
         grads = _run([(self.cls.backward, (rep, dout[lo:hi]))
                       for rep, lo, hi in zip(self.replicas, self.bounds, self.bounds[1:])])
         # parameter gradients: the sum over the parts, as one pass over the whole batch would give
@@ -195,3 +197,8 @@ def batch_threads(model, threads=None):
             yield model
     finally:
         del model.forward, model.backward
+        for rep in _replicas.get(model, []):  # the objects stay for the next block; their arrays go
+            for _, module in rep.named_modules():
+                module.__dict__["_cache"] = None
+                if isinstance(module, Sequential):
+                    module.outputs = [None] * len(module.outputs)

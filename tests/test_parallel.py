@@ -45,6 +45,11 @@ def test_split_batch_equals_one_pass(data, threads, monkeypatch):
     for k in want[2]:
         np.testing.assert_allclose(got[2][k], want[2][k], rtol=1e-12, atol=1e-14)
     assert "forward" not in net.__dict__ and "backward" not in net.__dict__
+    # the replicas stay for the next block, without the arrays of their last pass
+    kept = parallel._replicas[net]
+    assert len(kept) == threads - 1
+    assert all(m.cache is None for rep in kept for _, m in rep.named_modules())
+    assert all(o is None for rep in kept for o in rep.outputs)
 
 
 def test_no_grad_and_relu_mode_hold_in_the_threads(data):

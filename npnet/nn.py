@@ -289,18 +289,16 @@ class Sequential(Module):
         nothing (as PyTorch's autograd skips what no parameter needs)."""
         start, end = self._range("backward", start, end)
         input_grad = _check.boolean("Sequential.backward", "input_grad", input_grad)
-        first = start
-        if not input_grad:
-            while first < end and not _trains(self.layers[first]):
-                first += 1
-            if first == end:
-                return None
-        for i in reversed(range(first, end)):
-            if i == first and not input_grad:
-                self.layers[i].param_backward(dout)
-                return None
+        if input_grad:
+            for i in reversed(range(start, end)):
+                dout = self.layers[i].backward(dout)
+            return dout
+        first = next((i for i in range(start, end) if _trains(self.layers[i])), end)
+        for i in reversed(range(first + 1, end)):
             dout = self.layers[i].backward(dout)
-        return dout
+        if first < end:
+            self.layers[first].param_backward(dout)
+        return None
 
 
 def _trains(module):

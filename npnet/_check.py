@@ -38,7 +38,7 @@ def float_array(fn, name, x, ndim=None, layout=None, allow_empty=False):
             raise NpnetTypeError(f"{fn}: {name} must be a NumPy array; got {type(x).__name__}")
     if x.dtype.kind != "f":  # the same test as np.issubdtype(x.dtype, np.floating), 10x cheaper
         raise NpnetTypeError(f"{fn}: {name} must be a floating-point array (float32 or float64); got dtype {x.dtype}")
-    if ndim is not None:
+    if ndim is not None and x.ndim != ndim:  # the common case, an int ndim that fits, in one test
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if x.ndim not in allowed:
             what = f"{ndim} dims" if isinstance(ndim, int) else f"{' or '.join(map(str, allowed))} dims"
@@ -67,11 +67,15 @@ def same_shape(fn, name, x, ref_shape, ref_name="the forward output"):
 
 def positive_int(fn, name, v):
     """Return ``v`` as an int if it is a whole number >= 1, else raise ``ValueError``."""
+    if type(v) is int and v >= 1:  # layers call this on every pass: skip number()'s general tests
+        return v
     return number(fn, name, v, low=1, integer=True)
 
 
 def nonnegative_int(fn, name, v):
     """Return ``v`` as an int if it is a whole number >= 0, else raise ``ValueError``."""
+    if type(v) is int and v >= 0:
+        return v
     return number(fn, name, v, low=0, integer=True)
 
 
@@ -145,7 +149,9 @@ def boolean(fn, name, v):
 
     A string such as ``'False'`` is truthy; accepting it would silently mean the opposite.
     """
-    if not isinstance(v, (bool, np.bool_)):
+    if v is True or v is False:
+        return v
+    if not isinstance(v, np.bool_):
         raise NpnetTypeError(f"{fn}: {name} must be True or False; got {v!r}")
     return bool(v)
 
@@ -192,15 +198,18 @@ def params(fn, name, given, required=(), defaults=None):
     """Return the parameter dict ``given`` merged over ``defaults``, after checking it is a dict with
     every ``required`` key and no unknown key (so a typo such as ``'padding'`` is not ignored)."""
     defaults = defaults or {}
+    # Set operations on the key views run in C: layers call this on every pass.
+    if type(given) is dict and not required and given.keys() <= defaults.keys():
+        return {**defaults, **given}
     if not isinstance(given, dict):
         raise NpnetTypeError(f"{fn}: {name} must be a dict; got {type(given).__name__}")
-    known = tuple(required) + tuple(defaults)
-    unknown = [k for k in given if k not in known]  # a few keys: a loop beats building sets
-    if unknown:
-        unknown = sorted(unknown)
-        raise NpnetValueError(f"{fn}: unknown {name} key(s) {unknown}; expected keys among {list(known)}")
-    missing = [k for k in required if k not in given]
-    if missing:
+    known = defaults.keys() | set(required) if required else defaults.keys()
+    if not given.keys() <= known:
+        unknown = sorted(given.keys() - known, key=str)
+        raise NpnetValueError(f"{fn}: unknown {name} key(s) {unknown}; expected keys among "
+                              f"{list(required) + list(defaults)}")
+    if required and not given.keys() >= set(required):
+        missing = [k for k in required if k not in given]
         raise NpnetValueError(f"{fn}: {name} is missing key(s) {missing}")
     return {**defaults, **given}
 

@@ -384,13 +384,22 @@ def _argmax_any(src, dst, where, nan, H, W, Ho, Wo, kh, kw, stride, pad, lo, hi)
 
 
 @njit(cache=True, nogil=True)
-def max_pool_backward_rows(dout, arg, dx, kh, kw, stride, pad, lo, hi):
+def max_pool_backward_rows(dout, arg, pooled, mode, dx, kh, kw, stride, pad, lo, hi):
     """Route ``dout`` (P, Ho, Wo) to the ``arg`` offsets of :func:`max_pool_argmax_rows`, into planes
     [lo, hi) of ``dx`` (P, H, W), which are overwritten. Windows overlap when stride < kernel, so
-    gradients add."""
+    gradients add.
+
+    With ``mode`` >= 0 (a :data:`RELU_MODE_CODES` value) the pooled image was a ReLU's output and dx
+    goes on through that ReLU as :func:`relu_backward_rows` would take it, given the pooled maxima
+    ``pooled`` (P, Ho, Wo): a pixel no window picked has gradient 0 whatever the gate, and a picked
+    one holds the maximum of the windows that picked it, so ``out > 0`` there is ``pooled > 0`` of
+    any of them. The gate is applied to each plane right after its routing, while it is in cache:
+    no pass over the ReLU's output or over dx is left for the ReLU. With ``mode`` -1 ``pooled`` is
+    not read.
+    """
     P, H, W = dx.shape
     Ho, Wo = dout.shape[1], dout.shape[2]
-    grad, where, out = dout.reshape(-1), arg.reshape(-1), dx.reshape(-1)
+    grad, where, out, best = dout.reshape(-1), arg.reshape(-1), dx.reshape(-1), pooled.reshape(-1)
     # Offset i*kw + j inside a window -> i*W + j inside the image: a table instead of a division.
     step = np.empty(kh * kw, dtype=np.intp)
     for i in range(kh):
@@ -405,6 +414,24 @@ def max_pool_backward_rows(dout, arg, dx, kh, kw, stride, pad, lo, hi):
             for ow in range(Wo):
                 o = (p * Ho + oh) * Wo + ow
                 out[_u(row + max(ow * stride - pad, 0) + step[_u(where[_u(o)])])] += grad[_u(o)]
+        if mode < 0:
+            continue
+        # Every contribution is in: gate each picked pixel once per window that picked it (a closed
+        # gate multiplies by 0, which a second visit leaves as it is).
+        for oh in range(Ho):
+            row = plane + max(oh * stride - pad, 0) * W
+            for ow in range(Wo):
+                o = (p * Ho + oh) * Wo + ow
+                at = row + max(ow * stride - pad, 0) + step[_u(where[_u(o)])]
+                v = out[_u(at)]
+                if mode == 0:
+                    gate = best[_u(o)] > 0
+                elif mode == 1:
+                    gate = best[_u(o)] > 0 and v > 0
+                else:
+                    gate = v > 0
+                if not gate:
+                    out[_u(at)] = v * 0
 
 
 @njit(cache=True, nogil=True)

@@ -1,10 +1,12 @@
-"""Pooling: PyTorch output sizes (hand-computed table), fast == naive max pooling, tie routing,
-average-pooling divisors against a reference loop and hand-computed values, argument errors."""
+"""Pooling: PyTorch output sizes (hand-computed table), fast == naive max pooling, tie routing, the fused
+ReLU + max-pooling backward == the two backward passes, average-pooling divisors against a reference loop
+and hand-computed values, argument errors."""
 import numpy as np
 import pytest
 
-from npnet.layers import (avg_pool_backward, avg_pool_forward, global_avg_pool_backward, global_avg_pool_forward,
-                          max_pool_backward, max_pool_backward_naive, max_pool_forward, max_pool_forward_naive)
+from npnet.layers import (RELU_MODES, avg_pool_backward, avg_pool_forward, global_avg_pool_backward,
+                          global_avg_pool_forward, max_pool_backward, max_pool_backward_naive, max_pool_forward,
+                          max_pool_forward_naive, relu_backward, relu_forward, relu_max_pool_backward, relu_mode)
 
 
 def _pp(k, s, p=0, ceil=False, kw=None, **extra):
@@ -94,6 +96,42 @@ def test_max_pool_hand_computed():
     want = np.zeros((3, 4))
     want[0, 1], want[1, 2], want[2, 1], want[2, 3] = 1, 2, 3, 4
     np.testing.assert_array_equal(dx[0, 0], want)
+
+
+@pytest.mark.parametrize("shape,pp", MAX_CONFIGS)
+@pytest.mark.parametrize("mode", RELU_MODES)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_relu_max_pool_backward_equals_the_two_backward_passes(shape, pp, mode, dtype):
+    rng = np.random.default_rng(sum(shape) + len(mode))
+    # Mostly negative, rounded: many windows of the ReLU's output are all zeros (closed gates) or tie.
+    x = np.round(rng.standard_normal(shape) - 1, 1).astype(dtype)
+    relu_out, relu_cache = relu_forward(x)
+    pooled, cache = max_pool_forward(relu_out, pp)
+    dout = rng.standard_normal(pooled.shape).astype(dtype)
+    dout.flat[0] = np.inf  # Inf * closed gate = NaN, in both versions
+    with np.errstate(invalid="ignore"):  # Inf * 0
+        want = relu_backward(max_pool_backward(dout, cache), relu_cache, mode)
+    got = relu_max_pool_backward(dout, cache, pooled, mode)
+    assert got.dtype == dtype
+    np.testing.assert_array_equal(got, want)
+    # The ReLU's gate changes this data: the comparison above could catch a missing gate.
+    assert not np.array_equal(want, max_pool_backward(dout, cache), equal_nan=True)
+
+
+def test_relu_max_pool_backward_follows_relu_mode_and_checks_its_arguments():
+    x = np.array([[[[-1.0, 2.0], [0.5, -3.0]]]])
+    pooled, cache = max_pool_forward(relu_forward(x)[0], _pp(2, 2))
+    assert relu_max_pool_backward(np.array([[[[-4.0]]]]), cache, pooled)[0, 0, 0, 1] == -4
+    with relu_mode("guided"):  # a negative gradient does not pass the guided gate
+        assert not relu_max_pool_backward(np.array([[[[-4.0]]]]), cache, pooled).any()
+    with pytest.raises(ValueError, match=r"relu_max_pool_backward: pooled must have the shape of the forward "
+                                         r"output \(1, 1, 1, 1\); got \(1, 1, 2, 2\)"):
+        relu_max_pool_backward(np.ones((1, 1, 1, 1)), cache, x)
+    with pytest.raises(ValueError, match=r"relu_max_pool_backward: mode must be one of"):
+        relu_max_pool_backward(np.ones((1, 1, 1, 1)), cache, pooled, mode="guide")
+    _, no_argmax = max_pool_forward(x, _pp(2, 2), need_argmax=False)
+    with pytest.raises(ValueError, match=r"relu_max_pool_backward: the forward pass ran with need_argmax=False"):
+        relu_max_pool_backward(np.ones((1, 1, 1, 1)), no_argmax, pooled)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -116,6 +116,28 @@ def test_frozen_squeezenet_equals_the_trainable_composition_in_every_relu_mode(d
     assert close(net.backward(one_hot), expected, dtype)
 
 
+@pytest.mark.parametrize("trainable", [False, True])
+def test_max_pools_take_the_relu_below_them_with_the_layer_by_layer_result(trainable):
+    """Sequential.backward runs a max pool over a frozen Fire module's output (features 4->5 and 7->8)
+    as one relu_max_pool_backward: the same numbers as each layer's own backward. The ReLU module
+    (features 1) keeps its own backward, relu_backward, which students write."""
+    net = SqueezeNet(dtype=np.float64, seed=3).requires_grad_(trainable)
+    x = np.random.default_rng(6).standard_normal((2, 3, 48, 45))
+    rng = np.random.default_rng(7)
+    for mode in RELU_MODES:
+        net.features.forward(x)
+        pairs = [i for i in range(1, len(net.features)) if net.features[i - 1].output_is_relu()
+                 and type(net.features[i]).__name__ == "MaxPool2d"]
+        assert pairs == ([] if trainable else [5, 8])
+        g = rng.standard_normal(net.features.outputs[-1].shape)
+        with relu_mode(mode):
+            want = g
+            for layer in reversed(net.features.layers):
+                want = layer.backward(want)
+            got = net.features.backward(g)
+        assert np.array_equal(got, want), mode
+
+
 def test_feature_subranges_compose_on_the_fused_path():
     net = SqueezeNet(dtype=np.float64, seed=2).requires_grad_(False)
     x = np.random.default_rng(4).standard_normal((1, 3, 40, 40))

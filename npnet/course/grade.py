@@ -63,7 +63,7 @@ for dt in (np.float64,):  # every graded input is float64
     out, arg = np.zeros((1, 2, 2), dt), np.zeros((1, 2, 2), np.uint8)
     kernels.max_pool_rows(x[0], out, 2, 2, 1, 0, 0, 1)
     kernels.max_pool_argmax_rows(x[0], out, arg, np.zeros(1, np.uint8), 2, 2, 1, 0, 0, 1)
-    kernels.max_pool_backward_rows(out, arg, x[0], 2, 2, 1, 0, 0, 1)
+    kernels.max_pool_backward_rows(out, arg, out, -1, x[0], 2, 2, 1, 0, 0, 1)
     kernels.bias_relu_rows(out.reshape(-1), 4, 2, np.zeros(2, dt), True, out.reshape(1, 2, 2), 0, 2)
 """
 

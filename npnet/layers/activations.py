@@ -19,7 +19,8 @@ RELU_MODES = ("standard", "guided", "deconvnet")
 _relu_mode = contextvars.ContextVar("npnet_relu_mode", default="standard")
 
 
-def _valid_relu_mode(fn, mode):
+def valid_relu_mode(fn, mode):
+    """Return ``mode`` if it is one of :data:`RELU_MODES`, else raise ``ValueError`` naming ``fn``."""
     if not isinstance(mode, str) or mode not in RELU_MODES:
         raise NpnetValueError(f"{fn}: mode must be one of {', '.join(map(repr, RELU_MODES))}; got {mode!r}")
     return mode
@@ -45,7 +46,7 @@ def relu_mode(mode):
     Args:
         mode: one of :data:`RELU_MODES`.
     """
-    token = _relu_mode.set(_valid_relu_mode("relu_mode", mode))
+    token = _relu_mode.set(valid_relu_mode("relu_mode", mode))
     try:
         yield mode
     finally:
@@ -87,7 +88,7 @@ def relu_backward(dout, cache, mode=None):
         dx: shaped like ``x``.
     """
     fn = "relu_backward"
-    mode = get_relu_mode() if mode is None else _valid_relu_mode(fn, mode)
+    mode = get_relu_mode() if mode is None else valid_relu_mode(fn, mode)
     _check.cache("relu_backward", cache)
     x = cache
     dout = _check.dout(fn, dout, x.shape, x.dtype)
@@ -108,7 +109,8 @@ def relu_backward(dout, cache, mode=None):
 
 def relu_backward_from_output(dout, out, mode=None):
     """:func:`relu_backward` computed from the ReLU's OUTPUT, in one compiled pass (the fast path of
-    the ReLU module and SqueezeNet's Fire module; same values, bit for bit).
+    SqueezeNet's frozen Fire module; same values, bit for bit). The ``ReLU`` module does not use it:
+    it runs :func:`relu_backward`, the code students write.
 
     ``out > 0`` exactly where ``x > 0``, so a layer can keep its output, which the next layer holds
     anyway, instead of its input. The three modes are those of :func:`relu_backward`.
@@ -121,7 +123,7 @@ def relu_backward_from_output(dout, out, mode=None):
         dx: shaped like ``out``.
     """
     fn = "relu_backward_from_output"
-    mode = get_relu_mode() if mode is None else _valid_relu_mode(fn, mode)
+    mode = get_relu_mode() if mode is None else valid_relu_mode(fn, mode)
     out = _check.float_array(fn, "out", out)
     dout = _check.dout(fn, dout, out.shape, out.dtype)
     if out.dtype not in (np.float32, np.float64):  # the dtypes the kernel is compiled for

@@ -9,11 +9,13 @@ every window starts inside the input or its left padding. Padding must be at mos
 import numpy as np
 
 from .. import _check, kernels
+from .activations import get_relu_mode, valid_relu_mode
 from .conv import fast_dtype
 from ..errors import NpnetValueError
 
 __all__ = [
     "max_pool_forward_naive", "max_pool_backward_naive", "max_pool_forward", "max_pool_backward",
+    "relu_max_pool_backward",
     "avg_pool_forward", "avg_pool_backward", "global_avg_pool_forward", "global_avg_pool_backward",
 ]
 
@@ -174,18 +176,53 @@ def max_pool_forward(x, pool_param, need_argmax=True):
 def max_pool_backward(dout, cache):
     """Backward pass of :func:`max_pool_forward`: dout (N, C, H', W') -> dx (N, C, H, W)."""
     fn = "max_pool_backward"
+    (N, C, H, W), dtype, (kh, kw, stride, pad), arg = _argmax_cache(fn, cache)
+    dout = _check.dout(fn, dout, (N, C) + arg.shape[1:], dtype)
+    # BEGIN SOLUTION
+    dx = np.empty((N * C, H, W), dtype=dtype)
+    d = np.ascontiguousarray(dout).reshape(arg.shape)
+    # mode -1: no ReLU behind the pool (d stands in for the pooled maxima, which are then not read)
+    kernels.split(kernels.max_pool_backward_rows, N * C, dx.size, d, arg, d, -1, dx, kh, kw, stride, pad)
+    # END SOLUTION
+    return dx.reshape(N, C, H, W)
+
+
+def relu_max_pool_backward(dout, cache, pooled, mode=None):
+    """Backward pass of a ReLU followed by max pooling, in one compiled pass over the image.
+
+    Equals ``relu_backward_from_output(max_pool_backward(dout, cache), relu_out, mode)``, without
+    reading the ReLU's output: the only pixels with a gradient are the windows' maxima, where the ReLU's
+    output is the pooled value. SqueezeNet's first pooling (N=8: a 25 MiB image) then costs one pass
+    instead of three.
+
+    Args:
+        dout: upstream gradient (N, C, H', W') of the pooled output.
+        cache: from :func:`max_pool_forward` (with ``need_argmax``).
+        pooled: that forward's output (N, C, H', W'): the maxima of the ReLU's output.
+        mode: one of ``RELU_MODES`` ('standard', 'guided', 'deconvnet'), or None for the mode set by
+            ``relu_mode``.
+    Returns:
+        dx: (N, C, H, W), the gradient w.r.t. the ReLU's input.
+    """
+    fn = "relu_max_pool_backward"
+    mode = get_relu_mode() if mode is None else valid_relu_mode(fn, mode)
+    (N, C, H, W), dtype, (kh, kw, stride, pad), arg = _argmax_cache(fn, cache)
+    dout = _check.dout(fn, dout, (N, C) + arg.shape[1:], dtype)
+    pooled = _check.dout(fn, pooled, (N, C) + arg.shape[1:], dtype, name="pooled")
+    dx = np.empty((N * C, H, W), dtype=dtype)
+    kernels.split(kernels.max_pool_backward_rows, N * C, dx.size, np.ascontiguousarray(dout).reshape(arg.shape),
+                  arg, np.ascontiguousarray(pooled).reshape(arg.shape), kernels.RELU_MODE_CODES[mode], dx,
+                  kh, kw, stride, pad)
+    return dx.reshape(N, C, H, W)
+
+
+def _argmax_cache(fn, cache):
+    """The cache of :func:`max_pool_forward`, refusing the None of a forward without argmax."""
     if cache is None:
         raise NpnetValueError(f"{fn}: the forward pass ran with need_argmax=False and kept no argmax; "
                               f"run max_pool_forward with need_argmax=True before a backward pass")
     _check.cache(fn, cache, 4)
-    (N, C, H, W), dtype, (kh, kw, stride, pad), arg = cache
-    dout = _check.dout(fn, dout, (N, C) + arg.shape[1:], dtype)
-    # BEGIN SOLUTION
-    dx = np.empty((N * C, H, W), dtype=dtype)
-    kernels.split(kernels.max_pool_backward_rows, N * C, dx.size,
-                  np.ascontiguousarray(dout).reshape(arg.shape), arg, dx, kh, kw, stride, pad)
-    # END SOLUTION
-    return dx.reshape(N, C, H, W)
+    return cache
 
 
 # --------------------------------------------------------------------------------------------------

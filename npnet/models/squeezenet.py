@@ -65,6 +65,15 @@ class Fire(Module):
             return self._backward_fused(dout, cache)
         return self.backward_modules(dout)
 
+    def output_is_relu(self):
+        # Only the fused path can start its backward below the ReLUs (backward_from_gate).
+        cache = self.cache
+        return isinstance(cache, tuple) and cache[0] is True
+
+    def backward_from_gate(self, dgate):
+        fused, cache = self._need_cache()
+        return self._backward_fused(dgate, cache, gated=True)
+
     def forward_modules(self, x):
         """The Fire module as its six submodules, one after the other (each keeps its own cache)."""
         s = self.squeeze_activation.forward(self.squeeze.forward(x))
@@ -107,14 +116,15 @@ class Fire(Module):
         p = conv.params
         return conv_forward(x, p["weight"], p["bias"], conv.conv_param, relu=True, weight_grads=False, out=out)[0]
 
-    def _backward_fused(self, dout, cache):
-        """dout (N, E1 + E3, H, W) -> dx (N, C, H, W), in the ReLU mode in effect."""
+    def _backward_fused(self, dout, cache, gated=False):
+        """dout (N, E1 + E3, H, W) -> dx (N, C, H, W), in the ReLU mode in effect. ``gated``: dout is
+        already the gradient at the expands' ReLU inputs (a max pool after this module applied their gate)."""
         x_shape, s, out = cache
         N, C, H, W = x_shape
         squeeze, expand1x1, expand3x3 = (conv.params["weight"].astype(out.dtype, copy=False) for conv in self._convs())
         S, e1 = squeeze.shape[0], expand1x1.shape[0]
         dout = _check.dout("Fire.backward", dout, out.shape, out.dtype)
-        dz = relu_backward_from_output(dout, out).reshape(N, -1, H * W)
+        dz = (dout if gated else relu_backward_from_output(dout, out)).reshape(N, -1, H * W)
         # The squeeze output feeds both expands: its gradient is the sum of theirs, read as views of dz.
         ds = np.matmul(expand1x1.reshape(e1, S).T, dz[:, :e1])
         ds += _col2im_of_product(expand3x3.reshape(-1, 9 * S).T, dz[:, e1:].transpose(1, 0, 2),

@@ -19,11 +19,10 @@ import numpy as np
 from PIL import Image
 
 from .. import _check
-from ..errors import DataNotFoundError
+from ..errors import DataNotFoundError, NpnetTypeError, NpnetValueError
 from ..image import load_image, preprocess
 from ..optim import adam
 from .losses import _weight, content_loss, gram_matrix, style_loss, tv_loss
-from ..errors import DataNotFoundError, NpnetTypeError, NpnetValueError
 
 __all__ = ["PRESETS", "StyleResult", "find_image", "load_input", "min_side", "features_backward",
            "extract_targets", "style_targets", "StyleObjective", "step_sizes", "style_transfer", "feature_inversion",

@@ -6,15 +6,18 @@ backward pass (pretrained, frozen weights, float32, 224x224), for N=1 and N=8.
 
 Every function that does one kind of work is wrapped by a timer while the script runs: the matrix
 products (``np.matmul`` as the layer modules see it), im2col/col2im, max pooling, ReLU, concatenation,
-the argument checks of ``npnet._check``, and the layer functions themselves, whose own time (minus the
-wrapped calls inside them) is the bias add, reshapes and copies. Times are exclusive: a check inside
-``relu_forward`` counts as a check, not as ReLU. What no wrapper sees (module dispatch, ``Sequential``)
-is the "Python glue" row. The wrappers cost a few microseconds per call; the uninstrumented time is
-printed beside the instrumented one. Numbers are medians over the repeats.
+the argument checks (those of ``npnet._check``, the layers' own check helpers such as ``_conv_setup``,
+and the Fire module's check of its convolutions), and the layer functions themselves, whose own time
+(minus the wrapped calls inside them) is the bias add, reshapes and copies. Times are exclusive: a check
+inside ``relu_forward`` counts as a check, not as ReLU. "max pool" includes the ReLU gate of a Fire
+module below a pooling, which ``relu_max_pool_backward`` applies in the same pass. What no wrapper sees
+(module dispatch, ``Sequential``) is the "Python glue" row. The wrappers cost a few microseconds per
+call; the uninstrumented time is printed beside the instrumented one. Numbers are medians over the
+repeats. Because the wrappers inflate the many small check calls most, the checks' cost is also
+measured without them: the outermost check calls of one forward pass, replayed alone.
 """
 import argparse
 import importlib
-import os
 import subprocess
 import sys
 import time
@@ -27,11 +30,14 @@ from timing import conditions, thread_env  # bench/timing.py; the script folder 
 CATEGORIES = {
     "matmul": "GEMM", "_matmul": "GEMM", "_sum_outer": "GEMM",
     "_im2col": "im2col", "_col2im": "col2im",
-    "max_pool_forward": "max pool", "max_pool_backward": "max pool",
+    "max_pool_forward": "max pool", "max_pool_backward": "max pool", "relu_max_pool_backward": "max pool",
     "relu_forward": "ReLU", "relu_backward": "ReLU backward", "relu_backward_from_output": "ReLU backward",
     "_bias_relu": "bias + ReLU",
     "concat_forward": "concat", "concat_backward": "concat",
-    "conv_forward": "bias/reshape", "conv_backward": "bias/reshape",
+    "conv_forward": "bias/reshape", "conv_backward": "bias/reshape", "_conv_without_columns": "bias/reshape",
+    # the layers' own check helpers (the checks of npnet._check are wrapped as well, see instrument)
+    "_conv_setup": "argument checks", "_bias": "argument checks", "_output": "argument checks",
+    "fast_dtype": "argument checks", "_backend": "argument checks", "_pool_setup": "argument checks",
     "global_avg_pool_forward": "global avg pool", "global_avg_pool_backward": "global avg pool",
     "dropout_forward": "dropout", "dropout_backward": "dropout",
 }
@@ -74,25 +80,77 @@ class NumpyWith:
         return getattr(np, name)
 
 
-def instrument(clock):
-    """Wrap the functions of CATEGORIES and every public check of npnet._check; returns an undo list."""
-    undo = []
+def _targets():
+    """(owner, name, category) of every function the profile wraps: those of CATEGORIES in the layer
+    modules, the Fire module's check of its convolutions, and every public check of npnet._check."""
     for modname in LAYER_MODULES:
         mod = importlib.import_module(modname)
         for name, category in CATEGORIES.items():
             if name != "matmul" and callable(getattr(mod, name, None)):
-                undo.append((mod, name, getattr(mod, name)))
-                setattr(mod, name, clock.wrap(getattr(mod, name), category))
-        if getattr(mod, "np", None) is np:
-            undo.append((mod, "np", np))
-            mod.np = NumpyWith(matmul=clock.wrap(np.matmul, "GEMM"))
+                yield mod, name, category
+    yield importlib.import_module("npnet.models.squeezenet").Fire, "_checked_convs", "argument checks"
     checks = importlib.import_module("npnet._check")
     for name in dir(checks):
         value = getattr(checks, name)
         if not name.startswith("_") and callable(value) and getattr(value, "__module__", "") == checks.__name__:
-            undo.append((checks, name, value))
-            setattr(checks, name, clock.wrap(value, "argument checks"))
+            yield checks, name, "argument checks"
+
+
+def _patch(targets, wrapper):
+    """Replace each target by ``wrapper(function, category)``; returns the undo list."""
+    undo = []
+    for owner, name, category in targets:
+        value = getattr(owner, name)
+        undo.append((owner, name, value))
+        setattr(owner, name, wrapper(value, category))
     return undo
+
+
+def _restore(undo):
+    for owner, name, value in reversed(undo):
+        setattr(owner, name, value)
+
+
+def instrument(clock):
+    """Wrap every target (see _targets) and ``np.matmul`` as the layer modules see it; returns an undo list."""
+    undo = _patch(_targets(), clock.wrap)
+    for modname in LAYER_MODULES:
+        mod = importlib.import_module(modname)
+        if getattr(mod, "np", None) is np:
+            undo.append((mod, "np", np))
+            mod.np = NumpyWith(matmul=clock.wrap(np.matmul, "GEMM"))
+    return undo
+
+
+def check_cost(model, x, repeats=200):
+    """The argument checks of one forward pass without the wrappers' own cost: the outermost check
+    calls of one pass are recorded with their arguments, then run again alone with the real functions.
+    Returns milliseconds per forward pass (the median of ``repeats`` replays)."""
+    calls, depth = [], [0]
+
+    def recorder(fn, category):
+        def record(*args, **kwargs):
+            if depth[0] == 0:
+                calls.append((fn, args, kwargs))
+            depth[0] += 1
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                depth[0] -= 1
+        return record
+
+    undo = _patch(((o, n, c) for o, n, c in _targets() if c == "argument checks"), recorder)
+    try:
+        model.forward(x)
+    finally:
+        _restore(undo)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for fn, args, kwargs in calls:
+            fn(*args, **kwargs)
+        times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times)), len(calls)
 
 
 def profile(model, x, dscores, repeats):
@@ -120,8 +178,7 @@ def profile(model, x, dscores, repeats):
                 if r:  # the first round warms up
                     runs[phase].append(dict(clock.totals))
     finally:
-        for mod, name, value in reversed(undo):
-            setattr(mod, name, value)
+        _restore(undo)
     result = {}
     for phase, rows in runs.items():
         cats = {c for row in rows for c in row}
@@ -150,7 +207,11 @@ def run_here(threads, repeats, sizes):
         x = rng.standard_normal((n, 3, 224, 224)).astype(np.float32)
         dscores = np.zeros((n, 1000), np.float32)
         dscores[:, 0] = 1
-        print_table(n, profile(model, x, dscores, repeats))
+        result = profile(model, x, dscores, repeats)
+        print_table(n, result)
+        ms, calls = check_cost(model, x)
+        print(f"  argument checks without the wrappers: {calls} outermost check calls per forward pass "
+              f"replayed alone take {ms:.3f} ms, {100 * ms / result['forward'][0]:.2f}% of the forward")
 
 
 def main():

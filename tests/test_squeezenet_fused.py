@@ -81,6 +81,25 @@ def test_fused_fire_errors_name_the_module():
         fire.forward(np.zeros((5, 6, 6), np.float32))
     with pytest.raises(TypeError, match=r"Fire.forward: x must be float32 or float64"):
         fire.forward(np.zeros((1, 5, 6, 6), np.float16))
+    # The fused path checks the three convolutions once, itself (not through conv_forward): a replaced
+    # parameter or a changed geometry is named.
+    good = fire.expand3x3.params["weight"]
+    fire.expand3x3.params["weight"] = good[:, :, :2]
+    with pytest.raises(ValueError, match=r"Fire.forward: expand3x3.weight must have shape \(6, 3, 3, 3\); "
+                                         r"got \(6, 3, 2, 3\)"):
+        fire.forward(np.zeros((1, 5, 6, 6), np.float32))
+    fire.expand3x3.params["weight"] = good.astype(np.int32)
+    with pytest.raises(TypeError, match=r"Fire.forward: expand3x3.weight must be a floating-point array"):
+        fire.forward(np.zeros((1, 5, 6, 6), np.float32))
+    fire.expand3x3.params["weight"] = good
+    fire.squeeze.params["bias"] = None
+    with pytest.raises(TypeError, match=r"Fire.forward: squeeze.bias must be a NumPy array; got NoneType"):
+        fire.forward(np.zeros((1, 5, 6, 6), np.float32))
+    fire.squeeze.params["bias"] = np.zeros(3, np.float32)
+    fire.expand1x1.conv_param["pad"] = 1
+    with pytest.raises(ValueError, match=r"Fire.forward: expand1x1.conv_param must stay \{'stride': 1, 'pad': 0\}"):
+        fire.forward(np.zeros((1, 5, 6, 6), np.float32))
+    fire.expand1x1.conv_param["pad"] = 0
     fire.forward(np.zeros((1, 5, 6, 6), np.float32))
     with pytest.raises(ValueError, match=r"Fire.backward: dout must have the shape .*\(1, 10, 6, 6\); "
                                          r"got \(1, 10, 6, 5\)"):

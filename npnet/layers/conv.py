@@ -224,9 +224,20 @@ def _chunk_images(N, bytes_per_image):
     return [(lo, min(lo + step, N)) for lo in range(0, N, step)]
 
 
-def _conv_in_chunks(x, w2, b, relu, HH, WW, stride, pad, Ho, Wo, backend, out):
-    """``_bias_relu(_matmul(w2, _im2col(x)))`` written into ``out`` (N, F, Ho*Wo), image chunk by image
-    chunk: the forward pass of a convolution whose columns are not kept."""
+def _conv_without_columns(x, w2, b, relu, HH, WW, stride, pad, Ho, Wo, backend="numba", out=None):
+    """The forward pass of a convolution whose columns are not kept for a weight gradient (frozen
+    weights, or inside ``no_grad``), on arguments already checked: :func:`conv_forward` after its
+    checks, and SqueezeNet's Fire module after checking its own three convolutions at once.
+
+    ``x`` (N, C, H, W), ``w2`` the filters as a (F, C*HH*WW) matrix, ``b`` (F,) or None, all of one
+    dtype; the rest as in :func:`conv_forward`. Returns ``_bias_relu(_matmul(w2, _im2col(x)))`` as
+    (N, F, Ho*Wo), written into ``out`` if given. A pointwise kernel reads the image as its column
+    matrix in one product; any other makes its columns image chunk by image chunk (COLUMN_CHUNK_BYTES).
+    """
+    if _pointwise(HH, WW, stride, pad):
+        cols = _im2col(x, HH, WW, stride, pad, Ho, Wo, backend)
+        return _bias_relu(_matmul(w2, cols).transpose(1, 0, 2), b, relu, backend, out)
+    out = np.empty((x.shape[0], w2.shape[0], Ho * Wo), dtype=x.dtype) if out is None else out
     for lo, hi in _chunk_images(x.shape[0], w2.shape[1] * Ho * Wo * x.itemsize):
         cols = _im2col(x[lo:hi], HH, WW, stride, pad, Ho, Wo, backend)
         _bias_relu(_matmul(w2, cols).transpose(1, 0, 2), b, relu, backend, out[lo:hi])
@@ -339,18 +350,17 @@ def conv_forward(x, w, b, conv_param, backend="numba", relu=False, weight_grads=
     N, F, HH, WW = x.shape[0], w.shape[0], w.shape[2], w.shape[3]
     dest = None if out is None else _output(fn, out, (N, F, Ho, Wo), x.dtype)
     # BEGIN SOLUTION
-    if keep_cols or _pointwise(HH, WW, stride, pad):
+    if keep_cols:
         cols = _im2col(x, HH, WW, stride, pad, Ho, Wo, backend)  # (C*HH*WW, N, Ho*Wo)
         res = _matmul(w.reshape(F, -1), cols)  # (F, N, Ho*Wo)
         res = _bias_relu(res.transpose(1, 0, 2), b, relu, backend, dest).reshape(N, F, Ho, Wo)
-    else:  # no columns to keep: made and multiplied chunk by chunk, while in cache
+    else:  # frozen weights: no columns to keep (they are made and used chunk by chunk, while in cache)
         cols = None
-        dest = np.empty((N, F, Ho * Wo), dtype=x.dtype) if dest is None else dest
-        res = _conv_in_chunks(x, w.reshape(F, -1), b, relu, HH, WW, stride, pad, Ho, Wo, backend, dest)
+        res = _conv_without_columns(x, w.reshape(F, -1), b, relu, HH, WW, stride, pad, Ho, Wo, backend, dest)
         res = res.reshape(N, F, Ho, Wo)
     # END SOLUTION
     res = res if out is None else out
-    return res, (x.shape, w, b, cols if keep_cols else None, stride, pad, backend, res if relu else None)
+    return res, (x.shape, w, b, cols, stride, pad, backend, res if relu else None)
 
 
 def conv_backward(dout, cache, weight_grads=True, input_grad=True):

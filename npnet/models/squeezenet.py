@@ -10,13 +10,16 @@ import numpy as np
 
 from .. import _check
 from ..errors import NpnetTypeError
-from ..layers import concat_backward, concat_forward, conv_forward, relu_backward_from_output
-from ..layers.conv import _col2im_of_product, conv_output_size, fast_dtype
+from ..layers import concat_backward, concat_forward, relu_backward_from_output
+from ..layers.conv import _col2im_of_product, _conv_without_columns, conv_output_size, fast_dtype
 from ..layers.pool import pool_output_size
 from ..nn import Conv2d, Dropout, GlobalAvgPool2d, MaxPool2d, Module, ReLU, Sequential
 from ..errors import NpnetValueError
 
 NUM_CLASSES = 1000
+
+
+_FIRE_CONVS = ("squeeze", "expand1x1", "expand3x3")
 
 
 class Fire(Module):
@@ -50,6 +53,9 @@ class Fire(Module):
         self.expand1x1_activation = ReLU()
         self.expand3x3 = Conv2d(squeeze_planes, expand3x3_planes, 3, padding=1, dtype=dtype, rng=rng)
         self.expand3x3_activation = ReLU()
+        # What the fused path checks the three convolutions against: (weight shape, bias shape, conv_param).
+        self._layout = tuple((conv.params["weight"].shape, conv.params["bias"].shape, dict(conv.conv_param))
+                             for conv in self._convs())
 
     def _convs(self):
         return self.squeeze, self.expand1x1, self.expand3x3
@@ -93,28 +99,46 @@ class Fire(Module):
 
     def _forward_fused(self, x):
         """x (N, C, H, W) -> (N, E1 + E3, H, W); caches the squeeze output and the output, nothing else."""
-        fn, convs = "Fire.forward", self._convs()
+        fn = "Fire.forward"
         x = _check.float_array(fn, "x", x, 4, "(N, C, H, W)")
         fast_dtype(fn, x)
-        inplanes = convs[0].params["weight"].shape[1]
-        if x.shape[1] != inplanes:
-            raise NpnetValueError(f"{fn}: x must have {inplanes} channels (inplanes) in dim 1; got shape {x.shape}")
-        s = self._conv(convs[0], x)
-        N, _, H, W = s.shape
-        e1, e3 = (conv.params["weight"].shape[0] for conv in convs[1:])
-        out = np.empty((N, e1 + e3, H, W), dtype=s.dtype)
+        (squeeze, b_s), (expand1x1, b_1), (expand3x3, b_3) = self._checked_convs(fn, x)
+        N, _, H, W = x.shape
+        S, e1, e3 = squeeze.shape[0], expand1x1.shape[0], expand3x3.shape[0]
+        # Checked once for the module above, not again by conv_forward for each of its three convolutions
+        # (that cost 2% of SqueezeNet's forward at N=1): the layer's compute step runs directly.
+        s = _conv_without_columns(x, squeeze.reshape(S, -1), b_s, True, 1, 1, 1, 0, H, W).reshape(N, S, H, W)
+        out = np.empty((N, e1 + e3, H * W), dtype=x.dtype)
         # Both expands write their half of the output with bias and ReLU applied: no concatenation.
-        self._conv(convs[1], s, out[:, :e1])
-        self._conv(convs[2], s, out[:, e1:])
+        _conv_without_columns(s, expand1x1.reshape(e1, -1), b_1, True, 1, 1, 1, 0, H, W, out=out[:, :e1])
+        _conv_without_columns(s, expand3x3.reshape(e3, -1), b_3, True, 3, 3, 1, 1, H, W, out=out[:, e1:])
+        out = out.reshape(N, e1 + e3, H, W)
         # The two ReLU outputs are all the backward pass needs: their positive entries are the gates.
         self.cache = (True, (x.shape, s, out))
         return out
 
-    @staticmethod
-    def _conv(conv, x, out=None):
-        """conv + bias + ReLU of a frozen submodule, keeping no cache (only its output is needed)."""
-        p = conv.params
-        return conv_forward(x, p["weight"], p["bias"], conv.conv_param, relu=True, weight_grads=False, out=out)[0]
+    def _checked_convs(self, fn, x):
+        """(weight, bias) of the squeeze and the two expands in x's dtype, after checking that they are
+        still floating arrays of the shapes this module was built with (a user may replace them), that
+        the convolutions keep their kernel geometry, and that x has ``inplanes`` channels."""
+        params = []
+        for name, conv, (w_shape, b_shape, geometry) in zip(_FIRE_CONVS, self._convs(), self._layout):
+            w, b = conv.params.get("weight"), conv.params.get("bias")
+            # One combined test for the usual case; the detailed checks below only when it fails.
+            if not (type(w) is np.ndarray and type(b) is np.ndarray and w.shape == w_shape and b.shape == b_shape
+                    and w.dtype.kind == "f" and b.dtype.kind == "f" and conv.conv_param == geometry):
+                if conv.conv_param != geometry:
+                    raise NpnetValueError(f"{fn}: {name}.conv_param must stay {geometry}; got {conv.conv_param}")
+                for key, a, shape in (("weight", w, w_shape), ("bias", b, b_shape)):
+                    a = _check.float_array(fn, f"{name}.{key}", a)
+                    if a.shape != shape:
+                        raise NpnetValueError(f"{fn}: {name}.{key} must have shape {shape}; got {a.shape}")
+            params.append((w if w.dtype == x.dtype else w.astype(x.dtype),
+                           b if b.dtype == x.dtype else b.astype(x.dtype)))
+        if x.shape[1] != self._layout[0][0][1]:
+            raise NpnetValueError(f"{fn}: x must have {self._layout[0][0][1]} channels (inplanes) in dim 1; "
+                                  f"got shape {x.shape}")
+        return params
 
     def _backward_fused(self, dout, cache, gated=False):
         """dout (N, E1 + E3, H, W) -> dx (N, C, H, W), in the ReLU mode in effect. ``gated``: dout is

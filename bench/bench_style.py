@@ -17,8 +17,6 @@ from timing import compare, conditions, ratio, set_threads_from_argv, torch_sque
 
 THREADS = set_threads_from_argv()  # before NumPy loads
 
-import numpy as np  # noqa: E402
-
 from npnet.models.squeezenet import squeezenet1_1  # noqa: E402
 from npnet.style import PRESETS, style_transfer  # noqa: E402
 from npnet.style.transfer import load_input, step_sizes  # noqa: E402

@@ -5,7 +5,6 @@ Each verb writes the result image to ``--out`` and a PNG figure beside it (``--f
 iterations for inversion and texture synthesis, the octaves for DeepDream. Images are files or course
 image names found through the data lookup (``tubingen``, ``starry_night``, ``styles/the_scream.jpg``).
 """
-from pathlib import Path
 
 from .. import cli_args
 from ..errors import NpnetValueError

@@ -29,6 +29,7 @@ from npnet.layers import conv as conv_module
 from npnet.layers import (conv_backward, conv_forward, conv_transpose_backward, conv_transpose_forward,
                           max_pool_backward, max_pool_forward, relu_forward)
 from npnet.layers.pool import _pool_setup
+from npnet.models.squeezenet import Fire
 from timing import compare, conditions  # bench/timing.py; the script folder is on sys.path
 
 # name, N, (C, H), (F, K), stride, pad
@@ -207,10 +208,14 @@ def main(argv=None):
             bwd()
         row(label, Knob(both, _per_image, 0), both, reps)
 
-    print("\nArgument checks, microseconds per call (SqueezeNet 1.1 makes 26 convolution and 3 pooling calls)")
+    print("\nArgument checks, microseconds per call (a SqueezeNet 1.1 forward makes 2 convolution calls, "
+          "8 fused Fire calls and 3 pooling calls)")
     x, w, b = conv_inputs(rng, 1, 64, 13, 256, 3)
     cp = {"stride": 1, "pad": 1}
+    fire = Fire(64, 16, 64, 64).requires_grad_(False)
+    fx = np.zeros((1, 64, 13, 13), np.float32)
     for label, fn in (("conv_forward's checks", lambda: conv_module._conv_setup("conv_forward", x, w, b, cp)),
+                      ("a fused Fire's checks", lambda: fire._checked_convs("Fire.forward", fx)),
                       ("max_pool_forward's checks", lambda: _pool_setup("max_pool_forward", x, POOL))):
         n = 20000
         print(f"  {label:<28} {1e6 * timeit.timeit(fn, number=n) / n:6.2f}")

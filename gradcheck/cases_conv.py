@@ -107,6 +107,21 @@ def _(rng):
     return _pool_check(pool.max_pool_forward_naive, pool.max_pool_backward_naive, rng, (2, 2, 6, 7), pp)
 
 
+@register("max_pool.relu_below", threshold=1e-8)
+def _(rng):
+    # relu_max_pool_backward: the backward of a ReLU then a max pool, in one pass. Half the values are
+    # negative (none within h of the kink at 0), so many windows hold only closed gates.
+    pp = {"pool_height": 3, "pool_width": 3, "stride": 2, "ceil_mode": True}
+    x = _distinct(rng, (2, 2, 7, 8))
+    x -= x.mean() + 0.05
+
+    def forward(x):
+        pooled, cache = pool.max_pool_forward(np.maximum(x, 0), pp)
+        return pooled, (cache, pooled)
+
+    return layer_error(forward, lambda dout, c: pool.relu_max_pool_backward(dout, *c), [x], rng)
+
+
 @register("avg_pool", threshold=1e-6)
 def _(rng):
     pp = {"pool_height": 3, "pool_width": 3, "stride": 2}

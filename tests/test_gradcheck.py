@@ -19,8 +19,8 @@ def test_every_layer_family_is_registered():
     names = set(CHECKS)
     for family in ["affine", "relu", "leaky_relu", "sigmoid", "tanh", "dropout", "batchnorm",
                    "spatial_batchnorm", "instance_norm", "concat", "pixel_shuffle", "pixel_unshuffle",
-                   "conv", "conv_transpose", "max_pool", "avg_pool", "global_avg_pool", "softmax_loss",
-                   "bce_with_logits", "mse", "rnn", "lstm", "word_embedding", "temporal_affine",
+                   "conv", "conv_transpose", "max_pool", "max_pool.relu_below", "avg_pool", "global_avg_pool",
+                   "softmax_loss", "bce_with_logits", "mse", "rnn", "lstm", "word_embedding", "temporal_affine",
                    "temporal_softmax_loss", "fire", "squeezenet", "layernorm", "spatial_groupnorm",
                    "modules.batchnorm1d", "modules.batchnorm2d", "modules.layernorm", "modules.instancenorm2d",
                    "modules.leaky_relu", "modules.tanh", "modules.sigmoid", "modules.conv_transpose2d",

@@ -383,6 +383,21 @@ def _argmax_any(src, dst, where, nan, H, W, Ho, Wo, kh, kw, stride, pad, lo, hi)
         nan[p] = _has_nan(src, p * H * W, H * W)
 
 
+RELU_MODE_CODES = {"standard": 0, "guided": 1, "deconvnet": 2}
+
+
+@njit(cache=True, inline="always")
+def _relu_gate(mode, positive, v):
+    """Whether a ReLU backward of :data:`RELU_MODE_CODES` ``mode`` lets the upstream gradient ``v``
+    through where the ReLU's output is positive or not (``positive``): standard ``positive``, guided
+    ``positive and v > 0``, deconvnet ``v > 0``."""
+    if mode == 0:
+        return positive
+    if mode == 1:
+        return positive and v > 0
+    return v > 0
+
+
 @njit(cache=True, nogil=True)
 def max_pool_backward_rows(dout, arg, pooled, mode, dx, kh, kw, stride, pad, lo, hi):
     """Route ``dout`` (P, Ho, Wo) to the ``arg`` offsets of :func:`max_pool_argmax_rows`, into planes
@@ -424,13 +439,7 @@ def max_pool_backward_rows(dout, arg, pooled, mode, dx, kh, kw, stride, pad, lo,
                 o = (p * Ho + oh) * Wo + ow
                 at = row + max(ow * stride - pad, 0) + step[_u(where[_u(o)])]
                 v = out[_u(at)]
-                if mode == 0:
-                    gate = best[_u(o)] > 0
-                elif mode == 1:
-                    gate = best[_u(o)] > 0 and v > 0
-                else:
-                    gate = v > 0
-                if not gate:
+                if not _relu_gate(mode, best[_u(o)] > 0, v):
                     out[_u(at)] = v * 0
 
 
@@ -456,9 +465,6 @@ def bias_relu_rows(src, sn, sf, b, relu, out, lo, hi):
 
 # Kernels of the fused SqueezeNet path
 
-RELU_MODE_CODES = {"standard": 0, "guided": 1, "deconvnet": 2}
-
-
 @njit(cache=True, nogil=True)
 def relu_backward_rows(dout, out, dx, mode, lo, hi):
     """ReLU backward from the layer's output for the elements [lo, hi) of the flat arrays ``dout``,
@@ -471,10 +477,4 @@ def relu_backward_rows(dout, out, dx, mode, lo, hi):
     """
     for i in range(lo, hi):
         v = dout[_u(i)]
-        if mode == 0:
-            gate = out[_u(i)] > 0
-        elif mode == 1:
-            gate = out[_u(i)] > 0 and v > 0
-        else:
-            gate = v > 0
-        dx[_u(i)] = v if gate else v * 0
+        dx[_u(i)] = v if _relu_gate(mode, out[_u(i)] > 0, v) else v * 0

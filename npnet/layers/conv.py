@@ -72,7 +72,7 @@ def _conv_setup(fn, x, w, b, conv_param):
     out_hw = (1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride)
     if w.dtype != x.dtype:
         w = w.astype(x.dtype)
-    return x, w, None if b is None else _bias(fn, b, F, x.dtype), stride, pad, out_hw
+    return x, w, _bias(fn, b, F, x.dtype), stride, pad, out_hw
 
 
 # --------------------------------------------------------------------------------------------------

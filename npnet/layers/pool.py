@@ -192,8 +192,8 @@ def relu_max_pool_backward(dout, cache, pooled, mode=None):
 
     Equals ``relu_backward_from_output(max_pool_backward(dout, cache), relu_out, mode)``, without
     reading the ReLU's output: the only pixels with a gradient are the windows' maxima, where the ReLU's
-    output is the pooled value. SqueezeNet's first pooling (N=8: a 25 MiB image) then costs one pass
-    instead of three.
+    output is the pooled value. The poolings after SqueezeNet's fused Fire modules use it (through
+    ``Sequential``): one pass over the Fire's output instead of two.
 
     Args:
         dout: upstream gradient (N, C, H', W') of the pooled output.

@@ -192,7 +192,10 @@ def test_sigint_on_a_real_process(tmp_path):
             "def slow(args):\n    'A slow verb.'\n    print('started', flush=True); time.sleep(30)\n"
             "cli.VERBS['classify'] = (cli.VERBS['classify'][0], slow)\n"
             "sys.exit(cli.main(['classify']))\n")
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell's background job (`cmd &` without job control) ignores SIGINT, and a child inherits that:
+    # Python would then install no KeyboardInterrupt handler and the signal would do nothing.
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stdout.readline().strip() == "started"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=20)

@@ -38,6 +38,9 @@ class Item:
             "mask not applied" diagnosis).
         factors: ``factors(inputs) -> {name: value}``, constants a part may be wrongly scaled by
             (e.g. ``{"1/p": 1 / p}`` for dropout), named in the diagnosis.
+        visibility: when Gradescope shows the item's result to the student: ``"visible"``,
+            ``"after_due_date"``, ``"after_published"`` or ``"hidden"`` (``npnet course gradescope
+            --visibility`` overrides it).
     """
     name: str
     points: dict
@@ -48,6 +51,7 @@ class Item:
     batch: str = None
     upstream: dict = field(default_factory=dict)
     factors: Callable = None
+    visibility: str = "visible"
 
     @property
     def max_score(self):
@@ -68,6 +72,9 @@ class Assignment:
         public_tests: test files (``tests/<file>``) shipped to the student.
         gradcheck: the ``python -m gradcheck`` families that cover the assignment.
         items: the graded items.
+        requires: the assignments this one builds on (their solutions ship filled in with its release,
+            as a course publishes solutions after their due date); every other assignment's blocks are
+            stubbed in its release.
     """
     name: str
     title: str
@@ -76,6 +83,7 @@ class Assignment:
     public_tests: tuple = ()
     gradcheck: tuple = ()
     items: tuple = ()
+    requires: tuple = ()
 
     @property
     def submit(self):

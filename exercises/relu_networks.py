@@ -117,12 +117,12 @@ print(save(fig, "subpixel_transposed.png"))
 # %% [markdown]
 # ## The affine piece at a point
 # `local_linear(model, x)` is the Jacobian at x (one backward pass per output) and b = f(x) - w.x. The
-# problem set's network h(x) = 2 relu(x) - relu(-x) + 3 gives h(1) = 5 (w = 2, b = 3) and
-# h(-1) = 2, h(-0.5) = 2.5 (both w = 1, b = 3: the same piece).
+# problem set's network (the handout's W1..b3, three pieces: 1, x + 3, 2x + 3) gives h(1) = 5 (w = 2, b = 3),
+# h(-1) = 2, h(-0.5) = 2.5 (both w = 1, b = 3: the same piece) and h(-3) = 1.
 
 # %%
 h = problem_set_network()
-xs = np.linspace(-2, 2, 401)
+xs = np.linspace(-4, 2, 601)
 fig, ax = plt.subplots(figsize=(7, 4.5))
 ax.plot(xs, h.forward(xs[:, None]).ravel(), lw=2.5, color="k", label="h(x)")
 for x0, colour in ((1.0, "tab:red"), (-1.0, "tab:blue"), (-0.5, "tab:green")):

@@ -24,8 +24,8 @@ from .errors import NpnetTypeError, NpnetValueError
 from .nn import Linear, Module, ReLU, Sequential
 
 __all__ = ["BOOLEAN_INPUTS", "AND_UNIT", "OR_UNIT", "threshold_unit", "linearly_separable", "xor_threshold_network",
-           "xor_relu_network", "local_linear", "problem_set_network", "activation_pattern", "count_regions_line",
-           "count_regions_grid", "fold_network", "zigzag_network"]
+           "xor_relu_network", "local_linear", "PROBLEM_SET_WEIGHTS", "problem_set_network", "activation_pattern",
+           "count_regions_line", "count_regions_grid", "fold_network", "zigzag_network"]
 
 BOOLEAN_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])  # the rows of a truth table
 AND_UNIT = (np.array([1.0, 1.0]), -1.5)  # (w, b): on only when both inputs are 1
@@ -34,6 +34,10 @@ OR_UNIT = (np.array([1.0, 1.0]), -0.5)  # on when at least one input is 1
 # Offset of the sample points inside each grid cell: irrational, so no sample lands exactly on the
 # rational kinks of the networks below (a point on a kink has a pattern of its own, both units off).
 _CELL_OFFSET = (3 - np.sqrt(5)) / 2
+
+# The problem set's network (question 3), as the handout writes its weights.
+PROBLEM_SET_WEIGHTS = {"W1": [[0.5], [0.5]], "b1": [0.0, 1.0], "W2": [[1.0, 1.0], [1.0, 1.0]], "b2": [0.0, 0.0],
+                       "W3": [[1.0, 1.0]], "b3": [1.0]}
 
 
 def threshold_unit(X, w, b):
@@ -112,12 +116,18 @@ def xor_relu_network():
 
 
 def problem_set_network():
-    """The problem set's one-input ReLU network h: ``h(x) = 2 relu(x) - relu(-x) + 3``.
+    """The problem set's two-hidden-layer ReLU network, built from the handout's own weights:
 
-    Its affine pieces: ``2x + 3`` for x > 0 (h(1) = 5) and ``x + 3`` for x < 0 (h(-1) = 2,
-    h(-0.5) = 2.5). A float64 ``Sequential`` mapping (N, 1) to (N, 1).
+    ``h(x) = W3 relu(W2 relu(W1 x + b1) + b2) + b3`` with ``W1 = [[0.5], [0.5]]``, ``b1 = [0, 1]``,
+    ``W2 = [[1, 1], [1, 1]]``, ``b2 = [0, 0]``, ``W3 = [[1, 1]]``, ``b3 = 1``.
+
+    Three affine pieces: ``1`` for x < -2 (every unit off: h(-3) = 1), ``x + 3`` for -2 < x < 0 (only the
+    second first-layer unit on: h(-1) = 2, h(-0.5) = 2.5, both w = 1, b = 3) and ``2x + 3`` for x > 0
+    (h(1) = 5, w = 2, b = 3). A float64 ``Sequential`` mapping (N, 1) to (N, 1).
     """
-    return Sequential(_linear([[1.0], [-1.0]], [0.0, 0.0]), ReLU(), _linear([[2.0, -1.0]], [3.0]))
+    return Sequential(_linear(PROBLEM_SET_WEIGHTS["W1"], PROBLEM_SET_WEIGHTS["b1"]), ReLU(),
+                      _linear(PROBLEM_SET_WEIGHTS["W2"], PROBLEM_SET_WEIGHTS["b2"]), ReLU(),
+                      _linear(PROBLEM_SET_WEIGHTS["W3"], PROBLEM_SET_WEIGHTS["b3"]))
 
 
 def _check_model(fn, model):

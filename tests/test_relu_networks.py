@@ -82,9 +82,9 @@ def test_local_linear_on_a_conv_net_reproduces_its_output():
 
 
 def test_activation_pattern_by_hand():
-    net = problem_set_network()  # hidden pre-activations (x, -x)
-    got = activation_pattern(net, np.array([[1.0], [-0.5], [0.0]]))
-    assert got.tolist() == [[True, False], [False, True], [False, False]]
+    net = problem_set_network()  # first layer (x/2, x/2 + 1), second layer twice their relus' sum
+    got = activation_pattern(net, np.array([[1.0], [-0.5], [-3.0]]))
+    assert got.tolist() == [[True, True, True, True], [False, True, True, True], [False, False, False, False]]
 
 
 @pytest.mark.parametrize("depth", [1, 2, 3, 4])
@@ -128,9 +128,16 @@ def test_region_errors_are_npnet_errors():
         local_linear(lambda x: x, np.zeros(1))
 
 
-def test_the_problem_set_network_has_two_pieces():
-    assert count_regions_line(problem_set_network(), -2, 2) == 2
-    assert count_regions_line(problem_set_network(), 0.5, 2) == 1
+def test_the_problem_set_network_is_the_handouts():
+    net = problem_set_network()
+    # the handout: h(-3) = 1, and three linear pieces (1, x + 3, 2x + 3 with kinks at -2 and 0)
+    assert net.forward(np.array([[-3.0]]))[0, 0] == 1.0
+    assert count_regions_line(net, -4, 2) == 3
+    assert count_regions_line(net, 0.5, 2) == 1
+    xs = np.linspace(-5, 5, 41)[:, None]
+    assert net.forward(xs).ravel().tolist() == np.select([xs < -2, xs < 0], [1.0, xs + 3], 2 * xs + 3).ravel().tolist()
+    assert [layer.params["weight"].tolist() for layer in (net[0], net[2], net[4])] == [[[0.5], [0.5]], [[1, 1], [1, 1]],
+                                                                                      [[1, 1]]]
 
 
 @pytest.mark.parametrize("call, match", [

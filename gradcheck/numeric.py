@@ -9,10 +9,13 @@ gradient holds NaN, and NaN compares false with any threshold, so ``python -m gr
 Step sizes and counts are validated: ``h <= 0`` would divide by zero, and an integer ``x`` would
 silently truncate ``x + h`` back to ``x``.
 """
+import numbers
+import warnings
+
 import numpy as np
 
 from npnet import _check
-from npnet.errors import NpnetTypeError, NpnetValueError
+from npnet.errors import NpnetTypeError, NpnetValueError, PrecisionWarning
 
 
 def rel_error(x, y):
@@ -23,8 +26,8 @@ def rel_error(x, y):
     (broadcasting a (3, 1) against a (3, 2) would compare 6 pairs and pass by accident).
     """
     for name, v in (("x", x), ("y", y)):
-        if v is None or not np.issubdtype(np.asarray(v).dtype, np.number):
-            raise NpnetTypeError(f"rel_error: {name} must be a number or a numeric array; got {v!r:.60}")
+        if v is None or np.asarray(v).dtype.kind not in "iuf":  # complex would lose its imaginary part
+            raise NpnetTypeError(f"rel_error: {name} must be a real number or array; got {v!r:.60}")
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if x.shape != y.shape and np.squeeze(x).shape == np.squeeze(y).shape:
         x, y = np.squeeze(x), np.squeeze(y)
@@ -38,10 +41,51 @@ def rel_error(x, y):
 
 
 def _step_and_point(fn, x, h):
-    """Validate the step ``h`` (> 0) and the point ``x`` (a floating array, perturbed in place)."""
+    """Validate the step ``h`` (> 0) and the point ``x``, which is perturbed in place and restored.
+
+    ``f`` often reads ``x`` through a closure rather than its argument (``lambda _: model.loss(X, y)[0]``
+    with ``x`` a parameter), so ``x`` itself must change: it has to be a writable floating NumPy array
+    (a list or a read-only view would leave ``f`` unmoved), with at least one element (an empty check
+    checks nothing). A float32 or float16 ``x`` is checked as given, with a warning: a closure cannot
+    be moved to float64 from here, and its rounding divided by ``2h`` leaves errors near 1e-2.
+    """
     h = _check.number(fn, "h", h, low=0, low_open=True)
-    x = _check.float_array(fn, "x", x, allow_empty=True)
+    if not isinstance(x, np.ndarray):
+        raise NpnetTypeError(f"{fn}: x must be a NumPy array of floats (it is perturbed in place); got "
+                             f"{type(x).__name__}; pass np.array(x, dtype=np.float64)")
+    x = _check.float_array(fn, "x", x)
+    if not x.flags.writeable:
+        raise NpnetValueError(f"{fn}: x must be a writable array (it is perturbed in place and restored); got a "
+                              f"read-only array of shape {x.shape}; pass x.copy()")
+    if x.dtype.itemsize < 8:
+        warnings.warn(f"{fn}: x is {x.dtype}, so the numerical gradient is only good to about 1e-2 with h={h:g} "
+                      f"(rounding of {np.finfo(x.dtype).eps:.0e} divided by 2h); check gradients in float64 "
+                      f"(x.astype(np.float64) and float64 parameters)", PrecisionWarning, stacklevel=3)
     return x, h
+
+
+def _scalar(fn, value):
+    """``f(x)`` of a scalar function as a float, or a clear error (an array cannot fill one gradient element)."""
+    if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
+        return float(value)
+    if isinstance(value, np.ndarray) and value.size == 1 and value.dtype.kind in "iuf":
+        return float(value.reshape(()))
+    shown = f"an array of shape {value.shape}" if isinstance(value, np.ndarray) else f"{value!r:.60}"
+    raise NpnetTypeError(f"{fn}: f must return a scalar (a real number or a size-1 array); got {shown}")
+
+
+def _output(fn, value, df):
+    """``f(x)`` of an array function as a new float64 array shaped like ``df`` (or any shape for a scalar
+    ``df``), or a clear error: broadcasting a mismatch would weight the outputs wrongly without a word."""
+    try:
+        out = np.asarray(value)
+    except (TypeError, ValueError):  # a ragged tuple such as (out, cache)
+        out = None
+    if out is None or out.dtype.kind not in "iuf" or df.ndim and out.shape != df.shape:
+        got = (f"a tuple of {len(value)} (if it is (out, cache), take [0])" if isinstance(value, tuple)
+               else f"{out.dtype} array of shape {out.shape}" if out is not None else type(value).__name__)
+        raise NpnetValueError(f"{fn}: f(x) must be a real array of df's shape {df.shape}; got {got}")
+    return np.array(out, dtype=np.float64)  # a copy: f may return a view of a buffer it reuses
 
 
 def _worst(errors):
@@ -55,17 +99,19 @@ def eval_numerical_gradient(f, x, verbose=True, h=1e-5):
     ``x`` (a floating array) is perturbed in place and restored; ``h`` > 0. Returns an array shaped
     like ``x``.
     """
-    x, h = _step_and_point("eval_numerical_gradient", x, h)
-    _check.function("eval_numerical_gradient", "f", f)
+    fn = "eval_numerical_gradient"
+    x, h = _step_and_point(fn, x, h)
+    _check.function(fn, "f", f)
+    verbose = _check.boolean(fn, "verbose", verbose)
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
     while not it.finished:
         ix = it.multi_index
         old = x[ix]
         x[ix] = old + h
-        fxph = f(x)
+        fxph = _scalar(fn, f(x))
         x[ix] = old - h
-        fxmh = f(x)
+        fxmh = _scalar(fn, f(x))
         x[ix] = old
         grad[ix] = (fxph - fxmh) / (2 * h)
         if verbose:
@@ -80,17 +126,19 @@ def eval_numerical_gradient_array(f, x, df, h=1e-5):
     ``f`` maps an array to an array; ``df`` is the upstream gradient, shaped like ``f(x)``; ``x`` is a
     floating array (perturbed in place and restored), ``h`` > 0.
     """
-    x, h = _step_and_point("eval_numerical_gradient_array", x, h)
-    _check.function("eval_numerical_gradient_array", "f", f)
+    fn = "eval_numerical_gradient_array"
+    x, h = _step_and_point(fn, x, h)
+    _check.function(fn, "f", f)
+    df = _check.real_array(fn, "df", df, np.float64)
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"], op_flags=["readwrite"])
     while not it.finished:
         ix = it.multi_index
         old = x[ix]
         x[ix] = old + h
-        pos = np.array(f(x), copy=True)
+        pos = _output(fn, f(x), df)
         x[ix] = old - h
-        neg = np.array(f(x), copy=True)
+        neg = _output(fn, f(x), df)
         x[ix] = old
         grad[ix] = np.sum((pos - neg) * df) / (2 * h)
         it.iternext()
@@ -107,16 +155,18 @@ def grad_check_sparse(f, x, analytic_grad, num_checks=10, h=1e-5, seed=None, ver
     x, h = _step_and_point(fn, x, h)
     _check.function(fn, "f", f)
     num_checks = _check.nonnegative_int(fn, "num_checks", num_checks)
+    verbose = _check.boolean(fn, "verbose", verbose)
+    analytic_grad = _check.float_array(fn, "analytic_grad", analytic_grad)
     _check.same_shape(fn, "analytic_grad", analytic_grad, x.shape, "x")
-    rng = np.random.default_rng(seed)
+    rng = _check.rng(fn, "seed", seed)
     errors = []
     for _ in range(num_checks):
         ix = tuple(int(rng.integers(m)) for m in x.shape)
         old = x[ix]
         x[ix] = old + h
-        fxph = f(x)
+        fxph = _scalar(fn, f(x))
         x[ix] = old - h
-        fxmh = f(x)
+        fxmh = _scalar(fn, f(x))
         x[ix] = old
         numeric = (fxph - fxmh) / (2 * h)
         analytic = analytic_grad[ix]
@@ -158,7 +208,7 @@ def check_backward(forward, inputs, dout, grads, h=1e-6, num_directions=3, seed=
     for i, (x, g) in enumerate(zip(inputs, grads)):
         if g is not None:
             _check.same_shape(fn, f"grads[{i}]", g, x.shape, f"inputs[{i}]")
-    rng = np.random.default_rng(seed)
+    rng = _check.rng(fn, "seed", seed)
     errors = []
     for _ in range(num_directions):
         dirs = [None if g is None else rng.standard_normal(np.shape(x)) for x, g in zip(inputs, grads)]

@@ -48,6 +48,10 @@ def load_all():
 
 def select(names=()):
     """Checks whose name is one of ``names`` or starts with ``name + '.'``; all of them if none given."""
+    names = (names,) if isinstance(names, str) else names
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise NpnetTypeError(f"select: names must be a list of check names or families (str), e.g. ['conv', "
+                             f"'relu']; got {names!r:.60}")
     checks = load_all()
     if not names:
         return list(checks.values())
@@ -85,12 +89,21 @@ def layer_error(forward, backward, inputs, rng, wrt=None):
     if not isinstance(inputs, (list, tuple)) or not inputs:
         raise NpnetTypeError(f"{fn}: inputs must be a non-empty list of float64 arrays; got {inputs!r:.60}")
     inputs = [_check.float_array(fn, f"inputs[{i}]", x) for i, x in enumerate(inputs)]
+    rng = _check.rng(fn, "rng", rng)
+    if wrt is not None:
+        if not isinstance(wrt, (list, tuple, range)) or not all(
+                type(i) is int and 0 <= i < len(inputs) for i in wrt):
+            raise NpnetValueError(f"{fn}: wrt must list, for each returned gradient, the index of its input "
+                                  f"(an int in 0..{len(inputs) - 1}); got {wrt!r:.60}")
     out, cache = forward(*inputs)
     dout = rng.standard_normal(np.shape(out))
     grads = backward(dout, cache)
     if not isinstance(grads, (tuple, list)):
         grads = (grads,)
     wrt = range(len(grads)) if wrt is None else wrt
+    if len(wrt) != len(grads) or len(grads) > len(inputs):
+        raise NpnetValueError(f"{fn}: backward returned {len(grads)} gradient(s) for {len(inputs)} input(s) "
+                              f"and wrt {list(wrt)}; give wrt one input index per gradient")
     errors = []
     for grad, i in zip(grads, wrt):
         def f(xi, i=i):

@@ -156,6 +156,29 @@ def boolean(fn, name, v):
     return bool(v)
 
 
+def rng(fn, name, value, none=None):
+    """Return a NumPy random generator for the ``rng`` / ``seed`` argument ``value``, or raise.
+
+    Accepted is what ``np.random.default_rng`` takes: an int >= 0 (or a sequence of them, or a
+    ``SeedSequence``) seeds a new ``Generator``; a ``Generator`` (or a legacy ``RandomState``, which the
+    CS231n code passes) is returned as is, so successive calls draw on. ``None`` gives ``none`` if
+    given (e.g. the ``np.random`` module, whose global seed CS231n notebooks set), else fresh entropy.
+    Anything else (a string, a float, a negative int, a bool) is refused in one line.
+    """
+    if isinstance(value, (np.random.Generator, np.random.RandomState)):
+        return value
+    if value is None:
+        return np.random.default_rng() if none is None else none
+    if isinstance(value, np.random.SeedSequence):
+        return np.random.default_rng(value)
+    seeds = value if isinstance(value, (list, tuple)) and value else (value,)
+    integral = all(isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_)) for v in seeds)
+    if integral and min(seeds) >= 0:
+        return np.random.default_rng(value)
+    raise (NpnetValueError if integral else NpnetTypeError)(
+        f"{fn}: {name} must be a seed (an int >= 0), None or a np.random.Generator; got {value!r:.60}")
+
+
 def all_finite(x):
     """Whether the array ``x`` holds no NaN or Inf."""
     # One reduction instead of a boolean array the size of x: a NaN or Inf anywhere makes the sum NaN or

@@ -40,6 +40,11 @@ class TrainingDivergedError(NpnetError, FloatingPointError):
     """A loss or parameter became NaN/Inf during optimisation; the message names the iteration."""
 
 
+class PrecisionWarning(UserWarning):
+    """A result is computed as asked but in a precision too coarse for its purpose (e.g. a numerical
+    gradient of a float32 array, good to about 1e-2 instead of 1e-9)."""
+
+
 def one_line(exc):
     """A one-line description of error ``exc``: its ``summary`` if it has one, else its message with
     the line breaks folded into spaces."""

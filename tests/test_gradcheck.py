@@ -201,6 +201,98 @@ def test_numerical_gradient_arguments_are_checked(call, match):
         call(np.ones((2, 3)))
 
 
+def _read_only(x):
+    x.flags.writeable = False
+    return x
+
+
+# Issue 22 part 6: what students pass by mistake gets one line naming the helper and the argument.
+@pytest.mark.parametrize("call, match", [
+    (lambda x: eval_numerical_gradient(np.sum, _read_only(x), verbose=False),
+     r"^eval_numerical_gradient: x must be a writable array .* read-only array of shape \(2, 3\); pass x.copy\(\)$"),
+    (lambda x: eval_numerical_gradient_array(np.sin, _read_only(x), x),
+     r"^eval_numerical_gradient_array: x must be a writable array"),
+    (lambda x: eval_numerical_gradient(np.sum, x[:0], verbose=False), r"^eval_numerical_gradient: x is empty \(shape"),
+    (lambda x: eval_numerical_gradient_array(np.sin, x[:0], x[:0]), r"^eval_numerical_gradient_array: x is empty"),
+    (lambda x: eval_numerical_gradient(np.sin, x, verbose=False),
+     r"^eval_numerical_gradient: f must return a scalar .*; got an array of shape \(2, 3\)$"),
+    (lambda x: eval_numerical_gradient(lambda z: (np.sum(z), z), x, verbose=False),
+     r"^eval_numerical_gradient: f must return a scalar"),
+    (lambda x: eval_numerical_gradient(np.sum, x.tolist(), verbose=False),
+     r"^eval_numerical_gradient: x must be a NumPy array of floats .*; got list"),
+    (lambda x: eval_numerical_gradient_array(lambda z: 2 * z, [1.0, 2.0], np.ones(2)),
+     r"^eval_numerical_gradient_array: x must be a NumPy array of floats .*; got list"),
+    (lambda x: eval_numerical_gradient_array(np.sin, x, x[:1]),
+     r"^eval_numerical_gradient_array: f\(x\) must be a real array of df's shape \(1, 3\); got float64 array of "
+     r"shape \(2, 3\)$"),
+    (lambda x: eval_numerical_gradient_array(lambda z: (np.sin(z), None), x, x),
+     r"f\(x\) must be a real array of df's shape \(2, 3\); got a tuple of 2 \(if it is \(out, cache\), take \[0\]\)"),
+    (lambda x: eval_numerical_gradient_array(np.sin, x, "ones"), r"^eval_numerical_gradient_array: df must be"),
+    (lambda x: grad_check_sparse(np.sum, x[:0], x[:0], verbose=False), r"^grad_check_sparse: x is empty"),
+    (lambda x: grad_check_sparse(np.sum, x, x, seed="abc", verbose=False),
+     r"^grad_check_sparse: seed must be a seed \(an int >= 0\), None or a np.random.Generator; got 'abc'$"),
+    (lambda x: layer_error(*_RELU, [x], np.random.default_rng(0), wrt=[5]),
+     r"^layer_error: wrt must list, for each returned gradient, the index of its input \(an int in 0..0\); got \[5\]$"),
+    (lambda x: layer_error(*_RELU, [x], np.random.default_rng(0), wrt=[0, 0]),
+     r"^layer_error: backward returned 1 gradient\(s\) for 1 input\(s\) and wrt \[0, 0\]"),
+    (lambda x: layer_error(*_RELU, [x], "seed"), r"^layer_error: rng must be a seed"),
+    (lambda x: select([5]), r"^select: names must be a list of check names or families \(str\).*; got \[5\]$"),
+    (lambda x: rel_error(np.array([1j]), np.array([1j])), r"^rel_error: x must be a real number or array"),
+])
+def test_gradient_helpers_name_the_bad_argument(call, match):
+    with pytest.raises((ValueError, TypeError), match=match) as info:
+        call(np.random.default_rng(0).standard_normal((2, 3)))
+    assert "\n" not in str(info.value)
+
+
+def _relu_pair():
+    from npnet.layers import relu_backward, relu_forward
+    return relu_forward, relu_backward
+
+
+_RELU = _relu_pair()
+
+
+def test_gradient_helpers_take_any_numpy_seed_and_a_single_name():
+    x = np.array([0.5, -1.0, 2.0])
+    # an int seed, a Generator and None all give a passing check (the int is the same as its Generator)
+    assert layer_error(*_RELU, [x], 3) == layer_error(*_RELU, [x], np.random.default_rng(3)) < 1e-9
+    assert layer_error(*_RELU, [x], None) < 1e-9
+    assert grad_check_sparse(np.sum, x.copy(), np.ones(3), num_checks=2, seed=np.random.default_rng(0),
+                             verbose=False) == grad_check_sparse(np.sum, x.copy(), np.ones(3), num_checks=2, seed=0,
+                                                                 verbose=False)
+    assert [c.name for c in select("relu")] == [c.name for c in select(["relu"])] != []
+
+
+def test_float32_point_is_checked_as_given_with_a_warning():
+    """A float32 x is perturbed in place as a float32 (f may read it through a closure, so a float64 copy
+    would leave f unmoved); the numbers carry float32 rounding / 2h, which the warning says."""
+    from npnet.errors import PrecisionWarning
+
+    x = np.random.default_rng(0).standard_normal(50).astype(np.float32)
+    with pytest.warns(PrecisionWarning, match=r"^eval_numerical_gradient: x is float32, so the numerical gradient is "
+                                               r"only good to about 1e-2 with h=1e-05"):
+        g32 = eval_numerical_gradient(lambda z: float(np.sum(z.astype(np.float64) ** 2)), x, verbose=False)
+    assert g32.dtype == np.float32
+    err32 = np.abs(g32 - 2 * x.astype(np.float64)).max()
+    assert 1e-3 < err32 < 0.1                      # the size the warning states
+    with pytest.warns(PrecisionWarning, match="eval_numerical_gradient_array: x is float32"):
+        eval_numerical_gradient_array(lambda z: 2 * z, x, np.ones(50))
+    x64 = x.astype(np.float64)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning in float64, and the float64 answer is good to 1e-9
+        g64 = eval_numerical_gradient(lambda z: float(np.sum(z ** 2)), x64, verbose=False)
+    assert np.abs(g64 - 2 * x64).max() < 1e-8
+
+
+def test_numerical_gradient_restores_a_point_read_through_a_closure():
+    w = np.array([1.0, -2.0, 3.0])
+    before = w.copy()
+    g = eval_numerical_gradient(lambda _: float(np.sum(w ** 3)), w, verbose=False)
+    assert np.allclose(g, 3 * before ** 2, rtol=1e-8) and np.array_equal(w, before)
+
+
 def test_module_and_model_errors_report_nan_gradients():
     from gradcheck.registry import model_error, module_error
     from npnet.nn import Linear

@@ -43,6 +43,9 @@ print(f"ls_generator_loss     rel error {rel_error(checks['g_loss_lsgan_true'], 
 # %% [markdown]
 # ## The networks and their parameter counts
 # The notebook checks its networks by their number of parameters (generators with a noise dimension of 4).
+# The DCGAN generator has 6,580,801 trainable parameters (the PyTorch notebook's count); the TensorFlow
+# notebook prints 6,595,521 because its framework also counts batch norm's running means and variances
+# (14,720 values): `count_params(model, buffers=True)` gives that count.
 
 # %%
 for name, net, expected in [("discriminator", gan.discriminator(), 267009), ("generator(4)", gan.generator(4), 1858320),
@@ -50,6 +53,9 @@ for name, net, expected in [("discriminator", gan.discriminator(), 267009), ("ge
                             ("dc_generator(4)", gan.dc_generator(4), 6580801)]:
     count = gan.count_params(net)
     print(f"{name:17s} {count:9,d} parameters ({'correct' if count == expected else f'expected {expected:,d}'})")
+count = gan.count_params(gan.dc_generator(4), buffers=True)
+print(f"dc_generator(4) with batch norm's running statistics: {count:,d} "
+      f"({'correct' if count == 6595521 else 'expected 6,595,521'}, the TensorFlow notebook's count)")
 
 
 # %% [markdown]
@@ -101,35 +107,62 @@ fig.tight_layout()
 print(save_figure(fig, OUT / "loss_curves.png"))
 
 # %% [markdown]
-# ## Inline question: alternating gradient steps on min_x max_y xy
-# Start at (x, y) = (1, 1) with step size 1. Alternating updates: first x takes a gradient DEscent
-# step on xy (x <- x - y), then y takes a gradient AScent step with the new x (y <- y + x).
-# Write out the first six steps. What happens, and what does it tell you about GAN training?
+# ## Inline question 1: alternating gradient steps on min_x max_y xy
+# Take f(x, y) = xy. What is min_x max_y f(x, y)? Then run alternating gradient steps with step size 1
+# from (x_0, y_0) = (1, 1): first update y (ascent: y_{t+1} = y_t + x_t), then update x using that
+# updated y (descent: x_{t+1} = x_t - y_{t+1}). Write the update in terms of x_t, y_t, x_{t+1}, y_{t+1},
+# take six steps, and fill in the tables y_0..y_6 and x_0..x_6.
+# `npnet.models.minimax.alternating_minimax` takes the steps (fill in its block) and `minimax_table`
+# prints them in the layout of the question.
 
 # %%
-x, y = 1.0, 1.0
-trajectory = [(x, y)]
-for _ in range(6):
-    # BEGIN SOLUTION
-    x = x - y
-    y = y + x
-    # END SOLUTION
-    trajectory.append((x, y))
-for step, (x, y) in enumerate(trajectory):
-    print(f"step {step}: x = {x:+.0f}, y = {y:+.0f}")
+from npnet.models.minimax import alternating_minimax, minimax_table
+
+ys, xs = alternating_minimax(1.0, 1.0, steps=6, step_size=1.0)
+print(minimax_table(ys, xs))
 fig = Figure(figsize=(4, 4), dpi=80)
 ax = fig.add_subplot()
-xs, ys = zip(*trajectory)
 ax.plot(xs, ys, "o-")
-for step, (x, y) in enumerate(trajectory[:-1]):
-    ax.annotate(str(step), (x, y), textcoords="offset points", xytext=(6, 6))
+for step in range(len(xs) - 1):
+    ax.annotate(str(step), (xs[step], ys[step]), textcoords="offset points", xytext=(6, 6))
 ax.plot([0], [0], "r*", ms=12, label="equilibrium (0, 0)")
 ax.set(xlabel="x", ylabel="y", title="alternating steps on min_x max_y xy")
 ax.legend()
 print(save_figure(fig, OUT / "minimax_cycle.png"))
 
 # %% [markdown]
-# **Answer.** (1, 1) -> (0, 1) -> (-1, 0) -> (-1, -1) -> (0, -1) -> (1, 0) -> (1, 1): after six steps the
-# players are back where they started. Alternating gradient steps orbit the equilibrium (0, 0) instead of
-# converging to it, so falling losses are not guaranteed in a two-player game: GAN training can cycle
-# (the samples of a GAN on one digit sharpen and blur again), and the final losses say little about quality.
+# BEGIN ANSWER
+# **Answer.** For a fixed x != 0, max_y xy is +infinity (y grows with the sign of x), and for x = 0 it
+# is 0, so min_x max_y xy = 0, reached at x = 0 (with (0, 0) the saddle point). The steps:
+#
+# $y_0$ | $y_1$ | $y_2$ | $y_3$ | $y_4$ | $y_5$ | $y_6$
+# ----- | ----- | ----- | ----- | ----- | ----- | -----
+#   1   |   2   |   1   |  -1   |  -2   |  -1   |   1
+#
+# $x_0$ | $x_1$ | $x_2$ | $x_3$ | $x_4$ | $x_5$ | $x_6$
+# ----- | ----- | ----- | ----- | ----- | ----- | -----
+#   1   |  -1   |  -2   |  -1   |   1   |   2   |   1
+# END ANSWER
+
+# %% [markdown]
+# ## Inline question 2
+# With these steps, do we ever reach the optimal value? Why or why not?
+
+# %% [markdown]
+# BEGIN ANSWER
+# **Answer.** No. After six steps (x, y) is back at (1, 1): the iterates orbit the equilibrium (0, 0) and
+# the cycle repeats forever, never getting closer. Each player's step undoes the other's progress, so
+# gradient steps on a two-player game need not converge, which is one reason GAN training oscillates.
+# END ANSWER
+
+# %% [markdown]
+# ## Inline question 3
+# The generator's loss falls during training while the discriminator's loss stays high and constant
+# from the start. Is that a good sign? Why or why not? (A qualitative answer is enough.)
+
+# %% [markdown]
+# BEGIN ANSWER
+# **Answer.** No. A discriminator that never improves gives the generator no useful signal: the generator
+# "wins" against a judge that cannot tell real from fake (too weak, or broken), so a falling generator
+# loss says nothing about sample quality. Healthy training keeps the two losses in balance.
+# END ANSWER

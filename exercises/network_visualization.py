@@ -121,3 +121,30 @@ print(class_visualization_figure(OUT / "class_visualization_iterations.png", [im
 result = model_randomization_test(X, y, model, max_stages=3 if QUICK else None)
 print(format_randomization_table(result))
 print(randomization_figure(OUT / "randomization.png", result))
+
+# %% [markdown]
+# ## Inline question 1
+# A friend suggests: to find an image that maximises the correct class's score, do gradient ascent on the
+# image, but step along the saliency map instead of the gradient. Is that a sound idea? Why or why not?
+
+# %% [markdown]
+# BEGIN ANSWER
+# **Answer.** No. The saliency map is the absolute value of the gradient, maximised over the colour
+# channels: it throws away the sign (whether raising a pixel raises or lowers the score) and which channel
+# matters, and it is the same for every channel. Stepping along it raises every salient pixel in all
+# three channels, including those whose gradient is negative, so the score can go down; it is not an
+# ascent direction. It answers "which pixels matter", not "which way to change them".
+# END ANSWER
+
+# %% [markdown]
+# ## Inline question 2
+# The fooling images above change the predicted class, yet differ from the originals by changes too small
+# to see. What does that say about the classifier?
+
+# %% [markdown]
+# BEGIN ANSWER
+# **Answer.** The network's decision depends on directions in pixel space that carry no visible meaning:
+# in a very high-dimensional input, many tiny per-pixel changes aligned with the gradient add up to a large
+# change of the score (the network is close to linear locally). So high accuracy does not mean the model
+# uses the features a person would, and its predictions are not robust to small adversarial perturbations.
+# END ANSWER

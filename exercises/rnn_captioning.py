@@ -178,26 +178,40 @@ for cell in ("rnn", "lstm"):
 
 # %% [markdown]
 # ## Overfitting a small data set
-# 50 training captions, 50 epochs of 2 minibatches of 25, Adam: the loss should fall from about
-# 75 (16 steps of log(1004)) to almost nothing, for both cells: below the course's bar of 0.5
-# (measured on the synthetic set: RNN 0.017, LSTM 0.26 after 50 epochs).
+# 50 training captions, 50 epochs of 2 minibatches of 25, Adam with learning rate 5e-3, as in the
+# handouts; the vanilla RNN with `lr_decay=0.95` (RNN_Captioning: "you should see a final loss of less
+# than 0.1"), the LSTM with `lr_decay=0.995` (LSTM_Captioning: "you should see a final loss less than
+# 0.5"). The loss starts near 75 (16 steps of log(1004)).
+#
+# On the synthetic set (when the course's COCO files are absent) the RNN recipe ends at 0.111 (np.random
+# seed 231; 0.07-0.15 over seeds 0-3), just above its bar, and the loss over all 50 captions is 0.139:
+# the model is still underfitting when the learning rate has decayed to 5e-3 * 0.95^49 = 4e-4. The
+# synthetic captions are independent Zipf-distributed words with no grammar, so each caption has more
+# to memorise than an English COCO caption, whose words a language model largely predicts. With the
+# LSTM's slower decay (0.995) the RNN reaches 0.015 on the same set, so on that set the cell below also
+# runs that recipe. The LSTM recipe meets its bar (0.23 on the synthetic set, run after the RNN).
 
 # %%
 np.random.seed(231)  # the notebooks' seed: load_coco_data, the model and the solver draw from np.random
 small_data = load_coco_data(base_dir, max_train=50)
 epochs = 15 if QUICK else 50
+# (cell, lr_decay, the handout's bar or None for the extra run)
+RECIPES = [("rnn", 0.95, 0.1), ("lstm", 0.995, 0.5)] + ([("rnn", 0.995, None)] if base_dir is not None else [])
 models = {}
-for cell in ("rnn", "lstm"):
+for cell, lr_decay, bar in RECIPES:
     model = CaptioningRNN(small_data["word_to_idx"], input_dim=small_data["train_features"].shape[1],
                           wordvec_dim=256, hidden_dim=512, cell_type=cell, dtype=np.float32)
     solver = CaptioningSolver(model, small_data, update_rule="adam", num_epochs=epochs, batch_size=25,
-                              optim_config={"learning_rate": 5e-3}, lr_decay=0.995, verbose=True, print_every=10)
+                              optim_config={"learning_rate": 5e-3}, lr_decay=lr_decay, verbose=True, print_every=10)
     solver.train()
     final = solver.loss_history[-1]
-    print(f"{cell}: final loss {final:.4f}" + ("" if QUICK else f" (course bar < 0.5: {'met' if final < 0.5 else 'NOT met'})"))
-    print(plot_loss_history(solver.loss_history, OUT / f"{cell}_loss_history.png",
-                            title=f"{cell.upper()} training loss history (50 captions)"))
-    models[cell] = model
+    verdict = ("" if QUICK or bar is None else
+               f" (the handout's bar: less than {bar:g}: {'met' if final < bar else 'NOT met'})")
+    print(f"{cell} with lr_decay {lr_decay}: final loss {final:.4f}{verdict}")
+    name = f"{cell}_loss_history" if bar is not None else f"{cell}_decay{lr_decay}_loss_history"
+    print(plot_loss_history(solver.loss_history, OUT / f"{name}.png",
+                            title=f"{cell.upper()} training loss history (50 captions, lr_decay {lr_decay})"))
+    models.setdefault(cell, model)
 
 # %% [markdown]
 # ## Test-time sampling
@@ -229,3 +243,31 @@ for split in ("train", "val"):
 pictures = [image_from_url(url, timeout=5) for url, _ in shown]
 print(captions_figure(OUT / "captions.png", [p for p, _ in pictures], [lines for _, lines in shown],
                       available=[ok for _, ok in pictures], columns=2))
+
+# %% [markdown]
+# ## Inline question 1 (RNN captioning)
+# Our RNN language model emits one word per time step. It could instead emit one character per step,
+# with a vocabulary of characters (a, b, ..., punctuation, space). Give one advantage of a
+# character-level captioning model, and one disadvantage.
+
+# %% [markdown]
+# BEGIN ANSWER
+# **Answer.** Advantage: a tiny vocabulary (tens of symbols instead of 1,004 words), so a small embedding
+# and output layer, and no unknown words: any word, name or misspelling can be produced, and rare words
+# share parameters through their spelling. Disadvantage: sequences are several times longer, so training
+# and sampling take more steps, and the model must carry information across many more steps (harder
+# long-range dependencies, more vanishing gradients); it can also produce words that do not exist.
+# END ANSWER
+
+# %% [markdown]
+# ## Inline question 2 (LSTM captioning)
+# Why does an LSTM keep useful gradients over long captions where a vanilla RNN struggles?
+
+# %% [markdown]
+# BEGIN ANSWER
+# **Answer.** A vanilla RNN multiplies the gradient by W_h^T and tanh's derivative at every step, so over
+# many steps it shrinks (or explodes) geometrically. The LSTM's cell state is updated additively,
+# c_t = f * c_{t-1} + i * g, so the gradient from c_t to c_{t-1} is just the forget gate f, element-wise,
+# with no matrix product and no squashing: when f is near 1 the gradient passes unchanged (the
+# "constant error carousel"), and the gates learn when to keep or drop it.
+# END ANSWER

@@ -166,3 +166,28 @@ print(image_row(OUT / "style_size.png", images, [f"style image {s} px" for s in 
 sky = load_input("exercise", "images/sky.jpg", 224)
 result = deep_dream(sky, layer=10, model=model)
 print(dream_figure(OUT / "deep_dream.png", sky, result.octaves, 10))
+
+# %% [markdown]
+# ## Inline question 1
+# The style loss compares Gram matrices of feature maps. What does a Gram matrix keep of an image's
+# features, and what does it throw away? Why does that make it a description of style?
+
+# %% [markdown]
+# BEGIN ANSWER
+# **Answer.** G[c, c'] sums F_c(p) F_c'(p) over every position p: it keeps which features occur and which
+# occur together (their correlations, and so colours, textures, stroke patterns), and discards where they
+# occur, since any rearrangement of the positions gives the same sum. Style is what stays when the layout
+# of the scene is forgotten, so matching Gram matrices reproduces textures without copying the picture.
+# END ANSWER
+
+# %% [markdown]
+# ## Inline question 2
+# What does the total-variation loss add, and what happens to the result when its weight is far too large?
+
+# %% [markdown]
+# BEGIN ANSWER
+# **Answer.** It penalises the squared differences between neighbouring pixels, so it removes the
+# high-frequency noise and checkerboard artefacts that pixel-level optimisation of the feature losses
+# produces. With a very large weight it dominates the other losses and the image is smoothed into flat,
+# blurry patches that lose the style's texture.
+# END ANSWER

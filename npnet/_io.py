@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import NpnetValueError
+from .errors import NpnetTypeError, NpnetValueError
 
 _TAG = ".npnet-tmp-"
 
@@ -43,14 +43,29 @@ def _alive(pid):
     return True
 
 
-def _make_parent(path):
-    """Create ``path``'s folder; a regular file in the way is a clear error, not a bare OSError."""
+def _make_parent(path, fn="atomic_output"):
+    """Create ``path``'s folder; a regular file in the way, or a folder that cannot be created, is a
+    clear error naming ``fn``, not a bare OSError."""
     for parent in (path.parent, *path.parent.parents):
         if parent.exists():
             if not parent.is_dir():
-                raise NpnetValueError(f"cannot write {path}: {parent} is a file, not a folder")
+                raise NpnetValueError(f"{fn}: cannot write {path}: {parent} is a file, not a folder")
             break
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise NpnetValueError(f"{fn}: cannot write {path}: cannot create its folder {path.parent} "
+                              f"({err.strerror or err})") from None
+
+
+def _output_target(path, fn):
+    """``path`` as a ``Path`` that names a file (not a folder), or a clear error naming ``fn``."""
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise NpnetTypeError(f"{fn}: the output path must be a file name (str or pathlib.Path); got {path!r:.60}")
+    path = Path(path)
+    if path.name in ("", ".", "..") or path.is_dir():
+        raise NpnetValueError(f"{fn}: cannot write {path}: it is a folder; give a file name inside it")
+    return path
 
 
 def _temporary(path):
@@ -68,16 +83,23 @@ def _temporary(path):
 
 
 @contextlib.contextmanager
-def atomic_output(path):
+def atomic_output(path, fn="atomic_output"):
     """Yield a temporary path in ``path``'s folder; on success move it onto ``path`` in one step.
 
-    Readers never see a half-written file, and a failure leaves any earlier ``path`` untouched.
+    Readers never see a half-written file, and a failure leaves any earlier ``path`` untouched. A
+    ``path`` that cannot be written (a folder, a folder under a file, a read-only or uncreatable
+    folder) is refused before the caller's ``with`` block runs, in one line naming ``fn`` (the public
+    function writing the file), so no work is done for an output that could never be kept.
     """
-    path = Path(path)
-    _make_parent(path)
+    path = _output_target(path, fn)
+    _make_parent(path, fn)
     tmp = _temporary(path)
-    with open(tmp, "xb"):
-        pass
+    try:
+        with open(tmp, "xb"):
+            pass
+    except OSError as err:
+        raise NpnetValueError(f"{fn}: cannot write {path}: its folder {path.parent} is not writable "
+                              f"({err.strerror or err})") from None
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())

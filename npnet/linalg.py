@@ -57,6 +57,7 @@ def conv_matrix(w, input_hw, stride=1, pad=0):
     if HH > H + 2 * pad or WW > W + 2 * pad:
         raise NpnetValueError(f"{fn}: kernel {HH}x{WW} is larger than the padded input {H + 2 * pad}x{W + 2 * pad}")
     Ho, Wo = 1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride
+    _check.allocation(fn, f"input_hw {(H, W)} with w {w.shape} (the dense matrix)", F * Ho * Wo * C * H * W, w.dtype)
     A = np.zeros((F, Ho, Wo, C, H, W), dtype=w.dtype)
     # BEGIN SOLUTION
     for oh in range(Ho):
@@ -98,6 +99,8 @@ def conv_transpose_matrix(w, input_hw, stride=1, pad=0, output_padding=0):
     Wo = (W - 1) * stride - 2 * pad + WW + output_padding
     if Ho < 1 or Wo < 1:
         raise NpnetValueError(f"{fn}: pad {pad} crops the whole {Ho}x{Wo} output")
+    _check.allocation(fn, f"input_hw {(H, W)} with w {w.shape} and stride {stride} (the dense matrix)",
+                      C_out * Ho * Wo * C_in * H * W, w.dtype)
     A = np.zeros((C_out, Ho, Wo, C_in, H, W), dtype=w.dtype)
     # BEGIN SOLUTION
     for h in range(H):

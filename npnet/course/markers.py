@@ -122,3 +122,60 @@ def strip(text, path, functions):
 def is_stub(block, lines):
     """Whether ``block`` of ``lines`` still holds the stub a release wrote."""
     return any(STUB_SIGNATURE in line for line in block.body(lines))
+
+# Model answers to an exercise's inline questions. In a percent-format exercise script a question is a
+# markdown cell; the cell after it holds only the instructor's answer between these two lines:
+#
+#     # %% [markdown]
+#     # BEGIN ANSWER
+#     # **Answer.** ...
+#     # END ANSWER
+#
+# A release keeps the cell and drops the answer, so the student's notebook has an empty answer cell
+# under each question; the instructor's copy keeps the answer and drops only the two marker lines.
+ANSWER_BEGIN, ANSWER_END = "# BEGIN ANSWER", "# END ANSWER"
+
+
+def find_answer_blocks(text, path):
+    """``[(begin, end)]``: the 0-based lines of each answer block's two marker lines in an exercise script.
+
+    Each block must be a whole markdown cell: its ``# BEGIN ANSWER`` line right after a
+    ``# %% [markdown]`` line, its ``# END ANSWER`` line followed only by blank lines up to the next
+    ``# %%`` cell or the end of the file. Anything else is refused with an error naming ``file:line``.
+    """
+    lines = text.split("\n")
+    blocks, open_at = [], None
+    for i, line in enumerate(lines):
+        mark = line.rstrip()
+        if mark == ANSWER_BEGIN:
+            if open_at is not None:
+                raise FileFormatError(f"{path}:{i + 1}: '{ANSWER_BEGIN}' inside the answer opened at line "
+                                      f"{open_at + 1} (is an '{ANSWER_END}' missing?)")
+            if i == 0 or not (lines[i - 1].startswith("# %%") and "[markdown]" in lines[i - 1]):
+                raise FileFormatError(f"{path}:{i + 1}: '{ANSWER_BEGIN}' must be the first line of a "
+                                      f"'# %% [markdown]' cell")
+            open_at = i
+        elif mark == ANSWER_END:
+            if open_at is None:
+                raise FileFormatError(f"{path}:{i + 1}: '{ANSWER_END}' without a '{ANSWER_BEGIN}' before it")
+            rest = next((line for line in lines[i + 1:] if line.strip()), "# %%")
+            if not rest.startswith("# %%"):
+                raise FileFormatError(f"{path}:{i + 1}: '{ANSWER_END}' must end its markdown cell (the next "
+                                      f"non-blank line must start a '# %%' cell)")
+            blocks.append((open_at, i))
+            open_at = None
+        elif open_at is not None and line.strip() and not line.startswith("#"):
+            raise FileFormatError(f"{path}:{i + 1}: an answer block holds markdown lines (starting '#') only")
+    if open_at is not None:
+        raise FileFormatError(f"{path}:{open_at + 1}: '{ANSWER_BEGIN}' is never closed by an '{ANSWER_END}'")
+    return blocks
+
+
+def strip_answers(text, path, keep=False):
+    """``text`` (an exercise script) without its model answers, each answer cell left empty; with
+    ``keep=True`` (the instructor's copy) the answers stay and only their marker lines go."""
+    lines = text.split("\n")
+    drop = set()
+    for begin, end in find_answer_blocks(text, path):
+        drop.update((begin, end) if keep else range(begin, end + 1))
+    return "\n".join(line for i, line in enumerate(lines) if i not in drop)

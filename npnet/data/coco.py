@@ -128,6 +128,9 @@ def _validate(data, base, pca_features):
         if feats.ndim != 2 or not np.issubdtype(feats.dtype, np.floating):
             raise NpnetValueError(f"{fn}: {ffile}: features must be a float array (images, D); got {feats.dtype} "
                                   f"{feats.shape}")
+        if not _check.all_finite(feats):  # NaN features give a NaN loss at the first batch that meets them
+            raise NpnetValueError(f"{fn}: {ffile}: features must be finite; got "
+                                  f"{int(np.count_nonzero(~np.isfinite(feats)))} NaN/Inf value(s) of {feats.size}")
         if idxs.size and (idxs.min() < 0 or idxs.max() >= feats.shape[0]):
             raise NpnetValueError(f"{fn}: {where}: {split}_image_idxs must lie in [0, {feats.shape[0]}) (the rows of "
                                   f"{ffile.name}); got values from {idxs.min()} to {idxs.max()}")
@@ -140,7 +143,6 @@ def _validate(data, base, pca_features):
 
 
 def _randint(rng, high, size):
-    rng = np.random if rng is None else rng
     return rng.integers(high, size=size) if hasattr(rng, "integers") else rng.randint(high, size=size)
 
 
@@ -153,8 +155,8 @@ def load_coco_data(base_dir=None, max_train=None, pca_features=True, rng=None):
         max_train: if given, keep this many training captions drawn at random (with replacement, as
             the course does).
         pca_features: the 512-d PCA features (True) or the 4096-d fc7 features (False).
-        rng: NumPy ``Generator``/``RandomState`` for ``max_train``; ``None`` uses ``np.random``, so
-            ``np.random.seed`` reproduces the course's subsets.
+        rng: NumPy ``Generator``/``RandomState`` or an int seed, for ``max_train``; ``None`` uses
+            ``np.random``, so ``np.random.seed`` reproduces the course's subsets.
     Returns:
         dict with ``train_captions`` (N, T+1) int32, ``train_image_idxs`` (N,), ``val_captions``,
         ``val_image_idxs``, ``train_features`` (I_tr, D) float32, ``val_features``, ``idx_to_word``
@@ -165,6 +167,7 @@ def load_coco_data(base_dir=None, max_train=None, pca_features=True, rng=None):
     """
     if max_train is not None:
         _check.positive_int("load_coco_data", "max_train", max_train)
+    rng = _check.rng("load_coco_data", "rng", rng, none=np.random)
     base = _default_base_dir() if base_dir is None else _check.path("load_coco_data", "base_dir", base_dir)
     if not base.is_dir():
         raise DataNotFoundError(f"load_coco_data: base_dir {base} is not a folder")
@@ -192,7 +195,7 @@ def sample_coco_minibatch(data, batch_size=100, split="train", rng=None):
     Args:
         data: dict from :func:`load_coco_data`.
         batch_size: number of captions. split: ``'train'`` or ``'val'``.
-        rng: NumPy ``Generator``/``RandomState``; ``None`` uses ``np.random``.
+        rng: NumPy ``Generator``/``RandomState`` or an int seed; ``None`` uses ``np.random``.
     Returns:
         captions: (batch_size, T+1) word indices. image_features: (batch_size, D) the features of
         each caption's image. urls: (batch_size,) the image URLs.
@@ -207,7 +210,7 @@ def sample_coco_minibatch(data, batch_size=100, split="train", rng=None):
     captions = data[f"{split}_captions"]
     if captions.shape[0] == 0:
         raise NpnetValueError(f"{fn}: the {split} split holds no captions")
-    rng = np.random if rng is None else rng
+    rng = _check.rng(fn, "rng", rng, none=np.random)
     pick = rng.choice(captions.shape[0], batch_size)
     image_idxs = data[f"{split}_image_idxs"][pick]
     return captions[pick], data[f"{split}_features"][image_idxs], data[f"{split}_urls"][image_idxs]

@@ -143,11 +143,22 @@ def repo_weights_dir():
 
 
 def sha256_file(path, chunk=1 << 20):
-    """Hex SHA-256 of a file's bytes."""
+    """Hex SHA-256 of a file's bytes. A missing file raises ``DataNotFoundError`` (a
+    ``FileNotFoundError``), a folder or an unreadable file ``NpnetValueError``, each naming the path."""
+    fn = "sha256_file"
+    if not isinstance(path, (str, os.PathLike)) or not str(path):
+        raise NpnetTypeError(f"{fn}: path must be a file path (str or pathlib.Path); got {path!r:.60}")
+    if not os.path.exists(path):
+        raise DataNotFoundError(f"{fn}: no such file {path}")
+    if os.path.isdir(path):
+        raise NpnetValueError(f"{fn}: {path} is a folder, not a file")
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
+    try:
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(chunk), b""):
+                h.update(block)
+    except OSError as err:
+        raise NpnetValueError(f"{fn}: cannot read {path} ({err.strerror or err})") from None
     return h.hexdigest()
 
 

@@ -70,6 +70,11 @@ def _conv_setup(fn, x, w, b, conv_param):
                               f"{H + 2 * pad}x{W + 2 * pad} (x {x.shape}, pad {pad})")
     # conv_output_size, written out: this runs on every pass of every layer
     out_hw = (1 + (H + 2 * pad - HH) // stride, 1 + (W + 2 * pad - WW) // stride)
+    # The padded input, the columns and the output are the largest arrays of either version; a pad
+    # such as 2**20 must be refused here, not reach np.pad or im2col as a MemoryError.
+    largest = N * max(C * (H + 2 * pad) * (W + 2 * pad), (C * HH * WW + F) * out_hw[0] * out_hw[1])
+    if largest > _check.SMALL_ALLOCATION:
+        _check.allocation(fn, f"conv_param {p} with x {x.shape} and w {w.shape}", largest, x.dtype)
     if w.dtype != x.dtype:
         w = w.astype(x.dtype)
     return x, w, _bias(fn, b, F, x.dtype), stride, pad, out_hw
@@ -450,6 +455,8 @@ def conv_transpose_forward(x, w, b, conv_param, backend="numba"):
     if Ho < 1 or Wo < 1:
         raise NpnetValueError(f"{fn}: pad {pad} crops the whole output of x {x.shape} with w {w.shape} "
                               f"(would be {Ho}x{Wo})")
+    if N * C_out * Ho * Wo > _check.SMALL_ALLOCATION:
+        _check.allocation(fn, f"conv_param {p} with x {x.shape} and w {w.shape}", N * C_out * Ho * Wo, x.dtype)
     w = w.astype(x.dtype, copy=False)
     b = _bias(fn, b, C_out, x.dtype)
     # BEGIN SOLUTION

@@ -102,6 +102,13 @@ def _batchnorm_forward(fn, x, gamma, beta, bn_param):
             running[key] = _check.float_array(fn, f"bn_param['{key}']", bn_param[key])
             _check.shape(fn, f"bn_param['{key}']", running[key], (d,))
             running[key] = running[key].astype(x.dtype, copy=False)
+            # Statistics that no data can give (NaN, Inf, a negative variance) would turn every test-mode
+            # output into NaN, and be carried on by every later training update.
+            _check.finite(fn, f"bn_param['{key}']", running[key])
+    if (running["running_var"] < 0).any():
+        raise NpnetValueError(f"{fn}: bn_param['running_var'] must be >= 0 (a variance); got "
+                              f"{int((running['running_var'] < 0).sum())} negative value(s), the lowest "
+                              f"{running['running_var'].min():.4g}")
     if mode == "train" and m < 2:
         raise NpnetValueError(f"{fn}: train mode needs more than 1 value per feature to estimate a variance; "
                               f"got {m}")

@@ -223,7 +223,11 @@ def spatial_batchnorm_backward(dout, cache):
 
 
 def _eps(fn, name, param):
-    param = _check.params(fn, name, param, defaults={"eps": 1e-5})
+    # CS231n's notebooks and FullyConnectedNet also pass the 'mode' they give batchnorm; a per-sample
+    # normalisation behaves the same in both modes, so it is accepted (and checked) but unused.
+    param = _check.params(fn, name, param, defaults={"eps": 1e-5, "mode": "train"})
+    if param["mode"] not in ("train", "test"):
+        raise NpnetValueError(f"{fn}: {name}['mode'] must be 'train' or 'test'; got {param['mode']!r}")
     return _check.number(fn, f"{name}['eps']", param["eps"], low=0, low_open=True)
 
 
@@ -237,7 +241,8 @@ def layernorm_forward(x, gamma, beta, ln_param):
         x: (N, D) floating array (D >= 2).
         gamma: (D,) scale (float or integer).
         beta: (D,) shift.
-        ln_param: dict, optionally with ``'eps'`` (added to the variance, default 1e-5).
+        ln_param: dict, optionally with ``'eps'`` (added to the variance, default 1e-5) and ``'mode'``
+            (``'train'`` or ``'test'``, as CS231n passes it; both normalise the same way).
     Returns:
         out: (N, D), dtype of ``x``.
         cache: for :func:`layernorm_backward`.
@@ -289,7 +294,8 @@ def spatial_groupnorm_forward(x, gamma, beta, G, gn_param):
         gamma: (1, C, 1, 1) scale as in CS231n, or (C,).
         beta: shift, the same shape as ``gamma``.
         G: number of groups, a positive divisor of C.
-        gn_param: dict, optionally with ``'eps'`` (default 1e-5).
+        gn_param: dict, optionally with ``'eps'`` (default 1e-5) and ``'mode'`` (``'train'`` or
+            ``'test'``, as CS231n passes it; both normalise the same way).
     Returns:
         out: (N, C, H, W), dtype of ``x``.
         cache: for :func:`spatial_groupnorm_backward`.

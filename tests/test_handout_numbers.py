@@ -122,3 +122,18 @@ def test_inline_questions_have_model_answers(exercise):
     assert len(blocks) >= 2, exercise
     student = markers.strip_answers(text, exercise)
     assert student.count("# %% [markdown]") == text.count("# %% [markdown]")  # every answer cell is kept
+
+
+def test_the_released_gans_notebook_has_empty_answer_cells(tmp_path):
+    nbformat = pytest.importorskip("nbformat")
+    from npnet.course import manifest
+    from npnet.course.release import build_release
+    build_release(manifest.load("gans"), tmp_path / "release")
+    script = (tmp_path / "release" / "exercises" / "gans.py").read_text()
+    assert "BEGIN ANSWER" not in script and "orbit the equilibrium" not in script
+    cells = nbformat.read(str(tmp_path / "release" / "exercises" / "gans.ipynb"), 4).cells
+    questions = [i for i, c in enumerate(cells) if c.cell_type == "markdown" and "Inline question" in c.source]
+    assert len(questions) == 3
+    for i in questions:  # the prompt, (the code cell of question 1), then an empty markdown answer cell
+        answer = next(c for c in cells[i + 1:] if c.cell_type == "markdown")
+        assert answer.source == ""

@@ -195,7 +195,8 @@ def build_release(a, dest, root=None):
         script = root / "exercises" / f"{ex}.py"
         if not script.is_file():
             raise NpnetValueError(f"release {a.name}: exercise script {script} does not exist")
-        text = script.read_text(encoding="utf-8")
+        # the student gets each inline question with an empty answer cell (markers.strip_answers)
+        text = markers.strip_answers(script.read_text(encoding="utf-8"), f"exercises/{script.name}")
         (dest / "exercises" / script.name).write_text(text, encoding="utf-8")
         (dest / "exercises" / f"{ex}.ipynb").write_text(notebook_from_script(text, ex), encoding="utf-8")
     tests = dest / "tests"

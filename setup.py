@@ -10,7 +10,8 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["npnet", "npnet.*", "gradcheck", "gradcheck.*"]),
-    package_data={"npnet": ["data/*.json"]},
+    # the embedded offline copies (SqueezeNet 1.1 fp16-rounded, MNIST 5k) with their provenance
+    package_data={"npnet": ["data/*.json", "data/embedded/*/*.npz", "data/embedded/*/PROVENANCE.md"]},
     install_requires=[
         "numpy>=1.23",
         "scipy>=1.9",

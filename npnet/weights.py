@@ -34,14 +34,20 @@ import numpy as np
 
 from npnet import _check
 from npnet._io import read_npz
-from npnet.data.lookup import atomic_output, find_weights, sha256_file
+from npnet.data.lookup import DEFAULT_WEIGHTS, EMBEDDED_WEIGHTS, atomic_output, find_weights, sha256_file
 from npnet.errors import DataNotFoundError, FileFormatError, NpnetError, NpnetValueError
 
-# SHA-256 of the shared squeezenet1_1.npz (conv weights rounded through fp16, see
-# weights/README.md). The file hash changes whenever the npz is rewritten (zip timestamps);
-# the contents hash (``content_sha256``) does not.
-KNOWN_SHA256 = {"squeezenet1_1.npz": "3fe9116b64a88cffa09f95d9598408cf754f0ea2d2b172e74d87ca546bace291"}
+# SHA-256 of the fp16-rounded squeezenet1_1.npz that npnet embeds (and ../shared holds; see
+# npnet/data/embedded/weights/PROVENANCE.md). The file hash changes whenever the npz is rewritten
+# (zip timestamps); the contents hash (``content_sha256``) does not.
+KNOWN_SHA256 = EMBEDDED_WEIGHTS
 KNOWN_CONTENT_SHA256 = {"squeezenet1_1.npz": "3fc75a8e0590e4a218b825809ded627d17605afdb83c064121e9ed5a3ac42ad0"}
+
+# How a result that is compared with the course's published numbers (computed with torchvision's
+# exact fp32 weights) names the weights it used: see ``weights_copy``.
+COPY_LABELS = {"fp16": "the fp16-rounded copy npnet embeds as its offline fallback, not torchvision's exact "
+                       "weights: numbers compared with the course's differ by about 1e-3",
+               "exact": "exact weights, not the fp16-rounded fallback"}
 
 
 def content_sha256(arrays):
@@ -54,6 +60,27 @@ def content_sha256(arrays):
         h.update(name.encode("utf-8"))
         h.update(np.ascontiguousarray(a, dtype="<f4").tobytes())
     return h.hexdigest()
+
+
+def weights_copy(path, arrays=None):
+    """Which copy of the weights a file holds: ``"fp16"`` for the fp16-rounded SqueezeNet 1.1 that
+    npnet embeds (recognised by its file or contents SHA-256, wherever it lies), else ``"exact"``
+    (torchvision's file, or any other weights). ``arrays``: the file's arrays if already loaded."""
+    if arrays is None:
+        if sha256_file(path) == KNOWN_SHA256[DEFAULT_WEIGHTS]:
+            return "fp16"
+        arrays = read_pth(path) if Path(path).suffix != ".npz" else load_npz_weights(path)
+    return "fp16" if content_sha256(arrays) == KNOWN_CONTENT_SHA256[DEFAULT_WEIGHTS] else "exact"
+
+
+def weights_note(model):
+    """One line saying which weights ``model`` was loaded from and which copy they are (for every
+    output that compares with the course's published numbers), e.g. ``weights: .../squeezenet1_1.npz
+    (the embedded fp16-rounded fallback: ...)``."""
+    path = getattr(model, "weights_file", None)
+    if path is None:
+        return "weights: none loaded (random initialisation)"
+    return f"weights: {path} ({COPY_LABELS[model.weights_copy]})"
 
 
 def _shape_problems(arrays, expected):
@@ -516,7 +543,8 @@ def load_model_weights(model, name, path=None):
     ``find_weights(name + ".npz")``. ``model`` needs ``state_dict()`` and ``load_state_dict(arrays,
     source)`` (``npnet.nn.Module``); every key, shape and value is checked, and problems are listed in
     one error naming the file (``FileFormatError`` from the file's reader, ``NpnetValueError`` from
-    ``load_state_dict``).
+    ``load_state_dict``). The model remembers the file as ``model.weights_file`` and which copy it is
+    as ``model.weights_copy`` (``"fp16"`` or ``"exact"``, see :func:`weights_copy`).
     """
     found = find_weights(f"{name}.npz", path)
     if found.suffix == ".npz":
@@ -525,6 +553,7 @@ def load_model_weights(model, name, path=None):
     else:
         arrays = read_pth(found)
     model.load_state_dict(arrays, source=str(found))
+    model.weights_file, model.weights_copy = found, weights_copy(found, arrays)
     return found
 
 

@@ -1,16 +1,21 @@
 """Shared test setup.
 
-Real data (weights, the ImageNet sample, style images...) is never in the repository: tests find it
-through the lookup (``NPNET_DATA`` / ``NPNET_WEIGHTS``, e.g. ``NPNET_DATA=../shared/data
-NPNET_WEIGHTS=../shared/weights``). When it is missing, a test that needs it is SKIPPED on a
-developer's machine and FAILS under CI (``CI=true``), so CI can never pass by skipping everything.
+The course's files (the ImageNet sample, style images, COCO, reference answers...) are never in the
+repository: tests find them through the lookup (``NPNET_DATA``, e.g. ``NPNET_DATA=../shared/data``).
+When one is missing, a test that needs it is SKIPPED on a developer's machine and FAILS under CI
+(``CI=true``), so CI can never pass by skipping everything. The SqueezeNet 1.1 weights (fp16-rounded)
+and the MNIST 5k sample are embedded in npnet (``npnet/data/embedded/``), so tests that need only
+those run everywhere, offline too.
 
 Helpers and fixtures:
 
 - ``require_data(relpath) -> Path`` (also as fixture ``data_file``): a data file, e.g.
   ``require_data("styles/tubingen.jpg")``; skip/fail as above when it is missing.
 - ``require_weights(filename="squeezenet1_1.npz") -> Path``: a weights file, likewise.
-- ``weights_path`` (session): path of SqueezeNet 1.1's ``.npz``.
+- ``weights_path`` (session): path of the fp16-rounded SqueezeNet 1.1 ``.npz`` embedded in npnet. Every
+  reference stored under tests/data and every tolerance against the course's published numbers was
+  measured with this copy, so tests use it even when torchvision's exact file is around (with the exact
+  file, the references made on the fp16 copy would differ by about 1e-3).
 - ``model`` / ``model64`` (session): the pretrained SqueezeNet 1.1 in float32 / float64, built once.
   Tests may run it but must leave its parameters as they found them.
 - ``imagenet_val`` (session): ``(X uint8 (25, 224, 224, 3), y int64 (25,), class_names)``, loaded
@@ -27,7 +32,7 @@ import pytest
 matplotlib.use("Agg")
 os.environ["NPNET_OFFLINE"] = "1"
 
-from npnet.data.lookup import DEFAULT_WEIGHTS, find_data, find_weights  # noqa: E402
+from npnet.data.lookup import DEFAULT_WEIGHTS, embedded_copy, find_data, find_weights  # noqa: E402
 from npnet.errors import one_line  # noqa: E402
 
 
@@ -35,11 +40,11 @@ def _in_ci():
     return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
 
 
-def _missing(exc):
+def _missing(exc, variable):
     if _in_ci():
         pytest.fail(f"real data missing under CI:\n{exc}", pytrace=False)
     # one line per skip: the full "Looked in" list is for a person reading an error, not for a report
-    pytest.skip(f"real data not available (set NPNET_DATA / NPNET_WEIGHTS): {one_line(exc)}")
+    pytest.skip(f"real data not available (set {variable}): {one_line(exc)}")
 
 
 def require_data(relpath):
@@ -47,15 +52,16 @@ def require_data(relpath):
     try:
         return find_data(relpath, download=False)
     except FileNotFoundError as exc:
-        _missing(exc)
+        _missing(exc, "NPNET_DATA")
 
 
 def require_weights(filename=DEFAULT_WEIGHTS):
-    """Path of weights file ``filename``; skip the test (fail under CI) if it cannot be found."""
+    """Path of weights file ``filename`` (SqueezeNet 1.1: at least the embedded copy); skip the test
+    (fail under CI) if it cannot be found."""
     try:
         return find_weights(filename, download=False)
     except FileNotFoundError as exc:
-        _missing(exc)
+        _missing(exc, "NPNET_WEIGHTS")
 
 
 def _read_only(a):
@@ -70,7 +76,9 @@ def data_file():
 
 @pytest.fixture(scope="session")
 def weights_path():
-    return require_weights()
+    path = embedded_copy(DEFAULT_WEIGHTS, weights=True)
+    assert path is not None, "npnet/data/embedded/weights/squeezenet1_1.npz is missing from this checkout"
+    return path
 
 
 @pytest.fixture(scope="session")

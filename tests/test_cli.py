@@ -56,6 +56,7 @@ def no_weights(monkeypatch, tmp_path):
     monkeypatch.setenv("NPNET_CACHE", str(tmp_path / "empty-cache"))
     import npnet.data.lookup as lookup
     monkeypatch.setattr(lookup, "repo_weights_dir", lambda: None)
+    monkeypatch.setattr(lookup, "embedded_dir", lambda: None)  # as an installation that lost its copies
     return tmp_path
 
 

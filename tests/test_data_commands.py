@@ -16,6 +16,7 @@ def course_folder(monkeypatch, tmp_path):
     monkeypatch.delenv("NPNET_WEIGHTS", raising=False)
     import npnet.data.lookup as lookup
     monkeypatch.setattr(lookup, "repo_weights_dir", lambda: None)
+    monkeypatch.setattr(lookup, "embedded_dir", lambda: None)
     return data
 
 
@@ -67,3 +68,27 @@ def test_not_found_errors_have_a_one_line_summary(course_folder):
     assert "\n" not in line and line.startswith("find_data: could not find 'images/kitten.jpg' (2 places searched;")
     assert line.endswith("To get it: set NPNET_DATA to a folder that holds images/kitten.jpg.")
     assert one_line(ValueError("two\nlines")) == "two lines"
+
+
+def test_list_says_which_copy_of_the_weights_is_used(course_folder, weights_path, monkeypatch, tmp_path, capsys):
+    import numpy as np
+
+    import npnet.data.lookup as lookup
+    from npnet.weights import COPY_LABELS, load_npz_weights
+
+    def listing():
+        assert main(["data", "list"]) == 0
+        return {line.split(":")[0].strip(): line for line in capsys.readouterr().out.splitlines()}
+
+    monkeypatch.setattr(lookup, "embedded_dir", lambda: weights_path.parents[1])  # npnet's real copies
+    lines = listing()
+    assert f"present: {weights_path} ({COPY_LABELS['fp16']}); the exact file is downloadable from " \
+           f"https://download.pytorch.org/models/squeezenet1_1-b8a52dc0.pth" in lines["weights/squeezenet1_1.npz"]
+    mnist = weights_path.parents[1] / "mnist" / "mnist_5k.npz"
+    assert lines["mnist/mnist_5k.npz"].endswith(f"present: {mnist} (the copy embedded in npnet)")
+    arrays = load_npz_weights(weights_path)
+    arrays["classifier.1.bias"][0] += 1e-3  # not the fp16-rounded numbers any more
+    np.savez(tmp_path / "squeezenet1_1.npz", **arrays)
+    monkeypatch.setenv("NPNET_WEIGHTS", str(tmp_path))
+    line = listing()["weights/squeezenet1_1.npz"]
+    assert line.endswith(f"present: {tmp_path / 'squeezenet1_1.npz'} ({COPY_LABELS['exact']})")

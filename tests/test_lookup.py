@@ -24,12 +24,13 @@ IMAGENET = "imagenet/imagenet_val_25.npz"
 
 @pytest.fixture
 def env(tmp_path, monkeypatch):
-    """Empty data folders, cache and repo weights folder; NPNET_* variables cleared."""
+    """Empty data folders, cache and repo weights folder, no embedded copies; NPNET_* variables cleared."""
     for var in ("NPNET_DATA", "NPNET_WEIGHTS", "NPNET_CACHE"):
         monkeypatch.delenv(var, raising=False)
     cache = tmp_path / "cache"
     monkeypatch.setenv("NPNET_CACHE", str(cache))
     monkeypatch.setattr(lookup, "repo_weights_dir", lambda: None)
+    monkeypatch.setattr(lookup, "embedded_dir", lambda: None)
     return tmp_path
 
 
@@ -244,6 +245,82 @@ def test_find_weights_rejects_a_wrong_hash_prefix(env, monkeypatch):
     with pytest.raises(FileNotFoundError, match="does not start with b8a52dc0"):
         find_weights()
     assert not list((env / "cache/weights").iterdir())  # neither the bad .pth nor an .npz is kept
+
+
+# --- the embedded copies ------------------------------------------------------------------------
+
+MNIST = "mnist/mnist_5k.npz"
+
+
+@pytest.fixture
+def embedded(env, monkeypatch):
+    """A stand-in for npnet/data/embedded/ with a weights file and the MNIST sample, hashes registered."""
+    folder = env / "embedded"
+    weights, mnist = put(folder / "weights" / W, b"embedded weights"), put(folder / MNIST, b"embedded mnist")
+    monkeypatch.setattr(lookup, "embedded_dir", lambda: folder)
+    monkeypatch.setitem(lookup.EMBEDDED_WEIGHTS, W, hashlib.sha256(weights.read_bytes()).hexdigest())
+    monkeypatch.setitem(lookup.EMBEDDED_DATA, MNIST, hashlib.sha256(mnist.read_bytes()).hexdigest())
+    return folder
+
+
+def test_torchvisions_file_wins_over_the_embedded_weights_wherever_it_is(env, embedded, monkeypatch):
+    assert find_weights() == find_weights(download=False) == embedded / "weights" / W  # nothing else: the fallback
+    monkeypatch.delenv("NPNET_OFFLINE")
+    src = _register_tiny(monkeypatch)
+    monkeypatch.setattr(lookup, "_download", lambda url, dest, sha256=None: put(dest, src.read_bytes()))
+    assert find_weights() == env / "cache/weights" / W  # downloaded and converted
+    monkeypatch.setattr(lookup, "_download", no_download)
+    assert find_weights() == env / "cache/weights" / W  # then found in the cache
+    monkeypatch.setattr(lookup, "repo_weights_dir", lambda: env / "repo")
+    assert put(env / "repo" / W) == find_weights()
+    monkeypatch.setenv("NPNET_WEIGHTS", str(env / "w"))
+    assert put(env / "w" / W) == find_weights()
+
+
+def test_embedded_weights_when_the_download_fails(env, embedded, monkeypatch):
+    monkeypatch.delenv("NPNET_OFFLINE")
+
+    def unreachable(url, dest, sha256=None):
+        raise OSError("network is unreachable")
+
+    monkeypatch.setattr(lookup, "_download", unreachable)
+    assert find_weights() == embedded / "weights" / W
+    with pytest.raises(FileNotFoundError) as info:
+        find_weights(embedded=False)  # insisting on torchvision's exact file
+    assert "network is unreachable" in str(info.value) and "embedded copy  (not used: embedded=False)" in str(info.value)
+
+
+def test_embedded_mnist_comes_after_npnet_data_and_the_cache(env, embedded, monkeypatch):
+    assert find_data(MNIST) == find_data(MNIST, download=False) == embedded / MNIST
+    with pytest.raises(FileNotFoundError, match="not used: embedded=False"):
+        find_data(MNIST, embedded=False)
+    assert put(env / "cache" / MNIST) == find_data(MNIST)
+    monkeypatch.setenv("NPNET_DATA", str(env / "d"))
+    assert put(env / "d" / MNIST) == find_data(MNIST)
+    put(embedded / "images/kitten.jpg")  # only the registered files are embedded copies
+    with pytest.raises(FileNotFoundError) as info:
+        find_data("images/kitten.jpg")
+    assert "embedded copy" not in str(info.value)
+
+
+@pytest.mark.parametrize("weights", [True, False])
+def test_a_damaged_embedded_copy_is_never_used(env, embedded, weights):
+    (embedded / ("weights/" + W if weights else MNIST)).write_bytes(b"cut short")
+    with pytest.raises(ValueError, match="has SHA-256 .*, not .*: the installation is damaged; reinstall npnet"):
+        find_weights() if weights else find_data(MNIST)
+
+
+def test_the_embedded_files_are_the_recorded_ones_with_their_provenance():
+    folder = lookup.embedded_dir()
+    copies = [(folder / "weights" / name, sha) for name, sha in lookup.EMBEDDED_WEIGHTS.items()]
+    copies += [(folder / rel, sha) for rel, sha in lookup.EMBEDDED_DATA.items()]
+    assert len(copies) == 2
+    for path, sha in copies:
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == sha
+        provenance = (path.parent / "PROVENANCE.md").read_text(encoding="utf-8")
+        assert path.name in provenance and sha in provenance and "BSD-3" in provenance
+    assert lookup.embedded_copy(W, weights=True) == folder / "weights" / W
+    assert lookup.embedded_copy(MNIST) == folder / MNIST and lookup.embedded_copy("images/kitten.jpg") is None
 
 
 # --- imagenet ----------------------------------------------------------------------------------

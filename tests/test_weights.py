@@ -19,15 +19,18 @@ import numpy as np
 import pytest
 
 import pth_craft as pc
-from npnet.data.lookup import find_weights
+from npnet.data import lookup
+from npnet.data.lookup import find_weights, sha256_file
 from npnet.errors import FileFormatError, NpnetTypeError, NpnetValueError
 from npnet.models.squeezenet import SqueezeNet, squeezenet1_1
 from npnet.nn import Conv2d, Linear
-from npnet.weights import (KNOWN_CONTENT_SHA256, KNOWN_SHA256, RefusedGlobalError, content_sha256, convert_pth,
-                           load_model_weights, load_npz_weights, main, read_pth)
+from npnet.weights import (COPY_LABELS, KNOWN_CONTENT_SHA256, KNOWN_SHA256, RefusedGlobalError, content_sha256,
+                           convert_pth, load_model_weights, load_npz_weights, main, read_pth, weights_copy,
+                           weights_note)
 
 DATA = Path(__file__).parent / "data"
 TINY = {fmt: DATA / f"tiny_state_dict_{fmt}.pth" for fmt in ("zip", "legacy")}
+W = "squeezenet1_1.npz"
 
 
 @pytest.fixture(scope="module")
@@ -312,10 +315,43 @@ def test_load_model_weights_from_npz_and_pth(tmp_path, tiny_expected):
         load_model_weights(_TinyModel({**shapes, "other": (1,)}), "tiny", tmp_path / "tiny.npz")
 
 
-def test_load_model_weights_finds_the_shared_file(weights_path):
+def test_offline_the_lookup_loads_the_embedded_copy_and_says_so(weights_path, monkeypatch, tmp_path):
+    for var in ("NPNET_WEIGHTS", "NPNET_DATA"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("NPNET_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(lookup, "repo_weights_dir", lambda: None)
     model = _TinyModel(squeezenet11_shapes())
-    assert load_model_weights(model, "squeezenet1_1") == weights_path
+    assert load_model_weights(model, "squeezenet1_1") == weights_path == lookup.embedded_copy(W, weights=True)
     assert model.params["classifier.1.bias"].shape == (1000,) and model.params["classifier.1.bias"].any()
+    assert model.weights_file == weights_path and model.weights_copy == "fp16"
+    assert weights_note(model) == f"weights: {weights_path} ({COPY_LABELS['fp16']})"
+    assert "fp16-rounded" in COPY_LABELS["fp16"] and "not torchvision's exact" in COPY_LABELS["fp16"]
+
+
+def test_weights_copy_tells_the_fp16_copy_from_any_other(weights_path, tmp_path):
+    arrays = load_npz_weights(weights_path)
+    assert weights_copy(weights_path) == weights_copy(weights_path, arrays) == "fp16"
+    rewritten = tmp_path / W  # the same numbers in a new file (other zip bytes): still the fp16 copy
+    np.savez(rewritten, **arrays)
+    assert sha256_file(rewritten) != KNOWN_SHA256[W] and weights_copy(rewritten) == "fp16"
+    # one weight moved by one float32 ulp, as torchvision's exact values differ from the rounded ones
+    w = arrays["features.0.weight"]
+    w.flat[0] = np.nextafter(w.flat[0], np.float32(1))
+    exact = tmp_path / "exact" / W
+    exact.parent.mkdir()
+    np.savez(exact, **arrays)
+    assert weights_copy(exact) == weights_copy(exact, arrays) == "exact"
+    model = _TinyModel(squeezenet11_shapes())
+    load_model_weights(model, "squeezenet1_1", exact)
+    assert weights_note(model) == f"weights: {exact} ({COPY_LABELS['exact']})"
+    assert weights_note(_TinyModel({})) == "weights: none loaded (random initialisation)"
+
+
+def test_classify_and_the_demo_say_which_copy_they_used(weights_path, capsys):
+    from npnet.cli import main as npnet_main
+
+    assert npnet_main(["classify", "--weights", str(weights_path)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"weights: {weights_path} ({COPY_LABELS['fp16']})"
 
 
 # --- unusable values, dtypes, names and bad input at the command line (issue 9 §2-§3) -------------

@@ -21,16 +21,24 @@ def data_args(p):
 
 
 def _weights_status():
+    """Where the SqueezeNet 1.1 weights are and which copy: torchvision's exact file or npnet's embedded
+    fp16-rounded fallback (then also where the exact file comes from)."""
+    from ..weights import COPY_LABELS, weights_copy
+
+    url = lookup.WEIGHTS_REGISTRY[lookup.DEFAULT_WEIGHTS][0]
     try:
-        return f"present: {lookup.find_weights(download=False)}"
+        path = lookup.find_weights(download=False)
     except DataNotFoundError:
-        url = lookup.WEIGHTS_REGISTRY[lookup.DEFAULT_WEIGHTS][0]
         return f"missing (downloadable from {url})"
+    copy = weights_copy(path)
+    status = f"present: {path} ({COPY_LABELS[copy]})"
+    return status + (f"; the exact file is downloadable from {url}" if copy == "fp16" else "")
 
 
 def _data_status(rel):
     try:
-        return f"present: {lookup.find_data(rel, download=False)}"
+        path = lookup.find_data(rel, download=False)
+        return f"present: {path}" + (" (the copy embedded in npnet)" if path == lookup.embedded_copy(rel) else "")
     except DataNotFoundError:
         return "missing (downloadable)" if rel in lookup.DATA_REGISTRY else "missing (no public URL: copy it " \
                "from the course's files into $NPNET_DATA/" + rel + ")"
@@ -40,7 +48,7 @@ def _listing():
     env = os.environ.get("NPNET_DATA") or "(not set)"
     lines = [f"data folders: NPNET_DATA={env}, then the user cache {lookup.cache_dir()}",
              f"weights: NPNET_WEIGHTS={os.environ.get('NPNET_WEIGHTS') or '(not set)'}, the repository's weights/, "
-             f"then {lookup.cache_dir() / 'weights'}",
+             f"{lookup.cache_dir() / 'weights'}, a download, then npnet's embedded copy",
              f"  weights/{lookup.DEFAULT_WEIGHTS}: SqueezeNet 1.1 ImageNet weights; {_weights_status()}"]
     lines += [f"  {rel}: {what}; {_data_status(rel)}" for rel, what in lookup.KNOWN_DATA.items()]
     return lines
@@ -80,7 +88,8 @@ def data(args):
     failed = 0
     for kind, name in _selected(args.names):
         try:
-            path = lookup.find_weights(name) if kind == "weights" else lookup.find_data(name)
+            # fetching the weights means getting torchvision's exact file: the embedded fallback is no fetch
+            path = lookup.find_weights(name, embedded=False) if kind == "weights" else lookup.find_data(name)
             print(f"{name}: {path}")
         except DataNotFoundError as err:
             failed += 1

@@ -10,17 +10,25 @@ Data files are named by a path relative to a data root laid out like this::
 1. every folder of ``NPNET_DATA`` (one folder, or several joined with ``os.pathsep``),
 2. the user cache: ``NPNET_CACHE`` if set, else pooch's per-user cache folder for "npnet",
 3. the internet: when ``relpath`` is in ``DATA_REGISTRY`` (official URL + SHA-256), the file is
-   downloaded into the cache with a progress bar and its hash checked before it is used.
+   downloaded into the cache with a progress bar and its hash checked before it is used,
+4. the copies embedded in npnet (``EMBEDDED_DATA``: the MNIST 5k sample), each checked against its
+   SHA-256 before it is used.
 
 ``find_weights(filename)`` looks at an explicit ``path``, then ``NPNET_WEIGHTS`` (a file named for
 that model, or a folder holding ``filename``), then the repository's ``weights/`` folder, then
-``<cache>/weights/``, and finally downloads torchvision's official SqueezeNet ``.pth`` and converts it
-to ``.npz`` (no torch needed: see ``npnet.weights``). The result may be a ``.pth`` when NPNET_WEIGHTS or ``path`` names one;
-``npnet.weights.load_model_weights`` reads either.
+``<cache>/weights/``, then downloads torchvision's official SqueezeNet ``.pth`` and converts it
+to ``.npz`` (no torch needed: see ``npnet.weights``), and only then falls back to the copy embedded in
+npnet (``EMBEDDED_WEIGHTS``: SqueezeNet 1.1 with its conv weights rounded through fp16), so torchvision's
+exact file wins whenever it can be had. The result may be a ``.pth`` when NPNET_WEIGHTS or ``path``
+names one; ``npnet.weights.load_model_weights`` reads either.
+
+The embedded copies live in ``npnet/data/embedded/`` (in the repository and in the wheel), each with
+its ``PROVENANCE.md``.
 
 Setting ``NPNET_OFFLINE=1`` (the test suite does) turns every download off. When a file cannot be
 found, one ``FileNotFoundError`` lists each place that was searched and how to get the file.
 """
+import functools
 import hashlib
 import os
 import re
@@ -28,7 +36,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from .._io import atomic_output  # noqa: F401  (re-exported: older code imports it from here)
-from ..errors import DataNotFoundError, NpnetTypeError, NpnetValueError
+from ..errors import DataNotFoundError, FileFormatError, NpnetTypeError, NpnetValueError
 
 # relpath -> (official URL, SHA-256 of the file, or None when no stable hash is published).
 # Files of the course with no official per-file URL (kitten, sky, composition_vii, muse, the check
@@ -111,7 +119,7 @@ KNOWN_DATA = {
     "images/flower.jpg": "a test photograph (scikit-learn's sample)",
     "coco/coco2014_vocab.json": "COCO captioning vocabulary (course files only; in the archive below)",
     "coco/coco_captioning.zip": "COCO captioning features and captions, the course's archive (large)",
-    "mnist/mnist_5k.npz": "5000 MNIST digits (course files only)",
+    "mnist/mnist_5k.npz": "5000 MNIST digits (embedded in npnet)",
     "checks/style-transfer-checks.npz": "the style-transfer notebook's reference answers (course files only)",
     "checks/gan-checks.npz": "the GAN notebook's reference answers (course files only)",
 }
@@ -122,6 +130,11 @@ WEIGHTS_REGISTRY = {
     "squeezenet1_0.npz": ("https://download.pytorch.org/models/squeezenet1_0-b66bff10.pth", "b66bff10"),
 }
 DEFAULT_WEIGHTS = "squeezenet1_1.npz"
+
+# The copies npnet carries (npnet/data/embedded/, with their PROVENANCE.md), found after every other
+# place, and the SHA-256 of each file's bytes: a damaged copy is never used.
+EMBEDDED_DATA = {"mnist/mnist_5k.npz": "d20330d81abddb1b33f0afcada18754432ee28f55600dd3679438d76dd6ca6a8"}
+EMBEDDED_WEIGHTS = {"squeezenet1_1.npz": "3fe9116b64a88cffa09f95d9598408cf754f0ea2d2b172e74d87ca546bace291"}
 
 
 def cache_dir():
@@ -140,6 +153,37 @@ def repo_weights_dir():
 
     folder = Path(npnet.__file__).resolve().parents[1] / "weights"
     return folder if folder.is_dir() else None
+
+
+def embedded_dir():
+    """The folder of the copies embedded in npnet (``weights/`` and the data files), or None if absent."""
+    folder = Path(__file__).resolve().with_name("embedded")
+    return folder if folder.is_dir() else None
+
+
+def embedded_copy(name, weights=False):
+    """Path of npnet's embedded copy of data file ``name`` (or of weights file ``name``), or None when
+    npnet carries none. Raises ``FileFormatError`` if the copy's SHA-256 is not the one recorded in
+    ``EMBEDDED_DATA`` / ``EMBEDDED_WEIGHTS`` (a damaged installation)."""
+    known = EMBEDDED_WEIGHTS if weights else EMBEDDED_DATA
+    folder = embedded_dir()
+    if name not in known or folder is None:
+        return None
+    path = folder / ("weights" if weights else "") / name
+    if not path.is_file():
+        return None
+    stat = path.stat()
+    got = _hash_once(str(path), stat.st_size, stat.st_mtime_ns)
+    if got != known[name]:
+        raise FileFormatError(f"the copy of {name} embedded in npnet, {path}, has SHA-256 {got}, not "
+                              f"{known[name]}: the installation is damaged; reinstall npnet")
+    return path
+
+
+@functools.lru_cache(maxsize=8)
+def _hash_once(path, size, mtime_ns):
+    """sha256_file, once per version of a file (size and mtime are part of the key)."""
+    return sha256_file(path)
 
 
 def sha256_file(path, chunk=1 << 20):
@@ -206,12 +250,13 @@ def _download_note(download, url, error):
     return "Download not tried: NPNET_OFFLINE is set."
 
 
-def find_data(relpath, download=True):
+def find_data(relpath, download=True, embedded=True):
     """Return the path of data file ``relpath`` (e.g. "styles/tubingen.jpg"), downloading if needed.
 
     Looks in each ``NPNET_DATA`` folder, then the user cache (``NPNET_CACHE``), then downloads files
-    listed in ``DATA_REGISTRY`` into the cache (``download=False`` or ``NPNET_OFFLINE=1`` prevent it).
-    Raises ``FileNotFoundError`` naming every path searched and how to get the file.
+    listed in ``DATA_REGISTRY`` into the cache (``download=False`` or ``NPNET_OFFLINE=1`` prevent it),
+    and last takes the copy embedded in npnet, for the files in ``EMBEDDED_DATA`` (``embedded=False``
+    skips it). Raises ``FileNotFoundError`` naming every path searched and how to get the file.
     """
     rel = _check_relpath(relpath)
     looked = []
@@ -239,18 +284,23 @@ def find_data(relpath, download=True):
             return cached
         except Exception as exc:  # any network or hash failure becomes the one clear message below
             error = f"{type(exc).__name__}: {exc}"
+    copy = _embedded_fallback(rel, False, embedded, looked)
+    if copy is not None:
+        return copy
     how = f"To get it: set NPNET_DATA to a folder that holds {rel}"
     how += f", or download {url} to {cached}." if url else "."
     raise _not_found("find_data", repr(rel), looked, _download_note(download, url, error), how)
 
 
-def find_weights(filename=DEFAULT_WEIGHTS, path=None, download=True):
+def find_weights(filename=DEFAULT_WEIGHTS, path=None, download=True, embedded=True):
     """Return the path of weights file ``filename`` (default: SqueezeNet 1.1 as ``.npz``).
 
     Order: ``path`` (if given, it must exist) -> ``NPNET_WEIGHTS`` (a file named like ``filename``,
-    e.g. ``squeezenet1_1.npz`` or ``squeezenet1_1-b8a52dc0.pth``; or a folder holding ``filename``) -> the repository's ``weights/`` folder -> ``<cache>/weights/`` -> download
-    of torchvision's ``.pth`` (hash prefix checked), converted to ``.npz`` in the cache.
-    Raises ``FileNotFoundError`` naming every path searched and how to get the file.
+    e.g. ``squeezenet1_1.npz`` or ``squeezenet1_1-b8a52dc0.pth``; or a folder holding ``filename``)
+    -> the repository's ``weights/`` folder -> ``<cache>/weights/`` -> download of torchvision's
+    ``.pth`` (hash prefix checked), converted to ``.npz`` in the cache -> the fp16-rounded copy
+    embedded in npnet (``EMBEDDED_WEIGHTS``; ``embedded=False`` skips it, to insist on torchvision's
+    exact file). Raises ``FileNotFoundError`` naming every path searched and how to get the file.
     """
     _check_weights_filename(filename)
     if path is not None:
@@ -298,10 +348,28 @@ def find_weights(filename=DEFAULT_WEIGHTS, path=None, download=True):
             return cached
         except Exception as exc:  # network, hash or conversion failure becomes the clear message
             error = f"{type(exc).__name__}: {exc}"
+    copy = _embedded_fallback(filename, True, embedded, looked)
+    if copy is not None:
+        return copy
     how = (f"To get it: set NPNET_WEIGHTS to the file (or a folder holding {filename})"
            + (f", or download {url} and run `python -m npnet.weights convert FILE.pth {cached}`."
               if url else "."))
     raise _not_found("find_weights", repr(filename), looked, _download_note(download, url, error), how)
+
+
+def _embedded_fallback(name, weights, allowed, looked):
+    """The embedded copy of ``name`` if npnet carries one and ``allowed``; else None, noting in
+    ``looked`` why a copy npnet should carry was not used."""
+    known = name in (EMBEDDED_WEIGHTS if weights else EMBEDDED_DATA)
+    if not known:
+        return None
+    if not allowed:
+        looked.append(("npnet's embedded copy", "not used: embedded=False"))
+        return None
+    copy = embedded_copy(name, weights)
+    if copy is None:
+        looked.append(("npnet's embedded copy", "missing from this installation"))
+    return copy
 
 
 def _check_weights_filename(filename):

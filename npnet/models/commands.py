@@ -34,6 +34,7 @@ def classify(args):
     from ..data.imagenet import imagenet_class_names
     from ..data.lookup import atomic_output
     from ..image import MIN_SIDE, to_input
+    from ..weights import weights_note
     from .squeezenet import squeezenet1_1
 
     cli_args.in_range("--topk", args.topk, 1, 1000)
@@ -50,6 +51,7 @@ def classify(args):
         lines.append(str(path))
         lines += [f"  {rank}. {probs[c]:6.2%}  {c:4d}  {names[c]}"
                   for rank, c in enumerate(np.argsort(-probs)[:args.topk], 1)]
+    lines.append(weights_note(model))
     print("\n".join(lines))
     if out is not None:
         with atomic_output(out) as tmp:

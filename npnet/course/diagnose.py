@@ -6,8 +6,16 @@ exactly zero, a flipped sign, a missing or extra 1/N (or another constant factor
 such as dropout's 1/p), transposed axes, a missing sum over the batch, a forward mask that was not
 applied (right where the true gradient is nonzero, nonzero where it is zero) or one too strict.
 :func:`describe` adds the relative error and the worst element.
+
+Causes that need the item's inputs are passed in ``factors`` beside the constant factors: a
+:class:`Missing` term (the answer equals the right one minus a named term, such as the variance path
+of a norm's backward) or an :class:`Alternative` answer (what a named mistake computes, such as a
+test-mode norm using the batch's statistics). Without them the diagnosis still names an unbiased
+variance (the ``sqrt((m-1)/m)`` factor of a normalised output), a result shifted or cropped by one
+pixel (padding or stride off by one) and a reduction of the upstream gradient over the wrong axes.
 """
 import itertools
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -26,6 +34,123 @@ def rel_error(x, y):
 
 def _close(x, y, rtol):
     return rel_error(x, y) <= rtol
+
+
+# A named cause is recognised up to this relative error (or the item's own rtol, if larger): the
+# answer is already known to be wrong, and a cause such as an unbiased variance shows through eps.
+CAUSE_RTOL = 1e-4
+
+
+@dataclass(eq=False, frozen=True)
+class Missing:
+    """A term the right answer has and a named mistake drops: ``student == reference - term``."""
+    words: str
+    term: object
+
+
+@dataclass(eq=False, frozen=True)
+class Alternative:
+    """What a named mistake computes instead of the right answer: ``student == value``."""
+    words: str
+    value: object
+
+
+def _named_terms(s, r, terms, tol):
+    """Words for the first :class:`Missing` or :class:`Alternative` that explains ``s``, or None."""
+    for t in terms:
+        if isinstance(t, Missing):
+            term = np.asarray(t.term, dtype=np.float64)
+            if term.shape == s.shape and term.any() and _close(s, r - term, tol):
+                return f"{t.words} is missing (the difference from the right answer is exactly that term)"
+        else:
+            value = np.asarray(t.value, dtype=np.float64)
+            if value.shape == s.shape and not _close(value, r, tol) and _close(s, value, tol):
+                return t.words
+    return None
+
+
+def _unbiased_variance(s, r, tol):
+    """A normalised output scaled by ``sqrt((m-1)/m)`` about each feature's mean: a variance divided
+    by m - 1 (ddof=1) instead of m. Centring over the batch removes a per-feature shift (beta)."""
+    if s.ndim < 2 or s.shape[0] < 2:
+        return None
+    sc, rc = s - s.mean(axis=0), r - r.mean(axis=0)
+    rr = float(np.vdot(rc, rc))
+    if rr == 0:
+        return None
+    k = float(np.vdot(sc, rc)) / rr
+    if not 0.2 < k < 0.999 or not _close(sc, k * rc, tol):
+        return None
+    m = 1 / (1 - k * k)
+    groups = {s.shape[0], s.shape[-1], s.size // s.shape[0], s.size // s.shape[1]}  # batch/layer norm sizes
+    if abs(m - round(m)) > 0.01 * m or int(round(m)) not in groups:
+        return None
+    m = int(round(m))
+    return (f"{k:.4g} = sqrt((m-1)/m) times the right normalised values with m = {m}: an unbiased variance "
+            f"(ddof=1, divided by m - 1) where the biased one (divided by m = {m}) is expected")
+
+
+def _windows(a, h, w):
+    """(offset, a[..., i:i+h, j:j+w]) for every placement of an h x w window on a's last two axes."""
+    for i in range(a.shape[-2] - h + 1):
+        for j in range(a.shape[-1] - w + 1):
+            yield (i, j), a[..., i:i + h, j:j + w]
+
+
+def _pixel_shift(s, r, tol):
+    """Words if ``s`` is ``r`` shifted by one pixel, or ``r`` with a border too many or too few."""
+    if s.ndim < 2 or s.ndim != r.ndim or s.shape[:-2] != r.shape[:-2] or min(s.shape[-2:] + r.shape[-2:]) < 2:
+        return None
+    dh, dw = s.shape[-2] - r.shape[-2], s.shape[-1] - r.shape[-1]
+    if (dh, dw) == (0, 0):
+        H, W = s.shape[-2:]
+        for dy, dx in itertools.product((-1, 0, 1), repeat=2):
+            if (dy, dx) == (0, 0):
+                continue
+            a = s[..., max(dy, 0):H + min(dy, 0), max(dx, 0):W + min(dx, 0)]
+            b = r[..., max(-dy, 0):H + min(-dy, 0), max(-dx, 0):W + min(-dx, 0)]
+            if b.any() and _close(a, b, tol):
+                return (f"the right values shifted by one pixel (rows {dy:+d}, columns {dx:+d}): a window starts one "
+                        f"pixel off (the padding, or o*stride - pad)")
+        return None
+    if 0 <= dh <= 2 and 0 <= dw <= 2:
+        for (i, j), part in _windows(s, *r.shape[-2:]):
+            if _close(part, r, tol):
+                return (f"shape {s.shape} instead of {r.shape}, and its [{i}:, {j}:] window is the right answer: "
+                        f"a border too many (padded by pad + 1? a stride off?)")
+    if -2 <= dh <= 0 and -2 <= dw <= 0:
+        for (i, j), part in _windows(r, *s.shape[-2:]):
+            if _close(s, part, tol):
+                return (f"shape {s.shape} instead of {r.shape}: the right answer without its border (its [{i}:, {j}:] "
+                        f"window): padded too little (pad - 1? no padding?)")
+    return None
+
+
+def _axis_sets(ndim):
+    for k in range(1, ndim + 1):
+        yield from itertools.combinations(range(ndim), k)
+
+
+def _reduced_over(a, target, tol):
+    """``(how, axes)`` with ``a.<how>(axes) == target`` (how: sum or mean), or None."""
+    for axes in _axis_sets(a.ndim):
+        for how in ("sum", "mean"):
+            red = getattr(a, how)(axis=axes)
+            if red.shape == target.shape and _close(red, target, tol):
+                return how, axes
+    return None
+
+
+def _wrong_axes(s, r, upstream, tol):
+    """Words if ``r`` reduces the upstream gradient over some axes and ``s`` over others."""
+    if upstream is None or np.ndim(upstream) < 2 or np.ndim(upstream) > 5:
+        return None
+    u = np.asarray(upstream, dtype=np.float64)
+    right, got = _reduced_over(u, r, tol), _reduced_over(u, s, tol)
+    if right and got and got != right:
+        return (f"the upstream gradient {got[0]}med over axes {got[1]} instead of {right[0]}med over axes "
+                f"{right[1]}: a reduction over the wrong axes")
+    return None
 
 
 def _factor_name(k, n, named):
@@ -65,26 +190,38 @@ def diagnose(student, reference, rtol=1e-6, n=None, upstream=None, factors=None)
         rtol: the item's tolerance on ``rel_error``.
         n: the batch size, for the 1/N diagnoses.
         upstream: the upstream gradient this output was computed from (for "mask not applied").
-        factors: ``{value: words}``: other constant factors the item knows of.
+        factors: ``{value: words}``: other constant factors the item knows of; keys may also be
+            :class:`Missing` terms and :class:`Alternative` answers (their words are in the key).
     """
     s, r = np.asarray(student, dtype=np.float64), np.asarray(reference, dtype=np.float64)
-    named = factors or {}
+    named = {k: v for k, v in (factors or {}).items() if not isinstance(k, (Missing, Alternative))}
+    terms = [k for k in (factors or {}) if isinstance(k, (Missing, Alternative))]
+    tol = max(rtol, CAUSE_RTOL)
     if s.size and not np.isfinite(s).all():
         return (f"{int(np.sum(~np.isfinite(s)))} NaN/Inf value(s): an overflow, a log/division of 0, or an "
                 f"uninitialised array")
+    words = _named_terms(s, r, terms, tol) if r.size else None
+    if words:
+        return words
     if s.shape != r.shape:
+        words = _pixel_shift(s, r, tol) or _wrong_axes(s, r, upstream, tol)
+        if words:
+            return words
         perm = _transposes(s, r, rtol)
         if perm is not None:
             return (f"transposed: right values with the axes in the wrong order (shape {s.shape} instead of "
                     f"{r.shape}; axes {perm} give the answer)")
-        if s.ndim == r.ndim + 1 and s.shape[1:] == r.shape:
-            total = s.sum(axis=0)
-            if _close(total, r, rtol):
+        if s.ndim > r.ndim and s.ndim <= 5:
+            found = _reduced_over(s, r, rtol)
+            if found == ("sum", (0,)):
                 return (f"a missing sum over the batch: shape {s.shape} instead of {r.shape} (summing axis 0 gives "
                         f"the answer)")
-            if s.shape[0] > 1 and _close(total / s.shape[0], r, rtol):
+            if found == ("mean", (0,)) and s.shape[0] > 1:
                 return (f"per-sample values: shape {s.shape} instead of {r.shape} (their mean over the batch gives "
                         f"the answer)")
+            if found:
+                return (f"a missing {found[0]} over axes {found[1]}: shape {s.shape} instead of {r.shape} (the "
+                        f"{found[0]} over those axes gives the answer)")
         return f"wrong shape {s.shape}, expected {r.shape}"
     if not s.any() and r.any():
         return "exactly zero everywhere: the result is never written (an unfilled np.zeros?)"
@@ -92,13 +229,16 @@ def diagnose(student, reference, rtol=1e-6, n=None, upstream=None, factors=None)
     if passed_through and not _close(r, upstream, rtol):
         return "equals the upstream gradient unchanged: the forward's mask/local gradient was not applied"
     rr = float(np.vdot(r, r))
-    if rr > 0:
-        k = float(np.vdot(s, r)) / rr
-        if k != 0 and not np.isclose(k, 1) and _close(s, k * r, rtol):
-            words = _factor_name(k, n, named)
-            if words or s.size == 1:  # any one wrong number is "some factor" off: say so only of an array
-                return words
-            return f"{k:.4g} times the right value everywhere: a constant factor is off"
+    k = float(np.vdot(s, r)) / rr if rr > 0 else 0.0
+    scaled = k != 0 and not np.isclose(k, 1) and _close(s, k * r, rtol)
+    words = _factor_name(k, n, named) if scaled else None
+    if words or (scaled and s.size == 1):  # any one wrong number is "some factor" off: say so only of an array
+        return words
+    words = _unbiased_variance(s, r, tol) or _pixel_shift(s, r, tol) or _wrong_axes(s, r, upstream, tol)
+    if words:
+        return words
+    if scaled:
+        return f"{k:.4g} times the right value everywhere: a constant factor is off"
     perm = _transposes(s, r, rtol)
     if perm is not None:
         return f"transposed: right values with the axes in the wrong order (axes {perm} give the answer)"

@@ -789,3 +789,130 @@ class InstanceNorm2d(_Norm):
         dx, dgamma, dbeta = instance_norm_backward(dout, self._need_cache())
         self._keep_grads(weight=dgamma, bias=dbeta)
         return dx
+
+
+# Transformer modules (Vaswani et al. 2017), the CS231n captioning assignment's classes over the
+# functional layers of npnet.layers.attention. Parameters keep the course's PyTorch names and layouts.
+from .layers.attention import (TORCH_NAMES, multihead_attention_backward, multihead_attention_forward,  # noqa: E402
+                               positional_encoding_backward, positional_encoding_forward,
+                               transformer_decoder_layer_backward, transformer_decoder_layer_forward)
+
+
+def _dropout_seed_param(module):
+    """The ``dropout_param`` of one forward of a module with ``self.dropout`` (drop probability) and
+    ``self.rng``: None in eval mode or without dropout, else a fresh seed per call."""
+    if not module.training or module.dropout == 0:
+        return None
+    return {"mode": "train", "p": 1.0 - module.dropout, "seed": int(module.rng.integers(2**31))}
+
+
+class MultiHeadAttention(Module):
+    """Multi-head attention, the course's ``MultiHeadAttention(embed_dim, num_heads, dropout=0.1)``.
+
+    Parameters ``key``, ``query``, ``value``, ``proj`` ``.weight`` (E, E) and ``.bias`` (E,), PyTorch
+    layout, initialised like ``nn.Linear``. ``dropout`` is the probability of DROPPING an attention
+    weight in training mode. ``forward(query, key, value, attn_mask)`` returns (N, S, E);
+    ``backward(dout)`` returns ``(dquery, dkey, dvalue)`` (sum them for self-attention).
+    """
+
+    def __init__(self, embed_dim, num_heads, dropout=0.1, dtype=np.float32, rng=None):
+        super().__init__()
+        fn = "MultiHeadAttention"
+        e = _check.positive_int(fn, "embed_dim", embed_dim)
+        self.num_heads = _check.positive_int(fn, "num_heads", num_heads)
+        if e % self.num_heads:
+            raise NpnetValueError(f"{fn}: num_heads must divide embed_dim = {e}; got {num_heads}")
+        self.dropout = _check.number(fn, "dropout", dropout, low=0, high=1, high_open=True)
+        dtype = _check.float_dtype(fn, dtype)
+        self.rng = np.random.default_rng(rng)
+        for part in ("key", "query", "value", "proj"):  # the course's creation order
+            self.params[f"{part}.weight"] = _uniform_init(self.rng, (e, e), e, dtype)
+            self.params[f"{part}.bias"] = _uniform_init(self.rng, (e,), e, dtype)
+
+    def _arrays(self):
+        p = self.params
+        return [a for part in ("query", "key", "value", "proj") for a in (p[f"{part}.weight"].T, p[f"{part}.bias"])]
+
+    def forward(self, query, key=None, value=None, attn_mask=None):
+        key = query if key is None else key
+        value = key if value is None else value
+        out, self.cache = multihead_attention_forward(query, key, value, *self._arrays(), self.num_heads,
+                                                      attn_mask, _dropout_seed_param(self))
+        return out
+
+    def backward(self, dout):
+        dquery, dkey, dvalue, *grads = multihead_attention_backward(dout, self._need_cache())
+        named = {}
+        for part, (dw, db) in zip(("query", "key", "value", "proj"), zip(grads[::2], grads[1::2])):
+            named[f"{part}.weight"], named[f"{part}.bias"] = dw.T, db
+        self._keep_grads(**named)
+        return dquery, dkey, dvalue
+
+
+class PositionalEncoding(Module):
+    """Sinusoidal positional encoding plus dropout, the course's ``PositionalEncoding(embed_dim, dropout, max_len)``
+    (:func:`npnet.layers.positional_encoding`). No parameters."""
+
+    def __init__(self, embed_dim, dropout=0.1, max_len=5000, rng=None):
+        super().__init__()
+        fn = "PositionalEncoding"
+        self.embed_dim = _check.positive_int(fn, "embed_dim", embed_dim)
+        self.max_len = _check.positive_int(fn, "max_len", max_len)
+        self.dropout = _check.number(fn, "dropout", dropout, low=0, high=1, high_open=True)
+        self.rng = np.random.default_rng(rng)
+
+    def forward(self, x):
+        x = _check.float_array("PositionalEncoding", "x", x, ndim=3, layout="(N, S, E)")
+        if x.shape[2] != self.embed_dim or x.shape[1] > self.max_len:
+            raise NpnetValueError(f"PositionalEncoding: x must be (N, S, {self.embed_dim}) with S <= "
+                                  f"max_len={self.max_len}; got shape {x.shape}")
+        out, self.cache = positional_encoding_forward(x, _dropout_seed_param(self))
+        return out
+
+    def backward(self, dout):
+        return positional_encoding_backward(dout, self._need_cache())
+
+
+class TransformerDecoderLayer(Module):
+    """One post-norm Transformer decoder layer, the course's
+    ``TransformerDecoderLayer(input_dim, num_heads, dim_feedforward=2048, dropout=0.1)``
+    (:func:`npnet.layers.transformer_decoder_layer_forward`).
+
+    Parameters under PyTorch's names: ``self_attn.*`` and ``multihead_attn.*`` (as
+    :class:`MultiHeadAttention`), ``linear1`` (F, E), ``linear2`` (E, F), ``norm1..3`` (E,).
+    ``forward(tgt, memory, tgt_mask)`` returns (N, T, E); ``backward(dout)`` returns ``(dtgt, dmemory)``.
+    """
+
+    def __init__(self, input_dim, num_heads, dim_feedforward=2048, dropout=0.1, dtype=np.float32, rng=None):
+        super().__init__()
+        fn = "TransformerDecoderLayer"
+        e = _check.positive_int(fn, "input_dim", input_dim)
+        f = _check.positive_int(fn, "dim_feedforward", dim_feedforward)
+        self.num_heads = _check.positive_int(fn, "num_heads", num_heads)
+        if e % self.num_heads:
+            raise NpnetValueError(f"{fn}: num_heads must divide input_dim = {e}; got {num_heads}")
+        self.dropout = _check.number(fn, "dropout", dropout, low=0, high=1, high_open=True)
+        dtype = _check.float_dtype(fn, dtype)
+        self.rng = np.random.default_rng(rng)
+        fan_in = {"linear2": f}
+        shapes = {"linear1.weight": (f, e), "linear1.bias": (f,), "linear2.weight": (e, f)}
+        for name in TORCH_NAMES.values():
+            if name.startswith("norm"):
+                self.params[name] = (np.ones if name.endswith("weight") else np.zeros)(e, dtype=dtype)
+            else:
+                shape = shapes.get(name, (e, e) if name.endswith("weight") else (e,))
+                self.params[name] = _uniform_init(self.rng, shape, fan_in.get(name.split(".")[0], e), dtype)
+
+    def forward(self, tgt, memory, tgt_mask=None):
+        functional = {ours: self.params[theirs].T if ours.split(".")[1][0] == "W" else self.params[theirs]
+                      for ours, theirs in TORCH_NAMES.items()}
+        out, self.cache = transformer_decoder_layer_forward(tgt, memory, functional, self.num_heads, tgt_mask,
+                                                            _dropout_seed_param(self))
+        return out
+
+    def backward(self, dout):
+        dtgt, dmemory, grads = transformer_decoder_layer_backward(dout, self._need_cache())
+        if self.requires_grad:
+            self.grads.update({theirs: grads[ours].T if ours.split(".")[1][0] == "W" else grads[ours]
+                               for ours, theirs in TORCH_NAMES.items()})
+        return dtgt, dmemory

@@ -5,6 +5,7 @@ dtype of its input (float32 by default, float64 for gradient checks) and validat
 """
 from .activations import *  # noqa: F401,F403
 from .affine import *  # noqa: F401,F403
+from .attention import *  # noqa: F401,F403
 from .conv import *  # noqa: F401,F403
 from .losses import *  # noqa: F401,F403
 from .norm import *  # noqa: F401,F403

@@ -186,6 +186,26 @@ MISTAKES = {
           "fc_networks": {"D_params": "", "D_keys": ""}, "dc_networks": {"G_params": "", "G_keys": ""},
           "gan_step": {"g_loss": "", "G_update": ""}}),
     ],
+    "problem_set": [
+        ({"npnet/linalg.py": [
+            # Q1.1: the stride forgotten in the matrix of a strided convolution
+            ("                    h, x = oh * stride - pad + i, ow * stride - pad + j",
+             "                    h, x = oh - pad + i, ow - pad + j"),
+            # Q1.3: the sub-pixel filters interleaved without the flip of a transposed convolution
+            ("    flipped = w.reshape(O, r, r, C, k, k)[..., ::-1, ::-1]  # [o, i, j, c, k-1-a, k-1-b]",
+             "    flipped = w.reshape(O, r, r, C, k, k)")],
+          "npnet/relu_networks.py": [
+            # Q2: the bias subtracted instead of added (AND and OR come out wrong, and so XOR's layers)
+            ("    return (X @ w + b >= 0).astype(int)", "    return (X @ w - b >= 0).astype(int)"),
+            # Q3: the local bias taken as f(x) itself, without subtracting w.x
+            ("    b = out.reshape(m) - w.reshape(m, -1) @ x.ravel()", "    b = out.reshape(m)"),
+            # Q4: the pattern changes counted, not the pieces (one short)
+            ("    return 1 + _count_changes(activation_pattern(model, X))",
+             "    return _count_changes(activation_pattern(model, X))")]},
+         {"q1_1_conv_matrix": "all", "q1_3_subpixel": {"transposed": ""}, "q2_threshold_units": "all",
+          "q2_xor": {"xor_network": ""}, "q3_local_linear": {"b": ""},
+          "q4_linear_regions": {"folds": "", "composition": ""}}),
+    ],
 }
 
 CASES = [(name, k) for name, cases in MISTAKES.items() for k in range(len(cases))]

@@ -4,10 +4,15 @@ A check whose code raises ``NotImplementedError`` (a stub of a student release) 
 ``todo``; one that raises anything else as ``error`` with the exception, and the others still run.
 The last line reads "N of M implemented, K pass". Exits with status 1 if any implemented check fails
 or errors, 2 if a name is unknown; ``todo`` alone does not fail the run.
+
+In a student release (a ``course.json`` beside the ``gradcheck`` package) the default is the checks of
+that release's assignment; ``--all`` runs every check.
 """
 import argparse
+import json
 import sys
 import time
+from pathlib import Path
 
 from .registry import run_check, select
 
@@ -16,9 +21,15 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m gradcheck", description=__doc__.splitlines()[0])
     parser.add_argument("names", nargs="*", help="check families or names (default: all), e.g. conv relu")
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
+    parser.add_argument("--all", action="store_true", help="every check, not only this release's assignment's")
     args = parser.parse_args(argv)
+    names = args.names
+    release = _release_info()
+    if not names and not args.all and release:
+        names = release["gradcheck"]
+        print(f"assignment {release['assignment']}: its checks only (python -m gradcheck --all runs every check)")
     try:
-        checks = select(args.names)
+        checks = select(names)
     except KeyError as err:
         print(err.args[0], file=sys.stderr)
         return 2
@@ -44,6 +55,16 @@ def main(argv=None):
     implemented = len(checks) - todo
     print(f"{implemented} of {len(checks)} implemented, {passed} pass ({time.perf_counter() - start:.1f} s)")
     return 1 if passed < implemented else 0
+
+
+def _release_info():
+    """The ``course.json`` of the student release this ``gradcheck`` belongs to, or None."""
+    path = Path(__file__).resolve().parents[1] / "course.json"
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+        return info if isinstance(info.get("gradcheck"), list) and info["gradcheck"] else None
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 if __name__ == "__main__":

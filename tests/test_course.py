@@ -12,7 +12,7 @@ import pytest
 from conftest import require_data
 from npnet.cli import main
 from npnet.course import manifest, markers
-from npnet.course.bundle import collect, gradescope_bundle
+from npnet.course.bundle import collect, gradescope_bundle, remaining_stubs
 from npnet.course.diagnose import diagnose, describe
 from npnet.course.release import build_release, find_leaks, public_lines, secret_lines, source_root
 from npnet.errors import FileFormatError, NpnetValueError
@@ -76,7 +76,8 @@ def releases(tmp_path_factory):
 def test_release_is_complete_and_leaks_nothing(releases, name):
     a = manifest.load(name)
     dest, stripped = releases[name]
-    assert {b.function for b, _ in stripped} == {f for fs in a.strip.values() for f in fs}
+    assert {(b.path, b.function) for b, _ in stripped} == {(p, f) for p, fs in manifest.stubbed(a).items()
+                                                           for f in fs}
     files = {p.relative_to(dest).as_posix() for p in dest.rglob("*") if p.is_file()}
     assert {"setup.py", "README.md", "course.json", "tests/conftest.py", "gradcheck/__main__.py"} <= files
     assert set(a.submit) <= files
@@ -107,6 +108,77 @@ def test_release_refuses_a_folder_with_files_and_writes_nothing_on_error(tmp_pat
     assert (tmp_path / "out" / "mine.txt").read_text() == "student work"
     assert main(["course", "release", "no_such", "-o", str(tmp_path / "x")]) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_a_release_stubs_the_assignments_it_does_not_build_on_and_ships_its_prerequisites(releases):
+    def stubs(name, path):
+        return remaining_stubs((releases[name][0] / path).read_text(), path)
+    # Week 2's release gives away nothing of week 8: captioning, saliency, style losses, GANs are stubs.
+    assert len(stubs("layers", "npnet/layers/rnn.py")) == 15
+    assert "compute_saliency_maps" in stubs("layers", "npnet/vis/saliency.py")
+    assert {"gram_matrix", "style_loss"} <= set(stubs("layers", "npnet/style/losses.py"))
+    assert "discriminator_loss" in stubs("layers", "npnet/models/gan.py")
+    # network_visualization builds on layers: its solutions ship, the later assignments' do not.
+    assert "affine_forward" not in stubs("network_visualization", "npnet/layers/affine.py")
+    assert stubs("network_visualization", "npnet/layers/activations.py") == ["relu_backward"]
+    assert len(stubs("network_visualization", "npnet/layers/rnn.py")) == 15
+    assert manifest.prerequisites(manifest.load("gans")) == {"layers"}
+    # Each stub says what to do: its own check, or whose assignment it is.
+    rnn = (releases["layers"][0] / "npnet/layers/rnn.py").read_text()
+    assert "# TODO: rnn_forward: part of the assignment 'rnn_captioning', handed out with it." in rnn
+    pool = (releases["layers"][0] / "npnet/layers/pool.py").read_text()
+    assert "then check it with python -m gradcheck max_pool.naive." in pool
+
+
+def _broken(*args, **kwargs):
+    raise LookupError("broken by test_each_stub_hint_names_a_check_that_runs_the_function")
+
+
+def test_each_stub_hint_names_a_check_that_runs_the_function():
+    """Break the instructor's function (its code object, so every reference to it breaks), run the
+    gradient check its stub names: the check must hit the break."""
+    import importlib
+
+    from gradcheck.registry import run_check, select
+    from npnet.course.release import check_for
+
+    tried = 0
+    for name in manifest.names():
+        a = manifest.load(name)
+        for path, functions in a.strip.items():
+            module = importlib.import_module(path[:-3].replace("/", "."))
+            for function in functions:
+                check = check_for(a, ROOT, path, function)
+                assert check, f"{name}: no check, public test or exercise runs {function}"
+                if not check.startswith("python -m gradcheck "):
+                    assert check.startswith(("python -m pytest -q tests/", "python exercises/")), check
+                    continue
+                target = module
+                for part in function.split("."):
+                    target = getattr(target, part)
+                code, target.__code__ = target.__code__, _broken.__code__
+                try:
+                    with pytest.raises(LookupError, match="broken by test_each_stub_hint"):
+                        for c in select([check.split()[-1]]):
+                            run_check(c)
+                finally:
+                    target.__code__ = code
+                tried += 1
+    assert tried >= 30
+
+
+def test_students_gradcheck_shows_only_the_assignments_checks(releases):
+    dest, _ = releases["network_visualization"]
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+    run = subprocess.run([sys.executable, "-m", "gradcheck"], cwd=dest, env=env, capture_output=True, text=True,
+                         timeout=300)
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("assignment network_visualization: its checks only"), run.stdout
+    rows = [line.split("|")[0].strip() for line in lines[3:-1]]
+    assert rows and all(r.split(".")[0] in manifest.load("network_visualization").gradcheck for r in rows)
+    run_all = subprocess.run([sys.executable, "-m", "gradcheck", "--all"], cwd=dest, env=env, capture_output=True,
+                             text=True, timeout=600)
+    assert len(run_all.stdout.splitlines()) > len(lines) + 20
 
 
 def test_students_gradcheck_reports_todo(releases):

@@ -20,6 +20,9 @@ from typing import Callable
 from .. import _check
 from ..errors import NpnetValueError
 
+# When Gradescope shows a test's result to the student (its documented values).
+VISIBILITIES = ("visible", "after_due_date", "after_published", "hidden")
+
 
 @dataclass(frozen=True)
 class Item:
@@ -75,6 +78,11 @@ class Assignment:
         requires: the assignments this one builds on (their solutions ship filled in with its release,
             as a course publishes solutions after their due date); every other assignment's blocks are
             stubbed in its release.
+        shortcuts: ``{file: (function, ...)}``: shipped functions (outside ``strip``) whose filled-in
+            block would compute one of this assignment's graded outputs for the student: a fast twin
+            of a naive function, a ``*_from_output`` variant, a compiled kernel. They ship working
+            (exercises and later assignments use them) but are stubbed in the tree the grader runs
+            the student's code in, so a submission that delegates to them scores 0.
     """
     name: str
     title: str
@@ -84,6 +92,7 @@ class Assignment:
     gradcheck: tuple = ()
     items: tuple = ()
     requires: tuple = ()
+    shortcuts: dict = field(default_factory=dict)
 
     @property
     def submit(self):
@@ -110,9 +119,46 @@ class Assignment:
 
 
 def names():
-    """The names of every assignment manifest in ``npnet/course/assignments/``."""
+    """The names of every assignment manifest in ``npnet/course/assignments/``, in course order
+    (``assignments.COURSE`` first, then any other manifest by name)."""
     from . import assignments
-    return sorted(m.name for m in pkgutil.iter_modules(assignments.__path__) if not m.name.startswith("_"))
+    found = {m.name for m in pkgutil.iter_modules(assignments.__path__) if not m.name.startswith("_")}
+    ordered = [n for n in assignments.COURSE if n in found]
+    return ordered + sorted(found - set(ordered))
+
+
+def prerequisites(a):
+    """Every assignment ``a`` builds on, directly or through another (``requires``, transitively)."""
+    seen, todo = set(), list(a.requires)
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += load(name).requires
+    return seen
+
+
+def stubbed(a, grading=False):
+    """``{file: {function, ...}}``: the blocks stubbed in ``a``'s release: ``a``'s own and those of every
+    assignment that is not one of its prerequisites. With ``grading``, also ``a``'s shortcuts: the tree
+    the grader runs student code in."""
+    keep = prerequisites(a)
+    out = {}
+    groups = [a.strip] + [load(n).strip for n in names() if n != a.name and n not in keep]
+    if grading:
+        groups.append(a.shortcuts)
+    for group in groups:
+        for path, functions in group.items():
+            out.setdefault(path, set()).update(functions)
+    return out
+
+
+def owner(path, function):
+    """The name of the assignment whose students write ``function`` of ``path``, or None."""
+    for name in names():
+        if function in load(name).strip.get(path, ()):
+            return name
+    return None
 
 
 def load(name, fn="npnet course"):
@@ -137,7 +183,14 @@ def _validate(a):
                                       f"points; got {pts!r}")
         for f in item.functions:
             a.file_of(f)
+        if item.visibility not in VISIBILITIES:
+            raise NpnetValueError(f"Assignment {a.name}: item {item.name} visibility must be one of "
+                                  f"{', '.join(VISIBILITIES)}; got {item.visibility!r}")
     _check.positive_int("Assignment", "number of items", len(a.items))
+    for name in a.requires:
+        if name == a.name or name not in names():
+            raise NpnetValueError(f"Assignment {a.name}: requires unknown assignment {name!r}; known: "
+                                  f"{', '.join(n for n in names() if n != a.name)}")
 
 
 def layer_pair(forward, backward, args, grads, upstream="dout"):

@@ -95,24 +95,25 @@ def find_blocks(text, path):
     return blocks
 
 
-def stub_lines(block):
-    """The two lines that replace a stripped block's body."""
+def stub_lines(block, hint=None):
+    """The two lines that replace a stripped block's body; ``hint`` (one sentence) follows the TODO."""
     name = block.function
-    return [f"{block.indent}# TODO: {name}: write this block (see the docstring), then check it with "
-            f"python -m gradcheck.",
+    hint = hint or "write this block (see the docstring), then check it with python -m gradcheck."
+    return [f"{block.indent}# TODO: {name}: {hint}",
             f'{block.indent}raise NotImplementedError("{name}: {STUB_SIGNATURE}")']
 
 
-def strip(text, path, functions):
+def strip(text, path, functions, hints=None):
     """``text`` with the body of every block inside one of ``functions`` replaced by a stub.
 
+    ``hints`` maps a function to the sentence its stub's TODO line gives (see :func:`stub_lines`).
     Returns ``(new_text, stripped)`` where ``stripped`` lists ``(block, body lines)``.
     """
     lines = text.split("\n")
     chosen = [b for b in find_blocks(text, path) if b.function in functions]
     out, pos, stripped = [], 0, []
     for b in chosen:
-        out += lines[pos:b.begin + 1] + stub_lines(b)
+        out += lines[pos:b.begin + 1] + stub_lines(b, (hints or {}).get(b.function))
         stripped.append((b, b.body(lines)))
         pos = b.end
     out += lines[pos:]
@@ -122,6 +123,7 @@ def strip(text, path, functions):
 def is_stub(block, lines):
     """Whether ``block`` of ``lines`` still holds the stub a release wrote."""
     return any(STUB_SIGNATURE in line for line in block.body(lines))
+
 
 # Model answers to an exercise's inline questions. In a percent-format exercise script a question is a
 # markdown cell; the cell after it holds only the instructor's answer between these two lines:

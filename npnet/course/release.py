@@ -2,20 +2,27 @@
 
 The release is a self-contained copy of the repository (the ``npnet`` and ``gradcheck`` packages,
 ``setup.py``, the assignment's exercise scripts with a notebook of each, its public tests) in which the
-solution blocks of the assignment's functions are stubs; every other block stays filled in. Only
-source files are copied (no ``__pycache__``, no git metadata), and the finished tree is scanned: a
-release in which any line of a stripped block appears anywhere is refused.
+solution blocks of the assignment's functions are stubs, and so are those of every assignment of the
+course that it does not build on (``Assignment.requires``: those ship filled in, as a course publishes
+solutions after their due date). Only source files are copied (no ``__pycache__``, no git metadata),
+and the finished tree is scanned: a release in which any line of any stubbed block appears anywhere is
+refused.
+
+Each stub's TODO line says what to do: for the assignment's own functions, the gradient check (or the
+public test, or the exercise) that really runs the function; for another assignment's, which one.
 """
+import functools
 import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import npnet
 from ..errors import FileFormatError, NpnetValueError
-from . import markers
+from . import manifest, markers
 
 # What a release copies from the repository, besides the assignment's exercises and public tests.
 PACKAGES = ("npnet", "gradcheck")
@@ -82,18 +89,23 @@ def notebook_from_script(text, name):
 
 def _student_readme(a):
     todo = "\n".join(f"- `{path}`: " + ", ".join(f"`{f}`" for f in funcs) for path, funcs in a.strip.items())
-    checks = " ".join(a.gradcheck)
     exercises = ", ".join(f"`exercises/{e}.py` / `exercises/{e}.ipynb`" for e in a.exercises) or "none"
+    shipped = ", ".join(f"`{n}`" for n in sorted(manifest.prerequisites(a))) or "none"
+    shortcuts = ", ".join(f"`{f}`" for fs in a.shortcuts.values() for f in fs)
+    graded = (f"\nWhile this assignment is graded these shipped functions are stubs, because they would compute "
+              f"a graded output for you: {shortcuts}. Use them to compare, not to answer.\n") if shortcuts else ""
     return f"""# {a.title}
 
 Fill in every block marked `# TODO` (between `# BEGIN SOLUTION` and `# END SOLUTION`) in:
 
 {todo}
 
-Each stub raises `NotImplementedError` until you replace it; keep the function signatures.
-
+Each stub raises `NotImplementedError` until you replace it; keep the function signatures. Each TODO
+line names the check that runs that function. Blocks of later assignments are stubs too (their TODO
+says which assignment); the solutions of the assignments this one builds on ship filled in: {shipped}.
+{graded}
     python -m pip install -e .          # once, in a virtual environment
-    python -m gradcheck {checks}        # gradient checks: 'todo' until implemented
+    python -m gradcheck                 # this assignment's gradient checks ('todo' until implemented; --all: every check)
     python -m pytest -q                 # the public tests
 
 Exercises: {exercises} (run the script, or open the notebook).
@@ -103,12 +115,90 @@ about any block still unimplemented.
 """
 
 
-def strip_tree(a, root, dest):
-    """Copy the repository's packages from ``root`` into ``dest`` with ``a``'s blocks stripped.
+def _code_key(code):
+    return code.co_filename, getattr(code, "co_qualname", code.co_name)
 
-    Every file's markers are validated. Returns ``[(block, body lines)]`` of the stripped blocks.
+
+@functools.lru_cache(maxsize=None)
+def _checks_calling(name):
+    """``{(file, qualified function name): [check names]}``: which of assignment ``name``'s gradient checks
+    call which of the instructor's functions (traced on a run of each check)."""
+    from gradcheck.registry import run_check, select
+    calls = {}
+    for check in select(manifest.load(name).gradcheck):
+        seen = set()
+
+        def profile(frame, event, arg):
+            if event == "call":
+                seen.add(_code_key(frame.f_code))
+        sys.setprofile(profile)
+        try:
+            run_check(check)
+        finally:
+            sys.setprofile(None)
+        for key in seen:
+            calls.setdefault(key, []).append(check.name)
+    return calls
+
+
+def check_for(a, root, path, function):
+    """The command that really runs ``function`` of ``path`` for a student of ``a``: the shortest-named
+    gradient check that calls it, else ``python -m pytest`` on the public tests that name it, else the
+    exercise; None if nothing does."""
+    where = str((Path(root) / path).resolve())
+    checks = [c for (f, q), names in _checks_calling(a.name).items() if q == function and
+              str(Path(f).resolve()) == where for c in names]
+    if checks:
+        return f"python -m gradcheck {min(checks, key=lambda c: (len(c), c))}"
+    word = re.compile(r"\b(%s)\(" % "|".join(map(re.escape, _callers(Path(root) / path, function))))
+    tests = [t for t in a.public_tests if word.search((Path(root) / "tests" / t).read_text(encoding="utf-8"))]
+    if tests:
+        return "python -m pytest -q " + " ".join(f"tests/{t}" for t in tests)
+    exercises = [e for e in a.exercises if word.search((Path(root) / "exercises" / f"{e}.py").read_text(
+        encoding="utf-8"))]
+    return f"python exercises/{exercises[0]}.py" if exercises else None
+
+
+def _callers(path, function):
+    """``function``'s own name and the names of the functions of ``path`` that call it (a private helper
+    such as ``_guided`` is tested through ``guided_backprop``)."""
+    import ast
+    name = function.split(".")[-1]
+    found = {name}
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name != name and any(
+                isinstance(c, ast.Call) and getattr(c.func, "id", getattr(c.func, "attr", None)) == name
+                for c in ast.walk(node)):
+            found.add(node.name)
+    return sorted(found)
+
+
+def stub_hints(a, root, stubs, grading=False):
+    """``{(path, function): the sentence after its stub's TODO}`` for the blocks ``stubs`` of ``a``'s tree."""
+    hints = {}
+    for path, functions in stubs.items():
+        for function in functions:
+            if function in a.strip.get(path, ()):
+                check = check_for(a, root, path, function)
+                hints[path, function] = ("write this block (see the docstring), then check it with "
+                                         f"{check}." if check else "write this block (see the docstring).")
+            elif function in a.shortcuts.get(path, ()):
+                hints[path, function] = (f"not available while {a.name} is graded (it would compute a graded "
+                                         f"output for you).")
+            else:
+                hints[path, function] = (f"part of the assignment {manifest.owner(path, function)!r}, "
+                                         f"handed out with it.")
+    return hints
+
+
+def strip_tree(a, root, dest, grading=False):
+    """Copy the repository's packages from ``root`` into ``dest`` with the blocks of
+    :func:`~.manifest.stubbed` ``(a, grading)`` stubbed.
+
+    Every file's markers are validated. Returns ``[(block, body lines)]`` of the stubbed blocks.
     """
-    wanted = {path: set(funcs) for path, funcs in a.strip.items()}
+    wanted = manifest.stubbed(a, grading)
+    hints = stub_hints(a, root, wanted, grading)
     stripped = []
     for rel in package_files(root):
         text = (root / rel).read_text(encoding="utf-8")
@@ -117,12 +207,12 @@ def strip_tree(a, root, dest):
         key = rel.as_posix()
         if rel.suffix == ".py" and rel.parts[:2] != ("npnet", "course"):
             if key in wanted:
-                text, done = markers.strip(text, key, wanted[key])
+                text, done = markers.strip(text, key, wanted[key], {f: hints[key, f] for f in wanted[key]})
                 stripped += done
                 missing = wanted[key] - {b.function for b, _ in done}
                 if missing:
                     raise NpnetValueError(f"release {a.name}: {key} has no solution block in "
-                                          f"{', '.join(sorted(missing))} (check the manifest)")
+                                          f"{', '.join(sorted(missing))} (check the manifests)")
             else:
                 markers.find_blocks(text, key)
         if text == (root / rel).read_text(encoding="utf-8"):
@@ -131,7 +221,7 @@ def strip_tree(a, root, dest):
             target.write_text(text, encoding="utf-8")
     absent = sorted(set(wanted) - {p.as_posix() for p in package_files(root)})
     if absent:
-        raise NpnetValueError(f"release {a.name}: the manifest strips {', '.join(absent)}, which do not exist")
+        raise NpnetValueError(f"release {a.name}: the manifests strip {', '.join(absent)}, which do not exist")
     return stripped
 
 
@@ -206,7 +296,8 @@ def build_release(a, dest, root=None):
             raise NpnetValueError(f"release {a.name}: public test {root / 'tests' / name} does not exist")
         shutil.copyfile(root / "tests" / name, tests / name)
     (dest / "README.md").write_text(_student_readme(a), encoding="utf-8")
-    info = {"assignment": a.name, "title": a.title, "submit": list(a.submit)}
+    info = {"assignment": a.name, "title": a.title, "submit": list(a.submit), "gradcheck": list(a.gradcheck),
+            "requires": sorted(manifest.prerequisites(a))}
     (dest / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     leaks = find_leaks(dest, secret_lines(stripped, public_lines(root, a)))
     if leaks:

@@ -18,6 +18,7 @@ def _run_transpose(inputs, out):
 
 ASSIGNMENT = Assignment(
     name="conv_as_matrix",
+    requires=("layers",),
     title="A convolution is a matrix: conv_matrix and conv_transpose_matrix",
     strip={"npnet/linalg.py": ("conv_matrix", "conv_transpose_matrix")},
     exercises=("conv_as_matrix",),

@@ -12,6 +12,7 @@ step is about ``lr * sign(gradient)`` and would hide a wrongly scaled gradient).
 import numpy as np
 
 from npnet import nn
+from npnet.course.assignments._configs import Config, configured
 from npnet.course.manifest import Assignment, Item
 from npnet.models import gan
 from npnet.optim import Optimizer
@@ -21,6 +22,14 @@ BATCH = 5  # images per graded batch
 
 def _logits(rng):
     return {"real": 2 * rng.standard_normal((BATCH, 1)), "fake": 2 * rng.standard_normal((BATCH, 1))}
+
+
+def _saturated(rng):
+    """Logits of magnitude 40 to 1000, both signs: log(sigmoid) and log(1 - sigmoid) written naively give
+    -inf or NaN; the loss must be computed from the logits."""
+    def draw():
+        return rng.choice([-1.0, 1.0], (BATCH, 1)) * rng.uniform(40, 1000, (BATCH, 1))
+    return {"real": draw(), "fake": draw()}
 
 
 def _networks(rng):
@@ -102,6 +111,7 @@ NETWORK_POINTS = {f"{net}_{what}": 1 for net in ("D", "G") for what in ("params"
 
 ASSIGNMENT = Assignment(
     name="gans",
+    requires=("layers",),
     title="GANs: vanilla and least-squares losses, the fully connected and DCGAN networks, the training step",
     strip={
         "npnet/models/gan.py": ("discriminator", "generator", "dc_discriminator", "dc_generator",
@@ -112,8 +122,11 @@ ASSIGNMENT = Assignment(
     public_tests=("test_gan_public.py",),
     gradcheck=("gan",),
     items=(
-        Item("bce_losses", {"d_loss": 1, "d_dreal": 1, "d_dfake": 1, "g_loss": 1, "g_dfake": 1}, _logits, _bce_run,
-             ("discriminator_loss", "generator_loss"), batch="real"),
+        configured("bce_losses", [Config(label, inputs, _bce_run, {"d_loss": 1, "d_dreal": 1, "d_dfake": 1, "g_loss": 1,
+                                                                  "g_dfake": 1})
+                                  for label, inputs in (("logits ~ 2", _logits),
+                                                        ("logits of magnitude 40 to 1000", _saturated))],
+                   ("discriminator_loss", "generator_loss"), batch="real"),
         Item("ls_losses", {"d_loss": 1, "d_dreal": 1, "d_dfake": 1, "g_loss": 1, "g_dfake": 1}, _logits, _ls_run,
              ("ls_discriminator_loss", "ls_generator_loss"), batch="real", factors=_ls_factors),
         Item("fc_networks", NETWORK_POINTS, _networks, _networks_run("discriminator", "generator"),

@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 
 from npnet.course.assignments._models import LAST, TinyNet
+from npnet.course.assignments._configs import Config, configured
 from npnet.course.manifest import Assignment, Item
 from npnet.layers import activations
 from npnet.vis import saliency, synthesis
@@ -14,9 +15,12 @@ def _batch(rng):
     return {"X": rng.standard_normal((3, 3, 8, 8)), "y": rng.integers(0, 5, 3), "net": int(rng.integers(1000))}
 
 
-def _relu(rng):
-    x = rng.standard_normal((6, 7))
-    return {"x": np.where(x >= 0, x + 0.1, x - 0.1), "dout": rng.standard_normal((6, 7))}
+def _relu(rng, zeros=True):
+    x, dout = rng.standard_normal((6, 7)), rng.standard_normal((6, 7))
+    x = np.where(x >= 0, x + 0.1, x - 0.1)
+    if zeros:  # every mode passes nothing where x (or, but for 'standard', dout) is exactly 0
+        x.flat[::3], dout.flat[1::4] = 0.0, 0.0
+    return {"x": x, "dout": dout}
 
 
 def _saliency(inputs, out):
@@ -40,18 +44,37 @@ def _guided(inputs, out):
     out["gradient"] = saliency.guided_backprop(inputs["X"], inputs["y"], TinyNet(seed=int(inputs["net"])))
 
 
-def _grad_cam(inputs, out):
-    net = TinyNet(seed=int(inputs["net"]))
-    out["cam"] = saliency.grad_cam(inputs["X"], inputs["y"], net, layer=LAST, upsample=False)
-    out["cam_plus_plus"] = saliency.grad_cam_plus_plus(inputs["X"], inputs["y"], net, layer=LAST, upsample=False)
-
-
-def _fooling(inputs, out):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # not fooled within 3 steps is fine here
+def _grad_cam(layer):
+    def run(inputs, out):
         net = TinyNet(seed=int(inputs["net"]))
-        out["image"] = synthesis.make_fooling_image(inputs["X"], (inputs["y"] + 1) % 5, net, learning_rate=0.5,
-                                                    max_iter=3)
+        out["cam"] = saliency.grad_cam(inputs["X"], inputs["y"], net, layer=layer, upsample=False)
+        out["cam_plus_plus"] = saliency.grad_cam_plus_plus(inputs["X"], inputs["y"], net, layer=layer,
+                                                           upsample=False)
+    return run
+
+
+# At the last ReLU the tiny net's gradient is the same at every pixel (a 1x1 convolution, then a global
+# average), so an average over the wrong axes goes unseen there; the first ReLU (before the pooling) has
+# gradients that vary over the image.
+GRAD_CAM = [Config(f"layer {layer} ({where})", _batch, _grad_cam(layer), {"cam": cam, "cam_plus_plus": 1})
+            for layer, where, cam in ((LAST, "the last ReLU", 2), (1, "the first ReLU, 8x8", 1))]
+
+
+def _fooling(objective):
+    def run(inputs, out):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # not fooled within 3 steps is fine here
+            net = TinyNet(seed=int(inputs["net"]))
+            out["image"] = synthesis.make_fooling_image(inputs["X"], (inputs["y"] + 1) % 5, net, learning_rate=0.5,
+                                                        max_iter=3, objective=objective)
+    return run
+
+
+RELU_MODES = [Config(label, lambda rng, z=zeros: _relu(rng, z), _relu_modes, {"standard": 1, "deconvnet": 1},
+                     upstream={"standard": "dout", "deconvnet": "dout"})
+              for label, zeros in (("x, dout away from 0", False), ("x, dout with exact zeros", True))]
+FOOLING = [Config(f"objective {objective!r}", _batch, _fooling(objective), {"image": points})
+           for objective, points in (("score", 1), ("log_prob", 1))]
 
 
 def _class_vis(inputs, out):
@@ -64,6 +87,7 @@ def _class_vis(inputs, out):
 
 ASSIGNMENT = Assignment(
     name="network_visualization",
+    requires=("layers",),
     title="Network visualisation: saliency, guided backprop, Grad-CAM, fooling images, class visualisation",
     strip={
         "npnet/layers/activations.py": ("relu_backward",),
@@ -75,16 +99,14 @@ ASSIGNMENT = Assignment(
     public_tests=("test_vis_closed_form.py",),
     gradcheck=("relu",),
     items=(
-        Item("relu_backward", {"standard": 1, "deconvnet": 1}, _relu, _relu_modes, ("relu_backward",),
-             upstream={"standard": "dout", "deconvnet": "dout"}),
+        configured("relu_backward", RELU_MODES, ("relu_backward",)),
         Item("saliency", {"map": 2}, _batch, _saliency, ("relu_backward", "compute_saliency_maps")),
         Item("smoothgrad", {"map": 1}, _batch, _smoothgrad, ("relu_backward", "smoothgrad")),
         Item("guided_backprop", {"relu_guided": 2, "gradient": 2},
              lambda rng: {**_relu(rng), **_batch(rng)}, _guided, ("relu_backward", "_guided"),
              upstream={"relu_guided": "dout"}),
-        Item("grad_cam", {"cam": 3, "cam_plus_plus": 1}, _batch, _grad_cam, ("relu_backward", "_cam")),
-        Item("fooling", {"image": 2}, _batch, _fooling,
-             ("relu_backward", "make_fooling_image", "_objective_gradient")),
+        configured("grad_cam", GRAD_CAM, ("relu_backward", "_cam")),
+        configured("fooling", FOOLING, ("relu_backward", "make_fooling_image", "_objective_gradient")),
         Item("class_visualization", {"step": 2, "image": 1}, _batch, _class_vis,
              ("relu_backward", "class_visualization_update_step", "create_class_visualization")),
     ),

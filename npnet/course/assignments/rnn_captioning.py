@@ -2,6 +2,7 @@
 affine and softmax layers, and the CaptioningRNN's loss and greedy sampling (CS231n assignment 3)."""
 import numpy as np
 
+from npnet.course.assignments._configs import Config, configured
 from npnet.course.manifest import Assignment, Item, layer_pair
 from npnet.layers import losses, rnn
 from npnet.models.captioning import CaptioningRNN
@@ -49,10 +50,10 @@ def _embedding(rng):
             "dout": rng.standard_normal((N, T, WORDS))}
 
 
-def _temporal(rng):
+def _temporal(rng, scale=1.0):
     y = rng.integers(0, V, (N, T))
     return {"x": rng.standard_normal((N, T, D)), "w": rng.standard_normal((D, V)), "b": rng.standard_normal(V),
-            "dout": rng.standard_normal((N, T, V)), "scores": rng.standard_normal((N, T, V)), "y": y,
+            "dout": rng.standard_normal((N, T, V)), "scores": scale * rng.standard_normal((N, T, V)), "y": y,
             "mask": rng.random((N, T)) > 0.3}
 
 
@@ -60,12 +61,35 @@ def _softmax(inputs, out):
     out["loss"], out["dx"] = rnn.temporal_softmax_loss(inputs["scores"], inputs["y"], inputs["mask"])
 
 
-def _classes(rng):
-    return {"x": 3 * rng.standard_normal((N * T, V)), "y": rng.integers(0, V, N * T)}
+def _classes(scale):
+    return lambda rng: {"x": scale * rng.standard_normal((N * T, V)), "y": rng.integers(0, V, N * T)}
 
 
 def _softmax_flat(inputs, out):
     out["loss"], out["dx"] = losses.softmax_loss(inputs["x"], inputs["y"])
+
+
+# Scores of magnitude ~1000: exp overflows unless the largest score is subtracted first (numerical care
+# the course asks for), and most probabilities underflow to exactly 0.
+SOFTMAX = [Config("scores ~ 3", _classes(3.0), _softmax_flat, {"loss": 1, "dx": 1}),
+           Config("scores of magnitude 1000", _classes(1000.0), _softmax_flat, {"loss": 1, "dx": 1})]
+TEMPORAL_SOFTMAX = [Config("scores ~ 1, masked", _temporal, _softmax, {"loss": 1, "dx": 1}),
+                    Config("scores of magnitude 1000, masked", lambda rng: _temporal(rng, 1000.0), _softmax,
+                           {"loss": 1, "dx": 1})]
+
+
+def _saturated_step(rng):
+    """LSTM step inputs whose gate pre-activations reach +-50: the sigmoids saturate to 0 and 1."""
+    inputs = _step(4)(rng)
+    inputs["b"] = rng.choice([-50.0, 50.0], 4 * H) + rng.standard_normal(4 * H)
+    return inputs
+
+
+def _lstm_step(inputs, out):
+    args = [inputs[k] for k in ("x", "h", "c", "Wx", "Wh", "b")]
+    out["h"], out["c"], cache = rnn.lstm_step_forward(*args)
+    out.update(zip(("dx", "dprev_h", "dprev_c", "dWx", "dWh", "db"),
+                   rnn.lstm_step_backward(inputs["dh"], inputs["dc"], cache)))
 
 
 def _captioning(rng):
@@ -94,6 +118,7 @@ def _sample(inputs, out):
 
 ASSIGNMENT = Assignment(
     name="rnn_captioning",
+    requires=("layers",),
     title="RNN captioning: RNN and LSTM layers, word embedding, temporal layers, CaptioningRNN",
     strip={
         "npnet/layers/rnn.py": ("rnn_step_forward", "rnn_step_backward", "rnn_forward", "rnn_backward",
@@ -117,6 +142,10 @@ ASSIGNMENT = Assignment(
                       "step_dWh": 1, "step_db": 1, "h": 1, "dx": 1, "dh0": 1, "dWx": 1, "dWh": 1, "db": 1},
              _step(4), _lstm, ("lstm_step_forward", "lstm_step_backward", "_lstm_cell", "_lstm_cell_backward",
                                "lstm_forward", "lstm_backward"), batch="x"),
+        configured("lstm_saturated", [Config("gate pre-activations of magnitude ~50", _saturated_step, _lstm_step,
+                                             {p: 1 for p in ("h", "c", "dx", "dprev_h", "dprev_c", "dWx", "dWh",
+                                                             "db")})],
+                   ("lstm_step_forward", "lstm_step_backward", "_lstm_cell", "_lstm_cell_backward"), batch="x"),
         Item("word_embedding", {"out": 1, "dW": 1}, _embedding,
              layer_pair(lambda *a: rnn.word_embedding_forward(*a), lambda *a: rnn.word_embedding_backward(*a),
                         ("x", "W"), ("dW",)),
@@ -125,9 +154,8 @@ ASSIGNMENT = Assignment(
              layer_pair(lambda *a: rnn.temporal_affine_forward(*a), lambda *a: rnn.temporal_affine_backward(*a),
                         ("x", "w", "b"), ("dx", "dw", "db")),
              ("temporal_affine_forward", "temporal_affine_backward"), batch="x"),
-        Item("temporal_softmax_loss", {"loss": 1, "dx": 1}, _temporal, _softmax, ("temporal_softmax_loss",),
-             batch="scores"),
-        Item("softmax_loss", {"loss": 1, "dx": 1}, _classes, _softmax_flat, ("softmax_loss",), batch="x"),
+        configured("temporal_softmax_loss", TEMPORAL_SOFTMAX, ("temporal_softmax_loss",), batch="scores"),
+        configured("softmax_loss", SOFTMAX, ("softmax_loss",), batch="x"),
         Item("captioning_loss", {"loss": 2, "grads": 2}, _captioning, _caption_loss,
              ("CaptioningRNN.loss", "rnn_forward", "rnn_backward", "word_embedding_forward",
               "word_embedding_backward", "temporal_affine_forward", "temporal_affine_backward",

@@ -58,6 +58,7 @@ def _gram_factors(inputs):
 
 ASSIGNMENT = Assignment(
     name="style_transfer",
+    requires=("layers",),
     title="Style transfer: content, Gram/style and total-variation losses, and the image gradient",
     strip={
         "npnet/style/losses.py": ("content_loss", "gram_matrix", "gram_matrix_naive", "gram_matrix_backward",

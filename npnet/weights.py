@@ -94,9 +94,12 @@ def _shape_problems(arrays, expected):
 def load_npz_weights(path, expected=None, sha256=None):
     """Load an ``.npz`` of weights as ``{name: array}`` in file order; floats become float32.
 
-    expected: optional ``{name: shape}``; every missing key, extra key and wrong shape is listed in
-        one ``FileFormatError``.
-    sha256: optional hex SHA-256 of the file's bytes; a mismatch raises ``FileFormatError``.
+    Args:
+        path: the ``.npz`` file.
+        expected: optional ``{name: shape}``; every missing key, extra key and wrong shape is listed
+            in one ``FileFormatError``.
+        sha256: optional hex SHA-256 of the file's bytes; a mismatch raises ``FileFormatError``.
+
     Integer arrays (e.g. batch-norm counters) keep their dtype. Pickled objects are never loaded;
     complex, string and other non-numeric arrays, NaN/Inf, and values beyond float32's range are
     refused (one ``FileFormatError`` listing every such array). A missing file raises

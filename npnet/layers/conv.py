@@ -320,8 +320,8 @@ def conv_forward(x, w, b, conv_param, backend="numba", relu=False, weight_grads=
     """Fast convolution: im2col, then BLAS matrix products written straight into NCHW.
 
     Same arguments, shapes and results as :func:`conv_forward_naive` (to rounding). 1x1 stride-1
-    unpadded convolutions skip im2col: the image (C, H*W) already is the column matrix. The columns
-    of the whole batch form one matrix (C*HH*WW, N*H'*W'); small images are multiplied in one product
+    unpadded convolutions skip im2col: the image ``(C, H*W)`` already is the column matrix. The columns
+    of the whole batch form one matrix ``(C*HH*WW, N*H'*W')``; small images are multiplied in one product
     (see ``BATCH_GEMM_MAX_PIXELS``), larger ones image by image.
 
     Args:

@@ -77,7 +77,7 @@ def deep_dream(image, layer=10, image_size=None, num_octaves=3, octave_scale=1.4
         num_octaves: number of scales; octave i is the image shrunk by ``octave_scale**i``.
         octave_scale: size ratio between consecutive octaves (> 1).
         iterations: steps per octave.
-        step_size: step length in normalised pixel units, relative to the mean |gradient|.
+        step_size: step length in normalised pixel units, relative to the mean ``|gradient|``.
         max_jitter: largest random shift in pixels (0 turns jitter off).
         seed: seed of the jitter, for reproducible results.
         model: a SqueezeNet (default pretrained ``squeezenet1_1()``).

@@ -45,11 +45,12 @@ PRESETS = {
 class StyleResult(NamedTuple):
     """What the optimisers return.
 
-    image: (1, 3, H, W) normalised result (``npnet.image.deprocess`` turns it into a picture).
-    losses: dict ``'total'``, ``'content'``, ``'style'``, ``'tv'`` -> float64 array (iterations,),
-        the loss at the image each step started from.
-    snapshots: list of ``(iteration, image)``: the start (0), every ``snapshot_every`` iterations and
-        the end; empty when no snapshots were asked for.
+    Attributes:
+        image: (1, 3, H, W) normalised result (``npnet.image.deprocess`` turns it into a picture).
+        losses: dict ``'total'``, ``'content'``, ``'style'``, ``'tv'`` -> float64 array (iterations,),
+            the loss at the image each step started from.
+        snapshots: list of ``(iteration, image)``: the start (0), every ``snapshot_every`` iterations
+            and the end; empty when no snapshots were asked for.
     """
     image: np.ndarray
     losses: dict

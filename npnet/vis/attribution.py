@@ -100,7 +100,7 @@ def integrated_gradients(X, y, model, baseline=None, steps=50, batch_size=None, 
             by the image size, ``npnet.vis.saliency.chunk_size``).
         method: one of ``IG_METHODS``. Gauss-Legendre (Captum's default) is the default because it is
             the most accurate at a given ``steps`` on SqueezeNet: at 50 steps on 224x224 sample images
-            |delta| was about 0.2% of the score gap, against 1-2% for the trapezoid and Riemann sums.
+            ``|delta|`` was about 0.2% of the score gap, against 1-2% for the trapezoid and Riemann sums.
     Returns:
         attributions: (N, 3, H, W).
         delta: (N,), ``attributions[i].sum() - (s_y(X[i]) - s_y(baseline[i]))``.
@@ -242,8 +242,8 @@ def model_randomization_test(X, y, model, methods=("saliency", "guided_backprop"
     ``features.12``, ``features.11``, ... ``features.0``; each stage keeps the earlier ones random;
     every parameter tensor is redrawn from a normal with its own mean and std) and after each stage
     compute every method's map again. A map that explains the *model* should
-    change as its learned weights are destroyed; the Spearman rank correlation of |map| with the
-    original |map| (colour channels reduced by max) measures how little it changed. Adebayo et al.
+    change as its learned weights are destroyed; the Spearman rank correlation of ``|map|`` with the
+    original ``|map|`` (colour channels reduced by max) measures how little it changed. Adebayo et al.
     found guided backprop nearly insensitive: its correlation stays high.
 
     The model's parameters are restored before returning, even on error.

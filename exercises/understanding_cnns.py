@@ -155,3 +155,32 @@ print("P(class) min/max per image:", [f"{p.min():.2f}/{p.max():.2f}" for p in pr
 print(attribution_figure(OUT / "occlusion_probability.png", X[:n],
                          [("P(class), occluded", resize_bilinear(prob, (224, 224)), "heat"),
                           ("score drop", resize_bilinear(np.maximum(drop, 0), (224, 224)), "overlay")], short[:n]))
+
+# %% [markdown]
+# ## Integrated gradients (Sundararajan et al. 2017)
+# The class score's gradient averaged along the straight path from a baseline (the mean image, 0 after
+# normalisation) to the image, times (image - baseline). Completeness: the attributions sum to the score
+# gap s_y(x) - s_y(baseline), up to the quadrature error `delta`, which shrinks as `steps` grows.
+
+# %%
+from npnet.vis.attribution import integrated_gradients
+
+for steps in (4, 16) if QUICK else (8, 32):
+    attributions, delta = integrated_gradients(X[:2], y[:2], model, steps=steps)
+    gap = attributions.reshape(2, -1).sum(axis=1) - delta
+    print(f"{steps:2d} steps: attributions sum - score gap = {np.round(delta, 3)} (score gaps {np.round(gap, 2)})")
+
+# %% [markdown]
+# ## DeepDream steps (Mordvintsev et al. 2015)
+# Gradient ascent on 0.5 * ||a||^2 of a whole layer's activation a, from a real image: each step adds
+# the gradient, normalised by its mean size and jittered, so whatever the layer already sees gets
+# stronger. The objective grows from step to step.
+
+# %%
+from npnet.style.dream import dream_step
+
+img, objective = X[:1].copy(), []
+for t in range(2 if QUICK else 6):
+    loss, img = dream_step(model, img, 10, step_size=0.05, ox=t % 3, oy=-(t % 2))
+    objective.append(loss)
+print("features.10 objective before each step:", np.round(objective, 1))

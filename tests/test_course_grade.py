@@ -206,6 +206,29 @@ MISTAKES = {
           "q2_xor": {"xor_network": ""}, "q3_local_linear": {"b": ""},
           "q4_linear_regions": {"folds": "", "composition": ""}}),
     ],
+    "understanding": [
+        ({"npnet/vis/activations.py": [
+            # the receptive field growing by k - 1 at every layer, whatever the stride below
+            ("        size += (k - 1) * jump\n", "        size += k - 1\n"),
+            # cosine distance with the database rows left unnormalised
+            ("        dn = d / np.maximum(np.linalg.norm(d, axis=1, keepdims=True), np.finfo(float).tiny)",
+             "        dn = d")],
+          "npnet/vis/attribution.py": [
+            # occlusion recording the score's rise instead of its drop
+            ("                    drops[i, start:start + len(chunk)] = base[i] - scores[:, y[i]]",
+             "                    drops[i, start:start + len(chunk)] = scores[:, y[i]] - base[i]"),
+            # integrated gradients without the (x - baseline) factor
+            ("    attributions = (X - b) * path_grad", "    attributions = path_grad.copy()")],
+          "npnet/vis/neurons.py": [
+            # the channel's mean objective with the gradient of its sum
+            ("        dA[0, channel] = 1.0 / (A.shape[2] * A.shape[3])", "        dA[0, channel] = 1.0")],
+          "npnet/style/dream.py": [
+            # a DeepDream step of the raw gradient, not normalised by its mean size
+            ("    step = step_size / max(float(np.abs(g).mean()), 1e-12)", "    step = step_size")]},
+         {"receptive_field": {"fields": "", "tiny_net": ""}, "max_activating_patches": {"patches": ""},
+          "nearest_neighbours": {"cosine": ""}, "occlusion": {"score": ""}, "integrated_gradients": "all",
+          "unit_ascent": {"objective_gradient": ""}, "deepdream_step": {"image": ""}}),
+    ],
 }
 
 CASES = [(name, k) for name, cases in MISTAKES.items() for k in range(len(cases))]

@@ -27,6 +27,47 @@ QUICK = os.environ.get("NPNET_EXERCISE_QUICK") == "1"  # a short run that still 
 OUT = Path(os.environ.get("NPNET_FIGURES", "figures")) / "classifiers"
 
 # %% [markdown]
+# ## The losses: naive loops and vectorised
+# `svm_loss_naive` and `softmax_loss_naive` loop over samples and classes; `svm_loss` and `softmax_loss`
+# do the same with array operations. Both pairs must agree to rounding, and the vectorised ones are
+# much faster on a batch of 500.
+
+# %%
+from npnet import optim
+from npnet.layers import softmax_loss, softmax_loss_naive, svm_loss, svm_loss_naive
+
+rng = np.random.default_rng(0)
+scores, labels = rng.standard_normal((500, 10)), rng.integers(0, 10, 500)
+for naive, fast in ((svm_loss_naive, svm_loss), (softmax_loss_naive, softmax_loss)):
+    t0 = time.perf_counter()
+    loss_naive, d_naive = naive(scores, labels)
+    t1 = time.perf_counter()
+    loss_fast, d_fast = fast(scores, labels)
+    t2 = time.perf_counter()
+    print(f"{fast.__name__:13s} loss {loss_fast:.6f}, difference {abs(loss_naive - loss_fast):.1e}, gradient "
+          f"difference {np.abs(d_naive - d_fast).max():.1e}; naive {t1 - t0:.4f} s, vectorised {t2 - t1:.4f} s")
+print(f"softmax loss of random scores: {softmax_loss(0.001 * scores, labels)[0]:.4f} (about ln 10 = 2.3026)")
+
+# %% [markdown]
+# ## The update rules
+# One step of each rule from the course's check values (`np.linspace` weights and gradients): the
+# CS231n notebook prints the expected next weights; here the first row.
+
+# %%
+COURSE_FIRST_ROW = {"sgd_momentum": [0.1406, 0.20738947, 0.27417895, 0.34096842, 0.40775789],
+                    "rmsprop": [-0.39223849, -0.34037513, -0.28849239, -0.23659121, -0.18467247],
+                    "adam": [-0.40094747, -0.34836187, -0.29577703, -0.24319299, -0.19060977]}
+N, D = 4, 5
+w = np.linspace(-0.4, 0.6, num=N * D).reshape(N, D)
+dw = np.linspace(-0.6, 0.4, num=N * D).reshape(N, D)
+for name, config in (("sgd_momentum", {"learning_rate": 1e-3, "velocity": np.linspace(0.6, 0.9, num=N * D).reshape(N, D)}),
+                     ("rmsprop", {"learning_rate": 1e-2, "cache": np.linspace(0.6, 0.9, num=N * D).reshape(N, D)}),
+                     ("adam", {"learning_rate": 1e-2, "m": np.linspace(0.6, 0.9, num=N * D).reshape(N, D),
+                               "v": np.linspace(0.7, 0.5, num=N * D).reshape(N, D), "t": 5})):
+    next_w, _ = getattr(optim, name)(w, dw, config)
+    print(f"{name:12s}", np.round(next_w[0], 8), "course:", COURSE_FIRST_ROW[name])
+
+# %% [markdown]
 # ## The two-layer net gives the course's numbers
 # With parameters and inputs from `np.linspace`, the scores and losses must match the values printed in
 # the CS231n notebook to about 1e-8. Any mistake in `affine_relu_forward`, `softmax_loss` or the L2

@@ -229,6 +229,31 @@ MISTAKES = {
           "nearest_neighbours": {"cosine": ""}, "occlusion": {"score": ""}, "integrated_gradients": "all",
           "unit_ascent": {"objective_gradient": ""}, "deepdream_step": {"image": ""}}),
     ],
+    "classifiers": [
+        ({"npnet/layers/losses.py": [
+            # the naive SVM gradient without the correct class's -1 per active margin
+            ("                dx[i, y[i]] -= 1 / n\n", ""),
+            # the naive softmax loss summed over the batch, not averaged
+            ("    loss /= n\n", "")],
+          "npnet/models/classifiers.py": [
+            # the two-layer net's L2 penalty on W1 only
+            ('        loss += _l2(self.reg, p, grads, ("W1", "W2"))', '        loss += _l2(self.reg, p, grads, ("W1",))'),
+            # the dropout mask not applied on the way back
+            ("            if self.use_dropout:\n                dh = dropout_backward(dh, drop_cache)\n", ""),
+            # the convnet's L2 penalty without W3
+            ('        loss += _l2(self.reg, p, grads, ("W1", "W2", "W3"))',
+             '        loss += _l2(self.reg, p, grads, ("W1", "W2"))')],
+          "npnet/optim.py": [
+            # momentum that climbs the loss: the velocity adds the gradient (and training fails)
+            ('    v = config["momentum"] * v - config["learning_rate"] * dw',
+             '    v = config["momentum"] * v + config["learning_rate"] * dw'),
+            # RMSProp's running average without its (1 - decay_rate)
+            ('    cache = config["decay_rate"] * cache + (1 - config["decay_rate"]) * dw * dw',
+             '    cache = config["decay_rate"] * cache + dw * dw')]},
+         {"svm_naive": {"dx": ""}, "softmax_naive": {"loss": ""}, "two_layer_net": {"loss": "", "grads": ""},
+          "fc_net_dropout": {"grads": ""}, "three_layer_convnet": {"loss": "", "grads": ""},
+          "update_rules": {"sgd_momentum": "", "rmsprop": ""}, "training": {"held_out_accuracy": ""}}),
+    ],
 }
 
 CASES = [(name, k) for name, cases in MISTAKES.items() for k in range(len(cases))]

@@ -11,7 +11,7 @@ from .. import _check
 from .activations import sigmoid
 from ..errors import NpnetValueError
 
-__all__ = ["softmax_loss", "svm_loss", "bce_with_logits", "mse"]
+__all__ = ["softmax_loss", "softmax_loss_naive", "svm_loss", "svm_loss_naive", "bce_with_logits", "mse"]
 
 
 def _scores_and_labels(fn, x, y):
@@ -62,6 +62,32 @@ def softmax_loss(x, y):
     return float(loss), dx
 
 
+
+def softmax_loss_naive(x, y):
+    """:func:`softmax_loss` with explicit loops over the samples and classes (CS231n assignment 1's
+    naive version, to be checked equal to the vectorised one).
+
+    Args:
+        x: (N, C) class scores; y: (N,) integer labels in [0, C).
+    Returns:
+        loss: float. dx: (N, C).
+    """
+    x, y = _scores_and_labels("softmax_loss_naive", x, y)
+    n, c = x.shape
+    loss, dx = 0.0, np.zeros_like(x)
+    # BEGIN SOLUTION
+    for i in range(n):
+        shift = max(x[i, j] for j in range(c))  # keeps every exponential <= 1
+        with np.errstate(under="ignore"):  # a probability underflowing to 0 is the right limit
+            exps = [np.exp(x[i, j] - shift) for j in range(c)]
+        total = sum(exps)
+        loss -= x[i, y[i]] - shift - np.log(total)  # log of the probability, without forming it
+        for j in range(c):
+            dx[i, j] = (exps[j] / total - (j == y[i])) / n
+    loss /= n
+    # END SOLUTION
+    return float(loss), dx
+
 def svm_loss(x, y):
     """Multiclass SVM (Weston-Watkins / CS231n) hinge loss with margin 1, averaged over the batch.
 
@@ -91,6 +117,32 @@ def svm_loss(x, y):
     # END SOLUTION
     return float(loss), dx
 
+
+
+def svm_loss_naive(x, y):
+    """:func:`svm_loss` with explicit loops over the samples and classes (CS231n assignment 1's naive
+    version, to be checked equal to the vectorised one).
+
+    Args:
+        x: (N, C) class scores; y: (N,) integer labels in [0, C).
+    Returns:
+        loss: float. dx: (N, C).
+    """
+    x, y = _scores_and_labels("svm_loss_naive", x, y)
+    n, c = x.shape
+    loss, dx = 0.0, np.zeros_like(x)
+    # BEGIN SOLUTION
+    for i in range(n):
+        for j in range(c):
+            if j == y[i]:
+                continue
+            margin = x[i, j] - x[i, y[i]] + 1
+            if margin > 0:
+                loss += margin / n
+                dx[i, j] += 1 / n
+                dx[i, y[i]] -= 1 / n
+    # END SOLUTION
+    return float(loss), dx
 
 def bce_with_logits(x, y):
     """Binary cross-entropy on logits, averaged over all elements (PyTorch ``BCEWithLogitsLoss``).

@@ -18,6 +18,7 @@ import numpy as np
 
 from gradcheck import eval_numerical_gradient, rel_error
 from npnet.data.mnist import get_mnist_data
+from npnet.display import show
 from npnet.models.classifiers import (FullyConnectedNet, TwoLayerNet, mnist_classifier, save_judge,
                                       train_mnist_judge)
 from npnet.models.figures import first_layer_figure, training_curves_figure
@@ -147,10 +148,10 @@ for name in ("fc", "conv"):
     results[name] = solver.best_val_acc
     print(f"{name}: held-out accuracy {solver.best_val_acc:.2%} in {time.time() - start:.0f} s "
           f"({len(solver.loss_history)} iterations)")
-    print(training_curves_figure(solver.loss_history, solver.train_acc_history, solver.val_acc_history,
-                                 OUT / f"{name}_curves.png", title=f"MNIST, {name}"))
-    print(first_layer_figure(model.params["W1"], OUT / f"{name}_first_layer.png",
-                             title=f"{name}: first-layer weights"))
+    show(training_curves_figure(solver.loss_history, solver.train_acc_history, solver.val_acc_history,
+                                OUT / f"{name}_curves.png", title=f"MNIST, {name}"))
+    show(first_layer_figure(model.params["W1"], OUT / f"{name}_first_layer.png",
+                            title=f"{name}: first-layer weights"))
     solver.save_checkpoint(OUT / f"mnist_{name}.npz")
 
 # %% [markdown]

@@ -17,7 +17,7 @@ import numpy as np
 
 from gradcheck import rel_error
 from npnet import nn
-from npnet._io import atomic_output
+from npnet.display import show
 from npnet.layers import conv_forward, conv_transpose_forward
 from npnet.linalg import conv_matrix, conv_transpose_matrix
 
@@ -27,12 +27,10 @@ rng = np.random.default_rng(0)
 
 
 def save(fig, name):
-    """Write ``fig`` to OUT/name atomically and close it; returns the path."""
-    path = OUT / name
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
+    """Write ``fig`` to OUT/name atomically, show it under the cell in a notebook (print the path in a
+    script) and close it."""
+    show(fig, OUT / name)
     plt.close(fig)
-    return path
 
 
 # %% [markdown]
@@ -62,7 +60,7 @@ for ax in axes:
     ax.set_xticks([])
     ax.set_yticks([])
 fig.colorbar(im, ax=axes[1:], shrink=0.8, label="filter tap value")
-print(save(fig, "conv_matrix.png"))
+save(fig, "conv_matrix.png")
 
 # %% [markdown]
 # ## conv(x) == A x and conv_transpose(y) == A^T y
@@ -136,4 +134,4 @@ ax1.set_ylabel("f(t+h) - 2 f(t) + f(t-h)")
 ax1.set_xlabel("t")
 ax1.legend(loc="lower left")
 fig.tight_layout()
-print(save(fig, "piecewise_linear.png"))
+save(fig, "piecewise_linear.png")

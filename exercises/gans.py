@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from gradcheck import rel_error
 from npnet.data.lookup import find_data
-from npnet.image import save_figure
+from npnet.display import show
 from npnet.models import gan
 
 QUICK = os.environ.get("NPNET_EXERCISE_QUICK") == "1"  # a short run that still executes every cell
@@ -88,7 +88,7 @@ for model, iters in [("vanilla", ITERS), ("ls", ITERS), ("dc", DC_ITERS)]:
                                      show_every=max(iters // 5, 1), num_iters=iters, seed=0)
     print(f"{model}: D loss {histories[model]['d_loss'][-1]:.3f}, G loss {histories[model]['g_loss'][-1]:.3f} "
           f"after {iters} steps")
-    print(save_figure(samples_figure(histories[model], f"{model} GAN"), OUT / f"{model}_samples.png"))
+    show(samples_figure(histories[model], f"{model} GAN"), OUT / f"{model}_samples.png")
 
 # %% [markdown]
 # ## Loss curves
@@ -104,7 +104,7 @@ for i, (model, history) in enumerate(histories.items()):
     ax.set(title=f"{model} GAN", xlabel="iteration")
     ax.legend()
 fig.tight_layout()
-print(save_figure(fig, OUT / "loss_curves.png"))
+show(fig, OUT / "loss_curves.png")
 
 # %% [markdown]
 # ## Inline question 1: alternating gradient steps on min_x max_y xy
@@ -128,7 +128,7 @@ for step in range(len(xs) - 1):
 ax.plot([0], [0], "r*", ms=12, label="equilibrium (0, 0)")
 ax.set(xlabel="x", ylabel="y", title="alternating steps on min_x max_y xy")
 ax.legend()
-print(save_figure(fig, OUT / "minimax_cycle.png"))
+show(fig, OUT / "minimax_cycle.png")
 
 # %% [markdown]
 # BEGIN ANSWER

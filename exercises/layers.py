@@ -16,7 +16,7 @@ import numpy as np
 
 from gradcheck import eval_numerical_gradient_array, rel_error
 from npnet import layers as L
-from npnet.data.lookup import atomic_output
+from npnet.display import show
 
 QUICK = os.environ.get("NPNET_EXERCISE_QUICK") == "1"  # a short run that still executes every cell
 OUT = Path(os.environ.get("NPNET_FIGURES", "figures")) / "layers"
@@ -101,8 +101,5 @@ ax.plot(losses)
 ax.set_xlabel("SGD step")
 ax.set_ylabel("softmax loss")
 ax.set_title("a conv net overfitting 8 images")
-path = OUT / "overfit_loss.png"
-with atomic_output(path) as tmp:
-    fig.savefig(tmp, format="png", dpi=100)
+show(fig, OUT / "overfit_loss.png")
 plt.close(fig)
-print(path)

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from npnet.data.imagenet import load_imagenet_val
+from npnet.display import show
 from npnet.image import preprocess
 from npnet.models.squeezenet import squeezenet1_1
 from npnet.vis import (compute_saliency_maps, create_class_visualization, format_randomization_table, grad_cam,
@@ -39,8 +40,8 @@ titles = [class_names[c].split(",")[0] for c in y]
 # %%
 saliency = compute_saliency_maps(X, y, model)
 smooth = smoothgrad(X, y, model, n_samples=4 if QUICK else 25, seed=0)
-print(attribution_figure(OUT / "saliency.png", X, [("saliency", saliency, "heat"), ("SmoothGrad", smooth, "heat")],
-                         titles))
+show(attribution_figure(OUT / "saliency.png", X, [("saliency", saliency, "heat"), ("SmoothGrad", smooth, "heat")],
+                        titles))
 
 # %% [markdown]
 # ## Guided backprop, Grad-CAM and guided Grad-CAM ("example outputs part 1")
@@ -50,7 +51,7 @@ gbp = guided_backprop(X, y, model)
 cam = grad_cam(X, y, model)  # features[12], the last fire module
 rows = [("saliency", saliency, "heat"), ("guided backprop", gbp, "rgb"), ("Grad-CAM", cam, "overlay"),
         ("guided Grad-CAM", gbp * cam[:, None], "rgb")]
-print(attribution_figure(OUT / "attribution.png", X, rows, titles))
+show(attribution_figure(OUT / "attribution.png", X, rows, titles))
 
 # %% [markdown]
 # ## Integrated gradients and occlusion
@@ -62,9 +63,9 @@ gap = model.forward(X)[np.arange(len(y)), y] - model.forward(np.zeros_like(X))[n
 print("IG |delta| / |s(X) - s(0)|:", np.round(np.abs(delta) / np.abs(gap), 4))
 occ = occlusion(X, y, model, window=32, stride=64 if QUICK else 16)
 occ_full = resize_bilinear(np.maximum(occ, 0), (224, 224))  # the 13x13 grid of drops, stretched to the image
-print(attribution_figure(OUT / "ig_occlusion.png", X,
-                         [("integrated gradients", ig, "rgb"), ("occlusion (score drop)", occ_full, "overlay")],
-                         titles))
+show(attribution_figure(OUT / "ig_occlusion.png", X,
+                        [("integrated gradients", ig, "rgb"), ("occlusion (score drop)", occ_full, "overlay")],
+                        titles))
 
 # %% [markdown]
 # ## Fooling images
@@ -72,10 +73,11 @@ print(attribution_figure(OUT / "ig_occlusion.png", X,
 
 # %%
 target_y = 6  # stingray
-X_fooling, info = make_fooling_image(X[:1], target_y, model, max_iter=10 if QUICK else 100, return_info=True)
+X_fooling, info = make_fooling_image(X[:1], target_y, model, max_iter=10 if QUICK else 100, return_info=True,
+                                       progress=True)
 print(f"fooled: {info['success'][0]}, after {info['iterations'][0]} steps; "
       f"prediction now {class_names[model.forward(X_fooling)[0].argmax()]}")
-print(fooling_figure(OUT / "fooling.png", X[:1], X_fooling, titles[0], class_names[target_y].split(",")[0]))
+show(fooling_figure(OUT / "fooling.png", X[:1], X_fooling, titles[0], class_names[target_y].split(",")[0]))
 
 # %% [markdown]
 # ## Class visualization (Simonyan et al. 2014; Yosinski et al. 2015)
@@ -87,12 +89,12 @@ if QUICK:
 images = []
 for c in classes:
     img = create_class_visualization(c, model, num_iterations=10 if QUICK else 100, image_size=112 if QUICK else 224,
-                                     seed=0, progress=True)
+                                     seed=0, progress=True, generate_plots=False)  # the grid below shows them
     scores = model.forward(img)[0]
     print(f"{class_names[c]}: score {scores[c]:.1f}, top-1 {class_names[scores.argmax()]}")
     images.append(img)
-print(class_visualization_figure(OUT / "class_visualization.png", images,
-                                 [class_names[c].split(",")[0] for c in classes]))
+show(class_visualization_figure(OUT / "class_visualization.png", images,
+                                [class_names[c].split(",")[0] for c in classes]))
 
 # %% [markdown]
 # ## Class visualization as it runs, and for a random class
@@ -103,14 +105,15 @@ print(class_visualization_figure(OUT / "class_visualization.png", images,
 iters = 8 if QUICK else 100
 snapshots = []
 create_class_visualization(76, model, num_iterations=iters, show_every=max(1, iters // 4), seed=0,
-                           image_size=112 if QUICK else 224,
+                           image_size=112 if QUICK else 224, progress=True,
                            callback=lambda t, img: snapshots.append((t + 1, img.copy())))
 random_class = int(np.random.default_rng(231).integers(model.num_classes))
-img = create_class_visualization(random_class, model, num_iterations=iters, image_size=112 if QUICK else 224, seed=0)
+img = create_class_visualization(random_class, model, num_iterations=iters, image_size=112 if QUICK else 224, seed=0,
+                                 progress=True, generate_plots=False)
 print(f"random class {random_class} ({class_names[random_class]}): score {model.forward(img)[0, random_class]:.1f}")
-print(class_visualization_figure(OUT / "class_visualization_iterations.png", [im for _, im in snapshots] + [img],
-                                 [f"tarantula, iteration {t}" for t, _ in snapshots]
-                                 + [f"random class: {class_names[random_class].split(',')[0]}"], columns=6))
+show(class_visualization_figure(OUT / "class_visualization_iterations.png", [im for _, im in snapshots] + [img],
+                                [f"tarantula, iteration {t}" for t, _ in snapshots]
+                                + [f"random class: {class_names[random_class].split(',')[0]}"], columns=6))
 
 # %% [markdown]
 # ## Sanity check: cascading model randomization (Adebayo et al. 2018)
@@ -120,7 +123,7 @@ print(class_visualization_figure(OUT / "class_visualization_iterations.png", [im
 # %%
 result = model_randomization_test(X, y, model, max_stages=3 if QUICK else None)
 print(format_randomization_table(result))
-print(randomization_figure(OUT / "randomization.png", result))
+show(randomization_figure(OUT / "randomization.png", result))
 
 # %% [markdown]
 # ## Inline question 1

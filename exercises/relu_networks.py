@@ -18,6 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from gradcheck import rel_error  # noqa: E402
+from npnet.display import show  # noqa: E402
 from npnet.layers import conv_forward, conv_transpose_forward, pixel_shuffle_forward  # noqa: E402
 from npnet.linalg import subpixel_to_transposed, transposed_to_subpixel  # noqa: E402
 from npnet.nn import Linear, ReLU, Sequential  # noqa: E402
@@ -33,10 +34,9 @@ rng = np.random.default_rng(0)
 
 
 def save(fig, name):
-    path = OUT / name
-    fig.savefig(path, dpi=100)
+    """Write ``fig`` to OUT/name, show it under the cell in a notebook (print the path in a script), close it."""
+    show(fig, OUT / name)
     plt.close(fig)
-    return path
 
 
 # %% [markdown]
@@ -72,7 +72,7 @@ for ax, (title, out, labels) in zip(axes, panels):
 fig.colorbar(im, ax=axes[-1], shrink=0.8)
 axes[0].set_ylabel("x2")
 fig.tight_layout()
-print(save(fig, "xor.png"))
+save(fig, "xor.png")
 
 # %% [markdown]
 # ## Sub-pixel convolution = transposed convolution
@@ -112,7 +112,7 @@ for ax in axes:
     ax.set_xticks([])
     ax.set_yticks([])
 fig.tight_layout()
-print(save(fig, "subpixel_transposed.png"))
+save(fig, "subpixel_transposed.png")
 
 # %% [markdown]
 # ## The affine piece at a point
@@ -134,7 +134,7 @@ ax.set_xlabel("x")
 ax.legend(fontsize=8)
 ax.set_title("local_linear on the problem set's network")
 fig.tight_layout()
-print(save(fig, "local_linear.png"))
+save(fig, "local_linear.png")
 
 # %% [markdown]
 # ## Counting linear regions
@@ -183,4 +183,4 @@ for ax, (title, net, origin, extent) in zip(axes[1:], [
               extent=(origin[0], origin[0] + extent, origin[1], origin[1] + extent))
     ax.set_title(f"{title}: {count} regions", fontsize=10)
 fig.tight_layout()
-print(save(fig, "regions.png"))
+save(fig, "regions.png")

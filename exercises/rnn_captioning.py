@@ -19,6 +19,7 @@ import numpy as np
 from gradcheck import eval_numerical_gradient, eval_numerical_gradient_array, rel_error
 from npnet.data.coco import (decode_captions, image_from_url, load_coco_data, make_synthetic_coco,
                              sample_coco_minibatch)
+from npnet.display import show
 from npnet.layers import (lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward, rnn_backward,
                           rnn_forward, rnn_step_backward, rnn_step_forward, temporal_affine_backward,
                           temporal_affine_forward, temporal_softmax_loss, word_embedding_backward,
@@ -209,8 +210,8 @@ for cell, lr_decay, bar in RECIPES:
                f" (the handout's bar: less than {bar:g}: {'met' if final < bar else 'NOT met'})")
     print(f"{cell} with lr_decay {lr_decay}: final loss {final:.4f}{verdict}")
     name = f"{cell}_loss_history" if bar is not None else f"{cell}_decay{lr_decay}_loss_history"
-    print(plot_loss_history(solver.loss_history, OUT / f"{name}.png",
-                            title=f"{cell.upper()} training loss history (50 captions, lr_decay {lr_decay})"))
+    show(plot_loss_history(solver.loss_history, OUT / f"{name}.png",
+                           title=f"{cell.upper()} training loss history (50 captions, lr_decay {lr_decay})"))
     models.setdefault(cell, model)
 
 # %% [markdown]
@@ -241,8 +242,8 @@ for split in ("train", "val"):
 
 # %%
 pictures = [image_from_url(url, timeout=5) for url, _ in shown]
-print(captions_figure(OUT / "captions.png", [p for p, _ in pictures], [lines for _, lines in shown],
-                      available=[ok for _, ok in pictures], columns=2))
+show(captions_figure(OUT / "captions.png", [p for p, _ in pictures], [lines for _, lines in shown],
+                     available=[ok for _, ok in pictures], columns=2))
 
 # %% [markdown]
 # ## Inline question 1 (RNN captioning)

@@ -8,7 +8,8 @@
 # (`# %%`) in an editor. Figures go to `$NPNET_FIGURES/style_transfer/` (default `./figures/...`).
 # Needs the weights and the style images (`NPNET_WEIGHTS`, `NPNET_DATA`). Each 200-iteration run at
 # 192 px takes about 5-10 s on 2 CPU cores; `NPNET_STYLE_ITERS` shortens them for a quick look, and
-# `NPNET_EXERCISE_QUICK=1` runs every cell with 40 iterations (just past the loss spike of the first steps).
+# `NPNET_EXERCISE_QUICK=1` runs every cell with 16 iterations and a 3-step DeepDream (a check that every cell
+# runs, not pictures to keep).
 
 # %%
 import os
@@ -18,6 +19,7 @@ import numpy as np
 
 from gradcheck import rel_error
 from npnet.data.lookup import find_data
+from npnet.display import show
 from npnet.models.squeezenet import extract_features, squeezenet1_1
 from npnet.style import (PRESETS, content_loss, deep_dream, feature_inversion, gram_matrix, style_loss,
                          style_transfer, texture_synthesis, tv_loss)
@@ -26,9 +28,10 @@ from npnet.style.transfer import load_input
 
 QUICK = os.environ.get("NPNET_EXERCISE_QUICK") == "1"  # a short run that still executes every cell
 OUT = Path(os.environ.get("NPNET_FIGURES", "figures")) / "style_transfer"
-ITERS = int(os.environ.get("NPNET_STYLE_ITERS", "40" if QUICK else "200"))
+ITERS = int(os.environ.get("NPNET_STYLE_ITERS", "16" if QUICK else "200"))
 # the comparison figures at the end run many optimisations: in quick mode, tiny ones
 EXTRA_ITERS, EXTRA_SIZE = (10, 64) if QUICK else (ITERS, 192)
+SMALL = {"image_size": 96, "style_size": 128} if QUICK else {}  # quick mode: the presets on small images
 model = squeezenet1_1()
 
 
@@ -62,15 +65,16 @@ print(f"tv loss      rel error {rel_error(tv_answer.item(), tv):.1e}")
 
 # %%
 for name, params in PRESETS.items():
+    params = {**params, **SMALL}
     result = style_transfer(**params, num_iterations=ITERS, snapshot_every=max(1, ITERS // 2), model=model)
     style_img = load_input("exercise", params["style_image"], params["style_size"])
     content_img = load_input("exercise", params["content_image"], params["image_size"])
     total = result.losses["total"]
-    print(transfer_figure(OUT / f"{name}.png", content_img, style_img, result.image,
-                          title=f"{name}: loss {total[0]:.3g} -> {total[-1]:.3g}"))
+    show(transfer_figure(OUT / f"{name}.png", content_img, style_img, result.image,
+                         title=f"{name}: loss {total[0]:.3g} -> {total[-1]:.3g}"))
     if name == "starry_night":  # the course's iterations 0 / 100 / 199 (npnet counts the last as 200)
-        print(evolution_figure(OUT / "style_transfer_iterations.png", result.snapshots, style_img, "style",
-                               title="Starry Night style transfer as it runs"))
+        show(evolution_figure(OUT / "style_transfer_iterations.png", result.snapshots, style_img, "style",
+                              title="Starry Night style transfer as it runs"))
 
 # %% [markdown]
 # ## Feature inversion
@@ -79,8 +83,8 @@ for name, params in PRESETS.items():
 # %%
 result = feature_inversion("styles/tubingen.jpg", num_iterations=ITERS, snapshot_every=max(1, ITERS // 4),
                            model=model)
-print(evolution_figure(OUT / "feature_inversion.png", result.snapshots, content, "original",
-                       title="feature inversion of features[3]"))
+show(evolution_figure(OUT / "feature_inversion.png", result.snapshots, content, "original",
+                      title="feature inversion of features[3]"))
 
 # %% [markdown]
 # ## Texture synthesis
@@ -89,17 +93,17 @@ print(evolution_figure(OUT / "feature_inversion.png", result.snapshots, content,
 # %%
 result = texture_synthesis("styles/starry_night.jpg", image_size=192, num_iterations=ITERS,
                            snapshot_every=max(1, ITERS // 4), model=model)
-print(evolution_figure(OUT / "texture_synthesis.png", result.snapshots, starry, "style", title="texture synthesis"))
+show(evolution_figure(OUT / "texture_synthesis.png", result.snapshots, starry, "style", title="texture synthesis"))
 
 # %% [markdown]
 # ## Blending two styles
 # The style targets are a weighted average of the Gram matrices of Starry Night and The Scream.
 
 # %%
-params = dict(PRESETS["starry_night"], style_image=["styles/starry_night.jpg", "styles/the_scream.jpg"])
+params = dict(PRESETS["starry_night"], style_image=["styles/starry_night.jpg", "styles/the_scream.jpg"], **SMALL)
 result = style_transfer(**params, style_blend_weights=[0.5, 0.5], num_iterations=ITERS, model=model)
 scream = load_input("exercise", "styles/the_scream.jpg", 192)
-print(transfer_figure(OUT / "blend.png", content, [starry, scream], result.image, title="Starry Night + The Scream"))
+show(transfer_figure(OUT / "blend.png", content, [starry, scream], result.image, title="Starry Night + The Scream"))
 
 # %% [markdown]
 # ## Feature inversion from several layers
@@ -114,9 +118,9 @@ images = [load_input("exercise", "styles/tubingen.jpg", EXTRA_SIZE)]
 for layer, tv in tv_by_layer.items():
     images.append(feature_inversion("styles/tubingen.jpg", image_size=EXTRA_SIZE, content_layer=layer, tv_weight=tv,
                                     num_iterations=EXTRA_ITERS, model=model, progress=False).image)
-print(image_row(OUT / "feature_inversion_layers.png", images,
-                ["original"] + [f"features.{k} (tv {tv:g})" for k, tv in tv_by_layer.items()],
-                suptitle="feature inversion from shallow to deep layers"))
+show(image_row(OUT / "feature_inversion_layers.png", images,
+               ["original"] + [f"features.{k} (tv {tv:g})" for k, tv in tv_by_layer.items()],
+               suptitle="feature inversion from shallow to deep layers"))
 
 # %% [markdown]
 # ## Texture synthesis from shallow vs deep layers
@@ -131,8 +135,8 @@ for layers in sets:
     images.append(texture_synthesis("styles/starry_night.jpg", image_size=EXTRA_SIZE, style_size=EXTRA_SIZE,
                                     style_layers=layers, style_weights=[weights[k] for k in layers],
                                     num_iterations=EXTRA_ITERS, model=model, progress=False).image)
-print(image_row(OUT / "texture_layers.png", images, ["style"] + ["layers " + ", ".join(map(str, s)) for s in sets],
-                suptitle="texture synthesis: Gram matrices of shallow to deep layers"))
+show(image_row(OUT / "texture_layers.png", images, ["style"] + ["layers " + ", ".join(map(str, s)) for s in sets],
+               suptitle="texture synthesis: Gram matrices of shallow to deep layers"))
 
 # %% [markdown]
 # ## The content / style trade-off
@@ -147,8 +151,8 @@ grid = [[style_transfer(**dict(base, image_size=EXTRA_SIZE, style_size=EXTRA_SIZ
                                style_weights=[w * scale for w in base["style_weights"]]),
                         num_iterations=EXTRA_ITERS, model=model, progress=False).image
          for scale in scales] for tv in tvs]
-print(image_grid(OUT / "weight_tradeoff.png", grid, [f"tv weight {tv:g}" for tv in tvs],
-                 [f"style weights x {s:g}" for s in scales], suptitle="content vs style weight"))
+show(image_grid(OUT / "weight_tradeoff.png", grid, [f"tv weight {tv:g}" for tv in tvs],
+                [f"style weights x {s:g}" for s in scales], suptitle="content vs style weight"))
 
 # %% [markdown]
 # ## The size of the style image
@@ -159,8 +163,8 @@ print(image_grid(OUT / "weight_tradeoff.png", grid, [f"tv weight {tv:g}" for tv 
 style_sizes = (64, 128) if QUICK else (96, 192, 384)
 images = [style_transfer(**dict(base, image_size=EXTRA_SIZE, style_size=size), num_iterations=EXTRA_ITERS,
                          model=model, progress=False).image for size in style_sizes]
-print(image_row(OUT / "style_size.png", images, [f"style image {s} px" for s in style_sizes],
-                suptitle="effect of the style image's size"))
+show(image_row(OUT / "style_size.png", images, [f"style image {s} px" for s in style_sizes],
+               suptitle="effect of the style image's size"))
 
 # %% [markdown]
 # ## DeepDream
@@ -168,8 +172,8 @@ print(image_row(OUT / "style_size.png", images, [f"style image {s} px" for s in 
 
 # %%
 sky = load_input("exercise", "images/sky.jpg", 224)
-result = deep_dream(sky, layer=10, model=model)
-print(dream_figure(OUT / "deep_dream.png", sky, result.octaves, 10))
+result = deep_dream(sky, layer=10, model=model, iterations=3 if QUICK else 10)
+show(dream_figure(OUT / "deep_dream.png", sky, result.octaves, 10))
 
 # %% [markdown]
 # ## Inline question 1

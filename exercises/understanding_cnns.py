@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from npnet.data.imagenet import load_imagenet_val
+from npnet.display import show
 from npnet.image import preprocess
 from npnet.models.squeezenet import squeezenet1_1
 from npnet.vis import occlusion, resize_bilinear
@@ -40,11 +41,11 @@ short = [class_names[c].split(",")[0] for c in y]
 # tile per input channel (here the first 16 3x3 filters of fire module 3, over its 16 squeeze channels).
 
 # %%
-print(grid_figure(OUT / "filters_conv1.png", filter_grid(model.features[0].params["weight"], upsample=8),
-                  "features.0 (conv1): 64 filters, 3x3x3"))
-print(grid_figure(OUT / "filters_fire3.png",
-                  filter_grid(model.features[3].expand3x3.params["weight"][:16], upsample=4, per_channel=True),
-                  "features.3.expand3x3: 16 filters (rows) x 16 input channels (columns)", width=6))
+show(grid_figure(OUT / "filters_conv1.png", filter_grid(model.features[0].params["weight"], upsample=8),
+                 "features.0 (conv1): 64 filters, 3x3x3"))
+show(grid_figure(OUT / "filters_fire3.png",
+                 filter_grid(model.features[3].expand3x3.params["weight"][:16], upsample=4, per_channel=True),
+                 "features.3.expand3x3: 16 filters (rows) x 16 input channels (columns)", width=6))
 
 # %% [markdown]
 # ## Activation maps
@@ -54,9 +55,9 @@ print(grid_figure(OUT / "filters_fire3.png",
 # %%
 for layer in (1, 6):
     A = layer_activations(model, X[:1], layer)[0]
-    print(activation_figure(OUT / f"activations_features{layer}.png", X[:1],
-                            activation_grid(A, upsample=2 if layer > 3 else 1),
-                            f"features.{layer}: {A.shape[0]} channels of {A.shape[1]}x{A.shape[2]} ({short[0]})"))
+    show(activation_figure(OUT / f"activations_features{layer}.png", X[:1],
+                           activation_grid(A, upsample=2 if layer > 3 else 1),
+                           f"features.{layer}: {A.shape[0]} channels of {A.shape[1]}x{A.shape[2]} ({short[0]})"))
 
 # %% [markdown]
 # ## Maximally activating patches
@@ -73,7 +74,7 @@ for layer, channels in ((6, (10, 140)), (10, (5, 300))):
         print(f"features.{layer} channel {c}: receptive field {field.size}x{field.size} (jump {field.jump}), "
               f"top activation {found.values[0]:.1f} in image {found.images[0]} ({short[found.images[0]]})")
         rows.append((f"features.{layer}\nchannel {c}", found))
-print(patches_figure(OUT / "max_patches.png", rows))
+show(patches_figure(OUT / "max_patches.png", rows))
 
 # %% [markdown]
 # ## Nearest neighbours: pixels vs features
@@ -92,7 +93,7 @@ blocks = [("pixels (L2)", by_pixels[:, 1:]), ("features.12 pooled (cosine)", by_
 for q, query in enumerate(queries):
     print(f"{short[query]}: pixel neighbours {[short[i] for i in blocks[0][1][q]]}, "
           f"feature neighbours {[short[i] for i in blocks[1][1][q]]}")
-print(neighbours_figure(OUT / "neighbours.png", X, queries, blocks))
+show(neighbours_figure(OUT / "neighbours.png", X, queries, blocks))
 
 # %% [markdown]
 # ## 2-D embeddings of the features
@@ -101,10 +102,10 @@ print(neighbours_figure(OUT / "neighbours.png", X, queries, blocks))
 # %%
 Z, _, variance = pca(feats, 2)
 print(f"PCA: the first two components explain {variance.sum() / feats.var(axis=0, ddof=1).sum():.0%} of the variance")
-print(embedding_figure(OUT / "embedding_pca.png", Z, X, "PCA of the pooled features.12", labels=short))
+show(embedding_figure(OUT / "embedding_pca.png", Z, X, "PCA of the pooled features.12", labels=short))
 try:
-    print(embedding_figure(OUT / "embedding_tsne.png", tsne(feats, seed=0), X, "t-SNE of the pooled features.12",
-                           labels=short))
+    show(embedding_figure(OUT / "embedding_tsne.png", tsne(feats, seed=0), X, "t-SNE of the pooled features.12",
+                          labels=short))
 except ImportError as exc:
     print(exc)
 
@@ -119,8 +120,8 @@ layer, channel = 10, 300
 plain, _ = unit_gradient(X[:n], model, layer, channel)
 guided, positions = unit_gradient(X[:n], model, layer, channel, guided=True)
 print(f"features.{layer} channel {channel}: most active units at {positions.tolist()}")
-print(attribution_figure(OUT / "unit_gradients.png", X[:n],
-                         [("gradient", plain, "rgb"), ("guided backprop", guided, "rgb")], short[:n]))
+show(attribution_figure(OUT / "unit_gradients.png", X[:n],
+                        [("gradient", plain, "rgb"), ("guided backprop", guided, "rgb")], short[:n]))
 
 # %% [markdown]
 # ## Gradient ascent on one channel (Yosinski et al. 2015)
@@ -139,7 +140,7 @@ for layer, channel in targets:
     print(f"features.{layer} channel {channel}: mean activation {objective[0]:.2f} -> {objective[-1]:.2f}")
     images.append(img)
     titles.append(f"features.{layer} channel {channel}")
-print(class_visualization_figure(OUT / "unit_visualization.png", images, titles, columns=4, rescale=True))
+show(class_visualization_figure(OUT / "unit_visualization.png", images, titles, columns=4, rescale=True))
 
 # %% [markdown]
 # ## Occlusion: P(class) as a grey square slides over the image
@@ -152,9 +153,9 @@ stride = 56 if QUICK else 16
 prob = occlusion(X[:n], y[:n], model, window=48, stride=stride, output="probability")
 drop = occlusion(X[:n], y[:n], model, window=48, stride=stride)
 print("P(class) min/max per image:", [f"{p.min():.2f}/{p.max():.2f}" for p in prob])
-print(attribution_figure(OUT / "occlusion_probability.png", X[:n],
-                         [("P(class), occluded", resize_bilinear(prob, (224, 224)), "heat"),
-                          ("score drop", resize_bilinear(np.maximum(drop, 0), (224, 224)), "overlay")], short[:n]))
+show(attribution_figure(OUT / "occlusion_probability.png", X[:n],
+                        [("P(class), occluded", resize_bilinear(prob, (224, 224)), "heat"),
+                         ("score drop", resize_bilinear(np.maximum(drop, 0), (224, 224)), "overlay")], short[:n]))
 
 # %% [markdown]
 # ## Integrated gradients (Sundararajan et al. 2017)

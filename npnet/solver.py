@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from . import _check, optim
 from .data.coco import sample_coco_minibatch
 from ._io import atomic_output, read_npz
+from .display import FigurePath
 from .errors import DataNotFoundError, FileFormatError, NpnetTypeError, NpnetValueError, TrainingDivergedError
 
 __all__ = ["Solver", "CaptioningSolver", "read_checkpoint", "plot_loss_history"]
@@ -385,7 +386,8 @@ def read_checkpoint(path):
 
 
 def plot_loss_history(loss_history, path, title="Training loss history"):
-    """Save a PNG of the loss at every iteration (written atomically); returns ``path``."""
+    """Save a PNG of the loss at every iteration (written atomically); returns ``path`` (as a
+    ``npnet.display.FigurePath``, which a notebook shows as the plot)."""
     # A bare Figure (no pyplot) leaves the user's backend and open figures alone.
     from matplotlib.figure import Figure
     fn = "plot_loss_history"
@@ -404,4 +406,4 @@ def plot_loss_history(loss_history, path, title="Training loss history"):
     ax.set_title(title)
     fig.tight_layout()
     _atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
-    return path
+    return FigurePath.of(path, fig)

@@ -1,8 +1,11 @@
-"""Figures of a classifier's training: loss and accuracy curves, and the first layer's weights as images."""
+"""Figures of a classifier's training: loss and accuracy curves, and the first layer's weights as images.
+
+Each returns the file written as a ``npnet.display.FigurePath`` (a Path a notebook shows as the picture);
+``path=None`` writes nothing and returns the picture alone."""
 import numpy as np
 
 from ..errors import NpnetValueError
-from ..image import save_figure
+from ..display import figure_output
 
 __all__ = ["training_curves_figure", "first_layer_figure"]
 
@@ -28,7 +31,7 @@ def training_curves_figure(loss_history, train_acc_history, val_acc_history, pat
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    return save_figure(fig, path)
+    return figure_output(fig, path)
 
 
 def first_layer_figure(weights, path, title="First-layer weights", max_tiles=64):
@@ -57,4 +60,4 @@ def first_layer_figure(weights, path, title="First-layer weights", max_tiles=64)
         ax.imshow((tile - low) / (high - low + 1e-12), cmap="gray" if tile.ndim == 2 else None)
         ax.axis("off")
     fig.suptitle(title)
-    return save_figure(fig, path)
+    return figure_output(fig, path)

@@ -23,6 +23,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import _check, nn
+from ..display import in_notebook, show
 from ..errors import NpnetTypeError, NpnetValueError, TrainingDivergedError
 from ..layers import bce_with_logits, mse
 from ..optim import Optimizer
@@ -331,10 +332,11 @@ def load_gan_images(split="train", seed=0):
 
 
 def save_sample_grid(images, path, title=None):
-    """Write up to 16 images of (N, 784) in [-1, 1] as a 4x4 grid PNG (atomically); returns the Path."""
+    """Write up to 16 images of (N, 784) in [-1, 1] as a 4x4 grid PNG (atomically); returns the Path
+    (a ``npnet.display.FigurePath``, shown as the grid in a notebook; ``path=None``: the picture only)."""
     from matplotlib.figure import Figure
 
-    from ..image import save_figure
+    from ..display import figure_output
 
     images = _check_images("save_sample_grid", "images", images)[:16]
     fig = Figure(figsize=(4, 4.4 if title else 4), dpi=80)
@@ -345,12 +347,12 @@ def save_sample_grid(images, path, title=None):
     if title:
         fig.suptitle(title)
     fig.subplots_adjust(left=0.02, right=0.98, bottom=0.02, top=0.9 if title else 0.98, wspace=0.05, hspace=0.05)
-    return save_figure(fig, path)
+    return figure_output(fig, path)
 
 
 def run_a_gan(D, G, D_solver, G_solver, discriminator_loss, generator_loss, show_every=250, batch_size=128,
               noise_size=96, num_epochs=10, seed=None, callback=None, images=None, num_iters=None, out_dir=None,
-              progress=True):
+              progress=True, generate_plots=True):
     """Train a GAN with alternating updates (:func:`gan_step`), as the course's ``run_a_gan``.
 
     Each epoch visits ``images`` in a new random order in batches of ``batch_size`` (a last, smaller
@@ -370,7 +372,9 @@ def run_a_gan(D, G, D_solver, G_solver, discriminator_loss, generator_loss, show
         images: (N, 784) or (N, 1, 28, 28) real images in [-1, 1]; default the MNIST sample's train split.
         num_iters: stop after this many steps even if epochs remain (None: all epochs).
         out_dir: folder for the sample grids (None: keep them in memory only).
-        progress: show a tqdm progress bar.
+        progress: show a tqdm progress bar (a notebook widget in Jupyter when ipywidgets is installed).
+        generate_plots: in a Jupyter kernel, display each sample grid under the cell as it is made (the
+            course's plots every ``show_every`` iterations); outside a kernel nothing is drawn.
     Returns:
         dict with ``d_loss``, ``g_loss`` (one float per iteration) and ``samples`` (iteration ->
         (16, 784) images).
@@ -382,6 +386,7 @@ def run_a_gan(D, G, D_solver, G_solver, discriminator_loss, generator_loss, show
     batch_size = _check.positive_int(fn, "batch_size", batch_size)
     noise_size = _check.positive_int(fn, "noise_size", noise_size)
     num_epochs = _check.positive_int(fn, "num_epochs", num_epochs)
+    generate_plots = _check.boolean(fn, "generate_plots", generate_plots)
     if num_iters is not None:
         num_iters = _check.positive_int(fn, "num_iters", num_iters)
     if callback is not None and not callable(callback):
@@ -405,8 +410,12 @@ def run_a_gan(D, G, D_solver, G_solver, discriminator_loss, generator_loss, show
         G.eval()  # batch norm's running statistics, so a sample does not depend on its batch
         history["samples"][it] = G.forward(fixed_noise)
         G.train()
-        if out_dir is not None:
-            save_sample_grid(history["samples"][it], out_dir / f"iter_{it:05d}.png", title=f"iteration {it}")
+        path = None if out_dir is None else out_dir / f"iter_{it:05d}.png"
+        live = generate_plots and in_notebook()
+        if path is not None or live:
+            grid = save_sample_grid(history["samples"][it], path, title=f"iteration {it}")
+            if live:
+                show(grid)
 
     D.train()
     G.train()

@@ -1,7 +1,8 @@
 """PNG figures of the style-transfer family (matplotlib, Agg backend, written atomically).
 
 Every function takes normalised (1, 3, H, W) images (as the optimisers return them), draws them
-side by side with titles and returns the path written.
+side by side with titles and returns the path written as a ``npnet.display.FigurePath``, which a
+notebook shows as the picture (``path=None``: nothing written, the picture alone).
 
 Figures are built on ``matplotlib.figure.Figure`` (no pyplot), so importing this module leaves the
 user's matplotlib backend alone (a notebook keeps its inline plots).
@@ -10,7 +11,8 @@ from matplotlib.figure import Figure
 
 from .. import _check
 from ..errors import NpnetTypeError, NpnetValueError
-from ..image import deprocess, save_figure
+from ..display import figure_output
+from ..image import deprocess
 
 __all__ = ["image_row", "image_grid", "transfer_figure", "evolution_figure", "dream_figure"]
 
@@ -19,21 +21,21 @@ def image_row(path, images, titles, suptitle=None, rescale=None, height=3.0):
     """Draw normalised images in one row with a title each and save the PNG atomically.
 
     Args:
-        path: output file (.png).
+        path: output file (.png), or None for the returned picture only.
         images: list of (1, 3, H, W) normalised arrays.
         titles: one string per image.
         rescale: list of bools, per image: stretch its min..max to the full range (for images grown
             from noise); default none.
         height: height of the figure in inches.
     Returns:
-        the path.
+        the path (a ``FigurePath``; a ``Picture`` when path is None).
     """
     return _row("image_row", path, images, titles, suptitle, rescale, height)
 
 
 def _row(fn, path, images, titles, suptitle=None, rescale=None, height=3.0):
     """image_row, with errors naming the public function ``fn`` that was called."""
-    path = _check.path(fn, "path", path)
+    path = None if path is None else _check.path(fn, "path", path)
     if not isinstance(images, (list, tuple)) or not isinstance(titles, (list, tuple)):
         raise NpnetTypeError(f"{fn}: images and titles must be lists; got {type(images).__name__} and "
                              f"{type(titles).__name__}")
@@ -51,7 +53,7 @@ def _row(fn, path, images, titles, suptitle=None, rescale=None, height=3.0):
     if suptitle:
         fig.suptitle(suptitle, fontsize=11)
     fig.tight_layout()
-    return save_figure(fig, path)
+    return figure_output(fig, path)
 
 
 def image_grid(path, images, row_labels, col_labels, suptitle=None, height=2.5, rescale=False):
@@ -84,7 +86,7 @@ def image_grid(path, images, row_labels, col_labels, suptitle=None, height=2.5, 
     if suptitle:
         fig.suptitle(suptitle, fontsize=11)
     fig.tight_layout()
-    return save_figure(fig, path)
+    return figure_output(fig, path)
 
 
 def transfer_figure(path, content, styles, result, title=None):

@@ -289,15 +289,20 @@ def _optimise(objective, img, num_iterations, learning_rate, final_lr, clamp, sn
     """Adam on the pixels with a decaying step size (``step_sizes``); returns a StyleResult."""
     from tqdm.auto import tqdm
 
+    from ..display import in_notebook, show_images
+
     names = ("total", "content", "style", "tv")
     losses = {k: np.zeros(num_iterations + 1) for k in names}
     snapshots = []
+    live = progress and in_notebook()  # the course's intermediate images, under the running cell
 
     def snapshot(t):
         if snapshot_every:
             snapshots.append((t, img.copy()))
             if callback is not None:
                 callback(t, snapshots[-1][1])
+            if live:
+                show_images([snapshots[-1][1]], title=f"{desc}: iteration {t}")
 
     def record(t):
         loss, dx, parts = objective(img)
@@ -369,7 +374,8 @@ def style_transfer(content_image, style_image, image_size=192, style_size=192, c
         model: a SqueezeNet (default ``squeezenet1_1()``, pretrained float32).
         snapshot_every: keep the image every k iterations (plus the first and last) in
             ``result.snapshots``, and call ``callback(iteration, image)`` for each.
-        progress: show a tqdm progress bar; its final figure is the loss of the result.
+        progress: show a tqdm progress bar; its final figure is the loss of the result. In a Jupyter
+            kernel, also display each snapshot under the cell as it is made.
     Returns:
         StyleResult ``(image, losses, snapshots)``; image is (1, 3, H, W) in the model's dtype;
         ``losses[k][t]`` is the loss after t steps, ``losses[k][-1]`` that of the returned image.

@@ -1,8 +1,9 @@
 """PNG figures of the visualisation techniques (matplotlib, Agg; no display needed).
 
 Each function takes arrays that the techniques return, lays them out like the course's sample
-outputs and writes ``path`` atomically; it returns the Path. Images are normalised (N, 3, H, W) arrays
-(``deprocess`` makes them pixels again).
+outputs and writes ``path`` atomically; it returns the Path as a ``npnet.display.FigurePath``, which a
+notebook shows as the picture (``path=None`` writes nothing and returns the picture alone). Images are
+normalised (N, 3, H, W) arrays (``deprocess`` makes them pixels again).
 """
 
 import numpy as np
@@ -10,7 +11,8 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from .. import _check
-from ..image import deprocess, save_figure
+from ..display import figure_output
+from ..image import deprocess
 from ..errors import NpnetTypeError, NpnetValueError
 from .attribution import check_randomization_result
 
@@ -58,7 +60,7 @@ def attribution_figure(path, X, rows, titles=None):
     single image is drawn as one row instead: the image, then each technique's map, labelled on top.
 
     Args:
-        path: PNG to write.
+        path: PNG to write (None: none, only the returned picture).
         X: normalised images, (N, 3, H, W).
         rows: list of ``(label, maps, style)``; maps (N, H, W) or (N, 3, H, W); style one of
             ``ROW_STYLES`` or None (then 'rgb' for 3-channel maps, 'heat' otherwise).
@@ -112,7 +114,7 @@ def attribution_figure(path, X, rows, titles=None):
         ax.set_xticks([])
         ax.set_yticks([])
     fig.tight_layout()
-    return save_figure(fig, path)
+    return figure_output(fig, path)
 
 
 def fooling_figure(path, X, X_fooling, original_title="original", fooling_title="fooling"):
@@ -135,7 +137,7 @@ def fooling_figure(path, X, X_fooling, original_title="original", fooling_title=
         ax.set_title(title, fontsize=10)
         ax.axis("off")
     fig.tight_layout()
-    return save_figure(fig, path)
+    return figure_output(fig, path)
 
 
 def class_visualization_figure(path, images, titles, columns=3, rescale=False):
@@ -161,7 +163,7 @@ def class_visualization_figure(path, images, titles, columns=3, rescale=False):
         ax.imshow(deprocess(img, should_rescale=rescale))
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    return save_figure(fig, path)
+    return figure_output(fig, path)
 
 
 def randomization_figure(path, result):
@@ -184,7 +186,7 @@ def randomization_figure(path, result):
     ax.axhline(0, color="grey", lw=0.5)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    return save_figure(fig, path)
+    return figure_output(fig, path)
 
 
 # -- activation-based methods (npnet.vis.activations / neurons) ----------------------------------------------
@@ -202,7 +204,7 @@ def grid_figure(path, grid, title=None, cmap="gray", width=8.0):
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    return save_figure(fig, path)
+    return figure_output(fig, path)
 
 
 def activation_figure(path, X, grid, title=None):
@@ -218,7 +220,7 @@ def activation_figure(path, X, grid, title=None):
     if title:
         right.set_title(title, fontsize=10)
     fig.tight_layout()
-    return save_figure(fig, path)
+    return figure_output(fig, path)
 
 
 def patches_figure(path, rows):
@@ -241,7 +243,7 @@ def patches_figure(path, rows):
             ax.set_title(f"{found.values[c]:.3g}", fontsize=7)
         axes[r, 0].set_ylabel(label, fontsize=8)
     fig.tight_layout()
-    return save_figure(fig, path)
+    return figure_output(fig, path)
 
 
 def neighbours_figure(path, X, queries, blocks):
@@ -267,7 +269,7 @@ def neighbours_figure(path, X, queries, blocks):
                 for c in range(1, k + 1):
                     row[c].set_title(f"#{c}", fontsize=8)
     fig.tight_layout()
-    return save_figure(fig, path)
+    return figure_output(fig, path)
 
 
 def embedding_figure(path, Z, X, title=None, zoom=0.25, labels=None):
@@ -294,7 +296,7 @@ def embedding_figure(path, Z, X, title=None, zoom=0.25, labels=None):
     if title:
         ax.set_title(title, fontsize=11)
     fig.tight_layout()
-    return save_figure(fig, path)
+    return figure_output(fig, path)
 
 
 def captions_figure(path, images, captions, available=None, columns=3, width=40):
@@ -336,4 +338,4 @@ def captions_figure(path, images, captions, available=None, columns=3, width=40)
         for spine in ax.spines.values():
             spine.set_visible(False)
     fig.tight_layout()
-    return save_figure(fig, path)
+    return figure_output(fig, path)

@@ -9,6 +9,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import _check
+from ..display import in_notebook, show_images
 from ..image import SQUEEZENET_MEAN, SQUEEZENET_STD, blur_image, jitter
 from .saliency import check_batch, class_score_gradient
 from ..errors import NpnetTypeError, NpnetValueError
@@ -131,7 +132,7 @@ def class_visualization_update_step(img, model, target_y, l2_reg, learning_rate)
 
 def create_class_visualization(target_y, model, dtype=None, *, l2_reg=1e-3, learning_rate=25, num_iterations=100,
                                blur_every=10, max_jitter=16, show_every=25, seed=None, callback=None,
-                               image_size=224, progress=False):
+                               image_size=224, progress=False, generate_plots=True):
     """Synthesise an image the model scores highly as ``target_y`` (Simonyan et al. 2014, with the
     jitter / clipping / blur regularisers of Yosinski et al. 2015, "Understanding Neural Networks
     Through Deep Visualization").
@@ -154,6 +155,9 @@ def create_class_visualization(target_y, model, dtype=None, *, l2_reg=1e-3, lear
             end (the notebook's plotting hook); ``img`` is the current (1, 3, S, S) image, do not modify.
         image_size: side S of the square image.
         progress: show a tqdm progress bar.
+        generate_plots: in a Jupyter kernel, display the image under the cell at the callback's times
+            (the course's plots, which its ``generate_plots`` keyword turns off); outside a kernel
+            nothing is drawn.
     Returns:
         The normalised image, (1, 3, S, S) in ``dtype`` (``deprocess`` it to look at it).
     """
@@ -168,6 +172,7 @@ def create_class_visualization(target_y, model, dtype=None, *, l2_reg=1e-3, lear
     max_jitter = _check.nonnegative_int(fn, "max_jitter", max_jitter)
     image_size = _check.positive_int(fn, "image_size", image_size)
     progress = _check.boolean(fn, "progress", progress)
+    live = _check.boolean(fn, "generate_plots", generate_plots) and in_notebook()
     if callback is not None and not callable(callback):
         raise NpnetTypeError(f"{fn}: callback must be callable as callback(t, img); got {type(callback).__name__}")
     image_dtype = _check.float_dtype(fn, model.dtype if dtype is None else dtype)
@@ -183,8 +188,11 @@ def create_class_visualization(target_y, model, dtype=None, *, l2_reg=1e-3, lear
         if t % blur_every == 0:
             img = blur_image(img, sigma=0.5)
         # END SOLUTION
-        if callback is not None and (t == 0 or (t + 1) % show_every == 0 or t == num_iterations - 1):
-            callback(t, img)
+        if t == 0 or (t + 1) % show_every == 0 or t == num_iterations - 1:
+            if callback is not None:
+                callback(t, img)
+            if live:
+                show_images([img], title=f"class {target_y}, iteration {t + 1} / {num_iterations}", height=2.2)
     return img
 
 

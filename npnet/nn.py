@@ -831,7 +831,9 @@ class MultiHeadAttention(Module):
 
     def _arrays(self):
         p = self.params
-        return [a for part in ("query", "key", "value", "proj") for a in (p[f"{part}.weight"].T, p[f"{part}.bias"])]
+        # C-contiguous transposes: OpenBLAS is slow with transposed views on a busy machine
+        return [a for part in ("query", "key", "value", "proj")
+                for a in (np.ascontiguousarray(p[f"{part}.weight"].T), p[f"{part}.bias"])]
 
     def forward(self, query, key=None, value=None, attn_mask=None):
         key = query if key is None else key
@@ -904,8 +906,8 @@ class TransformerDecoderLayer(Module):
                 self.params[name] = _uniform_init(self.rng, shape, fan_in.get(name.split(".")[0], e), dtype)
 
     def forward(self, tgt, memory, tgt_mask=None):
-        functional = {ours: self.params[theirs].T if ours.split(".")[1][0] == "W" else self.params[theirs]
-                      for ours, theirs in TORCH_NAMES.items()}
+        functional = {ours: np.ascontiguousarray(self.params[theirs].T) if ours.split(".")[1][0] == "W"
+                      else self.params[theirs] for ours, theirs in TORCH_NAMES.items()}
         out, self.cache = transformer_decoder_layer_forward(tgt, memory, functional, self.num_heads, tgt_mask,
                                                             _dropout_seed_param(self))
         return out

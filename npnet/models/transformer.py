@@ -29,6 +29,12 @@ def _is_weight(functional_name):
     return functional_name.split(".")[1][0] == "W"
 
 
+def _t(w):
+    """The transpose of a weight as a C-contiguous copy: OpenBLAS multiplies by a transposed view up to
+    40x slower on a busy machine (its threads wait on each other for the transposed kernel)."""
+    return np.ascontiguousarray(w.T)
+
+
 class CaptioningTransformer:
     """Caption generator: image features -> memory token; words -> embedding + positions -> decoder layers -> scores.
 
@@ -127,7 +133,7 @@ class CaptioningTransformer:
     def _layer_params(self, i):
         """Decoder layer ``i``'s parameters under the names of :func:`transformer_decoder_layer_forward`."""
         prefix = f"transformer.layers.{i}."
-        return {ours: self.params[prefix + theirs].T if _is_weight(ours) else self.params[prefix + theirs]
+        return {ours: _t(self.params[prefix + theirs]) if _is_weight(ours) else self.params[prefix + theirs]
                 for ours, theirs in TORCH_NAMES.items()}
 
     def _dropout_param(self, train):
@@ -159,7 +165,7 @@ class CaptioningTransformer:
         # BEGIN SOLUTION
         x, embed_cache = word_embedding_forward(captions, p["embedding.weight"])
         x, pe_cache = positional_encoding_forward(x, self._dropout_param(train))
-        memory, memory_cache = affine_forward(features, p["visual_projection.weight"].T, p["visual_projection.bias"])
+        memory, memory_cache = affine_forward(features, _t(p["visual_projection.weight"]), p["visual_projection.bias"])
         memory = memory[:, None, :]  # one memory token per image
         mask = causal_mask(captions.shape[1])
         layer_caches = []
@@ -167,7 +173,7 @@ class CaptioningTransformer:
             x, cache = transformer_decoder_layer_forward(x, memory, self._layer_params(i), self.num_heads, mask,
                                                          self._dropout_param(train))
             layer_caches.append(cache)
-        scores, out_cache = temporal_affine_forward(x, p["output.weight"].T, p["output.bias"])
+        scores, out_cache = temporal_affine_forward(x, _t(p["output.weight"]), p["output.bias"])
         # END SOLUTION
         return scores, (embed_cache, pe_cache, memory_cache, layer_caches, out_cache)
 
@@ -176,16 +182,16 @@ class CaptioningTransformer:
         grads = {}
         # BEGIN SOLUTION
         dx, dw, grads["output.bias"] = temporal_affine_backward(dscores, out_cache)
-        grads["output.weight"] = dw.T
+        grads["output.weight"] = _t(dw)
         dmemory = 0
         for i in reversed(range(self.num_layers)):
             dx, dmem, layer_grads = transformer_decoder_layer_backward(dx, layer_caches[i])
             dmemory = dmemory + dmem
             prefix = f"transformer.layers.{i}."
-            grads.update({prefix + theirs: layer_grads[ours].T if _is_weight(ours) else layer_grads[ours]
+            grads.update({prefix + theirs: _t(layer_grads[ours]) if _is_weight(ours) else layer_grads[ours]
                           for ours, theirs in TORCH_NAMES.items()})
         _, dw, grads["visual_projection.bias"] = affine_backward(dmemory[:, 0, :], memory_cache, input_grad=False)
-        grads["visual_projection.weight"] = dw.T
+        grads["visual_projection.weight"] = _t(dw)
         grads["embedding.weight"] = word_embedding_backward(positional_encoding_backward(dx, pe_cache), embed_cache)
         # END SOLUTION
         return {name: grads[name] for name in self.params}

@@ -121,3 +121,16 @@ def test_linear_probe_on_separable_features():
     assert acc > 0.9
     assert S.train_linear_probe(rng.standard_normal((200, 5)), y[:200], rng.standard_normal((100, 5)), y[200:],
                                 epochs=30, rng=0) < 0.6
+
+
+def test_loss_and_gradient_match_pytorch_autograd():
+    """tests/data/simclr_reference.npz: the course's loss by PyTorch (make_simclr_reference.py)."""
+    import os
+    ref = np.load(os.path.join(os.path.dirname(__file__), "data", "simclr_reference.npz"))
+    for case in range(3):
+        left, right, tau = ref[f"case{case}_left"], ref[f"case{case}_right"], float(ref[f"case{case}_tau"])
+        loss, dleft, dright = S.simclr_loss_vectorized(left, right, tau)
+        assert np.isclose(loss, ref[f"case{case}_loss"], rtol=1e-12)
+        assert np.isclose(S.simclr_loss_naive(left, right, tau), ref[f"case{case}_loss"], rtol=1e-12)
+        assert np.allclose(dleft, ref[f"case{case}_dleft"], rtol=1e-10, atol=1e-14)
+        assert np.allclose(dright, ref[f"case{case}_dright"], rtol=1e-10, atol=1e-14)

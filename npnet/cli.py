@@ -90,6 +90,8 @@ VERBS = _Verbs({
                    "held-out accuracy."),
     "gan": _Lazy("npnet.models.gan_commands", "gan", "Train a vanilla / least-squares / DC GAN on the MNIST "
                  "sample, or sample digits from a trained one."),
+    "simclr": _Lazy("npnet.models.simclr_commands", "simclr", "Self-supervised learning (SimCLR) on the MNIST "
+                    "sample: `train` an encoder without labels, `probe` it."),
     "data": _Lazy("npnet.data.commands", "data", "List the data sets and weights npnet knows and where they "
                   "are, or fetch the downloadable ones."),
     "course": _Lazy("npnet.course.commands", "course", "The course loop: release an assignment, collect a "

@@ -134,3 +134,17 @@ def test_loss_and_gradient_match_pytorch_autograd():
         assert np.isclose(S.simclr_loss_naive(left, right, tau), ref[f"case{case}_loss"], rtol=1e-12)
         assert np.allclose(dleft, ref[f"case{case}_dleft"], rtol=1e-10, atol=1e-14)
         assert np.allclose(dright, ref[f"case{case}_dright"], rtol=1e-10, atol=1e-14)
+
+
+def test_cli_train_then_probe(tmp_path, capsys):
+    from conftest import require_data
+    from npnet.cli import main
+    require_data("mnist/mnist_5k.npz")
+    assert main(["simclr", "train", "--epochs", "1", "--batch-size", "1000", "-o", str(tmp_path), "--quiet"]) == 0
+    assert (tmp_path / "simclr_encoder.npz").is_file() and (tmp_path / "simclr_loss.png").is_file()
+    assert main(["simclr", "probe", "--labels", "0.05", "-o", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    accuracies = [float(line.rsplit(" ", 1)[1]) for line in printed.splitlines() if "test accuracy" in line]
+    assert len(accuracies) == 2 and all(0.3 < a <= 1 for a in accuracies)
+    assert main(["simclr", "probe", "-o", str(tmp_path / "none")]) == 1
+    assert main(["simclr", "train", "--tau", "0", "-o", str(tmp_path)]) == 1

@@ -157,3 +157,15 @@ def test_overfits_a_small_batch(small_coco):
     feats = small_coco["train_features"][small_coco["train_image_idxs"][:5]]
     sampled = model.sample(feats, max_length=16)
     assert (sampled[:, :caps.shape[1] - 1] == caps[:, 1:17]).mean() > 0.9
+
+
+def test_cli_caption_train_and_sample_a_transformer(tmp_path, capsys):
+    from npnet.cli import main
+    require_data("coco/coco2014_vocab.json")
+    args = ["caption", "train", "--model", "transformer", "--synthetic", "--max-train", "6", "--epochs", "2",
+            "--batch-size", "3", "--wordvec", "16", "-o", str(tmp_path), "--quiet"]
+    assert main(args) == 0
+    assert (tmp_path / "caption_transformer.npz").is_file()
+    assert main(["caption", "sample", "--model", "transformer", "--num", "2", "-o", str(tmp_path)]) == 0
+    assert capsys.readouterr().out.count("sample:") == 2
+    assert main(["caption", "sample", "--model", "transformer", "--beam", "2", "-o", str(tmp_path)]) == 1

@@ -65,6 +65,8 @@ def _caption_common(p):
     p.add_argument("--data", help="a coco_captioning folder (default: the data lookup)")
     p.add_argument("--cell", choices=["rnn", "lstm"], default="rnn",
                    help="recurrent cell (default rnn); sample: picks the default checkpoint")
+    p.add_argument("--model", choices=["rnn", "transformer"], default="rnn",
+                   help="rnn (with --cell) or a Transformer decoder (default rnn); sample: picks the checkpoint")
     cli_args.add_common(p, "npnet-caption", "folder for the checkpoint and loss plot (default ./npnet-caption/)")
 
 
@@ -82,6 +84,8 @@ def caption_args(p):
     train.add_argument("--batch-size", type=int, default=25, help="captions per batch (default 25)")
     train.add_argument("--lr", type=float, default=5e-3, help="Adam learning rate (default 5e-3)")
     train.add_argument("--lr-decay", type=float, default=0.995, help="decay per epoch (default 0.995)")
+    train.add_argument("--heads", type=int, default=2, help="transformer: attention heads (default 2)")
+    train.add_argument("--layers", type=int, default=2, help="transformer: decoder layers (default 2)")
     train.set_defaults(run_action=caption_train)
     sample = sub.add_parser("sample", help="caption images with a trained model", description=caption_sample.__doc__)
     _caption_common(sample)
@@ -135,17 +139,31 @@ def caption_train(args):
                                        seed=args.seed)
     data = _coco(data_dir, max_train=args.max_train or None, rng=rng)
     out.mkdir(parents=True, exist_ok=True)
-    model = CaptioningRNN(data["word_to_idx"], input_dim=data["train_features"].shape[1],
-                          wordvec_dim=args.wordvec, hidden_dim=args.hidden, cell_type=args.cell, rng=rng)
+    if args.model == "transformer":
+        from .transformer import CaptioningTransformer
+        cli_args.in_range("--heads", args.heads, 1)
+        cli_args.in_range("--layers", args.layers, 1)
+        model = CaptioningTransformer(data["word_to_idx"], input_dim=data["train_features"].shape[1],
+                                      wordvec_dim=args.wordvec, num_heads=args.heads, num_layers=args.layers,
+                                      max_length=max(30, data["train_captions"].shape[1]), rng=rng)
+    else:
+        model = CaptioningRNN(data["word_to_idx"], input_dim=data["train_features"].shape[1],
+                              wordvec_dim=args.wordvec, hidden_dim=args.hidden, cell_type=args.cell, rng=rng)
     solver = CaptioningSolver(model, data, update_rule="adam", optim_config={"learning_rate": args.lr},
                               lr_decay=args.lr_decay, batch_size=args.batch_size, num_epochs=args.epochs,
                               rng=rng, verbose=not args.quiet)
     solver.train()
-    ckpt = out / f"caption_{args.cell}.npz"
+    kind = _model_kind(args)
+    ckpt = out / f"caption_{kind}.npz"
     solver.save_checkpoint(ckpt)
     print("checkpoint:", ckpt)
-    print("loss plot:", plot_loss_history(solver.loss_history, out / f"caption_{args.cell}_loss.png"))
+    print("loss plot:", plot_loss_history(solver.loss_history, out / f"caption_{kind}_loss.png"))
     return 0
+
+
+def _model_kind(args):
+    """The checkpoint's name part: the cell of an RNN captioner, or 'transformer'."""
+    return "transformer" if args.model == "transformer" else args.cell
 
 
 def caption_sample(args):
@@ -156,14 +174,21 @@ def caption_sample(args):
     cli_args.in_range("--num", args.num, 1)
     cli_args.in_range("--beam", args.beam, 0)
     out = Path(args.out)
-    ckpt = Path(args.checkpoint) if args.checkpoint else out / f"caption_{args.cell}.npz"
+    ckpt = Path(args.checkpoint) if args.checkpoint else out / f"caption_{_model_kind(args)}.npz"
     if not ckpt.is_file():
-        raise FileNotFoundError(f"no checkpoint {ckpt}: train one first with `npnet caption train --cell {args.cell} "
+        choice = "--model transformer" if args.model == "transformer" else f"--cell {args.cell}"
+        raise FileNotFoundError(f"no checkpoint {ckpt}: train one first with `npnet caption train {choice} "
                                 f"--out {out}` (add --synthetic without the COCO data), or pass --checkpoint")
     data_dir = args.data
     if data_dir is None and (out / "synthetic_coco").is_dir():
         data_dir = out / "synthetic_coco"
-    model = CaptioningRNN.from_checkpoint(ckpt)
+    if args.model == "transformer":
+        from .transformer import CaptioningTransformer
+        if args.beam > 0:
+            raise NpnetValueError("--beam: the Transformer captioner samples greedily only; drop --beam")
+        model = CaptioningTransformer.from_checkpoint(ckpt)
+    else:
+        model = CaptioningRNN.from_checkpoint(ckpt)
     rng = np.random.default_rng(args.seed)
     data = _coco(data_dir, rng=rng)
     gt, features, urls = sample_coco_minibatch(data, batch_size=args.num, split=args.split, rng=rng)

@@ -15,8 +15,6 @@ Backward. With unit rows ``u_i = z_i / |z_i|``, ``S = U U^T / tau`` and P the so
 over k != i, ``dS = (P - onehot(p(i))) / 2N`` (zero diagonal), ``dU = (dS + dS^T) U / tau`` and, through
 the normalisation, ``dz_i = (du_i - u_i (u_i . du_i)) / |z_i|``.
 """
-import time
-
 import numpy as np
 from scipy import ndimage
 
@@ -208,9 +206,11 @@ def make_encoder(feature_dim=64, channels=(8, 16), dtype=np.float32, rng=None):
     linear layer to ``feature_dim`` features (followed by a ReLU), the representation h the probe reads."""
     rng = np.random.default_rng(rng)
     c1, c2 = channels
-    return nn.Sequential(nn.Conv2d(1, c1, 3, padding=1, dtype=dtype, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Conv2d(c1, c2, 3, padding=1, dtype=dtype, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
-                         nn.Flatten(), nn.Linear(c2 * 7 * 7, feature_dim, dtype=dtype, rng=rng), nn.ReLU())
+    encoder = nn.Sequential(nn.Conv2d(1, c1, 3, padding=1, dtype=dtype, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
+                            nn.Conv2d(c1, c2, 3, padding=1, dtype=dtype, rng=rng), nn.ReLU(), nn.MaxPool2d(2),
+                            nn.Flatten(), nn.Linear(c2 * 7 * 7, feature_dim, dtype=dtype, rng=rng), nn.ReLU())
+    encoder.feature_dim = feature_dim
+    return encoder
 
 
 def make_projection_head(feature_dim=64, projection_dim=32, dtype=np.float32, rng=None):
@@ -318,7 +318,3 @@ def train_supervised(X_train, y_train, X_test, y_test, epochs=20, learning_rate=
     return float(np.mean(scores.argmax(axis=1) == y_test))
 
 
-def timed(f, *args, **kwargs):
-    """``(f(*args, **kwargs), seconds)``."""
-    start = time.perf_counter()
-    return f(*args, **kwargs), time.perf_counter() - start

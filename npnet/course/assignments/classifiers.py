@@ -128,7 +128,9 @@ ASSIGNMENT = Assignment(
     },
     exercises=("classifiers",),
     public_tests=("test_losses.py", "test_losses_naive.py", "test_classifiers.py", "test_optim_solver.py"),
-    requires=("layers",),
+    # the nets run on the layers; relu_backward's block (with its guided modes) belongs to
+    # network_visualization too, so it ships filled in only after that assignment
+    requires=("layers", "network_visualization"),
     items=(
         Item("svm_naive", {"loss": 1, "dx": 1}, _scores, _loss_run("svm_loss_naive"), ("svm_loss_naive",),
              batch="x"),

@@ -99,7 +99,9 @@ ASSIGNMENT = Assignment(
     },
     exercises=("problem_set",),
     public_tests=("test_linalg.py", "test_relu_networks.py"),
-    requires=("layers",),  # the networks of Q3 and Q4 run on the affine and ReLU layers
+    # the networks of Q3 and Q4 run on the affine and ReLU layers; relu_backward's block (with its guided
+    # modes) belongs to network_visualization too, so it ships filled in only after that assignment
+    requires=("layers", "network_visualization"),
     items=(
         Item("q1_1_conv_matrix", {"matrix": 2}, _filters, _conv_matrix, ("conv_matrix",)),
         Item("q1_2_transposed_matrix", {"matrix": 2}, _filters, _transposed_matrix, ("conv_transpose_matrix",)),

@@ -194,3 +194,28 @@ def test_show_displays_in_a_kernel_and_prints_the_path_in_a_script(tmp_path, cap
     display.show(fig, tmp_path / "c.png")
     display.show_images([np.zeros((1, 3, 8, 8))])
     assert capsys.readouterr().out == f"{tmp_path / 'c.png'}\n" and len(shown) == 3
+
+
+def test_loops_display_their_snapshots_in_a_kernel_only(monkeypatch, fake_kernel):
+    from npnet.models import gan
+    from npnet.vis import create_class_visualization
+    from test_gan import _tiny_step_setup
+    from test_vis_closed_form import TinyNet
+
+    _, shown = fake_kernel
+
+    def visualise(**kw):
+        create_class_visualization(0, TinyNet(), num_iterations=10, show_every=4, image_size=6, seed=0, **kw)
+
+    visualise()  # t = 0, 3, 7 and the last, as the callback
+    assert len(shown) == 4 and all(isinstance(s, display.Picture) for s in shown)
+    visualise(generate_plots=False)
+    D, G, real = _tiny_step_setup()
+    history = gan.run_a_gan(D, G, gan.get_solver(D), gan.get_solver(G), gan.discriminator_loss, gan.generator_loss,
+                            show_every=2, batch_size=2, noise_size=8, num_iters=5, seed=0, images=real, progress=False)
+    assert sorted(history["samples"]) == [0, 2, 4] and len(shown) == 7  # one grid per kept sample
+    monkeypatch.delitem(sys.modules, "ipykernel")  # a script: nothing is drawn
+    visualise()
+    gan.run_a_gan(D, G, gan.get_solver(D), gan.get_solver(G), gan.discriminator_loss, gan.generator_loss,
+                  show_every=2, batch_size=2, noise_size=8, num_iters=3, seed=0, images=real, progress=False)
+    assert len(shown) == 7

@@ -50,13 +50,7 @@ def _step_and_point(fn, x, h):
     be moved to float64 from here, and its rounding divided by ``2h`` leaves errors near 1e-2.
     """
     h = _check.number(fn, "h", h, low=0, low_open=True)
-    if not isinstance(x, np.ndarray):
-        raise NpnetTypeError(f"{fn}: x must be a NumPy array of floats (it is perturbed in place); got "
-                             f"{type(x).__name__}; pass np.array(x, dtype=np.float64)")
-    x = _check.float_array(fn, "x", x)
-    if not x.flags.writeable:
-        raise NpnetValueError(f"{fn}: x must be a writable array (it is perturbed in place and restored); got a "
-                              f"read-only array of shape {x.shape}; pass x.copy()")
+    x = _check.float_array(fn, "x", _check.in_place(fn, "x", x))
     if x.dtype.itemsize < 8:
         warnings.warn(f"{fn}: x is {x.dtype}, so the numerical gradient is only good to about 1e-2 with h={h:g} "
                       f"(rounding of {np.finfo(x.dtype).eps:.0e} divided by 2h); check gradients in float64 "

@@ -10,9 +10,11 @@ sizes...) all go through :func:`number` (or :func:`hyper` for a dict of them), b
 :func:`boolean`, so every public function refuses ``'bad'``, ``True``, NaN, Inf and out-of-range values
 with the same wording.
 """
+import functools
 import math
 import os
 import numbers
+import tempfile
 
 import numpy as np
 
@@ -47,6 +49,22 @@ def float_array(fn, name, x, ndim=None, layout=None, allow_empty=False):
     if x.size == 0 and not allow_empty:
         lay = f" {layout}" if layout else ""
         raise NpnetValueError(f"{fn}: {name} is empty (shape {x.shape}{lay}); every dimension must be at least 1")
+    return x
+
+
+def in_place(fn, name, x):
+    """Return ``x`` if it is a NumPy array the caller's own data can be changed through, else raise.
+
+    For arguments a function updates in place (a gradient check perturbs its point, a class
+    visualisation step moves its image): a list would be copied, so the caller's data would silently
+    stay as it was, and a read-only array would fail deep inside NumPy.
+    """
+    if not isinstance(x, np.ndarray):
+        raise NpnetTypeError(f"{fn}: {name} must be a NumPy array (it is updated in place); got {type(x).__name__}; "
+                             f"pass np.array({name}, dtype=np.float64)")
+    if not x.flags.writeable:
+        raise NpnetValueError(f"{fn}: {name} must be a writable array (it is updated in place); got a read-only "
+                              f"array of shape {x.shape}; pass {name}.copy()")
     return x
 
 
@@ -176,7 +194,39 @@ def rng(fn, name, value, none=None):
     if integral and min(seeds) >= 0:
         return np.random.default_rng(value)
     raise (NpnetValueError if integral else NpnetTypeError)(
-        f"{fn}: {name} must be a seed (an int >= 0), None or a np.random.Generator; got {value!r:.60}")
+        f"{fn}: {name} must be an int >= 0 (a seed), None or a np.random.Generator; got {value!r:.60}")
+
+
+# Sizes below this many values are never checked against the machine's memory (one integer compare
+# for the layers that call :func:`allocation` on every pass).
+SMALL_ALLOCATION = 1 << 26
+
+
+@functools.lru_cache(maxsize=1)
+def physical_memory():
+    """Bytes of RAM of this machine (2**50 where the system cannot say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 1 << 50
+
+
+def _bytes(n):
+    for unit in ("bytes", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if n < 1024 or unit == "PiB":
+            return f"{n:.3g} {unit}" if unit != "bytes" else f"{n} bytes"
+        n /= 1024
+
+
+def allocation(fn, what, elements, dtype=np.float64):
+    """Raise ``NpnetValueError`` if an array of ``elements`` values of ``dtype`` needs more bytes than the
+    machine has, before NumPy tries: NumPy would raise a bare ``MemoryError`` naming a shape the caller
+    never wrote, or the operating system would kill the process. ``what`` names the argument(s) that
+    asked for the size, e.g. ``"conv_param['pad']=1048576 with x (1, 2, 5, 5)"``."""
+    needed = int(elements) * np.dtype(dtype).itemsize
+    if needed > physical_memory():
+        raise NpnetValueError(f"{fn}: {what} would need an array of {int(elements):,} {np.dtype(dtype)} values "
+                              f"({_bytes(needed)}), more than this machine's memory ({_bytes(physical_memory())})")
 
 
 def all_finite(x):
@@ -235,6 +285,15 @@ def params(fn, name, given, required=(), defaults=None):
         missing = [k for k in required if k not in given]
         raise NpnetValueError(f"{fn}: {name} is missing key(s) {missing}")
     return {**defaults, **given}
+
+
+def sequence(fn, name, value, what):
+    """Return ``value`` (a list, tuple or 1-D array) as a list, else raise ``TypeError``; ``what`` says
+    what it lists, e.g. ``"one entry per style layer"`` (a bare ``iter()`` would fail on None with
+    "'NoneType' object is not iterable", naming neither the function nor the argument)."""
+    if isinstance(value, (list, tuple)) or isinstance(value, np.ndarray) and value.ndim >= 1:
+        return list(value)
+    raise NpnetTypeError(f"{fn}: {name} must be a list ({what}); got {value!r:.60}")
 
 
 def feature_index(fn, name, layer, num_layers):
@@ -369,6 +428,47 @@ def path(fn, name, value):
     if isinstance(value, (str, os.PathLike)) and str(value):
         return Path(value)
     raise NpnetTypeError(f"{fn}: {name} must be a file or folder path (str or pathlib.Path); got {value!r:.60}")
+
+
+def writable_folder_above(fn, name, path):
+    """Raise unless the nearest existing folder above the output ``path`` is a folder (not a regular
+    file) this process can create files in; folders below it that do not exist yet can be created.
+
+    Permission bits cannot tell (root may write anywhere by them, yet not in /sys or on a read-only
+    mount), so an anonymous temporary file is made there and dropped at once: Linux's O_TMPFILE
+    leaves no name behind, elsewhere Python names and removes it.
+    """
+    for parent in (path.parent, *path.parent.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise NpnetValueError(f"{fn}: cannot write {name} {path}: {parent} is a file, not a folder")
+            try:
+                with tempfile.TemporaryFile(dir=parent):
+                    pass
+            except OSError as err:
+                raise NpnetValueError(f"{fn}: cannot write {name} {path}: the folder {parent} is not writable "
+                                      f"({err.strerror or type(err).__name__})") from None
+            return
+
+
+def output_path(fn, name, value):
+    """Return ``value`` as a ``Path`` a file can be written to, or raise one line naming ``fn`` and ``name``.
+
+    Refused before any work or write: a value that is not a path, a folder (also ``''`` and ``'.'``),
+    a path under a regular file, and a path whose nearest existing folder is not writable (read-only,
+    another user's, a read-only file system, /sys). Missing folders are fine:
+    :func:`npnet._io.atomic_output` creates them. Public functions that compute before they write
+    (figures, conversions) call this first; ``atomic_output`` calls it too.
+    """
+    from pathlib import Path
+
+    if not isinstance(value, (str, os.PathLike)) or not str(value):
+        raise NpnetTypeError(f"{fn}: {name} must be a file name (str or pathlib.Path); got {value!r:.60}")
+    path = Path(value)
+    if path.name in ("", ".", "..") or path.is_dir():
+        raise NpnetValueError(f"{fn}: cannot write {name} {path}: it is a folder; give a file name inside it")
+    writable_folder_above(fn, name, path)
+    return path
 
 
 def function(fn, name, f):

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import NpnetTypeError, NpnetValueError
+from . import _check
+from .errors import NpnetValueError
 
 _TAG = ".npnet-tmp-"
 
@@ -46,26 +47,12 @@ def _alive(pid):
 def _make_parent(path, fn="atomic_output"):
     """Create ``path``'s folder; a regular file in the way, or a folder that cannot be created, is a
     clear error naming ``fn``, not a bare OSError."""
-    for parent in (path.parent, *path.parent.parents):
-        if parent.exists():
-            if not parent.is_dir():
-                raise NpnetValueError(f"{fn}: cannot write {path}: {parent} is a file, not a folder")
-            break
+    _check.writable_folder_above(fn, "path", path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise NpnetValueError(f"{fn}: cannot write {path}: cannot create its folder {path.parent} "
                               f"({err.strerror or err})") from None
-
-
-def _output_target(path, fn):
-    """``path`` as a ``Path`` that names a file (not a folder), or a clear error naming ``fn``."""
-    if not isinstance(path, (str, os.PathLike)) or not str(path):
-        raise NpnetTypeError(f"{fn}: the output path must be a file name (str or pathlib.Path); got {path!r:.60}")
-    path = Path(path)
-    if path.name in ("", ".", "..") or path.is_dir():
-        raise NpnetValueError(f"{fn}: cannot write {path}: it is a folder; give a file name inside it")
-    return path
 
 
 def _temporary(path):
@@ -91,14 +78,14 @@ def atomic_output(path, fn="atomic_output"):
     folder) is refused before the caller's ``with`` block runs, in one line naming ``fn`` (the public
     function writing the file), so no work is done for an output that could never be kept.
     """
-    path = _output_target(path, fn)
+    path = _check.output_path(fn, "path", path)  # _make_parent walks its folders again: a few stat calls
     _make_parent(path, fn)
     tmp = _temporary(path)
     try:
         with open(tmp, "xb"):
             pass
     except OSError as err:
-        raise NpnetValueError(f"{fn}: cannot write {path}: its folder {path.parent} is not writable "
+        raise NpnetValueError(f"{fn}: cannot write {path}: the folder {path.parent} is not writable "
                               f"({err.strerror or err})") from None
     try:
         yield tmp

@@ -19,6 +19,10 @@ class NpnetTypeError(NpnetError, TypeError):
     """An argument has the wrong type or dtype."""
 
 
+class NpnetIndexError(NpnetError, IndexError):
+    """An index (a layer of a network, a position) lies outside the range it selects from."""
+
+
 class FileFormatError(NpnetError, ValueError):
     """A file (weights, checkpoint, data set) is corrupt, truncated, hostile or of the wrong layout."""
 

@@ -52,15 +52,20 @@ def _to_rgb(img, where):
         raise NpnetValueError(f"{where}: cannot convert PIL mode {img.mode!r} to RGB ({exc})") from None
 
 
-def _resize_short_side(img, size):
+def _resize_short_side(img, size, fn):
     """Resize a PIL image so its shorter side is ``size``, like torchvision ``Resize(size)`` (bilinear).
 
-    The longer side becomes ``int(size * long / short)``, rounding down as torchvision does.
+    The longer side becomes ``int(size * long / short)``, rounding down as torchvision does. A result
+    beyond PIL's decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``, about 89 million pixels, the
+    limit PIL puts on the images it reads) is refused before it is allocated.
     """
     w, h = img.size
     short, long = min(w, h), max(w, h)
     other = int(size * long / short)
     new = (size, other) if w <= h else (other, size)
+    if Image.MAX_IMAGE_PIXELS and size * other > Image.MAX_IMAGE_PIXELS:
+        raise NpnetValueError(f"{fn}: size={size} would resize the {w}x{h} image to {new[0]}x{new[1]} pixels "
+                              f"(width x height), more than PIL's limit of {Image.MAX_IMAGE_PIXELS:,} pixels")
     return img.resize(new, Image.BILINEAR)
 
 
@@ -104,7 +109,7 @@ def load_image(path, size=None):
                               f">= {MIN_SIDE}")
     img = _to_rgb(img, f"{fn}: {path}")
     if size is not None:
-        img = _resize_short_side(img, size)
+        img = _resize_short_side(img, size, fn)
     return np.asarray(img, dtype=np.uint8).copy()
 
 
@@ -116,6 +121,8 @@ def _as_uint8_rgb(fn, img):
     if img.dtype != np.uint8:
         raise NpnetTypeError(f"{fn}: img must be a uint8 (H, W, 3) array with values 0..255; got dtype {img.dtype}")
     _check.shape(fn, "img", img, (None, None, 3))
+    if img.size == 0:
+        raise NpnetValueError(f"{fn}: img is empty (shape {img.shape}); H and W must be at least 1")
     return img
 
 
@@ -150,7 +157,7 @@ def preprocess(img, size=224):
     fn = "preprocess"
     a = _as_uint8_rgb(fn, img)
     if size is not None:
-        a = np.asarray(_resize_short_side(Image.fromarray(a), _check_size(fn, size)))
+        a = np.asarray(_resize_short_side(Image.fromarray(a), _check_size(fn, size), fn))
     x = (a.astype(np.float32) / np.float32(255) - SQUEEZENET_MEAN) / SQUEEZENET_STD
     return np.ascontiguousarray(x.transpose(2, 0, 1)[None])
 
@@ -205,11 +212,16 @@ def deprocess(x, should_rescale=False):
 
 
 def blur_image(X, sigma=1):
-    """Gaussian blur of float (N, C, H, W) images along H and W (std ``sigma`` > 0 pixels); same shape/dtype."""
+    """Gaussian blur of float (N, C, H, W) images along H and W (std ``sigma`` > 0 pixels); same shape/dtype.
+
+    SciPy filters float32 and float64 only: other float types (float16) are blurred in float64 and
+    rounded back to their own type.
+    """
     X = _check.float_array("blur_image", "X", X, ndim=4, layout="(N, C, H, W)")
     sigma = _check.number("blur_image", "sigma", sigma, low=0, low_open=True)
-    X = gaussian_filter1d(X, sigma, axis=2)
-    return gaussian_filter1d(X, sigma, axis=3)
+    work = X if X.dtype in (np.float32, np.float64) else X.astype(np.float64)
+    work = gaussian_filter1d(work, sigma, axis=2)
+    return gaussian_filter1d(work, sigma, axis=3).astype(X.dtype, copy=False)
 
 
 def jitter(X, ox, oy):
@@ -232,7 +244,7 @@ def save_image(path, img):
     The format follows the suffix (.png, .jpg, ...); JPEGs are written at quality 95. Returns the Path.
     """
     fn = "save_image"
-    path = _check.path(fn, "path", path)
+    path = _check.output_path(fn, "path", path)
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise NpnetValueError(f"{fn}: cannot tell the image format from the suffix of {path}; use .png or .jpg")
@@ -240,11 +252,11 @@ def save_image(path, img):
         a = np.asarray(img)
         if a.dtype != np.uint8:
             raise NpnetTypeError(f"{fn}: img must be uint8 (use deprocess for network arrays); got dtype {a.dtype}")
-        if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 3)):
-            raise NpnetValueError(f"{fn}: img must have shape (H, W, 3) or (H, W); got {a.shape}")
+        if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] == 3)) or a.size == 0:
+            raise NpnetValueError(f"{fn}: img must have shape (H, W, 3) or (H, W) with H, W >= 1; got {a.shape}")
         img = Image.fromarray(a)
     options = {"quality": 95} if fmt == "JPEG" else {}
-    with atomic_output(path) as tmp:
+    with atomic_output(path, fn) as tmp:
         img.save(tmp, format=fmt, **options)
     return path
 
@@ -263,12 +275,12 @@ def save_figure(fig, path):
     if not isinstance(fig, Figure):
         raise NpnetTypeError(f"{fn}: fig must be a matplotlib Figure; got {type(fig).__name__}")
     canvas = FigureCanvasAgg(fig)
-    path = _check.path(fn, "path", path)
+    path = _check.output_path(fn, "path", path)
     fmt = path.suffix.lower().lstrip(".")
     supported = canvas.get_supported_filetypes()
     if fmt not in supported:
         raise NpnetValueError(f"{fn}: cannot write a figure as {path.suffix or 'a file without suffix'!r} "
                               f"({path}); use one of {', '.join('.' + k for k in sorted(supported))}")
-    with atomic_output(path) as tmp:
+    with atomic_output(path, fn) as tmp:
         fig.savefig(tmp, format=fmt, dpi=fig.dpi)
     return path

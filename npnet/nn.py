@@ -37,7 +37,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import _check
-from .errors import NpnetTypeError, NpnetValueError
+from .errors import NpnetIndexError, NpnetTypeError, NpnetValueError
 from .layers import (affine_backward, affine_forward, avg_pool_backward, avg_pool_forward, batchnorm_backward,
                      batchnorm_forward, conv_backward, conv_forward, conv_transpose_backward,
                      conv_transpose_forward, dropout_backward, dropout_forward, global_avg_pool_backward,
@@ -278,10 +278,12 @@ class Sequential(Module):
     def _range(self, fn, start, end):
         n = len(self.layers)
         end = n if end is None else end
-        if not (isinstance(start, (int, np.integer)) and isinstance(end, (int, np.integer))
-                and 0 <= start <= end <= n):
-            raise IndexError(f"Sequential.{fn}: need 0 <= start <= end <= {n} (the number of layers); "
-                             f"got start={start}, end={end}")
+        if any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) for v in (start, end)):
+            raise NpnetTypeError(f"Sequential.{fn}: start and end must be integer layer indices (end may be "
+                                 f"None); got start={start!r:.30}, end={end!r:.30}")
+        if not 0 <= start <= end <= n:
+            raise NpnetIndexError(f"Sequential.{fn}: need 0 <= start <= end <= {n} (the number of layers); "
+                                  f"got start={start}, end={end}")
         return int(start), int(end)
 
     def forward(self, x, start=0, end=None):
@@ -343,7 +345,7 @@ class Conv2d(Module):
                  dtype=np.float32, rng=None):
         super().__init__()
         fn = "Conv2d"
-        rng = np.random.default_rng(rng)
+        rng = _check.rng(fn, "rng", rng)
         in_channels = _check.positive_int(fn, "in_channels", in_channels)
         out_channels = _check.positive_int(fn, "out_channels", out_channels)
         k = _check.positive_int(fn, "kernel_size", kernel_size)
@@ -382,7 +384,7 @@ class Linear(Module):
     def __init__(self, in_features, out_features, bias=True, dtype=np.float32, rng=None):
         super().__init__()
         fn = "Linear"
-        rng = np.random.default_rng(rng)
+        rng = _check.rng(fn, "rng", rng)
         in_features = _check.positive_int(fn, "in_features", in_features)
         out_features = _check.positive_int(fn, "out_features", out_features)
         bias = _check.boolean(fn, "bias", bias)
@@ -473,7 +475,7 @@ class Dropout(Module):
         super().__init__()
         # p is the probability of DROPPING a unit here.
         self.p = _check.number("Dropout", "p", p, low=0, high=1, high_open=True)
-        self.rng = np.random.default_rng(seed)
+        self.rng = _check.rng("Dropout", "seed", seed)
 
     def forward(self, x):
         param = {"mode": "train" if self.training else "test", "p": 1.0 - self.p,
@@ -532,7 +534,7 @@ class ConvTranspose2d(Module):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, bias=True,
                  dtype=np.float32, rng=None):
         super().__init__()
-        rng = np.random.default_rng(rng)
+        rng = _check.rng("ConvTranspose2d", "rng", rng)
         k = _check.positive_int("ConvTranspose2d", "kernel_size", kernel_size)
         # PyTorch computes fan_in from the weight's second axis, which is out_channels here.
         fan_in = out_channels * k * k

@@ -126,13 +126,23 @@ def _prepare(fn, w, dw, config, defaults, check_finite=True):
     return w, dw.astype(w.dtype, copy=False), config
 
 
-def _state(fn, config, key, w):
-    """The state array ``config[key]`` (zeros like ``w`` on the first step), checked against ``w``."""
+def _state(fn, config, key, w, squares=False, check_values=True):
+    """The state array ``config[key]`` (zeros like ``w`` on the first step), checked against ``w``.
+
+    With ``check_values``, a state no step can produce is refused: NaN/Inf, and negative values in a
+    running mean of squares (``squares``: RMSProp's cache, Adam's ``v``), whose square root is NaN.
+    """
     value = config.get(key)
     if value is None:
         return np.zeros_like(w)
     value = _check.float_array(fn, f"config[{key!r}]", value)
     _check.same_shape(fn, f"config[{key!r}]", value, w.shape, ref_name="w")
+    if check_values:
+        _check.finite(fn, f"config[{key!r}]", value)
+        if squares and value.min() < 0:
+            raise NpnetValueError(f"{fn}: config[{key!r}] is a running mean of squared gradients and must be >= 0; "
+                                  f"got {int(np.count_nonzero(value < 0))} negative value(s), the lowest "
+                                  f"{value.min():.4g}")
     return value
 
 
@@ -189,7 +199,7 @@ def rmsprop(w, dw, config=None):
     fn = "rmsprop"
     w, dw, config = _prepare(fn, w, dw, config, {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8,
                                                  "cache": None})
-    cache = _state(fn, config, "cache", w)
+    cache = _state(fn, config, "cache", w, squares=True)
     # BEGIN SOLUTION
     cache = config["decay_rate"] * cache + (1 - config["decay_rate"]) * dw * dw
     next_w = w - config["learning_rate"] * dw / (np.sqrt(cache) + config["epsilon"])
@@ -218,7 +228,7 @@ def adam(w, dw, config=None):
     """
     fn = "adam"
     w, dw, config = _prepare(fn, w, dw, config, ADAM_DEFAULTS)
-    m, v = _state(fn, config, "m", w), _state(fn, config, "v", w)
+    m, v = _state(fn, config, "m", w), _state(fn, config, "v", w, squares=True)
     t = _check.nonnegative_int(fn, "config['t']", config["t"])
     beta1, beta2 = config["beta1"], config["beta2"]
     # BEGIN SOLUTION
@@ -261,7 +271,10 @@ def _adam_in_place(w, dw, config):
     """
     fn = "adam"
     w, dw, config = _prepare(fn, w, dw, config, ADAM_DEFAULTS, check_finite=False)
-    m, v = _state(fn, config, "m", w), _state(fn, config, "v", w)
+    # The moments here are the Optimizer's or the Solver's own (made by this rule, or read from a
+    # checkpoint, which refuses NaN); two more passes over them would cost what the fusion saves, and a
+    # bad value still ends in the callers' check of the updated weights.
+    m, v = _state(fn, config, "m", w, check_values=False), _state(fn, config, "v", w, check_values=False)
     t = _check.nonnegative_int(fn, "config['t']", config["t"]) + 1
     if not all(a.dtype == w.dtype and a.flags.c_contiguous and a.flags.writeable for a in (m, v)):
         return adam(w, dw, config)  # moments handed in from elsewhere: the reference rule copes with them

@@ -30,9 +30,10 @@ _OPTIONS = {"update_rule": "adam", "optim_config": None, "lr_decay": 1.0, "batch
             "print_every": 10, "verbose": True, "checkpoint_name": None, "rng": None}
 
 
-def _atomic_write(path, write):
-    """Call ``write(binary_file)`` on a temporary file next to ``path``, then move it onto ``path``."""
-    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+def _atomic_write(path, write, fn):
+    """Call ``write(binary_file)`` on a temporary file next to ``path``, then move it onto ``path``
+    (``fn``, the public caller, is named if ``path`` cannot be written)."""
+    with atomic_output(path, fn) as tmp, open(tmp, "wb") as f:
         write(f)
 
 
@@ -65,7 +66,8 @@ class _SolverBase:
         self.print_every = _check.positive_int(fn, "print_every", opts["print_every"])
         self.verbose = _check.boolean(fn, "verbose", opts["verbose"])
         self.checkpoint_name = opts["checkpoint_name"]
-        self.rng = opts["rng"]
+        # None keeps np.random (the course seeds it); a seed becomes one Generator drawn from all run long
+        self.rng = None if opts["rng"] is None else _check.rng(fn, "rng", opts["rng"])
         return opts
 
     def _reset(self):
@@ -127,7 +129,7 @@ class _SolverBase:
         if hasattr(self.model, "config"):
             meta["model"] = self.model.config()
         arrays["meta"] = np.array(json.dumps(meta))
-        _atomic_write(path, lambda f: np.savez(f, **arrays))
+        _atomic_write(path, lambda f: np.savez(f, **arrays), f"{type(self).__name__}.save_checkpoint")
 
     def load_checkpoint(self, path):
         """Restore parameters, optimiser state, epoch and loss history from :meth:`save_checkpoint`.
@@ -382,6 +384,14 @@ def read_checkpoint(path):
             states.setdefault(name, {})[state_key] = value
     if not params:
         raise FileFormatError(f"{fn}: {path} holds no parameters")
+    # NaN weights or optimiser moments cannot come from a finished step (training stops on NaN), and
+    # would make every later loss NaN without a word about the file.
+    arrays = {**{f"params/{k}": v for k, v in params.items()},
+              **{f"optim/{n}/{k}": v for n, state in states.items() for k, v in state.items()}}
+    problems = _check.weight_problems(arrays)
+    if problems:
+        name, problem = next(iter(problems.items()))
+        raise FileFormatError(f"{fn}: {path} has unusable values in {len(problems)} array(s), e.g. {name}: {problem}")
     return {"params": params, "optim": states, "meta": meta}
 
 
@@ -391,7 +401,7 @@ def plot_loss_history(loss_history, path, title="Training loss history"):
     # A bare Figure (no pyplot) leaves the user's backend and open figures alone.
     from matplotlib.figure import Figure
     fn = "plot_loss_history"
-    path = _check.path(fn, "path", path)
+    path = _check.output_path(fn, "path", path)
     try:
         losses = np.asarray(loss_history, dtype=np.float64)
     except (TypeError, ValueError):
@@ -405,5 +415,5 @@ def plot_loss_history(loss_history, path, title="Training loss history"):
     ax.set_ylabel("Loss")
     ax.set_title(title)
     fig.tight_layout()
-    _atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100))
+    _atomic_write(path, lambda f: fig.savefig(f, format="png", dpi=100), fn)
     return FigurePath.of(path, fig)

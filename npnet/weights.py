@@ -35,7 +35,7 @@ import numpy as np
 from npnet import _check
 from npnet._io import read_npz
 from npnet.data.lookup import DEFAULT_WEIGHTS, EMBEDDED_WEIGHTS, atomic_output, find_weights, sha256_file
-from npnet.errors import DataNotFoundError, FileFormatError, NpnetError, NpnetValueError
+from npnet.errors import DataNotFoundError, FileFormatError, NpnetError, NpnetTypeError, NpnetValueError
 
 # SHA-256 of the fp16-rounded squeezenet1_1.npz that npnet embeds (and ../shared holds; see
 # npnet/data/embedded/weights/PROVENANCE.md). The file hash changes whenever the npz is rewritten
@@ -54,7 +54,15 @@ def content_sha256(arrays):
     """SHA-256 of a dict of arrays that ignores how they were stored.
 
     For each key in order: the key as UTF-8, then the array as C-order little-endian float32 bytes.
+    ``arrays`` must map str names to arrays of real numbers.
     """
+    fn = "content_sha256"
+    if not isinstance(arrays, dict):
+        raise NpnetTypeError(f"{fn}: arrays must be a dict mapping names to arrays; got {type(arrays).__name__}")
+    for name, a in arrays.items():
+        if not isinstance(name, str) or np.asarray(a).dtype.kind not in "biuf":
+            raise NpnetTypeError(f"{fn}: arrays must map str names to arrays of real numbers; got {name!r:.40}: "
+                                 f"{a!r:.40}")
     h = hashlib.sha256()
     for name, a in arrays.items():
         h.update(name.encode("utf-8"))
@@ -105,9 +113,15 @@ def load_npz_weights(path, expected=None, sha256=None):
     refused (one ``FileFormatError`` listing every such array). A missing file raises
     ``DataNotFoundError``.
     """
-    path = Path(path)
+    fn = "load_npz_weights"
+    path = _check.path(fn, "path", path)
     if not path.is_file():
         raise DataNotFoundError(f"load_npz_weights: no such file {path}")
+    if sha256 is not None and not (isinstance(sha256, str) and re.fullmatch(r"[0-9a-fA-F]+", sha256)):
+        raise NpnetTypeError(f"{fn}: sha256 must be the file's SHA-256 as a hex string (or None); got {sha256!r:.70}")
+    if expected is not None and not (isinstance(expected, dict) and all(
+            isinstance(k, str) and isinstance(s, (tuple, list)) for k, s in expected.items())):
+        raise NpnetTypeError(f"{fn}: expected must be a dict name -> shape (a tuple), or None; got {expected!r:.60}")
     if sha256 is not None:
         got = sha256_file(path)
         if got != sha256.lower():
@@ -497,7 +511,7 @@ def read_pth(path):
     than its storage (so torch's ``expand``-ed views are refused), and all tensors together at most
     ``_MAX_REUSE`` times the elements the file stores.
     """
-    path = Path(path)
+    path = _check.path("read_pth", "path", path)
     if not path.is_file():
         raise DataNotFoundError(f"read_pth: no such file {path}")
     try:
@@ -528,13 +542,14 @@ def convert_pth(src, dst):
 
     Keys and order are kept. ``dst`` must differ from ``src`` and end in ``.npz``.
     """
-    src, dst = Path(src), Path(dst)
+    fn = "convert_pth"
+    src, dst = _check.path(fn, "src", src), _check.output_path(fn, "dst", dst)  # before the input is read
     if dst.suffix != ".npz":
         raise NpnetValueError(f"convert_pth: the output must be an .npz file; got {dst}")
     if dst.exists() and dst.resolve() == src.resolve():
         raise NpnetValueError(f"convert_pth: refusing to overwrite the input {src}")
     arrays = read_pth(src)
-    with atomic_output(dst) as tmp, open(tmp, "wb") as f:
+    with atomic_output(dst, fn) as tmp, open(tmp, "wb") as f:
         np.savez(f, **arrays)
     return dst
 
@@ -549,6 +564,7 @@ def load_model_weights(model, name, path=None):
     ``load_state_dict``). The model remembers the file as ``model.weights_file`` and which copy it is
     as ``model.weights_copy`` (``"fp16"`` or ``"exact"``, see :func:`weights_copy`).
     """
+    _check.model("load_model_weights", model, ("state_dict", "load_state_dict"))
     found = find_weights(f"{name}.npz", path)
     if found.suffix == ".npz":
         expected = {k: np.shape(v) for k, v in model.state_dict().items()}

@@ -462,3 +462,325 @@ def test_read_npz_reads_only_the_keys_asked_for(tmp_path):
         _io.read_npz(path)
     with pytest.raises(KeyError):
         _io.read_npz(path, ["y"])
+
+
+# ---------------------------------------------------------------- issue 28: the residue, one test per cause
+@pytest.mark.parametrize("value", [0, 7, np.int64(3), [1, 2], np.random.SeedSequence(5)])
+def test_rng_takes_every_seed_numpy_takes(value):
+    got = _check.rng("f", "seed", value)
+    assert isinstance(got, np.random.Generator)
+    assert got.random() == np.random.default_rng(value).random()   # the same stream as NumPy's own
+
+
+def test_rng_keeps_generators_and_gives_none_its_meaning():
+    gen, legacy = np.random.default_rng(0), np.random.RandomState(0)
+    assert _check.rng("f", "rng", gen) is gen and _check.rng("f", "rng", legacy) is legacy
+    assert _check.rng("f", "rng", None, none=np.random) is np.random
+    assert isinstance(_check.rng("f", "rng", None), np.random.Generator)
+
+
+@pytest.mark.parametrize("value, error", [("x", NpnetTypeError), (-5, NpnetValueError), (1.5, NpnetTypeError),
+                                          (True, NpnetTypeError), (["a"], NpnetTypeError), ([1, -2], NpnetValueError)])
+def test_rng_refuses_the_rest_in_one_line(value, error):
+    with pytest.raises(error, match=r"^f: seed must be an int >= 0 \(a seed\), None or a np.random.Generator; got "):
+        _check.rng("f", "seed", value)
+
+
+def test_an_int_seed_means_the_same_as_its_generator_everywhere():
+    from npnet.data.coco import sample_coco_minibatch
+    from npnet.models import CaptioningRNN
+    from npnet.nn import Conv2d
+
+    w2i = {"<NULL>": 0, "<START>": 1, "<END>": 2, "a": 3}
+    a = CaptioningRNN(w2i, input_dim=3, wordvec_dim=2, hidden_dim=2, rng=42)
+    b = CaptioningRNN(w2i, input_dim=3, wordvec_dim=2, hidden_dim=2, rng=np.random.default_rng(42))
+    assert all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
+    assert np.array_equal(Conv2d(3, 4, 3, rng=5).params["weight"], Conv2d(3, 4, 3, rng=np.random.default_rng(5))
+                          .params["weight"])
+    data = {"train_captions": np.arange(20).reshape(10, 2), "train_image_idxs": np.arange(10),
+            "train_features": np.eye(10), "train_urls": np.array([str(i) for i in range(10)])}
+    one, other = sample_coco_minibatch(data, 4, rng=5), sample_coco_minibatch(data, 4, rng=np.random.default_rng(5))
+    assert all(np.array_equal(u, v) for u, v in zip(one, other))
+    np.random.seed(3)   # None still means the global state the course seeds
+    first = sample_coco_minibatch(data, 4)[0]
+    np.random.seed(3)
+    assert np.array_equal(first, sample_coco_minibatch(data, 4)[0])
+
+
+def test_allocation_refuses_what_cannot_fit_and_names_the_argument():
+    _check.allocation("f", "x", 1000)
+    too_many = _check.physical_memory() // 8 + 1
+    with pytest.raises(NpnetValueError, match=r"^f: pad=9 would need an array of [\d,]+ float64 values \(.*\), more "
+                                              r"than this machine's memory \("):
+        _check.allocation("f", "pad=9", too_many)
+    _check.allocation("f", "x", too_many, np.int8)   # the dtype counts
+
+
+def test_huge_padding_and_dense_matrices_are_refused_before_numpy_allocates(monkeypatch):
+    from npnet import linalg
+    from npnet.layers import conv
+    # A machine of 1 MiB: ordinary sizes must still run, and what the refusal says must be the real size.
+    monkeypatch.setattr(_check, "physical_memory", lambda: 1 << 20)
+    monkeypatch.setattr(_check, "SMALL_ALLOCATION", 0)
+    x, w, b = np.ones((1, 2, 5, 5)), np.ones((3, 2, 3, 3)), np.zeros(3)
+    assert L.conv_forward(x, w, b, {"stride": 1, "pad": 1})[0].shape == (1, 3, 5, 5)
+    for forward in (L.conv_forward, conv.conv_forward_naive):
+        # columns and output, (2*3*3 + 3) x 1003**2 values, dominate the padded input 2 x 1005**2
+        with pytest.raises(NpnetValueError, match=rf"^{forward.__name__}: conv_param {{'stride': 1, 'pad': 500}} with x "
+                                                  r"\(1, 2, 5, 5\) and w \(3, 2, 3, 3\) would need an array of 21,126,189 "):
+            forward(x, w, b, {"stride": 1, "pad": 500})
+    with pytest.raises(NpnetValueError, match=r"^conv_matrix: input_hw \(100, 100\) with w \(1, 1, 3, 3\) \(the dense "
+                                              r"matrix\) would need an array of 96,040,000 "):
+        linalg.conv_matrix(np.ones((1, 1, 3, 3)), (100, 100))
+    assert linalg.conv_matrix(np.ones((1, 1, 3, 3)), (5, 5)).shape == (9, 25)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("running_var", np.array([1.0, -0.5, 1.0]), r"bn_param\['running_var'\] must be >= 0 \(a variance\); got 1 "
+                                               r"negative value\(s\), the lowest -0.5"),
+    ("running_mean", np.array([0.0, np.nan, 0.0]), r"bn_param\['running_mean'\] contains 1 NaN/Inf value\(s\) of 3"),
+    ("running_var", np.array([1.0, np.inf, 1.0]), r"bn_param\['running_var'\] contains 1 NaN/Inf value\(s\) of 3"),
+])
+@pytest.mark.parametrize("mode", ["test", "train"])
+def test_batchnorm_refuses_running_statistics_no_data_can_give(key, value, message, mode):
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    with pytest.raises(NpnetValueError, match="^batchnorm_forward: " + message):
+        L.batchnorm_forward(x, np.ones(3), np.zeros(3), {"mode": mode, key: value})
+    with pytest.raises(NpnetValueError, match="^spatial_batchnorm_forward: " + message):
+        L.spatial_batchnorm_forward(x[..., None, None], np.ones(3), np.zeros(3), {"mode": mode, key: value})
+    fine = {"mode": mode, "running_mean": np.zeros(3), "running_var": np.zeros(3)}   # a zero variance is possible
+    assert np.isfinite(L.batchnorm_forward(x, np.ones(3), np.zeros(3), fine)[0]).all()
+
+
+def test_optimiser_state_no_step_can_give_is_refused():
+    w, dw = np.ones((2, 2)), np.ones((2, 2))
+    with pytest.raises(NpnetValueError, match=r"^rmsprop: config\['cache'\] is a running mean of squared gradients "
+                                              r"and must be >= 0; got 1 negative value\(s\), the lowest -1"):
+        optim.rmsprop(w, dw, {"cache": np.array([[0.0, 1.0], [-1.0, 0.0]])})
+    with pytest.raises(NpnetValueError, match=r"^adam: config\['v'\] is a running mean"):
+        optim.adam(w, dw, {"v": -np.ones((2, 2)), "m": np.zeros((2, 2)), "t": 1})
+    with pytest.raises(NpnetValueError, match=r"^sgd_momentum: config\['velocity'\] contains 1 NaN/Inf"):
+        optim.sgd_momentum(w, dw, {"velocity": np.array([[np.nan, 0], [0, 0]])})
+    # a zero cache is what the first step starts from
+    assert np.isfinite(optim.rmsprop(w, dw, {"cache": np.zeros((2, 2))})[0]).all()
+
+
+def _captioning_model():
+    from npnet.models import CaptioningRNN
+    return CaptioningRNN({"<NULL>": 0, "<START>": 1, "<END>": 2, "a": 3}, input_dim=3, wordvec_dim=2, hidden_dim=2,
+                         dtype=np.float32, rng=0)
+
+
+def test_set_params_refuses_nan_and_overflow_and_changes_nothing():
+    model = _captioning_model()
+    before = {k: v.copy() for k, v in model.params.items()}
+    bad = {k: v.astype(np.float64) for k, v in before.items()}
+    bad["b"] = np.full_like(bad["b"], np.nan)
+    bad["W_proj"] = np.full_like(bad["W_proj"], 1e39)     # finite in float64, Inf in the model's float32
+    with pytest.raises(NpnetValueError, match=r"^CaptioningRNN.set_params: ckpt.npz has unusable parameters: "
+                                              r"W_proj: values up to 1e\+39 overflow float32.*; b: 2 NaN/Inf"):
+        model.set_params(bad, source="ckpt.npz")
+    assert all(np.array_equal(model.params[k], before[k]) for k in before)   # all or nothing
+    with pytest.raises(NpnetTypeError, match="^CaptioningRNN.set_params: params must be a dict"):
+        model.set_params([1, 2])
+
+
+def test_checkpoints_with_nan_are_refused_naming_the_file(tmp_path):
+    from npnet.solver import CaptioningSolver, read_checkpoint
+    model = _captioning_model()
+    data = {"train_captions": np.array([[1, 3, 2]]), "train_image_idxs": np.array([0]),
+            "train_features": np.ones((1, 3)), "train_urls": np.array(["u"])}
+    solver = CaptioningSolver(model, data, verbose=False)
+    solver._reset()
+    solver.optim_configs["W_proj"]["m"] = np.zeros((3, 2), np.float32)
+    solver.save_checkpoint(tmp_path / "ok.npz")
+    assert set(read_checkpoint(tmp_path / "ok.npz")["params"]) == set(model.params)
+    for key in ("params/Wx", "optim/W_proj/m"):
+        with np.load(tmp_path / "ok.npz") as f:
+            arrays = dict(f)
+        arrays[key] = np.full_like(arrays[key], np.nan)
+        np.savez(tmp_path / "nan.npz", **arrays)
+        with pytest.raises(FileFormatError, match=rf"^read_checkpoint: {tmp_path / 'nan.npz'} has unusable values in "
+                                                  rf"1 array\(s\), e.g. {key}: \d+ NaN/Inf"):
+            solver.load_checkpoint(tmp_path / "nan.npz")
+
+
+def test_coco_and_imagenet_files_with_impossible_values_are_refused_naming_the_file(tmp_path, monkeypatch):
+    import h5py
+    from npnet.data.coco import load_coco_data, make_synthetic_coco
+    from npnet.data.imagenet import load_imagenet_val
+
+    words = ["<NULL>", "<START>", "<END>", "<UNK>", "a", "cat"]
+    (tmp_path / "v.json").write_text(json.dumps({"idx_to_word": words, "word_to_idx": {w: i for i, w in enumerate(words)}}))
+    base = make_synthetic_coco(tmp_path / "coco", vocab_json=tmp_path / "v.json", num_train=8, num_val=4, pca_dim=3,
+                               fc7_dim=5, caption_length=5)
+    assert np.isfinite(load_coco_data(base)["val_features"]).all()
+    with h5py.File(base / "val2014_vgg16_fc7_pca.h5", "r+") as f:
+        f["features"][1, 2] = np.inf
+    with pytest.raises(NpnetValueError, match=rf"^load_coco_data: {base / 'val2014_vgg16_fc7_pca.h5'}: features must "
+                                              r"be finite; got 1 NaN/Inf value\(s\) of"):
+        load_coco_data(base)
+
+    npz = tmp_path / "data" / "imagenet" / "imagenet_val_25.npz"
+    npz.parent.mkdir(parents=True)
+    monkeypatch.setenv("NPNET_DATA", str(tmp_path / "data"))
+    for y, bad in ((np.arange(25), False), (np.r_[np.arange(24), 1000], True), (np.r_[-1, np.arange(24)], True)):
+        np.savez(npz, X=np.zeros((25, 224, 224, 3), np.uint8), y=y)
+        if not bad:
+            assert np.array_equal(load_imagenet_val(3)[1], [0, 1, 2])
+            continue
+        with pytest.raises(FileFormatError, match=rf"^load_imagenet_val: {npz} must hold integer labels y in \[0, 1000\)"):
+            load_imagenet_val(3)
+
+
+def _unwritable_folder(tmp_path):
+    """A folder this process cannot create files in: a chmod-ed one, or /sys when running as root."""
+    folder = tmp_path / "read_only"
+    folder.mkdir()
+    folder.chmod(0o500)
+    try:
+        (folder / "probe").touch()
+    except OSError:
+        return folder
+    (folder / "probe").unlink()
+    if os.path.isdir("/sys"):
+        return type(tmp_path)("/sys")
+    pytest.skip("no folder this process cannot write to (root without /sys)")
+
+
+def test_outputs_that_cannot_be_written_are_refused_before_any_work(tmp_path):
+    from matplotlib.figure import Figure
+    from npnet.image import save_figure, save_image
+    from npnet.solver import plot_loss_history
+    from npnet.vis.figures import attribution_figure
+
+    locked = _unwritable_folder(tmp_path)
+    (tmp_path / "taken.png").mkdir()
+    drawn = []
+
+    class Spy(Figure):
+        def savefig(self, *args, **kwargs):
+            drawn.append(args)
+            return super().savefig(*args, **kwargs)
+
+    img = np.zeros((20, 20, 3), np.uint8)
+    writers = {"save_image": lambda p: save_image(p, img), "save_figure": lambda p: save_figure(Spy(), p),
+               "plot_loss_history": lambda p: plot_loss_history([1.0, 0.5], p),
+               "attribution_figure": lambda p: attribution_figure(p, np.zeros((1, 3, 17, 17)),
+                                                                  [("s", np.ones((1, 17, 17)), "heat")]),
+               "atomic_output": lambda p: _io.atomic_output(p).__enter__()}
+    for name, write in writers.items():
+        for path, why in ((locked / "x.png", "is not writable"), (locked / "new" / "x.png", "is not writable"),
+                          (tmp_path / "taken.png", "it is a folder; give a file name inside it")):
+            with pytest.raises(NpnetValueError, match=rf"^{name}: cannot write .*{why}") as info:
+                write(path)
+            assert "\n" not in str(info.value)
+    assert drawn == [] and sorted(p.name for p in tmp_path.iterdir()) == ["read_only", "taken.png"]
+    assert [p.name for p in (tmp_path / "taken.png").iterdir()] == []
+    with pytest.raises(NpnetTypeError, match="^atomic_output: path must be a file name"):
+        _io.atomic_output("").__enter__()
+
+
+def test_sha256_file_names_a_missing_file_or_a_folder(tmp_path):
+    from npnet.data.lookup import sha256_file
+    with pytest.raises(DataNotFoundError, match=r"^sha256_file: no such file .*missing"):
+        sha256_file(tmp_path / "missing")
+    with pytest.raises(NpnetValueError, match=r"^sha256_file: .* is a folder, not a file"):
+        sha256_file(tmp_path)
+    (tmp_path / "f").write_bytes(b"abc")   # the SHA-256 of "abc" (FIPS 180-2, appendix B.1)
+    assert sha256_file(tmp_path / "f") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+
+
+def test_image_edge_cases_give_errors_or_right_results(tmp_path):
+    from npnet.image import blur_image, load_image, preprocess, save_image
+    X = np.random.default_rng(0).random((1, 3, 9, 9))
+    half = blur_image(X.astype(np.float16), sigma=1.0)
+    assert half.dtype == np.float16      # float16 is blurred in float64 and rounded once
+    assert np.array_equal(half, blur_image(X.astype(np.float16).astype(np.float64), 1.0).astype(np.float16))
+    path = save_image(tmp_path / "k.png", np.zeros((20, 30, 3), np.uint8))
+    with pytest.raises(NpnetValueError, match=r"^load_image: size=100000 would resize the 30x20 image to 150000x100000 "
+                                              r"pixels \(width x height\), more than PIL's limit of 89,478,485 pixels"):
+        load_image(path, size=10 ** 5)
+    assert load_image(path, size=40).shape == (40, 60, 3)
+    with pytest.raises(NpnetValueError, match=r"^preprocess: img is empty \(shape \(0, 0, 3\)\)"):
+        preprocess(np.zeros((0, 0, 3), np.uint8))
+    with pytest.raises(NpnetValueError, match=r"^save_image: img must have shape .* with H, W >= 1; got \(0, 5, 3\)"):
+        save_image(tmp_path / "e.png", np.zeros((0, 5, 3), np.uint8))
+
+
+def test_weights_helpers_name_their_bad_arguments(tmp_path):
+    from npnet import weights
+    np.savez(tmp_path / "w.npz", a=np.ones(2, np.float32))
+    for call, message in (
+            (lambda: weights.content_sha256({"a": "text"}), "content_sha256: arrays must map str names to arrays of real"),
+            (lambda: weights.content_sha256([1, 2]), "content_sha256: arrays must be a dict"),
+            (lambda: weights.load_npz_weights(tmp_path / "w.npz", sha256=123), "load_npz_weights: sha256 must be"),
+            (lambda: weights.load_npz_weights(tmp_path / "w.npz", expected=[1, 2]), "load_npz_weights: expected must be"),
+            (lambda: weights.load_npz_weights(None), "load_npz_weights: path must be a file or folder path"),
+            (lambda: weights.read_pth(None), "read_pth: path must be a file or folder path"),
+            (lambda: weights.load_model_weights(None, "squeezenet1_1"), "load_model_weights: model must be a network"),
+            (lambda: weights.convert_pth(tmp_path / "absent.pth", tmp_path), "convert_pth: cannot write dst .* it is a folder")):
+        with pytest.raises(NpnetError, match="^" + message):
+            call()
+    # the content hash still hashes what it always did: the key, then little-endian float32 bytes
+    import hashlib
+    want = hashlib.sha256(b"a" + np.ones(2, "<f4").tobytes()).hexdigest()
+    assert weights.content_sha256({"a": np.ones(2)}) == want
+
+
+def test_sequence_arguments_refuse_none_and_empty_layer_lists_are_fine():
+    from npnet.models.squeezenet import SqueezeNet
+    from npnet.nn import Linear, Sequential
+    from npnet.style.losses import style_loss
+    from npnet.style.transfer import extract_targets
+    from npnet.vis.attribution import format_randomization_table
+
+    F = np.ones((1, 2, 3, 3))
+    with pytest.raises(NpnetTypeError, match=r"^style_loss: style_layers must be a list \(one entry per style layer\); "
+                                             r"got None"):
+        style_loss([F], None, [], [])
+    assert style_loss([F], [], [], [])[0] == 0.0          # no style layer, no style loss
+    model = SqueezeNet("1_1", num_classes=3, dtype=np.float64, seed=0)
+    assert extract_targets(model, np.ones((1, 3, 17, 17)), []) == {}
+    assert extract_targets(model, np.ones((1, 3, 17, 17)), [1])[1].shape == model.features.outputs[1].shape
+    with pytest.raises(NpnetTypeError, match=r"^extract_targets: layers must be a list"):
+        extract_targets(model, np.ones((1, 3, 17, 17)), None)
+    with pytest.raises(NpnetValueError, match=r"^format_randomization_table: result\['methods'\] is empty"):
+        format_randomization_table({"methods": [], "stages": ["a"], "correlations": {}})
+    seq = Sequential(Linear(3, 2, dtype=np.float64, rng=0))
+    with pytest.raises(NpnetTypeError, match=r"^Sequential.forward: start and end must be integer layer indices"):
+        seq.forward(np.ones((1, 3)), start=True)
+    with pytest.raises(IndexError, match=r"^Sequential.backward: need 0 <= start <= end <= 1"):
+        seq.backward(np.ones((1, 2)), start=2)
+
+
+def test_squeezenet_backward_takes_a_list_of_scores_like_the_array():
+    from npnet.models.squeezenet import SqueezeNet
+    model = SqueezeNet("1_1", num_classes=3, dtype=np.float64, seed=0)
+    X = np.random.default_rng(1).standard_normal((2, 3, 17, 17))
+    model.forward(X)
+    d = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    assert np.array_equal(model.backward(d.tolist()), model.backward(d))
+
+
+def test_class_visualization_step_needs_an_image_it_can_move():
+    from npnet.models.squeezenet import SqueezeNet
+    from npnet.vis.synthesis import class_visualization_update_step
+    model = SqueezeNet("1_1", num_classes=3, dtype=np.float64, seed=0)
+    img = np.zeros((1, 3, 17, 17))
+    with pytest.raises(NpnetTypeError, match=r"^class_visualization_update_step: img must be a NumPy array \(it is "
+                                             r"updated in place\); got list"):
+        class_visualization_update_step(img.tolist(), model, 1, 1e-3, 1.0)
+    img.flags.writeable = False
+    with pytest.raises(NpnetValueError, match=r"^class_visualization_update_step: img must be a writable array"):
+        class_visualization_update_step(img, model, 1, 1e-3, 1.0)
+
+
+def test_integration_nodes_refuse_a_quadrature_beyond_memory(monkeypatch):
+    from npnet.vis.attribution import integration_nodes
+    alphas, weights = integration_nodes(5)
+    assert np.isclose(weights.sum(), 1.0) and np.allclose(alphas @ weights, 0.5)  # integrates t on [0, 1] exactly
+    with pytest.raises(NpnetValueError, match=r"^integration_nodes: steps=1000000 with method 'gausslegendre' would "
+                                              r"need an array of 1,000,000,000,000 float64 values"):
+        integration_nodes(10 ** 6)
+    assert integration_nodes(10 ** 6, "middle")[0].shape == (10 ** 6,)   # the other rules need only O(steps)

@@ -54,4 +54,7 @@ def load_imagenet_val(num=None):
     if X.shape != (NUM_VAL_SAMPLES, 224, 224, 3) or X.dtype != np.uint8 or y.shape != (NUM_VAL_SAMPLES,):
         raise NpnetValueError(f"load_imagenet_val: {path} should hold X uint8 (25, 224, 224, 3) and y (25,); "
                               f"got X {X.dtype} {X.shape} and y {y.shape}")
+    if y.dtype.kind not in "iu" or y.min() < 0 or y.max() >= len(_class_names()):
+        raise FileFormatError(f"load_imagenet_val: {path} must hold integer labels y in [0, {len(_class_names())}) "
+                              f"(the ImageNet classes); got {y.dtype} values from {y.min()} to {y.max()}")
     return X[:num].copy(), y[:num].astype(np.int64), imagenet_class_names()

@@ -43,8 +43,8 @@ class CaptioningRNN:
         cell_type: ``'rnn'`` or ``'lstm'``.
         dtype: parameter dtype (float32 for training, float64 for gradient checks); inputs are cast
             to it.
-        rng: NumPy ``Generator`` or ``RandomState`` for the initial weights; ``None`` uses the global
-            ``np.random`` state, so ``np.random.seed`` reproduces the course's models.
+        rng: NumPy ``Generator`` or ``RandomState``, or an int seed, for the initial weights; ``None``
+            uses the global ``np.random`` state, so ``np.random.seed`` reproduces the course's models.
     """
 
     def __init__(self, word_to_idx, input_dim=512, wordvec_dim=128, hidden_dim=128, cell_type="rnn",
@@ -65,7 +65,7 @@ class CaptioningRNN:
         self._end = self.word_to_idx.get("<END>")
         self.vocab_size = len(self.word_to_idx)
 
-        rng = np.random if rng is None else rng
+        rng = _check.rng(fn, "rng", rng, none=np.random)
         D, W, H, V = self.input_dim, self.wordvec_dim, self.hidden_dim, self.vocab_size
         G = _CELLS[cell_type][0]
         shapes = {"W_proj": ((D, H), np.sqrt(D)), "W_embed": ((V, W), 100.0), "Wx": ((W, G * H), np.sqrt(W)),
@@ -94,14 +94,25 @@ class CaptioningRNN:
         return model
 
     def set_params(self, params, source="params"):
-        """Replace every parameter by ``params[name]`` (checked for name and shape; cast to dtype)."""
+        """Replace every parameter by ``params[name]``, all or none: each is checked for name, shape and
+        finite values that fit the model's dtype, then cast to it. ``source`` (e.g. the checkpoint's
+        path) names where the values came from in errors."""
         fn = "CaptioningRNN.set_params"
+        if not isinstance(params, dict):
+            raise NpnetTypeError(f"{fn}: {source} must be a dict of parameter arrays; got {type(params).__name__}")
         if set(params) != set(self.params):
-            raise NpnetValueError(f"{fn}: {source} has parameters {sorted(params)}; expected {sorted(self.params)}")
+            raise NpnetValueError(f"{fn}: {source} has parameters {sorted(params, key=str)}; expected "
+                                  f"{sorted(self.params)}")
+        checked = {}
         for name, value in params.items():
-            value = _check.float_array(fn, name, value)
+            value = _check.float_array(fn, f"{source}[{name!r}]", value)
             _check.shape(fn, f"{source}[{name!r}]", value, self.params[name].shape)
-            self.params[name] = value.astype(self.dtype)
+            checked[name] = value
+        problems = _check.weight_problems(checked, dict.fromkeys(checked, self.dtype))
+        if problems:
+            raise NpnetValueError(f"{fn}: {source} has unusable parameters: "
+                                  + "; ".join(f"{name}: {problem}" for name, problem in problems.items()))
+        self.params.update({name: value.astype(self.dtype) for name, value in checked.items()})
 
     def _features(self, fn, features):
         features = _check.float_array(fn, "features", features, ndim=2, layout="(N, D)")

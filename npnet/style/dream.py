@@ -102,7 +102,7 @@ def deep_dream(image, layer=10, image_size=None, num_octaves=3, octave_scale=1.4
     _check.model(fn, model, ("features", "dtype"))
     layer = _check.feature_index(fn, "layer", layer, len(model.features))
     img = img.astype(model.dtype)
-    rng = np.random.default_rng(seed)
+    rng = _check.rng(fn, "seed", seed)
 
     H, W = img.shape[2:]
     sizes = [(int(round(H / octave_scale ** i)), int(round(W / octave_scale ** i))) for i in range(num_octaves)]

@@ -148,7 +148,8 @@ def _style_arguments(fn, feats, style_layers, style_targets, style_weights):
     if not isinstance(feats, (list, tuple)):
         raise NpnetTypeError(f"{fn}: feats must be a list of feature maps (one per network layer); "
                              f"got {type(feats).__name__}")
-    layers, targets, weights = (list(v) for v in (style_layers, style_targets, style_weights))
+    layers, targets, weights = (_check.sequence(fn, name, v, "one entry per style layer") for name, v in (
+        ("style_layers", style_layers), ("style_targets", style_targets), ("style_weights", style_weights)))
     if not len(layers) == len(targets) == len(weights):
         raise NpnetValueError(f"{fn}: style_layers, style_targets and style_weights must have the same length "
                               f"(one entry per style layer); got {len(layers)}, {len(targets)} and {len(weights)}")

@@ -168,7 +168,15 @@ def features_backward(model, layer_grads):
 
 
 def extract_targets(model, x, layers):
-    """Features of image ``x`` at ``layers`` (copies), running the network only as deep as needed."""
+    """Features of image ``x`` at ``layers`` (copies), running the network only as deep as needed
+    (not at all for no layers: ``{}``)."""
+    fn = "extract_targets"
+    _check.model(fn, model, ("features", "dtype"))
+    x = _check.float_array(fn, "x", x, ndim=4, layout="(N, 3, H, W)")
+    layers = [_check.feature_index(fn, f"layers[{i}]", k, len(model.features))
+              for i, k in enumerate(_check.sequence(fn, "layers", layers, "indices of model.features"))]
+    if not layers:
+        return {}
     deepest = max(layers)
     model.features.forward(x.astype(model.dtype, copy=False), 0, deepest + 1)
     return {k: model.features.outputs[k].copy() for k in layers}
@@ -250,8 +258,9 @@ class StyleObjective:
 
 def _check_weights(fn, style_layers, style_weights, model):
     n = len(model.features)
-    layers = [_check.feature_index(fn, f"style_layers[{i}]", k, n) for i, k in enumerate(style_layers)]
-    weights = list(style_weights)
+    layers = [_check.feature_index(fn, f"style_layers[{i}]", k, n)
+              for i, k in enumerate(_check.sequence(fn, "style_layers", style_layers, "indices of model.features"))]
+    weights = _check.sequence(fn, "style_weights", style_weights, "one weight per style layer")
     if len(weights) != len(layers):
         raise NpnetValueError(f"{fn}: style_weights must have one weight per style layer; got {len(weights)} "
                               f"weights for {len(layers)} layers {layers}")
@@ -424,7 +433,7 @@ def _pixel_optimisation(fn, content_image, style_image, image_size, style_size, 
         model = squeezenet1_1()
     _check.model(fn, model, ("features", "dtype"))
     style_layers, style_weights = _check_weights(fn, style_layers, style_weights, model)
-    rng = np.random.default_rng(seed)
+    rng = _check.rng(fn, "seed", seed)
     dtype = model.dtype
     content = content.astype(dtype, copy=False)
     styles = [s.astype(dtype, copy=False) for s in styles]

@@ -42,6 +42,8 @@ def _nodes(fn, steps, method):
         weights = np.full(steps, 1.0 / (steps - 1))
         weights[[0, -1]] /= 2
     elif method == "gausslegendre":
+        # NumPy finds the nodes as eigenvalues of a dense steps x steps matrix
+        _check.allocation(fn, f"steps={steps} with method 'gausslegendre'", steps * steps)
         nodes, w = np.polynomial.legendre.leggauss(steps)
         alphas, weights = (nodes + 1) / 2, w / 2
     else:
@@ -272,7 +274,7 @@ def model_randomization_test(X, y, model, methods=("saliency", "guided_backprop"
     stages = _cascade(model)
     if max_stages is not None:
         stages = stages[:_check.positive_int(fn, "max_stages", max_stages)]
-    rng = np.random.default_rng(seed)
+    rng = _check.rng(fn, "seed", seed)
     original = {m: _rank_maps(RANDOMIZATION_METHODS[m](X, y, model)) for m in methods}
     saved = {k: v.copy() for k, v in model.state_dict().items()}
     corr = {m: np.full((len(stages), X.shape[0]), np.nan) for m in methods}
@@ -304,6 +306,9 @@ def format_randomization_table(result):
     """The result of ``model_randomization_test`` as a text table: mean correlation per stage and method."""
     check_randomization_result("format_randomization_table", result)
     methods = result["methods"]
+    if not methods:
+        raise NpnetValueError("format_randomization_table: result['methods'] is empty; the test must have run at "
+                              "least one method")
     width = max(len(m) for m in methods) + 2
     lines = ["randomised up to".ljust(18) + "".join(m.rjust(width) for m in methods)]
     for s, stage in enumerate(result["stages"]):

@@ -67,6 +67,8 @@ def attribution_figure(path, X, rows, titles=None):
         titles: N column titles (e.g. class names) or None.
     """
     fn = "attribution_figure"
+    if path is not None:
+        _check.output_path(fn, "path", path)  # before any drawing
     X = _check.float_array(fn, "X", X, ndim=4, layout="(N, 3, H, W)")
     n = X.shape[0]
     if titles is not None and len(titles) != n:

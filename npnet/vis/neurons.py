@@ -175,7 +175,7 @@ def unit_visualization(model, layer, channel, position=None, image_size=224, num
     if callback is not None and not callable(callback):
         raise NpnetTypeError(f"{fn}: callback must be callable as callback(t, img); got {type(callback).__name__}")
     dtype = _model_dtype(model)
-    rng = np.random.default_rng(seed)
+    rng = _check.rng(fn, "seed", seed)
     img = np.zeros((1, 3, S, S), dtype=dtype)
     if init == "noise":
         img += (0.1 * rng.standard_normal(img.shape)).astype(dtype)

@@ -92,7 +92,7 @@ def smoothgrad(X, y, model, n_samples=25, noise_level=0.15, seed=None, batch_siz
         X: float (N, 3, H, W); y: int (N,); model: the network.
         n_samples: number of noisy copies (>= 1).
         noise_level: >= 0; 0 gives back ``compute_saliency_maps``.
-        seed: seed of the noise (int or None).
+        seed: seed of the noise (an int >= 0, None, or a ``np.random.Generator``, drawn from).
         batch_size: noisy images per forward/backward pass (whole samples of N images; at least one
             sample per pass); None sizes the passes by the image size (``chunk_size``).
     Returns:
@@ -104,7 +104,7 @@ def smoothgrad(X, y, model, n_samples=25, noise_level=0.15, seed=None, batch_siz
     n_samples = _check.positive_int(fn, "n_samples", n_samples)
     noise_level = _check.number(fn, "noise_level", noise_level, low=0)
     batch_size = chunk_size(X.shape) if batch_size is None else _check.positive_int(fn, "batch_size", batch_size)
-    rng = np.random.default_rng(seed)
+    rng = _check.rng(fn, "seed", seed)
     sigma = noise_level * (X.max(axis=(1, 2, 3)) - X.min(axis=(1, 2, 3))).astype(np.float64)
     total = np.zeros((X.shape[0],) + X.shape[2:], dtype=np.float64)
     n = X.shape[0]

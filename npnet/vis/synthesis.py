@@ -119,7 +119,7 @@ def class_visualization_update_step(img, model, target_y, l2_reg, learning_rate)
     fn = "class_visualization_update_step"
     l2_reg = _check.number(fn, "l2_reg", l2_reg, low=0)
     learning_rate = _check.number(fn, "learning_rate", learning_rate, low=0, low_open=True)
-    img = _check.float_array(fn, "img", img, ndim=4, layout="(1, 3, H, W)")
+    img = _check.float_array(fn, "img", _check.in_place(fn, "img", img), ndim=4, layout="(1, 3, H, W)")
     _check.shape(fn, "img", img, (1, 3, None, None))
     X, y = check_batch(fn, img, target_y, model)
     # BEGIN SOLUTION
@@ -176,7 +176,7 @@ def create_class_visualization(target_y, model, dtype=None, *, l2_reg=1e-3, lear
     if callback is not None and not callable(callback):
         raise NpnetTypeError(f"{fn}: callback must be callable as callback(t, img); got {type(callback).__name__}")
     image_dtype = _check.float_dtype(fn, model.dtype if dtype is None else dtype)
-    rng = np.random.default_rng(seed)
+    rng = _check.rng(fn, "seed", seed)
     img = rng.standard_normal((1, 3, image_size, image_size)).astype(image_dtype)
     lo, hi = _pixel_range(img.dtype)
     for t in tqdm(range(num_iterations), desc=f"class {target_y}", disable=not progress, leave=False):

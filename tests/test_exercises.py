@@ -27,6 +27,7 @@ STYLE_FILES = ["styles/tubingen.jpg", "styles/starry_night.jpg", "styles/the_scr
 # script -> (data files it needs, whether it needs the weights, the figures it must write)
 SCRIPTS = {
     "conv_as_matrix": ([], False, ["conv_matrix", "piecewise_linear"]),
+    "problem_set": ([], False, []),
     "layers": ([], False, ["overfit_loss"]),
     "classifiers": (["mnist/mnist_5k.npz"], False, ["fc_curves", "fc_first_layer", "conv_curves", "conv_first_layer"]),
     "relu_networks": ([], False, ["xor", "subpixel_transposed", "local_linear", "regions"]),

@@ -52,6 +52,10 @@ Arrays must be C-contiguous: the kernels work on flat views with explicit offset
 through ``_u`` (an unsigned cast). A signed index makes Numba test for negative, wrap-around indices
 on every access, which blocks vectorization; avoiding it made the loops 3-7x faster, and 1.4-2x
 faster than the NumPy-only path (strided copies of a sliding-window view).
+
+The max-pooling and ReLU-gate kernels' bodies sit between solution markers although no student writes
+them: they would compute a graded output of the ``layers`` and ``network_visualization`` assignments, so
+those assignments' releases ship them as stubs (``Assignment.shortcuts``); later releases ship them.
 """
 import os
 import threading
@@ -242,6 +246,7 @@ def max_pool_rows(x, out, kh, kw, stride, pad, lo, hi):
     Windows are clipped to the image (padding acts as -inf). A NaN makes its windows NaN, as with
     ``np.maximum``, so the caller can find NaN input in the 4x smaller output.
     """
+    # BEGIN SOLUTION
     P, H, W = x.shape
     Ho, Wo = out.shape[1], out.shape[2]
     src, dst = x.reshape(-1), out.reshape(-1)
@@ -271,6 +276,7 @@ def max_pool_rows(x, out, kh, kw, stride, pad, lo, hi):
                 dst[_u(o + ow)] = _clipped_max(rows, ow * stride - pad, kw)
             for ow in range(last, Wo):
                 dst[_u(o + ow)] = _clipped_max(rows, ow * stride - pad, kw)
+    # END SOLUTION
 
 
 @njit(cache=True, nogil=True)
@@ -290,6 +296,7 @@ def max_pool_argmax_rows(x, out, arg, nan, kh, kw, stride, pad, lo, hi):
     and the stride written out, which the compiler vectorizes: 2-10x faster than the loops over a
     window of any size (DCGAN's 2x2 pooling at N=256: 5.8 -> 0.6 ms).
     """
+    # BEGIN SOLUTION
     P, H, W = x.shape
     Ho, Wo = out.shape[1], out.shape[2]
     inside = pad == 0 and (Ho - 1) * stride + kh <= H and (Wo - 1) * stride + kw <= W
@@ -300,6 +307,7 @@ def max_pool_argmax_rows(x, out, arg, nan, kh, kw, stride, pad, lo, hi):
     else:
         _argmax_any(x.reshape(-1), out.reshape(-1), arg.reshape(-1), nan, H, W, Ho, Wo, kh, kw, stride, pad,
                     lo, hi)
+    # END SOLUTION
 
 
 @njit(cache=True, inline="always")
@@ -313,6 +321,7 @@ def _has_nan(src, start, n):
 
 @njit(cache=True, nogil=True)
 def _argmax_2x2_stride2(src, dst, where, nan, H, W, Ho, Wo, lo, hi):
+    # BEGIN SOLUTION
     for p in range(lo, hi):
         for oh in range(Ho):
             r = p * H * W + oh * 2 * W  # the window's top row in the image
@@ -330,10 +339,12 @@ def _argmax_2x2_stride2(src, dst, where, nan, H, W, Ho, Wo, lo, hi):
                 dst[_u(o + ow)] = best
                 where[_u(o + ow)] = at
         nan[p] = _has_nan(src, p * H * W, H * W)
+    # END SOLUTION
 
 
 @njit(cache=True, nogil=True)
 def _argmax_3x3_stride2(src, dst, where, nan, H, W, Ho, Wo, lo, hi):
+    # BEGIN SOLUTION
     for p in range(lo, hi):
         for oh in range(Ho):
             r = p * H * W + oh * 2 * W
@@ -360,10 +371,12 @@ def _argmax_3x3_stride2(src, dst, where, nan, H, W, Ho, Wo, lo, hi):
                 dst[_u(o + ow)] = best
                 where[_u(o + ow)] = at
         nan[p] = _has_nan(src, p * H * W, H * W)
+    # END SOLUTION
 
 
 @njit(cache=True, nogil=True)
 def _argmax_any(src, dst, where, nan, H, W, Ho, Wo, kh, kw, stride, pad, lo, hi):
+    # BEGIN SOLUTION
     for p in range(lo, hi):
         plane = p * H * W
         for oh in range(Ho):
@@ -381,6 +394,7 @@ def _argmax_any(src, dst, where, nan, H, W, Ho, Wo, kh, kw, stride, pad, lo, hi)
                 dst[_u(o)] = best
                 where[_u(o)] = at
         nan[p] = _has_nan(src, p * H * W, H * W)
+    # END SOLUTION
 
 
 RELU_MODE_CODES = {"standard": 0, "guided": 1, "deconvnet": 2}
@@ -391,11 +405,13 @@ def _relu_gate(mode, positive, v):
     """Whether a ReLU backward of :data:`RELU_MODE_CODES` ``mode`` lets the upstream gradient ``v``
     through where the ReLU's output is positive or not (``positive``): standard ``positive``, guided
     ``positive and v > 0``, deconvnet ``v > 0``."""
+    # BEGIN SOLUTION
     if mode == 0:
         return positive
     if mode == 1:
         return positive and v > 0
     return v > 0
+    # END SOLUTION
 
 
 @njit(cache=True, nogil=True)
@@ -412,6 +428,7 @@ def max_pool_backward_rows(dout, arg, pooled, mode, dx, kh, kw, stride, pad, lo,
     no pass over the ReLU's output or over dx is left for the ReLU. With ``mode`` -1 ``pooled`` is
     not read.
     """
+    # BEGIN SOLUTION
     P, H, W = dx.shape
     Ho, Wo = dout.shape[1], dout.shape[2]
     grad, where, out, best = dout.reshape(-1), arg.reshape(-1), dx.reshape(-1), pooled.reshape(-1)
@@ -441,6 +458,7 @@ def max_pool_backward_rows(dout, arg, pooled, mode, dx, kh, kw, stride, pad, lo,
                 v = out[_u(at)]
                 if not _relu_gate(mode, best[_u(o)] > 0, v):
                     out[_u(at)] = v * 0
+    # END SOLUTION
 
 
 @njit(cache=True, nogil=True)
@@ -475,6 +493,8 @@ def relu_backward_rows(dout, out, dx, mode, lo, hi):
     rather than writing 0, so NaN and Inf upstream stay visible, bit for bit as ``dout * gate`` in NumPy.
     NumPy's version needs a boolean mask array and a second pass; this one is 2x faster.
     """
+    # BEGIN SOLUTION
     for i in range(lo, hi):
         v = dout[_u(i)]
         dx[_u(i)] = v if _relu_gate(mode, out[_u(i)] > 0, v) else v * 0
+    # END SOLUTION

@@ -102,3 +102,31 @@ def model64(weights_path):
     from npnet.models.squeezenet import squeezenet1_1
 
     return squeezenet1_1(weights=weights_path, dtype=np.float64)
+
+
+def _later_functions():
+    """In a student release: the functions stubbed because they come with a later assignment (its
+    ``course.json`` lists them); empty in the instructor's repository."""
+    import json
+    from pathlib import Path
+    try:
+        return set(json.loads((Path(__file__).resolve().parents[1] / "course.json").read_text())["later"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
+LATER = _later_functions()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A public test that stops at a stub of a later assignment's function (not the student's) is
+    reported as skipped, naming that function: the student cannot make it pass yet."""
+    outcome = yield
+    report = outcome.get_result()
+    if LATER and call.excinfo is not None and call.excinfo.errisinstance(NotImplementedError):
+        name = str(call.excinfo.value).split(":")[0]
+        if name in LATER:
+            report.outcome = "skipped"
+            report.longrepr = (str(item.path), item.location[1] or 0,
+                               f"Skipped: needs {name}, which comes with a later assignment")

@@ -7,9 +7,7 @@ from pathlib import Path
 from ..data.lookup import atomic_output
 from ..errors import NpnetValueError
 from . import markers
-from .release import INFO_FILE, TOP_FILES, package_files, source_root
-
-SOURCE_DIR = "npnet-src"  # where the bundle's copy of the instructor's repository sits
+from .release import INFO_FILE
 
 
 def read_info(root, fn="npnet course collect"):
@@ -69,42 +67,80 @@ SETUP_SH = """#!/usr/bin/env bash
 set -euo pipefail
 apt-get update -qq && apt-get install -y -qq python3 python3-pip python3-venv > /dev/null
 python3 -m venv /autograder/venv
-/autograder/venv/bin/pip install -q -e /autograder/source/{src}
+/autograder/venv/bin/pip install -q /autograder/source/{tree}
+# The children that run student code drop to this user; the reference values stay root's.
+id -u npnet-grader > /dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin npnet-grader
+chown root:root /autograder/source/{references}
+chmod 600 /autograder/source/{references}
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this for each submission; the student's files are in /autograder/submission.
-cd /autograder/source/{src}
-exec /autograder/venv/bin/python -m npnet course grade {assignment} /autograder/submission \\
-    --json /autograder/results/results.json{options}
+cd /autograder/source/{tree}
+exec /autograder/venv/bin/python -m npnet course grade {assignment} /autograder/submission --one \\
+    --references /autograder/source/{references} --json /autograder/results/results.json{options}
 """
 
-
-def _repository_files(root, a):
-    yield from package_files(root)
-    for name in TOP_FILES + ("README.md",):
-        if (root / name).is_file():
-            yield Path(name)
-    for ex in a.exercises:
-        yield Path("exercises") / f"{ex}.py"
-    for t in ("conftest.py",) + tuple(a.public_tests):
-        yield Path("tests") / t
+TREE_DIR = "grading-tree"  # the bundle's npnet: the assignment's release
+REFERENCES = "references.npz"
 
 
-def gradescope_bundle(a, out, options=(), root=None):
-    """Write Gradescope's autograder zip for ``a``: ``setup.sh``, ``run_autograder`` and the instructor's
-    repository (solutions included: keep the bundle private). ``options`` are extra ``grade`` flags
-    (e.g. ``["--no-print"]``). Returns the number of files."""
-    root = Path(root) if root else source_root("npnet course gradescope")
-    files = list(_repository_files(root, a))
-    extra = "".join(f" {shlex.quote(o)}" for o in options)
-    with atomic_output(out) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, text in (("setup.sh", SETUP_SH.format(src=SOURCE_DIR)),
-                           ("run_autograder", RUN_AUTOGRADER.format(src=SOURCE_DIR, assignment=a.name,
-                                                                     options=extra))):
-            info = zipfile.ZipInfo(name)
-            info.external_attr = 0o100755 << 16  # executable, as Gradescope requires
-            zf.writestr(info, text)
-        for rel in files:
-            zf.write(root / rel, f"{SOURCE_DIR}/{rel.as_posix()}")
-    return len(files) + 2
+def gradescope_bundle(a, out, options=(), seed=None):
+    """Write Gradescope's autograder zip for ``a``: ``setup.sh``, ``run_autograder``, the grading tree (the
+    release of ``a``: no solution of ``a`` or of a later assignment) and the
+    reference outputs, computed now by the instructor's code for the public seed and the grading
+    ``seed`` (random if None), stored with their inputs in a file that ``setup.sh`` makes readable by
+    root only. ``options`` are extra ``grade`` flags (e.g. ``["--no-print"]``). Returns the number of files."""
+    import secrets
+    import shutil
+    import tempfile
+
+    from .grade import PUBLIC_SEED, compute_references, draw_inputs, write_references
+    from .release import build_release
+    seed = secrets.randbelow(2 ** 31) if seed is None else seed
+    work = Path(tempfile.mkdtemp(prefix="npnet-gradescope-"))
+    try:
+        tree = work / TREE_DIR
+        build_release(a, tree)
+        inputs = draw_inputs(a, {"public": PUBLIC_SEED, "grading": seed})
+        references, modules = compute_references(a, inputs, work / "private")
+        write_references(work / REFERENCES, inputs, references, modules)
+        files = sorted(p for p in tree.rglob("*") if p.is_file())
+        extra = "".join(f" {shlex.quote(o)}" for o in options)
+        scripts = {"setup.sh": SETUP_SH.format(tree=TREE_DIR, references=REFERENCES),
+                   "run_autograder": RUN_AUTOGRADER.format(tree=TREE_DIR, assignment=a.name, options=extra,
+                                                           references=REFERENCES)}
+        with atomic_output(out) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name, text in scripts.items():
+                info = zipfile.ZipInfo(name)
+                info.external_attr = 0o100755 << 16  # executable, as Gradescope requires
+                zf.writestr(info, text)
+            info = zipfile.ZipInfo(REFERENCES)
+            info.external_attr = 0o100600 << 16
+            zf.writestr(info, (work / REFERENCES).read_bytes())
+            for f in files:
+                zf.write(f, f"{TREE_DIR}/{f.relative_to(tree).as_posix()}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return len(files) + 3
+
+
+def gradebook(results, fn="npnet course gradebook"):
+    """Rows ``[student, item scores..., total, max]`` (and the header) from Gradescope results: each
+    element of ``results`` is ``(label, document)`` where a document is one ``results.json`` or the list
+    a folder grade writes (its entries name their submission)."""
+    rows, items = [], []
+    for label, doc in results:
+        entries = doc if isinstance(doc, list) else [doc]
+        for entry in entries:
+            if not isinstance(entry, dict) or not isinstance(entry.get("tests"), list):
+                raise NpnetValueError(f"{fn}: {label} is not a results.json written by npnet course grade")
+            scores = {}
+            for test in entry["tests"]:
+                scores[test["name"]] = test["score"]
+                if test["name"] not in items:
+                    items.append(test["name"])
+            rows.append((entry.get("submission", label), scores, entry["score"], entry["max_score"]))
+    header = ["student"] + items + ["total", "max"]
+    return [header] + [[name] + [scores.get(i, "") for i in items] + [total, top]
+                       for name, scores, total, top in rows]

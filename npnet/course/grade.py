@@ -2,29 +2,34 @@
 
 For each submission the grader
 
-1. builds a temporary tree: a fresh release of the assignment (stubs in the assignment's files, every
-   other block filled) with the student's copies of the assignment's files laid over it. Only those
-   files are taken from a submission, so a student cannot replace the grader, gradcheck or numpy. A
-   missing file, or one that does not compile, keeps its stub and costs only the items that use it;
+1. builds a temporary tree: the assignment's release (its blocks, its shortcuts and every later
+   assignment's blocks are stubs) with the student's copies of the assignment's files laid over it. Only those files are taken from a
+   submission, so a student cannot replace the grader, gradcheck or numpy. A missing file, or one that
+   does not compile, keeps its stub and costs only the items that use it;
 2. imports the student's modules in a subprocess; a module whose import raises or hangs is replaced by
    its stub (the items using it score 0, with the error and its file:line) and the import is retried;
 3. runs every item in its own subprocess (``isolation="item"``; ``"submission"`` runs them all in one
    and falls back to one subprocess per item if that one dies or hangs), with a time limit (the
-   process group is killed), an address-space limit, and a minimal environment: the working
-   directory, HOME and TMPDIR are inside the temporary tree and an audit hook refuses writes outside
-   it, new processes and sockets (:mod:`npnet.course.child`);
-4. compares each output part with the instructor's reference, computed here in the grader's own
-   process from the same seeded inputs (the public seed 0 and a grading seed), and explains a wrong
-   part with :mod:`npnet.course.diagnose`.
+   process group is killed), an address-space limit, and a minimal environment (working directory,
+   HOME and TMPDIR inside the temporary tree); see :mod:`npnet.course.child` for its guard;
+4. compares each output part with the reference outputs in this process, and explains a wrong part
+   with :mod:`npnet.course.diagnose`.
 
-What this does NOT prevent: the student's code can read any file the grader's user can read (the
-instructor's solutions included), use CPU and memory up to the limits, and escape the audit hook
-through native code (ctypes, a compiled extension). On shared machines run the grader as a user
-that cannot write the grader's files (Gradescope runs each submission on its own machine).
+The reference outputs never meet student code: they are computed before any submission is graded, by
+the instructor's code in a subprocess of their own (or read from the root-only file a Gradescope
+bundle carries), from the inputs drawn with the public seed 0 and a grading seed (random unless the
+instructor gives one); a student child gets only its inputs. Student code cannot import the
+solutions: its process starts without the installation's ``.pth`` hooks (an editable install's
+finder), and its guard refuses to read the instructor's packages and repository, anything else outside
+its tree and the Python installation, and native calls through ctypes. When the grader runs as root
+(Gradescope, CI) each child also drops to an unprivileged user (``npnet-grader`` if it exists, else
+``nobody``) before it imports student code, so files only root may read stay unread whatever the code
+does.
 """
 import json
 import os
 import re
+import secrets
 import shutil
 import signal
 import subprocess
@@ -43,29 +48,166 @@ from .._io import read_npz
 from ..errors import NpnetValueError
 from . import markers
 from .diagnose import describe, rel_error
-from .release import build_release, source_root
+from .release import build_release
 
 PUBLIC_SEED = 0
 MAX_FILE_BYTES = 2 * 2 ** 20
 MAX_ZIP_BYTES = 50 * 2 ** 20
 CHILD = Path(__file__).with_name("child.py")
-# Compiles npnet's Numba kernels once into the release's __pycache__, which every submission's copy
-# inherits (copied with its timestamps, so Numba accepts the cache): ~1-2 s saved per submission.
+# Compiles npnet's Numba kernels once into the grading tree's __pycache__, which every submission's copy
+# inherits (copied with its timestamps, so Numba accepts the cache): ~1-2 s saved per submission. A
+# kernel that is a stub in this tree (an assignment's shortcut) is skipped.
 WARM_KERNELS = """
 import sys
 sys.path.insert(0, sys.argv[1])
 import numpy as np
 from npnet import kernels
-for dt in (np.float64,):  # every graded input is float64
-    x, cols = np.zeros((1, 1, 3, 3), dt), np.zeros(16, dt)
-    kernels.im2col_images(x, cols, 16, 4, 2, 2, 1, 0, 2, 2, 0, 1)
-    kernels.col2im_images(cols, x, 16, 4, 2, 2, 1, 0, 2, 2, 0, 1)
-    out, arg = np.zeros((1, 2, 2), dt), np.zeros((1, 2, 2), np.uint8)
-    kernels.max_pool_rows(x[0], out, 2, 2, 1, 0, 0, 1)
-    kernels.max_pool_argmax_rows(x[0], out, arg, np.zeros(1, np.uint8), 2, 2, 1, 0, 0, 1)
-    kernels.max_pool_backward_rows(out, arg, out, -1, x[0], 2, 2, 1, 0, 0, 1)
-    kernels.bias_relu_rows(out.reshape(-1), 4, 2, np.zeros(2, dt), True, out.reshape(1, 2, 2), 0, 2)
+dt = np.float64  # every graded input is float64
+x, cols = np.zeros((1, 1, 3, 3), dt), np.zeros(16, dt)
+out, arg = np.zeros((1, 2, 2), dt), np.zeros((1, 2, 2), np.uint8)
+for call in (lambda: kernels.im2col_images(x, cols, 16, 4, 2, 2, 1, 0, 2, 2, 0, 1),
+             lambda: kernels.col2im_images(cols, x, 16, 4, 2, 2, 1, 0, 2, 2, 0, 1),
+             lambda: kernels.max_pool_rows(x[0], out, 2, 2, 1, 0, 0, 1),
+             lambda: kernels.max_pool_argmax_rows(x[0], out, arg, np.zeros(1, np.uint8), 2, 2, 1, 0, 0, 1),
+             lambda: kernels.max_pool_backward_rows(out, arg, out, -1, x[0], 2, 2, 1, 0, 0, 1),
+             lambda: kernels.bias_relu_rows(out.reshape(-1), 4, 2, np.zeros(2, dt), True, out.reshape(1, 2, 2), 0, 2)):
+    try:
+        call()
+    except NotImplementedError:
+        pass
 """
+
+
+def _private_dir(path):
+    path = Path(path)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def grader_user():
+    """``(uid, gid)`` a root grader's children run as: ``npnet-grader`` (Gradescope's ``setup.sh`` makes
+    it) or ``nobody``; None when the grader is not root (its children then run as its own user)."""
+    if os.geteuid() != 0:
+        return None
+    import pwd
+    for name in ("npnet-grader", "nobody"):
+        try:
+            entry = pwd.getpwnam(name)
+            return entry.pw_uid, entry.pw_gid
+        except KeyError:
+            continue
+    raise NpnetValueError("npnet course grade: running as root, but there is no unprivileged user "
+                          "('npnet-grader' or 'nobody') for the children that run student code")
+
+
+def instructor_folders():
+    """The folders a student child may never read: the running npnet's and gradcheck's packages and,
+    for a source checkout, every other entry of the repository except one holding the Python
+    installation (a virtual environment inside the checkout)."""
+    import gradcheck
+    import npnet
+    package = Path(npnet.__file__).resolve().parent
+    found = {package, Path(gradcheck.__file__).resolve().parent}
+    repo = package.parent
+    if (repo / "setup.py").is_file() and (repo / ".git").exists() or (repo / "exercises").is_dir():
+        python = [Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)]
+        found.update(e for e in repo.iterdir() if not any(p == e or e in p.parents for p in python))
+    return sorted(str(f) for f in found)
+
+
+def python_folders(denied):
+    """The Python installation: ``sys.path`` entries and prefixes a student child may read and import from."""
+    import site
+    out = []
+    for p in list(sys.path) + site.getsitepackages() + [sys.prefix, sys.base_prefix, sys.exec_prefix]:
+        if p and os.path.isdir(p):
+            p = os.path.realpath(p)
+            if p not in out and not any(p == d or p.startswith(d + os.sep) for d in denied):
+                out.append(p)
+    return out
+
+
+def child_env(home):
+    """A child's whole environment: nothing of the grader's (tokens, paths) is passed on."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home / ".home"),
+           "TMPDIR": str(home / ".tmp"), "MPLCONFIGDIR": str(home / ".home"), "MPLBACKEND": "Agg",
+           "LANG": "C.UTF-8", "NPNET_OFFLINE": "1"}
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        env[var] = "1"
+    return env
+
+
+def draw_inputs(a, seeds):
+    """``{(item, seed label): inputs}`` for every item and each of ``seeds`` ``{label: seed}``."""
+    out = {}
+    for k, item in enumerate(a.items):
+        for label, seed in seeds.items():
+            out[item.name, label] = item.inputs(np.random.default_rng([seed, k]))
+    return out
+
+
+def compute_references(a, inputs, workdir, timeout=600):
+    """The instructor's outputs for ``inputs``, computed in a subprocess of their own by the running
+    (instructor's) npnet before any student code runs. Returns ``(references, modules)``: references as
+    :func:`draw_inputs` keys them, and the modules that process loaded (a student child imports them
+    before it drops root). ``workdir`` must be private: the inputs and outputs pass through it."""
+    import npnet
+    work = _private_dir(workdir)
+    (work / ".home").mkdir(exist_ok=True)
+    (work / ".tmp").mkdir(exist_ok=True)
+    jobs = []
+    for n, ((name, label), values) in enumerate(inputs.items()):
+        np.savez(work / f"{n}.in.npz", **{k: np.asarray(v) for k, v in values.items()})
+        jobs.append({"id": f"{name}.{label}", "item": name, "inputs": str(work / f"{n}.in.npz"),
+                     "outputs": str(work / f"{n}.out.npz")})
+    spec = {"assignment": a.name, "mode": "reference", "timeout": timeout, "log": str(work / "log"), "jobs": jobs,
+            "sys_path": python_folders([])}
+    (work / "spec.json").write_text(json.dumps(spec))
+    root = str(Path(npnet.__file__).resolve().parents[1])
+    run = subprocess.run([sys.executable, "-I", "-S", str(CHILD), root, str(work / "spec.json")], cwd=work,
+                         env=child_env(work), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                         timeout=timeout + 60)
+    if run.returncode != 0:
+        if "NotImplementedError" in run.stderr:
+            raise NpnetValueError(f"npnet course grade: the reference solution of {a.name} is not implemented "
+                                  f"({run.stderr.strip().splitlines()[-1]}); grade with the instructor's repository, "
+                                  f"not a release")
+        raise NpnetValueError(f"npnet course grade: computing the reference outputs of {a.name} failed: "
+                              f"{run.stderr.strip()[-1500:]}")
+    records = [json.loads(line) for line in (work / "log").read_text().splitlines()]
+    references = {}
+    for job, (key, _) in zip(jobs, inputs.items()):
+        references[key] = read_npz(job["outputs"])
+    modules = next((r["names"] for r in records if r["event"] == "modules"), [])
+    return references, modules
+
+
+def write_references(path, inputs, references, modules):
+    """Save what a Gradescope bundle grades with: every item's inputs and reference outputs, and the
+    modules to preload, in one ``.npz`` (readable by root only, see ``setup.sh``)."""
+    arrays = {"modules": np.array(json.dumps(modules))}
+    for (name, label), values in inputs.items():
+        for k, v in values.items():
+            arrays[f"in/{name}/{label}/{k}"] = np.asarray(v)
+        for k, v in references[name, label].items():
+            arrays[f"ref/{name}/{label}/{k}"] = np.asarray(v)
+    np.savez(path, **arrays)
+
+
+def read_references(path, a):
+    """``(inputs, references, modules)`` from a :func:`write_references` file, checked against ``a``."""
+    data = read_npz(path)
+    inputs, references = {}, {}
+    for key, value in data.items():
+        if key == "modules":
+            continue
+        kind, name, label, part = key.split("/", 3)
+        (inputs if kind == "in" else references).setdefault((name, label), {})[part] = value
+    missing = [i.name for i in a.items if not any(k[0] == i.name for k in inputs)]
+    if missing:
+        raise NpnetValueError(f"npnet course grade: {path} holds no reference values for item(s) "
+                              f"{', '.join(missing)} of {a.name}; build the bundle again")
+    return inputs, references, json.loads(str(data["modules"]))
 
 
 @dataclass
@@ -74,6 +216,7 @@ class ItemResult:
     score: float
     max_score: float
     lines: list = field(default_factory=list)
+    visibility: str = "visible"
 
     @property
     def output(self):
@@ -106,12 +249,16 @@ class SubmissionResult:
         rows.append(f"  {'total':<{width}}  {_pts(self.score):>5} / {_pts(self.max_score):<5}")
         return "\n".join(rows)
 
-    def gradescope(self):
-        """Gradescope's results.json content as a dict."""
+    def gradescope(self, visibility=None):
+        """Gradescope's results.json content as a dict. ``visibility``: ``{item: value}`` overriding the
+        items' own (``"*"`` for all of them)."""
+        visibility = visibility or {}
         tests = [{"name": i.name, "score": i.score, "max_score": i.max_score, "output": i.output,
-                  "visibility": "visible"} for i in self.items]
+                  "status": "passed" if i.score >= i.max_score else "failed",
+                  "visibility": visibility.get(i.name, visibility.get("*", i.visibility))} for i in self.items]
         return {"score": self.score, "max_score": self.max_score, "output": "\n".join(self.notes),
-                "execution_time": round(self.seconds, 1), "visibility": "visible", "tests": tests}
+                "execution_time": round(self.seconds, 1), "visibility": "visible",
+                "stdout_visibility": "hidden", "tests": tests}
 
 
 def _pts(v):
@@ -138,23 +285,43 @@ def _safe_members(zf, label):
     return [i for i in zf.infolist() if not i.is_dir()]
 
 
-def read_submission(a, submission):
-    """``{path: bytes or None}`` for each file ``a`` takes from ``submission`` (a folder or a zip).
+def match_files(names, wanted):
+    """``{path: name}``: for each path a student hands in, the entry of ``names`` (relative paths with
+    '/') that holds it, found by name anywhere: at its repository path, under any folders, or flat (what
+    a drag-and-drop upload gives); the longest common tail of folders wins. Unmatched paths are left out."""
+    found = {}
+    for path in wanted:
+        parts = path.split("/")
+        best, score = None, 0
+        for name in names:
+            got = name.split("/")
+            if got[-1] != parts[-1]:
+                continue
+            tail = 0
+            while tail < min(len(got), len(parts)) and got[-1 - tail] == parts[-1 - tail]:
+                tail += 1
+            if tail > score or (tail == score and best is not None and len(name) < len(best)):
+                best, score = name, tail
+        if best is not None:
+            found[path] = best
+    return found
 
-    A file may sit at its repository path or under one top folder (``mytree/npnet/...``).
-    """
+
+def read_submission(a, submission):
+    """``{path: bytes or None}`` for each file ``a`` takes from ``submission``: a folder, a zip, or a
+    folder holding one zip (a Gradescope upload of a zip). Files are found by name anywhere inside
+    (:func:`match_files`)."""
     submission = Path(submission)
     label = submission.name
     if submission.is_dir():
-        if not any((submission / p).is_file() for p in a.submit):
-            # an upload unpacked into one folder (Gradescope does this with a zip of the tree)
-            inner = [d for d in submission.iterdir() if d.is_dir() and any((d / p).is_file() for p in a.submit)]
-            submission = inner[0] if len(inner) == 1 else submission
-        out = {}
-        for path in a.submit:
-            f = submission / path
-            out[path] = f.read_bytes()[:MAX_FILE_BYTES + 1] if f.is_file() and not f.is_symlink() else None
-        return out
+        files = {p.relative_to(submission).as_posix(): p for p in sorted(submission.rglob("*"))
+                 if p.is_file() and not p.is_symlink()}
+        zips = [p for n, p in files.items() if n.endswith(".zip")]
+        if not any(n.endswith(".py") for n in files) and len(zips) == 1:
+            return read_submission(a, zips[0])
+        found = match_files(files, a.submit)
+        return {path: files[found[path]].read_bytes()[:MAX_FILE_BYTES + 1] if path in found else None
+                for path in a.submit}
     if not submission.is_file():
         raise SubmissionError(f"{label}: no such file or folder: {submission}")
     try:
@@ -162,15 +329,14 @@ def read_submission(a, submission):
     except (zipfile.BadZipFile, OSError) as err:
         raise SubmissionError(f"{label}: not a folder or a readable zip file ({err})") from None
     with zf:
-        members = _safe_members(zf, label)
+        members = {m.filename: m for m in _safe_members(zf, label)}
+        found = match_files(members, a.submit)
         out = {}
         for path in a.submit:
-            hits = sorted((m for m in members if m.filename == path or m.filename.endswith("/" + path)),
-                          key=lambda m: len(m.filename))
             try:
-                out[path] = zf.read(hits[0])[:MAX_FILE_BYTES + 1] if hits else None
+                out[path] = zf.read(members[found[path]])[:MAX_FILE_BYTES + 1] if path in found else None
             except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError) as err:  # bad CRC, encrypted...
-                raise SubmissionError(f"{label}: cannot read {hits[0].filename} from the zip ({err})") from None
+                raise SubmissionError(f"{label}: cannot read {found[path]} from the zip ({err})") from None
         return out
 
 
@@ -191,10 +357,12 @@ class Grader:
             falling back to one per item when it fails).
     """
 
-    def __init__(self, a, seed=1, timeout=60, memory_mb=4096, no_print=False, isolation="item"):
+    def __init__(self, a, seed=None, timeout=60, memory_mb=4096, no_print=False, isolation="item",
+                 references=None):
         fn = "Grader"
         self.a = a
-        self.seeds = {"public": PUBLIC_SEED, "grading": _check.nonnegative_int(fn, "seed", seed)}
+        seed = secrets.randbelow(2 ** 31) if seed is None else _check.nonnegative_int(fn, "seed", seed)
+        self.seeds = {"public": PUBLIC_SEED, "grading": seed}
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
             raise NpnetValueError(f"{fn}: timeout must be a positive number of seconds; got {timeout!r}")
         self.timeout = float(timeout)
@@ -203,39 +371,42 @@ class Grader:
         if isolation not in ("item", "submission"):
             raise NpnetValueError(f"{fn}: isolation must be 'item' or 'submission'; got {isolation!r}")
         self.isolation = isolation
+        self.user = grader_user()
+        self.deny = instructor_folders()
+        self.readable = python_folders(self.deny)
         self._tmp = Path(tempfile.mkdtemp(prefix=f"npnet-grade-{a.name}-"))
+        if self.user:
+            os.chmod(self._tmp, 0o711)  # the children's user may pass through, not list
         try:
-            self._prepare()
+            self._prepare(references)
         except BaseException:
             self.close()
             raise
 
-    def _prepare(self):
-        """The release every submission is laid over, its Numba cache, the inputs and the reference outputs."""
+    def _prepare(self, references):
+        """The tree every submission is laid over (with a warm Numba cache), the inputs and the reference
+        outputs: computed by the instructor's code, or read from a Gradescope bundle's file."""
+        import npnet
         a = self.a
         self.base = self._tmp / "release"
-        build_release(a, self.base)
-        cache = source_root() / "npnet" / "__pycache__"
-        for f in cache.glob("kernels.*.nb[ic]") if cache.is_dir() else ():
-            (self.base / "npnet" / "__pycache__").mkdir(exist_ok=True)
-            shutil.copy2(f, self.base / "npnet" / "__pycache__" / f.name)
-        subprocess.run([sys.executable, "-I", "-c", WARM_KERNELS, str(self.base)], env=self._env(self._tmp),
+        installed = Path(npnet.__file__).resolve().parents[1]
+        if references:
+            # Gradescope: the installed npnet is the bundle's release; no solution is on this machine.
+            for package in ("npnet", "gradcheck"):
+                shutil.copytree(installed / package, self.base / package,
+                                ignore=shutil.ignore_patterns("*.pyc", "*.pyo"))
+            self.inputs, self.reference, self.modules = read_references(references, a)
+            self.seeds = {label: None for _, label in self.inputs}
+        else:
+            build_release(a, self.base)
+            cache = installed / "npnet" / "__pycache__"
+            for f in cache.glob("kernels.*.nb[ic]") if cache.is_dir() else ():
+                (self.base / "npnet" / "__pycache__").mkdir(exist_ok=True)
+                shutil.copy2(f, self.base / "npnet" / "__pycache__" / f.name)
+            self.inputs = draw_inputs(a, self.seeds)
+            self.reference, self.modules = compute_references(a, self.inputs, self._tmp / "private")
+        subprocess.run([sys.executable, "-I", "-c", WARM_KERNELS, str(self.base)], env=child_env(self._tmp),
                        stdin=subprocess.DEVNULL, capture_output=True, timeout=600, check=False)
-        self.inputs = {}
-        for k, item in enumerate(a.items):
-            for label, seed in self.seeds.items():
-                self.inputs[item.name, label] = item.inputs(np.random.default_rng([seed, k]))
-        self.reference = {key: self._reference(*key) for key in self.inputs}
-
-    def _reference(self, name, label):
-        out = {}
-        inputs = {k: np.copy(v) for k, v in self.inputs[name, label].items()}  # the students get them unchanged
-        try:
-            self.a.item(name).run(inputs, out)
-        except NotImplementedError as err:
-            raise NpnetValueError(f"npnet course grade: the reference solution of item {name} is not implemented "
-                                  f"({err}); grade with the instructor's repository, not a release") from None
-        return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
 
     def close(self):
         shutil.rmtree(self._tmp, ignore_errors=True)
@@ -255,8 +426,12 @@ class Grader:
         label = Path(submission).name
         try:
             files = read_submission(self.a, submission)
+            if not any(files.values()):
+                raise SubmissionError(f"{label}: none of the files to hand in was found (expected, anywhere in the "
+                                      f"upload, flat or in folders or a zip: "
+                                      f"{', '.join(sorted({p.split('/')[-1] for p in self.a.submit}))})")
         except SubmissionError as err:
-            items = [ItemResult(i.name, 0.0, i.max_score, [str(err)]) for i in self.a.items]
+            items = [ItemResult(i.name, 0.0, i.max_score, [str(err)], i.visibility) for i in self.a.items]
             return SubmissionResult(self.a.name, label, items, [str(err)], time.perf_counter() - start)
         try:
             return self._grade_files(files, work, label, start)
@@ -268,6 +443,10 @@ class Grader:
         shutil.copytree(self.base, tree)
         for d in (".home", ".tmp", ".grader"):
             (tree / d).mkdir()
+        if self.user:  # the children run as this user: their tree is theirs, the rest is not
+            os.chmod(work, 0o711)
+            for path in [tree] + list(tree.rglob("*")):
+                os.chown(path, *self.user, follow_symlinks=False)
         broken = {}  # file -> why its stub is graded instead
         for path, data in files.items():
             if data is None:
@@ -285,28 +464,21 @@ class Grader:
         items = [self._score(item, logs, broken) for item in self.a.items]
         return SubmissionResult(self.a.name, label, items, notes, time.perf_counter() - start)
 
-    @staticmethod
-    def _env(tree):
-        """The child's whole environment: nothing of the grader's (tokens, paths) is passed on."""
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tree / ".home"),
-               "TMPDIR": str(tree / ".tmp"), "MPLCONFIGDIR": str(tree / ".home"), "MPLBACKEND": "Agg",
-               "LANG": "C.UTF-8", "NPNET_OFFLINE": "1"}
-        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
-            env[var] = "1"
-        return env
-
     def _child(self, tree, jobs, tag):
         """Run the child on ``jobs``; returns (log records, its stderr, whether it ran out of time)."""
         io_dir = tree / ".grader"
         log = io_dir / f"{tag}.log"
         limit = self.timeout * max(1, len({j["item"] for j in jobs}))  # a batch gets each item's time
         spec = {"assignment": self.a.name, "timeout": limit, "memory_mb": self.memory_mb,
-                "log": str(log), "jobs": jobs,
-                "modules": [p[:-3].replace("/", ".") for p in self.a.submit]}
+                "log": str(log), "jobs": jobs, "modules": [p[:-3].replace("/", ".") for p in self.a.submit],
+                "sys_path": self.readable, "readable": self.readable, "deny": self.deny, "user": self.user,
+                "preload": self.modules if self.user else []}
         spec_path = io_dir / f"{tag}.json"
         spec_path.write_text(json.dumps(spec))
-        proc = subprocess.Popen([sys.executable, "-I", str(CHILD), str(tree), str(spec_path)], cwd=tree,
-                                env=self._env(tree), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+        if self.user:
+            os.chown(spec_path, *self.user)
+        proc = subprocess.Popen([sys.executable, "-I", "-S", str(CHILD), str(tree), str(spec_path)], cwd=tree,
+                                env=child_env(tree), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, start_new_session=True)
         timed_out = False
         try:
@@ -352,6 +524,8 @@ class Grader:
                 inputs = tree / ".grader" / f"{jid}.in.npz"
                 if not inputs.exists():
                     np.savez(inputs, **{k: np.asarray(v) for k, v in self.inputs[item.name, label].items()})
+                    if self.user:
+                        os.chown(inputs, *self.user)
                 jobs.append({"id": jid, "item": item.name, "inputs": str(inputs),
                              "outputs": str(tree / ".grader" / f"{jid}.out.npz")})
         return jobs
@@ -410,7 +584,7 @@ class Grader:
                 lines.append(f"printed output, not allowed (--no-print): {text[:80]!r}")
             else:
                 lines.append(f"note: the code printed {text[:80]!r}")
-        return ItemResult(item.name, score, item.max_score, lines)
+        return ItemResult(item.name, score, item.max_score, lines, item.visibility)
 
     def _part_verdict(self, item, part, record, reference, inputs):
         """None if ``part`` is right in this run, else why not."""

@@ -78,11 +78,11 @@ class Assignment:
         requires: the assignments this one builds on (their solutions ship filled in with its release,
             as a course publishes solutions after their due date); every other assignment's blocks are
             stubbed in its release.
-        shortcuts: ``{file: (function, ...)}``: shipped functions (outside ``strip``) whose filled-in
-            block would compute one of this assignment's graded outputs for the student: a fast twin
-            of a naive function, a ``*_from_output`` variant, a compiled kernel. They ship working
-            (exercises and later assignments use them) but are stubbed in the tree the grader runs
-            the student's code in, so a submission that delegates to them scores 0.
+        shortcuts: ``{file: (function, ...)}``: library functions (outside ``strip``, students do not
+            write them) whose filled-in block would compute one of this assignment's graded outputs: a
+            fast twin of a naive function, a ``*_from_output`` variant, a compiled kernel. They are
+            stubbed like ``strip`` (in this assignment's release and in those of assignments that do not
+            build on it), so a submission can neither call nor copy them; later releases ship them.
     """
     name: str
     title: str
@@ -138,18 +138,16 @@ def prerequisites(a):
     return seen
 
 
-def stubbed(a, grading=False):
-    """``{file: {function, ...}}``: the blocks stubbed in ``a``'s release: ``a``'s own and those of every
-    assignment that is not one of its prerequisites. With ``grading``, also ``a``'s shortcuts: the tree
-    the grader runs student code in."""
+def stubbed(a):
+    """``{file: {function, ...}}``: the blocks stubbed in ``a``'s release (and so in the tree the grader
+    runs student code in): ``a``'s own, its shortcuts, and those of every assignment that is not one of
+    its prerequisites."""
     keep = prerequisites(a)
     out = {}
-    groups = [a.strip] + [load(n).strip for n in names() if n != a.name and n not in keep]
-    if grading:
-        groups.append(a.shortcuts)
-    for group in groups:
-        for path, functions in group.items():
-            out.setdefault(path, set()).update(functions)
+    for other in [a] + [load(n) for n in names() if n != a.name and n not in keep]:
+        for group in (other.strip, other.shortcuts):
+            for path, functions in group.items():
+                out.setdefault(path, set()).update(functions)
     return out
 
 

@@ -92,8 +92,9 @@ def _student_readme(a):
     exercises = ", ".join(f"`exercises/{e}.py` / `exercises/{e}.ipynb`" for e in a.exercises) or "none"
     shipped = ", ".join(f"`{n}`" for n in sorted(manifest.prerequisites(a))) or "none"
     shortcuts = ", ".join(f"`{f}`" for fs in a.shortcuts.values() for f in fs)
-    graded = (f"\nWhile this assignment is graded these shipped functions are stubs, because they would compute "
-              f"a graded output for you: {shortcuts}. Use them to compare, not to answer.\n") if shortcuts else ""
+    graded = (f"\nThese library functions are stubs too, because they would compute a graded output for you; "
+              f"they ship with the next assignments, and the public tests that need them are skipped: "
+              f"{shortcuts}.\n") if shortcuts else ""
     return f"""# {a.title}
 
 Fill in every block marked `# TODO` (between `# BEGIN SOLUTION` and `# END SOLUTION`) in:
@@ -173,7 +174,7 @@ def _callers(path, function):
     return sorted(found)
 
 
-def stub_hints(a, root, stubs, grading=False):
+def stub_hints(a, root, stubs):
     """``{(path, function): the sentence after its stub's TODO}`` for the blocks ``stubs`` of ``a``'s tree."""
     hints = {}
     for path, functions in stubs.items():
@@ -182,23 +183,23 @@ def stub_hints(a, root, stubs, grading=False):
                 check = check_for(a, root, path, function)
                 hints[path, function] = ("write this block (see the docstring), then check it with "
                                          f"{check}." if check else "write this block (see the docstring).")
-            elif function in a.shortcuts.get(path, ()):
-                hints[path, function] = (f"not available while {a.name} is graded (it would compute a graded "
-                                         f"output for you).")
-            else:
+            elif manifest.owner(path, function):
                 hints[path, function] = (f"part of the assignment {manifest.owner(path, function)!r}, "
                                          f"handed out with it.")
+            else:
+                hints[path, function] = ("library code that would compute a graded output of this or a later "
+                                         "assignment; it ships with the assignments after it.")
     return hints
 
 
-def strip_tree(a, root, dest, grading=False):
+def strip_tree(a, root, dest):
     """Copy the repository's packages from ``root`` into ``dest`` with the blocks of
-    :func:`~.manifest.stubbed` ``(a, grading)`` stubbed.
+    :func:`~.manifest.stubbed` ``(a)`` stubbed.
 
     Every file's markers are validated. Returns ``[(block, body lines)]`` of the stubbed blocks.
     """
-    wanted = manifest.stubbed(a, grading)
-    hints = stub_hints(a, root, wanted, grading)
+    wanted = manifest.stubbed(a)
+    hints = stub_hints(a, root, wanted)
     stripped = []
     for rel in package_files(root):
         text = (root / rel).read_text(encoding="utf-8")
@@ -207,7 +208,7 @@ def strip_tree(a, root, dest, grading=False):
         key = rel.as_posix()
         if rel.suffix == ".py" and rel.parts[:2] != ("npnet", "course"):
             if key in wanted:
-                text, done = markers.strip(text, key, wanted[key], {f: hints[key, f] for f in wanted[key]})
+                text, done = markers.strip(text, key, wanted[key], {f: h for (k, f), h in hints.items() if k == key})
                 stripped += done
                 missing = wanted[key] - {b.function for b, _ in done}
                 if missing:
@@ -296,8 +297,10 @@ def build_release(a, dest, root=None):
             raise NpnetValueError(f"release {a.name}: public test {root / 'tests' / name} does not exist")
         shutil.copyfile(root / "tests" / name, tests / name)
     (dest / "README.md").write_text(_student_readme(a), encoding="utf-8")
+    own = {f for fs in a.strip.values() for f in fs}
     info = {"assignment": a.name, "title": a.title, "submit": list(a.submit), "gradcheck": list(a.gradcheck),
-            "requires": sorted(manifest.prerequisites(a))}
+            "requires": sorted(manifest.prerequisites(a)),
+            "later": sorted({b.function for b, _ in stripped} - own)}
     (dest / INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     leaks = find_leaks(dest, secret_lines(stripped, public_lines(root, a)))
     if leaks:

@@ -126,11 +126,13 @@ def relu_backward_from_output(dout, out, mode=None):
     mode = get_relu_mode() if mode is None else valid_relu_mode(fn, mode)
     out = _check.float_array(fn, "out", out)
     dout = _check.dout(fn, dout, out.shape, out.dtype)
+    # BEGIN SOLUTION
     if out.dtype not in (np.float32, np.float64):  # the dtypes the kernel is compiled for
         return relu_backward(dout, out, mode)
     dx = np.empty(out.shape, dtype=out.dtype)
     kernels.split(kernels.relu_backward_rows, dx.size, dx.size, np.ascontiguousarray(dout).reshape(-1),
                   np.ascontiguousarray(out).reshape(-1), dx.reshape(-1), kernels.RELU_MODE_CODES[mode])
+    # END SOLUTION
     return dx
 
 

@@ -38,6 +38,20 @@ AFFINE = [Config(label, _affine_inputs(shape, m), AFFINE_RUN, {"out": 1, "dx": 1
           for label, shape, m in (("x (N, 3, 2, 2), 5 outputs", (3, 2, 2), 5), ("x (N, 7), 2 outputs", (7,), 2))]
 
 
+def _affine_partial(input_grad, weight_grads):
+    """affine_backward asked for only some gradients (a frozen layer, or the first layer's dx)."""
+    def run(inputs, out):
+        _, cache = L.affine_forward(inputs["x"], inputs["w"], inputs["b"])
+        dx, dw, db = L.affine_backward(inputs["dout"], cache, input_grad=input_grad, weight_grads=weight_grads)
+        out.update({"dx": dx} if input_grad else {"dw": dw, "db": db})
+    return run
+
+
+AFFINE += [Config("x (N, 7), weight_grads=False", _affine_inputs((7,), 2), _affine_partial(True, False), {"dx": 1}),
+           Config("x (N, 7), input_grad=False", _affine_inputs((7,), 2), _affine_partial(False, True),
+                  {"dw": 1, "db": 1})]
+
+
 def _relu_inputs(shape, zeros):
     def inputs(rng):
         x, dout = _away_from_zero(rng, shape), rng.standard_normal(shape)
@@ -167,7 +181,7 @@ def _norm_terms(axes_of):
         axes = axes_of(x)
         xhat, inv_std = _normalised(x, axes)
         variance_path = -inv_std * xhat * (dxhat * xhat).mean(axis=axes, keepdims=True)
-        mean_path = -inv_std * dxhat.mean(axis=axes, keepdims=True)
+        mean_path = np.broadcast_to(-inv_std * dxhat.mean(axis=axes, keepdims=True), x.shape)
         other = tuple(i for i in range(x.ndim) if i not in axes)
         wrong_xhat, _ = _normalised(x, other)
         return {Missing("the variance path of the backward (-xhat * mean(dxhat * xhat) / std)", variance_path): "",
@@ -271,6 +285,15 @@ DROPOUT = [Config(f"{mode}, p {p}, {label}", _dropout_inputs(shape, p), _dropout
 
 ASSIGNMENT = Assignment(
     name="layers",
+    requires=(),
+    # Fast twins and kernels that would compute these items' outputs: stubs in this release.
+    shortcuts={
+        "npnet/layers/pool.py": ("max_pool_forward", "max_pool_backward"),
+        "npnet/layers/activations.py": ("relu_backward_from_output", "leaky_relu_forward", "leaky_relu_backward"),
+        "npnet/kernels.py": ("max_pool_rows", "max_pool_argmax_rows", "_argmax_2x2_stride2",
+                            "_argmax_3x3_stride2", "_argmax_any", "max_pool_backward_rows", "_relu_gate",
+                            "relu_backward_rows"),
+    },
     title="Layers: affine, ReLU, convolution, max pooling, batch and layer normalisation, dropout",
     strip={
         "npnet/layers/affine.py": ("affine_forward", "affine_backward"),

@@ -87,6 +87,11 @@ def _class_vis(inputs, out):
 
 ASSIGNMENT = Assignment(
     name="network_visualization",
+    # The ReLU gate in library form (the fused SqueezeNet path): stubs in this release.
+    shortcuts={
+        "npnet/layers/activations.py": ("relu_backward_from_output", "leaky_relu_backward"),
+        "npnet/kernels.py": ("_relu_gate", "relu_backward_rows"),
+    },
     requires=("layers",),
     title="Network visualisation: saliency, guided backprop, Grad-CAM, fooling images, class visualisation",
     strip={

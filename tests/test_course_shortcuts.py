@@ -1,0 +1,198 @@
+"""No shipped function computes a graded output for the student.
+
+For every item of every assignment, and every function the item grades, the assignment's release with
+the student's blocks filled in (an honest student) is loaded in a subprocess, and the function is
+replaced by each shipped function of npnet's computing modules whose signature takes the same
+positional arguments (a fast or naive twin, a ``*_from_output`` variant, a kernel wrapper, anything
+that fits; not the student's own other functions): what a submission that delegates to it would hand
+in. The item is scored as the grader scores it (every part must match the reference on both seeds);
+the delegation must earn none of the parts that depend on the function (those that go wrong when its
+result is nudged).
+"""
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from npnet.course import manifest
+from npnet.course import markers
+from npnet.course.grade import Grader, child_env
+from npnet.course.release import source_root
+
+ROOT = source_root()
+
+
+def restore_blocks(release_text, instructor_text, path, functions):
+    """The release's file with the stubs of ``functions`` replaced by the instructor's blocks."""
+    lines, solved = instructor_text.split("\n"), {}
+    for b in markers.find_blocks(instructor_text, path):
+        solved.setdefault(b.function, []).append(b.body(lines))
+    rel, out, pos = release_text.split("\n"), [], 0
+    for b in markers.find_blocks(release_text, path):
+        if b.function in functions and markers.is_stub(b, rel):
+            out += rel[pos:b.begin + 1] + solved[b.function].pop(0)
+            pos = b.end
+    return "\n".join(out + rel[pos:])
+
+# Modules whose functions compute things; data loading, files, figures and the CLI cannot stand in.
+HARNESS = r'''
+import importlib, inspect, json, pkgutil, resource, signal, sys
+resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+import npnet
+from npnet._io import read_npz
+from npnet.course import manifest
+from npnet.course.diagnose import rel_error
+
+SKIP = ("npnet.course", "npnet.data", "npnet.cli", "npnet.weights", "npnet._io", "npnet.solver", "npnet.parallel",
+        "npnet.display")
+spec = json.load(open(sys.argv[2]))
+a = manifest.load(spec["assignment"])
+modules = []
+for info in pkgutil.walk_packages(npnet.__path__, "npnet."):
+    if info.name.startswith(SKIP) or info.name.endswith(("commands", "figures", "__main__")):
+        continue
+    try:
+        modules.append(importlib.import_module(info.name))
+    except Exception:
+        pass
+modules.append(npnet)
+candidates = {}
+for m in modules:
+    for name, obj in vars(m).items():
+        f = getattr(obj, "py_func", obj)
+        if inspect.isfunction(f) and f.__module__ == m.__name__:
+            candidates[f"{m.__name__}.{name}"] = obj
+
+
+class Slow(Exception):
+    pass
+
+
+def alarm(*_):
+    raise Slow()
+
+
+signal.signal(signal.SIGALRM, alarm)
+
+
+def perturbed(f):
+    """``f`` with every float of its result (tuples and caches included) scaled by 1.37, which keeps
+    signs and zeros (a ReLU's gate): the parts that stay right with it do not depend on ``f``'s values."""
+    def nudge(v):
+        if isinstance(v, (np.ndarray, float, np.floating)) and np.asarray(v).dtype.kind == "f":
+            return v * 1.37
+        if isinstance(v, (tuple, list)):
+            return type(v)(nudge(e) for e in v)
+        return v
+    return lambda *args, **kwargs: nudge(f(*args, **kwargs))
+
+
+def score(item, job, holders, fname, g):
+    """The parts of ``item`` that match the reference on every seed with ``fname`` replaced by ``g``."""
+    original = getattr(holders[0], fname)
+    for m in holders:
+        setattr(m, fname, g)
+    matched = None
+    try:
+        for label in job["labels"]:
+            out = {}
+            signal.alarm(5)
+            try:
+                item.run(read_npz(job["inputs"][label]), out)
+            except BaseException:
+                pass
+            finally:
+                signal.alarm(0)
+            ref = read_npz(job["refs"][label])
+            ok = set()
+            for part in item.points:
+                try:
+                    if part in out and rel_error(np.asarray(out[part], dtype=np.float64), ref[part]) <= item.rtol:
+                        ok.add(part)
+                except Exception:
+                    pass
+            matched = ok if matched is None else matched & ok
+    finally:
+        for m in holders:
+            setattr(m, fname, original)
+    return matched
+
+
+found, tried = [], 0
+own = {f for fs in a.strip.values() for f in fs}
+for job in spec["jobs"]:
+    item = a.item(job["item"])
+    for fname in item.functions:
+        if "." in fname:
+            continue  # a method: nothing module-level stands in for it
+        module = importlib.import_module(a.file_of(fname)[:-3].replace("/", "."))
+        original = getattr(module, fname)
+        required = [p for p in inspect.signature(original).parameters.values()
+                    if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        holders = [m for m in modules if getattr(m, fname, None) is original]
+        depends = score(item, job, holders, fname, original) - score(item, job, holders, fname, perturbed(original))
+        for cname, g in candidates.items():
+            if cname.rsplit(".", 1)[-1] in own or not depends:
+                continue  # the student's own functions may call each other
+            try:
+                inspect.signature(getattr(g, "py_func", g)).bind(*range(len(required)))
+            except (TypeError, ValueError):
+                continue
+            tried += 1
+            gained = score(item, job, holders, fname, g) & depends
+            if gained:
+                found.append([item.name, fname, cname, sorted(gained)])
+print(json.dumps({"found": found, "tried": tried}))
+'''
+
+
+def delegations_that_score(name, tmp_path):
+    a = manifest.load(name)
+    with Grader(a, isolation="submission") as g:
+        tree = tmp_path / "tree"
+        shutil.copytree(g.base, tree)
+        for path in a.submit:  # the honest student: every block of the assignment written
+            (tree / path).write_text(restore_blocks((tree / path).read_text(), (ROOT / path).read_text(), path,
+                                                    {f for fs in a.strip.values() for f in fs}))
+        jobs = []
+        for item in a.items:
+            job = {"item": item.name, "labels": sorted(g.seeds), "inputs": {}, "refs": {}}
+            for label in g.seeds:
+                for kind, values in (("inputs", g.inputs[item.name, label]), ("refs", g.reference[item.name, label])):
+                    path = tmp_path / f"{item.name}.{label}.{kind}.npz"
+                    np.savez(path, **{k: np.asarray(v) for k, v in values.items()})
+                    job[kind][label] = str(path)
+            jobs.append(job)
+        (tmp_path / "spec.json").write_text(json.dumps({"assignment": name, "jobs": jobs}))
+        for d in (".home", ".tmp"):
+            (tmp_path / d).mkdir(exist_ok=True)
+        run = subprocess.run([sys.executable, "-I", "-c", HARNESS, str(tree), str(tmp_path / "spec.json")],
+                             cwd=tmp_path, env=child_env(tmp_path), capture_output=True, text=True, timeout=1800)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("name", manifest.names())
+def test_no_shipped_function_stands_in_for_a_graded_one(name, tmp_path):
+    result = delegations_that_score(name, tmp_path)
+    assert result["tried"] > 0
+    assert result["found"] == [], "\n".join(f"{item}: {f} <- {g} scores {parts}" for item, f, g, parts in result["found"])
+
+
+def test_the_search_finds_a_shortcut_when_one_is_shipped(tmp_path, monkeypatch):
+    """With no shortcut stubbed (as at ed53f3c), the search finds what that grader gave full marks for:
+    max_pool_forward standing in for the naive pooling, relu_backward_from_output for relu_backward."""
+    monkeypatch.setattr(manifest, "load", lambda n, fn="": dataclasses.replace(_load(n), shortcuts={}))
+    result = delegations_that_score("layers", tmp_path)
+    pairs = {(f, g.rsplit(".", 1)[-1]) for _, f, g, _ in result["found"]}
+    assert ("max_pool_forward_naive", "max_pool_forward") in pairs
+    assert ("relu_backward", "relu_backward_from_output") in pairs
+
+
+_load = manifest.load

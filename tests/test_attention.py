@@ -11,7 +11,20 @@ from npnet.layers import attention as A
 from gradcheck.numeric import eval_numerical_gradient_array, rel_error
 from gradcheck.registry import CHECKS, load_all, run_check
 
-REF = np.load(os.path.join(os.path.dirname(__file__), "data", "attention_reference.npz"))
+
+
+class _Reference:
+    """tests/data/attention_reference.npz, loaded on first use (a student release ships no tests/data:
+    the tests that need it skip there)."""
+
+    def __getitem__(self, key):
+        path = os.path.join(os.path.dirname(__file__), "data", "attention_reference.npz")
+        if not os.path.isfile(path):
+            pytest.skip("tests/data/attention_reference.npz is not here (a student release)")
+        return np.load(path)[key]
+
+
+REF = _Reference()
 
 
 def naive_attention(q, k, v, mask=None, keep=None):

@@ -152,6 +152,22 @@ MISTAKES = {
             ("        dx[rows, y] -= 1\n        dx /= n\n", "        dx[rows, y] -= 1\n")]},
          {"lstm": "all", "softmax_loss": {"dx": "missing 1/N"}}),
     ],
+    "transformer_captioning": [
+        ({"npnet/layers/attention.py": [
+            # the feed-forward backward without the ReLU's gate
+            ("    da = relu_backward(dhidden, relu_cache)\n", "    da = dhidden\n")]},
+         {"feedforward": {"dx": "", "dW1": "", "db1": ""}, "decoder_layer": {"dtgt": "", "dmemory": "", "grads": ""},
+          "captioning_loss": {"grads": ""}}),
+    ],
+    "self_supervised": [
+        ({"npnet/models/simclr.py": [
+            # the loss's gradient without the chain rule's 1/tau
+            ("    dunit = (dscores + dscores.T) @ unit / tau\n", "    dunit = (dscores + dscores.T) @ unit\n"),
+            # the cosine similarity divided by |z_i|^2 instead of |z_i| |z_j|
+            ("    norm_dot_product = float(z_i @ z_j / (np.linalg.norm(z_i) * np.linalg.norm(z_j)))",
+             "    norm_dot_product = float(z_i @ z_j / np.linalg.norm(z_i) ** 2)")]},
+         {"simclr_loss_vectorized": {"dleft": "", "dright": ""}, "sim": "all", "simclr_loss_naive": "all"}),
+    ],
     "conv_as_matrix": [
         ({"npnet/linalg.py": [
             # the stride forgotten in the matrix of a strided convolution

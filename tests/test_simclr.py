@@ -126,7 +126,10 @@ def test_linear_probe_on_separable_features():
 def test_loss_and_gradient_match_pytorch_autograd():
     """tests/data/simclr_reference.npz: the course's loss by PyTorch (make_simclr_reference.py)."""
     import os
-    ref = np.load(os.path.join(os.path.dirname(__file__), "data", "simclr_reference.npz"))
+    path = os.path.join(os.path.dirname(__file__), "data", "simclr_reference.npz")
+    if not os.path.isfile(path):
+        pytest.skip("tests/data/simclr_reference.npz is not here (a student release)")
+    ref = np.load(path)
     for case in range(3):
         left, right, tau = ref[f"case{case}_left"], ref[f"case{case}_right"], float(ref[f"case{case}_tau"])
         loss, dleft, dright = S.simclr_loss_vectorized(left, right, tau)

@@ -1,7 +1,5 @@
 """CaptioningTransformer: the notebook's scores (via PyTorch, tests/data/attention_reference.npz), the loss
 against its definition, greedy sampling, the solver, checkpoints and the overfitting check."""
-import os
-
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
@@ -12,8 +10,8 @@ from npnet.models.transformer import CaptioningTransformer
 from npnet.solver import CaptioningSolver
 from gradcheck.numeric import rel_error
 from conftest import require_data
+from test_attention import REF  # the notebook's reference values, loaded on first use
 
-REF = np.load(os.path.join(os.path.dirname(__file__), "data", "attention_reference.npz"))
 TINY = {"<NULL>": 0, "cat": 2, "dog": 3}  # the course's test vocabulary
 WORDS = {"<NULL>": 0, "<START>": 1, "<END>": 2, "cat": 3, "dog": 4, "sat": 5}
 

@@ -43,6 +43,7 @@ ASSIGNMENT = Assignment(
     title="Self-supervised learning: SimCLR's similarity and contrastive loss, naive and vectorised, with backward",
     strip={"npnet/models/simclr.py": ("sim", "compute_sim_matrix", "sim_positive_pairs", "simclr_loss_naive",
                                       "simclr_loss_vectorized")},
+    exercises=("self_supervised",),
     public_tests=("test_simclr.py",),
     gradcheck=("simclr",),
     items=(

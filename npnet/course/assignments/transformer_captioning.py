@@ -145,6 +145,7 @@ ASSIGNMENT = Assignment(
         "npnet/models/transformer.py": ("CaptioningTransformer._forward", "CaptioningTransformer._backward",
                                         "CaptioningTransformer.sample"),
     },
+    exercises=("transformer_captioning",),
     public_tests=("test_attention.py", "test_transformer.py"),
     gradcheck=("attention", "captioning.transformer"),
     items=(

@@ -136,7 +136,7 @@ images, titles = [], []
 for layer, channel in targets:
     img, objective = unit_visualization(model, layer, channel, image_size=112 if QUICK else 160,
                                         num_iterations=15 if QUICK else 100, learning_rate=10, l2_decay=0.005,
-                                        norm_percentile=5, contribution_percentile=5)
+                                        norm_percentile=5, contribution_percentile=5, progress=True)
     print(f"features.{layer} channel {channel}: mean activation {objective[0]:.2f} -> {objective[-1]:.2f}")
     images.append(img)
     titles.append(f"features.{layer} channel {channel}")

@@ -26,6 +26,18 @@ def _(rng):
     return layer_error(L.affine_forward, L.affine_backward, [x, w, b], rng)
 
 
+@register("affine.partial", threshold=1e-6)
+def _(rng):
+    # only dx (a frozen layer), then only dw and db (a first layer, whose input is data): the paths that
+    # must still define every returned gradient
+    x, w, b = rng.standard_normal((3, 7)), rng.standard_normal((7, 2)), rng.standard_normal(2)
+    dx_only = layer_error(lambda x: L.affine_forward(x, w, b),
+                          lambda d, c: L.affine_backward(d, c, weight_grads=False)[0], [x], rng)
+    weights_only = layer_error(lambda w, b: L.affine_forward(x, w, b),
+                               lambda d, c: L.affine_backward(d, c, input_grad=False)[1:], [w, b], rng)
+    return max(dx_only, weights_only)
+
+
 @register("relu", threshold=1e-8)
 def _(rng):
     return layer_error(L.relu_forward, lambda d, c: L.relu_backward(d, c, mode="standard"),

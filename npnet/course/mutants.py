@@ -14,10 +14,12 @@ Each mutant is classified as
   crash or hang a worker are killed as they would be by the grader's time limit. Every mutant that
   this leaves standing is then graded by the real :class:`~npnet.course.grade.Grader` (a submission =
   the instructor's files with the one mutated block), and ``--verify K`` regrades K killed ones too;
-- **equivalent**: not killed, and a differential test against the solution over ``--configs`` (200)
-  random input sets of every item finds no output differing by more than 1e-9 (relative);
-- **killed only by the public tests or gradcheck**: not killed by the grader, not equivalent, but a
-  ``python -m gradcheck`` family of the assignment or its public tests fail;
+- **killed only by the public tests or gradcheck**: not killed by the grader, but a ``python -m
+  gradcheck`` family of the assignment or its public tests fail;
+- **equivalent**: caught by none of these, and a differential test against the solution over
+  ``--configs`` (200) random input sets of every item using the function finds no output differing by
+  more than 1e-9 (relative). The input sets are the items' own generators with other seeds, so a
+  branch no item reaches looks equivalent: read the list (``--json``), as the README does;
 - **surviving**: nothing catches it.
 
 ``--gradcheck`` also runs every gradcheck family of the assignment on every non-equivalent mutant
@@ -385,20 +387,25 @@ class Bench:
         return None
 
 
-def _gradcheck_failures(families):
-    """The gradcheck families (of ``families``) with a failing, NaN or raising check."""
+def gradcheck_families(a):
+    """The top-level gradcheck families an assignment names (``conv.naive`` -> every ``conv`` check)."""
+    return tuple(sorted({name.split(".")[0] for name in a.gradcheck}))
+
+
+def _gradcheck_failures(families, first_only=False):
+    """The names of the checks of ``families`` that fail, give NaN or raise (seed 0)."""
     from gradcheck.registry import run_check, select
     failed = []
-    for family in families:
-        for check in select([family]):
-            try:
-                with np.errstate(all="ignore"):
-                    err = run_check(check, seed=0)
-                bad = not err <= check.threshold
-            except Exception:  # noqa: BLE001
-                bad = True
-            if bad:
-                failed.append(family)
+    for check in select(list(families)):
+        try:
+            with np.errstate(all="ignore"):
+                err = run_check(check, seed=0)
+            bad = not err <= check.threshold
+        except Exception:  # noqa: BLE001
+            bad = True
+        if bad:
+            failed.append(check.name)
+            if first_only:
                 break
     return failed
 
@@ -445,22 +452,20 @@ def worker(spec_path):
                 lost = bench.graded_losses(job["function"])
             signal.setitimer(signal.ITIMER_REAL, 0)
             result["lost"] = lost[:5]
-            if not lost:
-                signal.setitimer(signal.ITIMER_REAL, 30 * MUTANT_SECONDS)
-                with np.errstate(all="ignore"):
-                    gap = bench.differs(job["function"], spec["configs"])
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                result["equivalent"] = gap is None
-                result["note"] = gap or ""
-            if spec.get("gradcheck") and (lost or not result.get("equivalent")):
-                signal.setitimer(signal.ITIMER_REAL, 10 * MUTANT_SECONDS)
-                result["gradcheck"] = _gradcheck_failures(a.gradcheck)
-                signal.setitimer(signal.ITIMER_REAL, 0)
-            if not lost and not result["equivalent"]:
-                caught = result.get("gradcheck") or _gradcheck_failures(a.gradcheck)
+            signal.setitimer(signal.ITIMER_REAL, 10 * MUTANT_SECONDS)
+            if spec.get("gradcheck"):
+                result["gradcheck"] = _gradcheck_failures(gradcheck_families(a))
+            if not lost:  # what else sees it: gradcheck, the public tests; else is it equivalent?
+                caught = result.get("gradcheck") or _gradcheck_failures(gradcheck_families(a), first_only=True)
                 if spec.get("public_tests") and not caught and _public_tests_fail(a, root):
                     caught = ["public tests"]
                 result["caught_by"] = caught
+                signal.setitimer(signal.ITIMER_REAL, 30 * MUTANT_SECONDS)
+                with np.errstate(all="ignore"):
+                    gap = None if caught else bench.differs(job["function"], spec["configs"])
+                result["equivalent"] = not caught and gap is None
+                result["note"] = gap or ""
+            signal.setitimer(signal.ITIMER_REAL, 0)
         except _Timeout as err:
             result.setdefault("lost", [f"(timed out: {err})"])
         finally:
@@ -609,9 +614,16 @@ def kill_rate(row):
 
 
 def family_counts(mutants, families):
-    """``{family: non-equivalent mutants it catches}`` (only with ``--gradcheck``)."""
+    """``({family or check: non-equivalent mutants it catches}, mutants scored)`` (with ``--gradcheck``);
+    a family catches a mutant when any of its checks fails."""
     scored = [m for m in mutants if m.status not in ("equivalent", "invalid") and m.gradcheck is not None]
-    return {f: sum(f in m.gradcheck for m in scored) for f in families}, len(scored)
+    counts = {f: sum(any(c == f or c.startswith(f + ".") for c in m.gradcheck) for m in scored) for f in families}
+    for m in scored:
+        for c in m.gradcheck:
+            if "." in c:
+                counts[c] = counts.get(c, 0) + 1
+    counts["any"] = sum(bool(m.gradcheck) for m in scored)
+    return counts, len(scored)
 
 
 def report(name, mutants, gradcheck_families=()):
@@ -631,6 +643,11 @@ def report(name, mutants, gradcheck_families=()):
         if n:
             lines.append(f"  gradcheck families on {n} non-equivalent mutants: "
                          + ", ".join(f"{f} {c}" for f, c in counts.items()))
+    equivalent = [m for m in mutants if m.status == "equivalent"]
+    if equivalent:
+        lines.append(f"  equivalent ({len(equivalent)}; no output of 200 input sets differs by more than 1e-9):")
+        lines += [f"    {m.function}:{m.line} [{m.words}] {' / '.join(d.strip() for d in m.diff.split(chr(10)))}"[:240]
+                  for m in equivalent]
     for m in mutants:
         if m.status in ("caught_elsewhere", "surviving"):
             by = f" (caught by {', '.join(m.caught_by)})" if m.caught_by else ""
@@ -660,12 +677,13 @@ def main(argv=None):
     start = time.perf_counter()
     mutants = run(args.assignment, jobs=args.jobs, sample=args.sample, seed=args.seed, configs=args.configs,
                   gradcheck=args.gradcheck, public_tests=not args.no_public_tests, verify=args.verify)
-    families = manifest.load(args.assignment).gradcheck if args.gradcheck else ()
+    families = gradcheck_families(manifest.load(args.assignment)) if args.gradcheck else ()
     print(report(args.assignment, mutants, families))
     print(f"  ({time.perf_counter() - start:.0f} s, {args.jobs} worker(s))")
     if args.json:
         from .._io import atomic_output
         doc = {"assignment": args.assignment, "summary": summary(mutants),
+               "gradcheck": family_counts(mutants, families)[0] if families else None,
                "mutants": [asdict(m) for m in mutants]}
         with atomic_output(args.json, "bench/mutants.py --json") as tmp:
             Path(tmp).write_text(json.dumps(doc, indent=1))

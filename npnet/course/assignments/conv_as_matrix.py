@@ -10,10 +10,14 @@ def _conv(rng):
 def _run(inputs, out):
     out["conv_matrix"] = linalg.conv_matrix(inputs["w"], (5, 6), stride=2, pad=1)
     out["conv_matrix_no_pad"] = linalg.conv_matrix(inputs["w"], (4, 4), stride=1, pad=0)
+    # stride 1, pad 1: the windows reach the right and bottom padding
+    out["conv_matrix_same"] = linalg.conv_matrix(inputs["w"], (5, 4), stride=1, pad=1)
 
 
 def _run_transpose(inputs, out):
     out["matrix"] = linalg.conv_transpose_matrix(inputs["wt"], (3, 4), stride=2, pad=1, output_padding=1)
+    # stride 1, pad 1: the stamps cross the cropped border on every side
+    out["matrix_same"] = linalg.conv_transpose_matrix(inputs["wt"], (4, 3), stride=1, pad=1)
 
 
 ASSIGNMENT = Assignment(
@@ -24,7 +28,9 @@ ASSIGNMENT = Assignment(
     exercises=("conv_as_matrix",),
     public_tests=("test_linalg.py",),
     items=(
-        Item("conv_matrix", {"conv_matrix": 2, "conv_matrix_no_pad": 1}, _conv, _run, ("conv_matrix",)),
-        Item("conv_transpose_matrix", {"matrix": 2}, _conv, _run_transpose, ("conv_transpose_matrix",)),
+        Item("conv_matrix", {"conv_matrix": 1, "conv_matrix_no_pad": 1, "conv_matrix_same": 1}, _conv, _run,
+             ("conv_matrix",)),
+        Item("conv_transpose_matrix", {"matrix": 1, "matrix_same": 1}, _conv, _run_transpose,
+             ("conv_transpose_matrix",)),
     ),
 )

@@ -23,8 +23,11 @@ def _tv(rng):
 
 
 def _update(rng):
+    # three taps, so that each backward segment starts where the next tap's ends (two taps would hide
+    # an index off by one in the list of taps)
     return {"X": rng.standard_normal((1, 3, 8, 8)), "g0": rng.standard_normal((1, 6, 8, 8)),
-            "g3": rng.standard_normal((1, 8, 4, 4)), "net": int(rng.integers(1000))}
+            "g2": rng.standard_normal((1, 6, 4, 4)), "g3": rng.standard_normal((1, 8, 4, 4)),
+            "net": int(rng.integers(1000))}
 
 
 def _content_run(inputs, out):
@@ -49,6 +52,8 @@ def _update_run(inputs, out):
     net = TinyNet(seed=int(inputs["net"]))
     net.features.forward(inputs["X"])
     out["dx"] = transfer.features_backward(net, {0: inputs["g0"], 3: inputs["g3"]})
+    net.features.forward(inputs["X"])
+    out["dx_three_taps"] = transfer.features_backward(net, {0: inputs["g0"], 2: inputs["g2"], 3: inputs["g3"]})
 
 
 def _gram_factors(inputs):
@@ -76,6 +81,6 @@ ASSIGNMENT = Assignment(
              factors=_gram_factors),
         Item("tv_loss", {"loss": 1, "grad": 2, "naive_loss": 1, "naive_grad": 1}, _tv, _tv_run,
              ("tv_loss", "tv_loss_naive")),
-        Item("update_step", {"dx": 2}, _update, _update_run, ("features_backward",)),
+        Item("update_step", {"dx": 1, "dx_three_taps": 1}, _update, _update_run, ("features_backward",)),
     ),
 )

@@ -148,6 +148,16 @@ def _(rng):
     return loss_error(L.softmax_loss, rng.standard_normal((n, c)), rng.integers(0, c, n))
 
 
+@register("softmax_loss.large_scores", threshold=1e-6)
+def _(rng):
+    # rows of scores near +1000 or -1000: exp overflows (or every term underflows) unless each row's
+    # largest score is subtracted first. The spread within a row stays ~1, so the numerical gradient
+    # is as exact as at small scores (a spread of ~1000 would leave it only rounding noise).
+    n, c = 8, 5
+    x = rng.standard_normal((n, c)) + 1000 * rng.choice([-1.0, 1.0], (n, 1))
+    return loss_error(L.softmax_loss, x, rng.integers(0, c, n))
+
+
 @register("svm_loss", threshold=1e-8)
 def _(rng):
     n, c = 6, 5

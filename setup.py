@@ -2,6 +2,23 @@ import re
 from pathlib import Path
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+HERE = Path(__file__).resolve().parent
+# What `npnet course` copies into a release besides the packages: with these inside the wheel (under
+# npnet/_course/), an installed npnet releases and grades exactly as a checkout does.
+COURSE_FILES = ["setup.py", "pyproject.toml", "README.md", ".gitignore", "exercises/*.py", "tests/*.py"]
+
+
+class BuildWithCourseFiles(build_py):
+    def run(self):
+        super().run()
+        target = Path(self.build_lib) / "npnet" / "_course"
+        for pattern in COURSE_FILES:
+            for source in sorted(HERE.glob(pattern)):
+                dest = target / source.relative_to(HERE)
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                dest.write_bytes(source.read_bytes())
 
 
 def _version():
@@ -57,4 +74,5 @@ setup(
                     "docs": DOCS,
                     "tsne": ["scikit-learn>=1.1"]},
     entry_points={"console_scripts": ["npnet=npnet.cli:main"]},
+    cmdclass={"build_py": BuildWithCourseFiles},
 )

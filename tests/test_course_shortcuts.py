@@ -138,8 +138,8 @@ for job in spec["jobs"]:
         holders = [m for m in modules if getattr(m, fname, None) is original]
         depends = score(item, job, holders, fname, original) - score(item, job, holders, fname, perturbed(original))
         for cname, g in candidates.items():
-            if cname.rsplit(".", 1)[-1] in own or not depends:
-                continue  # the student's own functions may call each other
+            if g is original or cname.rsplit(".", 1)[-1] in own or not depends:
+                continue  # the function itself (an alias), or the student's own: those may call each other
             try:
                 inspect.signature(getattr(g, "py_func", g)).bind(*range(len(required)))
             except (TypeError, ValueError):

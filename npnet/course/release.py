@@ -29,16 +29,25 @@ PACKAGES = ("npnet", "gradcheck")
 PACKAGE_FILES = ("*.py", "*.json")
 TOP_FILES = ("setup.py", "pyproject.toml", ".gitignore")
 INFO_FILE = "course.json"
+COURSE_DIR = "_course"
 # A stripped line shorter than this (spaces removed) says too little to leak an answer: "else:", "dx = 0".
 MIN_LEAK_CHARS = 10
 
 
+def course_file(root, rel):
+    """A course file (``exercises/...``, ``tests/...``, ``setup.py``) of the installation at ``root``: beside
+    the packages in a checkout, in ``npnet/_course/`` in a wheel (which ``setup.py`` builds it into)."""
+    inside = Path(root) / "npnet" / COURSE_DIR
+    return (inside if inside.is_dir() else Path(root)) / rel
+
+
 def source_root(fn="npnet course"):
-    """The instructor's repository: the folder holding the ``npnet`` package, ``setup.py`` and ``exercises/``."""
+    """The folder holding the instructor's ``npnet`` and ``gradcheck`` packages and the course files:
+    a checkout (an editable install), or site-packages for a wheel install."""
     root = Path(npnet.__file__).resolve().parents[1]
-    if not (root / "setup.py").is_file() or not (root / "exercises").is_dir():
-        raise NpnetValueError(f"{fn}: needs npnet's source repository (setup.py and exercises/ beside the npnet "
-                              f"package, i.e. an editable install 'pip install -e .'); found none at {root}")
+    if not course_file(root, "setup.py").is_file() or not course_file(root, "exercises").is_dir():
+        raise NpnetValueError(f"{fn}: needs npnet's course files (setup.py and exercises/ beside the npnet package "
+                              f"in a checkout, or in npnet/{COURSE_DIR}/ of an installed wheel); found none at {root}")
     return root
 
 
@@ -47,8 +56,9 @@ def package_files(root):
     for package in PACKAGES:
         for pattern in PACKAGE_FILES:
             for path in sorted((root / package).rglob(pattern)):
-                if "__pycache__" not in path.parts:
-                    yield path.relative_to(root)
+                rel = path.relative_to(root)
+                if "__pycache__" not in rel.parts and rel.parts[:2] != ("npnet", COURSE_DIR):
+                    yield rel
 
 
 def _normal(line):
@@ -152,10 +162,10 @@ def check_for(a, root, path, function):
     if checks:
         return f"python -m gradcheck {min(checks, key=lambda c: (len(c), c))}"
     word = re.compile(r"\b(%s)\(" % "|".join(map(re.escape, _callers(Path(root) / path, function))))
-    tests = [t for t in a.public_tests if word.search((Path(root) / "tests" / t).read_text(encoding="utf-8"))]
+    tests = [t for t in a.public_tests if word.search(course_file(root, f"tests/{t}").read_text(encoding="utf-8"))]
     if tests:
         return "python -m pytest -q " + " ".join(f"tests/{t}" for t in tests)
-    exercises = [e for e in a.exercises if word.search((Path(root) / "exercises" / f"{e}.py").read_text(
+    exercises = [e for e in a.exercises if word.search(course_file(root, f"exercises/{e}.py").read_text(
         encoding="utf-8"))]
     return f"python exercises/{exercises[0]}.py" if exercises else None
 
@@ -279,11 +289,11 @@ def build_release(a, dest, root=None):
     dest = Path(dest)
     stripped = strip_tree(a, root, dest)
     for name in TOP_FILES:
-        if (root / name).is_file():
-            shutil.copyfile(root / name, dest / name)
+        if course_file(root, name).is_file():
+            shutil.copyfile(course_file(root, name), dest / name)
     (dest / "exercises").mkdir(exist_ok=True)
     for ex in a.exercises:
-        script = root / "exercises" / f"{ex}.py"
+        script = course_file(root, f"exercises/{ex}.py")
         if not script.is_file():
             raise NpnetValueError(f"release {a.name}: exercise script {script} does not exist")
         # the student gets each inline question with an empty answer cell (markers.strip_answers)
@@ -293,9 +303,9 @@ def build_release(a, dest, root=None):
     tests = dest / "tests"
     tests.mkdir(exist_ok=True)
     for name in ("conftest.py",) + tuple(a.public_tests):
-        if not (root / "tests" / name).is_file():
-            raise NpnetValueError(f"release {a.name}: public test {root / 'tests' / name} does not exist")
-        shutil.copyfile(root / "tests" / name, tests / name)
+        if not course_file(root, f"tests/{name}").is_file():
+            raise NpnetValueError(f"release {a.name}: public test {course_file(root, 'tests/' + name)} does not exist")
+        shutil.copyfile(course_file(root, f"tests/{name}"), tests / name)
     (dest / "README.md").write_text(_student_readme(a), encoding="utf-8")
     own = {f for fs in a.strip.values() for f in fs}
     info = {"assignment": a.name, "title": a.title, "submit": list(a.submit), "gradcheck": list(a.gradcheck),

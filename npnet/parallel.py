@@ -44,6 +44,7 @@ from .kernels import LazyPool
 from .nn import Module, Sequential
 
 _pool = LazyPool("npnet-batch")
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 _controller = None
 _replicas = weakref.WeakKeyDictionary()  # model -> its replicas from the last split, reused
 
@@ -178,6 +179,9 @@ def batch_threads(model, threads=None):
         ``model`` itself, whose ``forward`` and ``backward`` are the splitting ones until the block ends.
     """
     fn = "batch_threads"
+    if threads is None and any(os.environ.get(v, "").strip() == "1" for v in BLAS_THREAD_VARIABLES):
+        yield model  # BLAS pinned to one thread by its own variable: one thread stays one thread
+        return
     controller = _blas()
     if threads is not None:
         threads = _check.positive_int(fn, "threads", threads)

@@ -58,7 +58,8 @@ def _guard(root, readable, denied, compiler):
     """Install the audit hook. ``readable``: folders outside ``root`` that may be read; ``denied``: folders
     never read (checked first); ``compiler``: the llvmlite package folder, whose own ctypes calls pass."""
     root = os.path.realpath(root)
-    readable = [os.path.realpath(p) for p in readable] + [root] + list(SYSTEM_READS)
+    # /proc/self resolves to /proc/<pid>: read through either name
+    readable = [os.path.realpath(p) for p in readable] + [root] + list(SYSTEM_READS) + [os.path.realpath("/proc/self")]
     denied = [os.path.realpath(p) for p in denied]
 
     def real(path):
@@ -145,6 +146,13 @@ def _preload(names):
     import importlib
     import pkgutil
     names = list(names) + list(STDLIB) + [f"encodings.{m.name}" for m in pkgutil.iter_modules(encodings.__path__)]
+    # Numba loads much of itself only when it first compiles or loads a cached kernel: do that once here.
+    try:
+        import numpy as np
+        from numba import njit
+        njit(lambda n: np.zeros(n).sum())(3)
+    except Exception:
+        pass
     for name in names:
         if name.split(".")[0] in ("npnet", "gradcheck", "__main__"):
             continue

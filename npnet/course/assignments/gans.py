@@ -14,7 +14,7 @@ import numpy as np
 from npnet import nn
 from npnet.course.assignments._configs import Config, configured
 from npnet.course.manifest import Assignment, Item
-from npnet.models import gan
+from npnet.models import gan, minimax
 from npnet.optim import Optimizer
 
 BATCH = 5  # images per graded batch
@@ -109,19 +109,31 @@ def _ls_factors(inputs):
 # a network part must be exact (rtol=0): a missing bias can be 1 parameter in millions
 NETWORK_POINTS = {f"{net}_{what}": 1 for net in ("D", "G") for what in ("params", "shape", "keys")}
 
+def _minimax(rng):
+    return {"x0": float(rng.uniform(-2, 2)), "y0": float(rng.uniform(-2, 2)), "step": float(rng.choice([0.5, 1.0]))}
+
+
+def _minimax_run(inputs, out):
+    out["y"], out["x"] = minimax.alternating_minimax(float(inputs["x0"]), float(inputs["y0"]), steps=6,
+                                                     step_size=float(inputs["step"]))
+
+
 ASSIGNMENT = Assignment(
     name="gans",
-    requires=("layers",),
+    requires=("layers", "network_visualization"),  # its networks backpropagate through relu_backward
     title="GANs: vanilla and least-squares losses, the fully connected and DCGAN networks, the training step",
     strip={
         "npnet/models/gan.py": ("discriminator", "generator", "dc_discriminator", "dc_generator",
                                 "discriminator_loss", "generator_loss", "ls_discriminator_loss",
                                 "ls_generator_loss", "gan_step"),
+        "npnet/models/minimax.py": ("alternating_minimax",),
     },
     exercises=("gans",),
     public_tests=("test_gan_public.py",),
     gradcheck=("gan",),
     items=(
+        # The notebook's inline min-max question, from other starting points and step sizes too.
+        Item("minimax", {"y": 1, "x": 1}, _minimax, _minimax_run, ("alternating_minimax",)),
         configured("bce_losses", [Config(label, inputs, _bce_run, {"d_loss": 1, "d_dreal": 1, "d_dfake": 1, "g_loss": 1,
                                                                   "g_dfake": 1})
                                   for label, inputs in (("logits ~ 2", _logits),

@@ -63,7 +63,7 @@ def _gram_factors(inputs):
 
 ASSIGNMENT = Assignment(
     name="style_transfer",
-    requires=("layers",),
+    requires=("layers", "network_visualization"),  # its networks backpropagate through relu_backward
     title="Style transfer: content, Gram/style and total-variation losses, and the image gradient",
     strip={
         "npnet/style/losses.py": ("content_loss", "gram_matrix", "gram_matrix_naive", "gram_matrix_backward",

@@ -76,7 +76,10 @@ def test_dream_errors(model):
 def test_cli_dream(model, tmp_path):
     from PIL import Image
 
+    from conftest import require_data
     from npnet.cli import main
+
+    require_data("images/sky.jpg")  # DeepDream's default image, a course file
 
     out = tmp_path / "d.png"
     assert main(["dream", "sky", "--size", "40", "--layer", "4", "--octaves", "2", "--iters", "2", "-o", str(out),

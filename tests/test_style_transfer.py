@@ -76,13 +76,20 @@ def test_features_backward_sums_taps(model64):
 
 # ---------------------------------------------------------------- optimisation at small sizes
 
+@pytest.fixture
+def style_images():
+    """The course images the tests below name ("tubingen", "starry_night", the presets' files): they skip
+    (fail under CI) without them, as the pretrained weights are always there (embedded in npnet)."""
+    return [require_data(f"styles/{name}.jpg") for name in ("tubingen", "starry_night", "the_scream")]
+
+
 def _small_preset(name, size=64):
     p = dict(PRESETS[name])
     p.update(image_size=size, style_size=size)
     return p
 
 
-def test_style_transfer_reduces_loss(model):
+def test_style_transfer_reduces_loss(style_images, model):
     result = style_transfer(**_small_preset("starry_night"), num_iterations=30, model=model,
                             progress=False)
     total = result.losses["total"]
@@ -94,7 +101,7 @@ def test_style_transfer_reduces_loss(model):
     assert result.snapshots == []
 
 
-def test_feature_inversion_from_noise(model):
+def test_feature_inversion_from_noise(style_images, model):
     result = feature_inversion("tubingen", image_size=64, num_iterations=40, model=model,
                                progress=False, snapshot_every=20)
     c = result.losses["content"]
@@ -104,7 +111,7 @@ def test_feature_inversion_from_noise(model):
     assert [t for t, _ in result.snapshots] == [0, 20, 40]
 
 
-def test_texture_synthesis_matches_gram(model):
+def test_texture_synthesis_matches_gram(style_images, model):
     result = texture_synthesis("starry_night", image_size=(48, 56), style_size=64, num_iterations=40,
                                model=model, progress=False)
     s = result.losses["style"]
@@ -114,7 +121,7 @@ def test_texture_synthesis_matches_gram(model):
     assert s[-1] < 0.2 * s[0]
 
 
-def test_deterministic_with_seed(model):
+def test_deterministic_with_seed(style_images, model):
     kw = dict(image_size=40, num_iterations=3, model=model, progress=False)
     a = feature_inversion("tubingen", seed=5, **kw).image
     b = feature_inversion("tubingen", seed=5, **kw).image
@@ -143,7 +150,7 @@ def test_step_sizes_decay_geometrically_over_any_run():
 
 
 @pytest.mark.parametrize("iters", [5, 20])
-def test_short_runs_lower_the_loss_at_every_step(model, iters):
+def test_short_runs_lower_the_loss_at_every_step(style_images, model, iters):
     # The course's schedule (Adam at 3.0) took the loss of this run from 4.6e4 to 1.1e7 in 5 steps.
     result = style_transfer(**_small_preset("starry_night", 48), num_iterations=iters, model=model, progress=False)
     total = result.losses["total"]
@@ -157,7 +164,7 @@ def test_short_runs_lower_the_loss_at_every_step(model, iters):
     assert objective(result.image)[0] == pytest.approx(total[-1], rel=1e-5)
 
 
-def test_bad_schedule_is_refused(model):
+def test_bad_schedule_is_refused(style_images, model):
     with pytest.raises(ValueError, match=r"style_transfer: learning_rate must be a positive finite number; got 0"):
         style_transfer("tubingen", "starry_night", learning_rate=0, model=model)
     with pytest.raises(ValueError, match=r"feature_inversion: content_layer must be an index of model.features"):
@@ -198,17 +205,17 @@ def test_presets_are_the_course_values():
 
 # ---------------------------------------------------------------- errors
 
-def test_style_layer_out_of_range(model):
+def test_style_layer_out_of_range(style_images, model):
     with pytest.raises(ValueError, match=r"style_transfer: style_layers\[1\] must be an index of model.features, an integer in 0\.\.12; got 13"):
         style_transfer("tubingen", "starry_night", style_layers=(1, 13), style_weights=(1, 1), model=model)
 
 
-def test_weights_length_mismatch(model):
+def test_weights_length_mismatch(style_images, model):
     with pytest.raises(ValueError, match="one weight per style layer; got 3 weights for 4 layers"):
         style_transfer("tubingen", "starry_night", style_weights=(1, 2, 3), model=model)
 
 
-def test_image_too_small(model):
+def test_image_too_small(style_images, model):
     need = min_side(model, 7)  # the smallest side that survives two pools (9 with PyTorch's rules)
     assert min_side(model, 3) < need <= model.min_size
     tiny = np.zeros((1, 3, need - 1, 40), np.float32)
@@ -225,7 +232,7 @@ def test_missing_file(model, tmp_path):
         find_image("not_a_course_image")
 
 
-def test_other_bad_arguments(model):
+def test_other_bad_arguments(style_images, model):
     with pytest.raises(ValueError, match="content_image may be None only with content_weight=0"):
         style_transfer(None, "starry_night", model=model)
     with pytest.raises(ValueError, match="style_blend_weights needs a list of style images"):
@@ -241,7 +248,7 @@ def test_other_bad_arguments(model):
 
 # ---------------------------------------------------------------- CLI
 
-def test_cli_invert_writes_image_and_figure(model, tmp_path):
+def test_cli_invert_writes_image_and_figure(style_images, model, tmp_path):
     from PIL import Image
 
     from npnet.cli import main
@@ -255,7 +262,7 @@ def test_cli_invert_writes_image_and_figure(model, tmp_path):
         assert fig.size[0] > fig.size[1] > 100
 
 
-def test_cli_style_and_texture(model, tmp_path):
+def test_cli_style_and_texture(style_images, model, tmp_path):
     from npnet.cli import main
 
     assert main(["style", "--preset", "the_scream", "--size", "40", "--style-size", "48", "--iters", "2",
@@ -280,7 +287,7 @@ def test_cli_errors(model, tmp_path, capsys):
     assert "is an input image" in capsys.readouterr().err
 
 
-def test_cli_bar_and_summary_print_the_same_final_loss(model, tmp_path, capsys):
+def test_cli_bar_and_summary_print_the_same_final_loss(style_images, model, tmp_path, capsys):
     import re
 
     from npnet.cli import main

@@ -120,9 +120,11 @@ def test_a_release_stubs_the_assignments_it_does_not_build_on_and_ships_its_prer
     assert "discriminator_loss" in stubs("layers", "npnet/models/gan.py")
     # network_visualization builds on layers: its solutions ship, the later assignments' do not.
     assert "affine_forward" not in stubs("network_visualization", "npnet/layers/affine.py")
-    assert stubs("network_visualization", "npnet/layers/activations.py") == ["relu_backward"]
+    # ... but relu_backward is its own, and the library's other ReLU gates are its shortcuts.
+    assert stubs("network_visualization", "npnet/layers/activations.py") == [
+        "relu_backward", "relu_backward_from_output", "leaky_relu_backward"]
     assert len(stubs("network_visualization", "npnet/layers/rnn.py")) == 15
-    assert manifest.prerequisites(manifest.load("gans")) == {"layers"}
+    assert manifest.prerequisites(manifest.load("gans")) == {"layers", "network_visualization"}
     # Each stub says what to do: its own check, or whose assignment it is.
     rnn = (releases["layers"][0] / "npnet/layers/rnn.py").read_text()
     assert "# TODO: rnn_forward: part of the assignment 'rnn_captioning', handed out with it." in rnn

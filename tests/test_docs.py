@@ -25,13 +25,8 @@ def text_of(page):
     return re.sub(r"<[^>]+>", "", page.read_text(encoding="utf-8"))
 
 
-# Two docstrings in npnet/course/ (which issue 23's course work owns) still break the build; each is
-# named here with its one-line fix, and the test fails when one of them is fixed, so the entry goes.
-# release.py, notebook_from_script: lose their leading ``# ``  ->  lose their leading ``"# "``
-# manifest.py, Assignment.submit: "The files a student hands in: those with stripped blocks."
-#   -> "The files a student hands in (those with stripped blocks)." (napoleon reads "X: y" as a type)
-PENDING = ("docstring of npnet.course.release.notebook_from_script:",
-           "docstring of npnet.course.manifest.Assignment.submit:")
+# Docstrings known to break the build (each with its fix noted); the test fails once one is fixed.
+PENDING = ()
 
 
 def test_the_api_reference_builds_without_a_warning(tmp_path):

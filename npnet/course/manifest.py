@@ -96,7 +96,7 @@ class Assignment:
 
     @property
     def submit(self):
-        """The files a student hands in: those with stripped blocks."""
+        """The files a student hands in (those with stripped blocks)."""
         return tuple(sorted(self.strip))
 
     @property

@@ -136,6 +136,20 @@ def _broken(*args, **kwargs):
     raise LookupError("broken by test_each_stub_hint_names_a_check_that_runs_the_function")
 
 
+def test_ship_and_strip_override_the_prerequisites(tmp_path):
+    a = manifest.load("gans")
+    shipped = manifest.stubbed(a, ship=["rnn_captioning"])
+    assert "rnn_forward" not in shipped.get("npnet/layers/rnn.py", set())
+    assert "rnn_forward" in manifest.stubbed(a)["npnet/layers/rnn.py"]
+    stripped = manifest.stubbed(a, strip=["layers"])
+    assert {"affine_forward", "affine_backward"} <= stripped["npnet/layers/affine.py"]
+    assert "npnet/layers/affine.py" not in manifest.stubbed(a)
+    with pytest.raises(NpnetValueError, match="--ship/--strip take another assignment"):
+        manifest.stubbed(a, ship=["gans"])
+    assert main(["course", "release", "gans", "-o", str(tmp_path / "r"), "--strip", "layers", "--quiet"]) == 0
+    assert "affine_forward" in remaining_stubs((tmp_path / "r/npnet/layers/affine.py").read_text(), "affine.py")
+
+
 def test_each_stub_hint_names_a_check_that_runs_the_function():
     """Break the instructor's function (its code object, so every reference to it breaks), run the
     gradient check its stub names: the check must hit the break."""

@@ -85,7 +85,7 @@ TREE_DIR = "grading-tree"  # the bundle's npnet: the assignment's release
 REFERENCES = "references.npz"
 
 
-def gradescope_bundle(a, out, options=(), seed=None):
+def gradescope_bundle(a, out, options=(), seed=None, ship=(), strip=()):
     """Write Gradescope's autograder zip for ``a``: ``setup.sh``, ``run_autograder``, the grading tree (the
     release of ``a``: no solution of ``a`` or of a later assignment) and the
     reference outputs, computed now by the instructor's code for the public seed and the grading
@@ -101,7 +101,7 @@ def gradescope_bundle(a, out, options=(), seed=None):
     work = Path(tempfile.mkdtemp(prefix="npnet-gradescope-"))
     try:
         tree = work / TREE_DIR
-        build_release(a, tree)
+        build_release(a, tree, ship=ship, strip=strip)
         inputs = draw_inputs(a, {"public": PUBLIC_SEED, "grading": seed})
         references, modules = compute_references(a, inputs, work / "private")
         write_references(work / REFERENCES, inputs, references, modules)

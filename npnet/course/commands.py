@@ -50,6 +50,11 @@ def course_args(p):
     b = sub.add_parser("gradebook", help="one CSV row per student from results.json files")
     b.add_argument("results", nargs="+", metavar="RESULTS", help="results.json files (or folders holding them)")
     b.add_argument("--csv", required=True, metavar="PATH", help="the CSV file to write")
+    for q in (r, g, s):
+        q.add_argument("--ship", action="append", default=[], metavar="B",
+                       help="ship assignment B's solutions filled in (default: only the prerequisites'); repeatable")
+        q.add_argument("--strip", action="append", default=[], metavar="B",
+                       help="stub assignment B's blocks even if it is a prerequisite; repeatable")
     for q in (r, c, g, s, b):
         q.add_argument("--quiet", action="store_true", help="print only errors and warnings")
 
@@ -69,7 +74,7 @@ def _release(args):
     from .release import release
     a = manifest.load(args.assignment, "npnet course release")
     out = Path(args.out or f"{a.name}-release")
-    n = release(a, out)
+    n = release(a, out, ship=args.ship, strip=args.strip)
     _say(args, f"{out}: {a.title}; {n} solution blocks stubbed in {', '.join(a.submit)}")
     return 0
 
@@ -140,7 +145,8 @@ def _grade(args):
     try:
         subs, skipped = _submissions(a, args.submissions, args.one)
         results = grade_many(a, subs, jobs=jobs, seed=args.seed, timeout=args.timeout, memory_mb=args.memory,
-                             no_print=args.no_print, isolation=args.isolation, references=args.references)
+                             no_print=args.no_print, isolation=args.isolation, references=args.references,
+                             ship=args.ship, strip=args.strip)
     except Exception as err:
         if args.json and len(args.submissions) == 1:  # Gradescope must always get a score and a reason
             _write_json(args.json, _failed_results(a, err))
@@ -184,7 +190,7 @@ def _gradescope(args):
         _check.nonnegative_int(fn, "--seed", args.seed)
     _visibility(fn, args.visibility, a)
     options = (["--no-print"] if args.no_print else []) + [f"--visibility={v}" for v in args.visibility]
-    n = gradescope_bundle(a, args.out, options, seed=args.seed)
+    n = gradescope_bundle(a, args.out, options, seed=args.seed, ship=args.ship, strip=args.strip)
     _say(args, f"{args.out}: Gradescope autograder for {a.name} ({n} files: the grading tree, which holds no "
                f"solution of {a.name}, and its reference values, readable by root only)")
     return 0

@@ -358,7 +358,7 @@ class Grader:
     """
 
     def __init__(self, a, seed=None, timeout=60, memory_mb=4096, no_print=False, isolation="item",
-                 references=None):
+                 references=None, ship=(), strip=()):
         fn = "Grader"
         self.a = a
         seed = secrets.randbelow(2 ** 31) if seed is None else _check.nonnegative_int(fn, "seed", seed)
@@ -371,6 +371,7 @@ class Grader:
         if isolation not in ("item", "submission"):
             raise NpnetValueError(f"{fn}: isolation must be 'item' or 'submission'; got {isolation!r}")
         self.isolation = isolation
+        self.ship, self.strip = tuple(ship), tuple(strip)
         self.user = grader_user()
         self.deny = instructor_folders()
         self.readable = python_folders(self.deny)
@@ -398,7 +399,7 @@ class Grader:
             self.inputs, self.reference, self.modules = read_references(references, a)
             self.seeds = {label: None for _, label in self.inputs}
         else:
-            build_release(a, self.base)
+            build_release(a, self.base, ship=self.ship, strip=self.strip)
             cache = installed / "npnet" / "__pycache__"
             for f in cache.glob("kernels.*.nb[ic]") if cache.is_dir() else ():
                 (self.base / "npnet" / "__pycache__").mkdir(exist_ok=True)

@@ -138,11 +138,16 @@ def prerequisites(a):
     return seen
 
 
-def stubbed(a):
+def stubbed(a, ship=(), strip=()):
     """``{file: {function, ...}}``: the blocks stubbed in ``a``'s release (and so in the tree the grader
     runs student code in): ``a``'s own, its shortcuts, and those of every assignment that is not one of
-    its prerequisites."""
-    keep = prerequisites(a)
+    its prerequisites. ``ship`` / ``strip`` name other assignments to ship filled in / stub whatever the
+    prerequisites say (``a``'s own blocks are always stubs)."""
+    for name in tuple(ship) + tuple(strip):
+        if name == a.name or name not in names():
+            raise NpnetValueError(f"npnet course: --ship/--strip take another assignment of the course; got "
+                                  f"{name!r} (known: {', '.join(n for n in names() if n != a.name)})")
+    keep = (prerequisites(a) | set(ship)) - set(strip)
     out = {}
     for other in [a] + [load(n) for n in names() if n != a.name and n not in keep]:
         for group in (other.strip, other.shortcuts):

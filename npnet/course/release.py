@@ -204,13 +204,13 @@ def stub_hints(a, root, stubs):
     return hints
 
 
-def strip_tree(a, root, dest):
+def strip_tree(a, root, dest, ship=(), strip=()):
     """Copy the repository's packages from ``root`` into ``dest`` with the blocks of
-    :func:`~.manifest.stubbed` ``(a)`` stubbed.
+    :func:`~.manifest.stubbed` ``(a, ship, strip)`` stubbed.
 
     Every file's markers are validated. Returns ``[(block, body lines)]`` of the stubbed blocks.
     """
-    wanted = manifest.stubbed(a)
+    wanted = manifest.stubbed(a, ship, strip)
     hints = stub_hints(a, root, wanted)
     stripped = []
     for rel in package_files(root):
@@ -291,11 +291,12 @@ def find_leaks(tree, secrets):
     return found
 
 
-def build_release(a, dest, root=None):
-    """Write ``a``'s student tree into the new folder ``dest``; returns the stripped blocks."""
+def build_release(a, dest, root=None, ship=(), strip=()):
+    """Write ``a``'s student tree into the new folder ``dest``; returns the stripped blocks. ``ship`` /
+    ``strip``: see :func:`~.manifest.stubbed`."""
     root = Path(root) if root else source_root()
     dest = Path(dest)
-    stripped = strip_tree(a, root, dest)
+    stripped = strip_tree(a, root, dest, ship, strip)
     for name in TOP_FILES:
         if course_file(root, name).is_file():
             shutil.copyfile(course_file(root, name), dest / name)
@@ -327,7 +328,7 @@ def build_release(a, dest, root=None):
     return stripped
 
 
-def release(a, out, root=None):
+def release(a, out, root=None, ship=(), strip=()):
     """Write the release of assignment ``a`` to ``out`` (which must not exist, or be an empty folder).
 
     The tree is built in a temporary folder beside ``out`` and moved into place only when complete,
@@ -340,7 +341,7 @@ def release(a, out, root=None):
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        stripped = build_release(a, tmp, root)
+        stripped = build_release(a, tmp, root, ship, strip)
         if out.exists():
             out.rmdir()
         os.replace(tmp, out)

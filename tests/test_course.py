@@ -293,19 +293,22 @@ def test_gradescope_bundle_grades_a_submission_on_its_own(tmp_path):
         modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
         run_script = zf.read("run_autograder").decode()
         zf.extractall(tmp_path / "source")
-    assert {"setup.sh", "run_autograder", "references.npz", "grading-tree/setup.py", "grading-tree/npnet/linalg.py",
-            "grading-tree/exercises/conv_as_matrix.py"} <= set(names)
+    wheels = [n for n in names if n.endswith(".whl")]
+    assert {"setup.sh", "run_autograder", "references.npz"} <= set(names) and len(wheels) == 1
     assert modes["run_autograder"] & 0o111 and modes["setup.sh"] & 0o111 and modes["references.npz"] == 0o100600
     assert "course grade conv_as_matrix /autograder/submission --one" in run_script and "--no-print" in run_script
-    # Run what run_autograder runs, with the bundle's own npnet (first on sys.path) and its reference values.
+    assert f"pip install -q /autograder/source/{wheels[0]}" in (tmp_path / "source" / "setup.sh").read_text()
+    # Run what run_autograder runs, with the bundle's wheel installed (unpacked onto the path) and its references.
+    with zipfile.ZipFile(tmp_path / "source" / wheels[0]) as zf:
+        zf.extractall(tmp_path / "site")
     sub = tmp_path / "submission" / "npnet"
     sub.mkdir(parents=True)
     (sub / "linalg.py").write_text((ROOT / "npnet/linalg.py").read_text())
     results = tmp_path / "results.json"
     run = subprocess.run([sys.executable, "-m", "npnet", "course", "grade", "conv_as_matrix", str(sub.parent), "--one",
                           "--references", str(tmp_path / "source" / "references.npz"), "--json", str(results),
-                          "--no-print"], cwd=tmp_path / "source" / "grading-tree",
-                         capture_output=True, text=True, timeout=600, env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+                          "--no-print"], cwd=tmp_path / "source", capture_output=True, text=True, timeout=600,
+                         env=dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONPATH=str(tmp_path / "site")))
     assert run.returncode == 0, run.stderr
     doc = json.loads(results.read_text())
     assert doc["score"] == doc["max_score"] == a.max_score and len(doc["tests"]) == len(a.items)

@@ -184,6 +184,8 @@ def autograder(tmp_path_factory):
         names = zf.namelist()
         modes = {i.filename: i.external_attr >> 16 for i in zf.infolist()}
         zf.extractall(top / "source")
+    with zipfile.ZipFile(next((top / "source").glob("npnet-*.whl"))) as zf:  # what setup.sh's pip installs
+        zf.extractall(top / "site")
     os.chmod(top / "source" / "references.npz", 0o600)
     os.chmod(top, 0o755)
     return top, names, modes
@@ -196,16 +198,16 @@ def run_autograder(top, submission, *extra):
         results.unlink()
     run = subprocess.run([sys.executable, "-m", "npnet", "course", "grade", "conv_as_matrix", str(submission),
                           "--one", "--references", str(top / "source" / "references.npz"), "--json", str(results),
-                          *extra], cwd=top / "source" / "grading-tree", capture_output=True, text=True,
-                         timeout=600, env=dict(os.environ, OPENBLAS_NUM_THREADS="1"))
+                          *extra], cwd=top / "source", capture_output=True, text=True,
+                         timeout=600, env=dict(os.environ, OPENBLAS_NUM_THREADS="1", PYTHONPATH=str(top / "site")))
     return run, json.loads(results.read_text())
 
 
 def test_the_bundle_holds_no_solution_and_private_reference_values(autograder):
     top, names, modes = autograder
     assert modes["references.npz"] & 0o077 == 0 and modes["run_autograder"] & 0o111
-    assert not any(n.startswith("npnet-src/") for n in names)
-    tree = (top / "source" / "grading-tree" / LINALG).read_text()
+    assert not any(n.endswith(".py") for n in names)  # no source: the release, as a wheel
+    tree = (top / "site" / LINALG).read_text()
     assert {"conv_matrix", "conv_transpose_matrix"} <= set(remaining_stubs(tree, LINALG))
     run_script = (top / "source" / "run_autograder").read_text()
     assert "--references /autograder/source/references.npz" in run_script and "12345" not in run_script

@@ -67,7 +67,7 @@ SETUP_SH = """#!/usr/bin/env bash
 set -euo pipefail
 apt-get update -qq && apt-get install -y -qq python3 python3-pip python3-venv > /dev/null
 python3 -m venv /autograder/venv
-/autograder/venv/bin/pip install -q /autograder/source/{tree}
+/autograder/venv/bin/pip install -q /autograder/source/{wheel}
 # The children that run student code drop to this user; the reference values stay root's.
 id -u npnet-grader > /dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin npnet-grader
 chown root:root /autograder/source/{references}
@@ -76,18 +76,29 @@ chmod 600 /autograder/source/{references}
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # Gradescope runs this for each submission; the student's files are in /autograder/submission.
-cd /autograder/source/{tree}
+cd /autograder/source
 exec /autograder/venv/bin/python -m npnet course grade {assignment} /autograder/submission --one \\
     --references /autograder/source/{references} --json /autograder/results/results.json{options}
 """
 
-TREE_DIR = "grading-tree"  # the bundle's npnet: the assignment's release
 REFERENCES = "references.npz"
 
 
+def build_wheel(tree, out, fn="npnet course gradescope"):
+    """Build the wheel of the npnet tree ``tree`` (a release) into the folder ``out``; returns its path."""
+    import subprocess
+    import sys
+    run = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w",
+                          str(out), str(tree)], capture_output=True, text=True, timeout=900)
+    wheels = sorted(Path(out).glob("npnet-*.whl"))
+    if run.returncode != 0 or len(wheels) != 1:
+        raise NpnetValueError(f"{fn}: building the wheel of the release failed: {run.stderr.strip()[-800:]}")
+    return wheels[0]
+
+
 def gradescope_bundle(a, out, options=(), seed=None, ship=(), strip=()):
-    """Write Gradescope's autograder zip for ``a``: ``setup.sh``, ``run_autograder``, the grading tree (the
-    release of ``a``: no solution of ``a`` or of a later assignment) and the
+    """Write Gradescope's autograder zip for ``a``: ``setup.sh``, ``run_autograder``, a wheel of the release
+    of ``a`` (no solution of ``a`` or of a later assignment), which ``setup.sh`` installs, and the
     reference outputs, computed now by the instructor's code for the public seed and the grading
     ``seed`` (random if None), stored with their inputs in a file that ``setup.sh`` makes readable by
     root only. ``options`` are extra ``grade`` flags (e.g. ``["--no-print"]``). Returns the number of files."""
@@ -100,16 +111,14 @@ def gradescope_bundle(a, out, options=(), seed=None, ship=(), strip=()):
     seed = secrets.randbelow(2 ** 31) if seed is None else seed
     work = Path(tempfile.mkdtemp(prefix="npnet-gradescope-"))
     try:
-        tree = work / TREE_DIR
-        build_release(a, tree, ship=ship, strip=strip)
+        build_release(a, work / "release", ship=ship, strip=strip)
+        wheel = build_wheel(work / "release", work / "wheel")
         inputs = draw_inputs(a, {"public": PUBLIC_SEED, "grading": seed})
         references, modules = compute_references(a, inputs, work / "private")
         write_references(work / REFERENCES, inputs, references, modules)
-        files = sorted(p for p in tree.rglob("*") if p.is_file())
         extra = "".join(f" {shlex.quote(o)}" for o in options)
-        scripts = {"setup.sh": SETUP_SH.format(tree=TREE_DIR, references=REFERENCES),
-                   "run_autograder": RUN_AUTOGRADER.format(tree=TREE_DIR, assignment=a.name, options=extra,
-                                                           references=REFERENCES)}
+        scripts = {"setup.sh": SETUP_SH.format(wheel=wheel.name, references=REFERENCES),
+                   "run_autograder": RUN_AUTOGRADER.format(assignment=a.name, options=extra, references=REFERENCES)}
         with atomic_output(out) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
             for name, text in scripts.items():
                 info = zipfile.ZipInfo(name)
@@ -118,11 +127,10 @@ def gradescope_bundle(a, out, options=(), seed=None, ship=(), strip=()):
             info = zipfile.ZipInfo(REFERENCES)
             info.external_attr = 0o100600 << 16
             zf.writestr(info, (work / REFERENCES).read_bytes())
-            for f in files:
-                zf.write(f, f"{TREE_DIR}/{f.relative_to(tree).as_posix()}")
+            zf.write(wheel, wheel.name)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return len(files) + 3
+    return 4
 
 
 def gradebook(results, fn="npnet course gradebook"):

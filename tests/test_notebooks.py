@@ -36,6 +36,8 @@ def restore_release(dest):
     """Put the instructor's block back into every stub of the release ``dest`` (whatever file it is in)."""
     restored = []
     for rel in package_files(dest):
+        if rel.suffix != ".py":  # the embedded data and JSON files hold no solution block
+            continue
         text = (dest / rel).read_text(encoding="utf-8")
         if rel.suffix != ".py" or rel.parts[:2] == ("npnet", "course") or markers.STUB_SIGNATURE not in text:
             continue  # the course tooling itself holds the stub's wording, and is never stripped

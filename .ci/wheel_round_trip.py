@@ -18,19 +18,6 @@ def npnet_cli(*args):
     subprocess.run(["npnet", *args], check=True)
 
 
-def restore(release_text, instructor_text, path):
-    """The release's file with every stub replaced by the instructor's block of the same function."""
-    lines, solved = instructor_text.split("\n"), {}
-    for b in markers.find_blocks(instructor_text, path):
-        solved.setdefault(b.function, []).append(b.body(lines))
-    rel, out, pos = release_text.split("\n"), [], 0
-    for b in markers.find_blocks(release_text, path):
-        if markers.is_stub(b, rel):
-            out += rel[pos:b.begin + 1] + solved[b.function].pop(0)
-            pos = b.end
-    return "\n".join(out + rel[pos:])
-
-
 npnet_cli("demo")
 assert any(Path("npnet-demo").glob("*.png")), "the demo wrote no figure"
 a = manifest.load("layers")
@@ -40,7 +27,7 @@ npnet_cli("course", "grade", "layers", "rel", "--one", "--isolation", "submissio
 untouched = json.loads(Path("untouched.json").read_text())
 assert untouched["score"] == 0 and untouched["max_score"] == a.max_score, untouched["score"]
 for path in a.submit:
-    Path("rel", path).write_text(restore(Path("rel", path).read_text(), (site / path).read_text(), path))
+    Path("rel", path).write_text(markers.fill_stubs(Path("rel", path).read_text(), (site / path).read_text(), path))
 npnet_cli("course", "grade", "layers", "rel", "--one", "--isolation", "submission", "--json", "full.json", "--quiet")
 full = json.loads(Path("full.json").read_text())
 assert full["score"] == full["max_score"] == a.max_score, [(t["name"], t["score"]) for t in full["tests"]]

@@ -49,6 +49,25 @@ def test_bad_markers_are_refused_naming_file_and_line(case):
         markers.find_blocks(text, "mod.py")
 
 
+def test_fill_stubs_puts_back_exactly_the_stubbed_blocks():
+    """Stubs get the instructor's block of their function (two blocks of one function in order); a block
+    the student wrote stays; ``functions`` limits what is filled; a stub with no instructor block is an
+    error naming file and line."""
+    solution = ("def f(x):\n    # BEGIN SOLUTION\n    y = x + 1\n    # END SOLUTION\n"
+                "    # BEGIN SOLUTION\n    y = y * 2\n    # END SOLUTION\n    return y\n\n\n"
+                "def g(x):\n    # BEGIN SOLUTION\n    return -x\n    # END SOLUTION\n")
+    release, _ = markers.strip(solution, "m.py", {"f", "g"})
+    assert markers.fill_stubs(release, solution, "m.py") == solution
+    student = release.replace('    # TODO: g:', '    return 5 * x\n    # TODO: g:', 1)
+    student = student.replace('    raise NotImplementedError("g: not implemented yet (the TODO block)")\n', "")
+    filled = markers.fill_stubs(student, solution, "m.py")
+    assert "return 5 * x" in filled and "return -x" not in filled and filled.count("y = ") == 2
+    only_g = markers.fill_stubs(release, solution, "m.py", functions={"g"})
+    assert "return -x" in only_g and "y = x + 1" not in only_g and markers.STUB_SIGNATURE in only_g
+    with pytest.raises(FileFormatError, match=r"^m.py:\d+: the stub of g has no block"):
+        markers.fill_stubs(release, solution.split("def g")[0] + "def g(x):\n    return -x\n", "m.py")
+
+
 def test_strip_keeps_signature_docstring_and_outside_lines():
     text = (ROOT / "npnet/layers/affine.py").read_text()
     new, stripped = markers.strip(text, "npnet/layers/affine.py", {"affine_backward"})
@@ -249,11 +268,10 @@ def test_filled_in_notebook_runs_top_to_bottom(releases, tmp_path, name, monkeyp
         require_data(path)
     import nbclient
     import nbformat
-    from test_course_grade import restore_blocks
 
     dest, _ = releases[name]
     for path in manifest.load(name).submit:
-        (dest / path).write_text(restore_blocks((dest / path).read_text(), (ROOT / path).read_text(), path))
+        (dest / path).write_text(markers.fill_stubs((dest / path).read_text(), (ROOT / path).read_text(), path))
     nb = nbformat.read(dest / "exercises" / f"{name}.ipynb", as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(f"import {manifest.load(name).submit[0][:-3].replace('/', '.')} as m\n"
                                               "print('student code from', m.__file__)"))

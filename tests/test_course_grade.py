@@ -32,21 +32,6 @@ def _close_graders():
     GRADERS.clear()
 
 
-def restore_blocks(release_text, instructor_text, path):
-    """The release's file with each stub replaced by the instructor's block (matched by function)."""
-    solved = {}
-    lines = instructor_text.split("\n")
-    for b in markers.find_blocks(instructor_text, path):
-        solved.setdefault(b.function, []).append(b.body(lines))
-    out, pos = [], 0
-    rel_lines = release_text.split("\n")
-    for b in markers.find_blocks(release_text, path):
-        if markers.is_stub(b, rel_lines):
-            out += rel_lines[pos:b.begin + 1] + solved[b.function].pop(0)
-            pos = b.end
-    return "\n".join(out + rel_lines[pos:])
-
-
 @pytest.mark.parametrize("seed", [2])
 def test_the_solution_gets_full_marks_on_other_grading_seeds(seed):
     """The instructor's layers, graded by the real grader with other grading seeds (seed 1 is graded
@@ -93,7 +78,7 @@ def test_untouched_release_scores_zero_and_restored_release_full_marks(name, tmp
         assert "not implemented yet" in item.output, item.output
 
     for path in a.submit:
-        restored = restore_blocks((release / path).read_text(), (ROOT / path).read_text(), path)
+        restored = markers.fill_stubs((release / path).read_text(), (ROOT / path).read_text(), path)
         (release / path).write_text(restored)
     assert not any(markers.STUB_SIGNATURE in (release / p).read_text() for p in a.submit)
     full = grader(name).grade(release)

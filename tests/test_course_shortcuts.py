@@ -26,18 +26,6 @@ from npnet.course.release import source_root
 ROOT = source_root()
 
 
-def restore_blocks(release_text, instructor_text, path, functions):
-    """The release's file with the stubs of ``functions`` replaced by the instructor's blocks."""
-    lines, solved = instructor_text.split("\n"), {}
-    for b in markers.find_blocks(instructor_text, path):
-        solved.setdefault(b.function, []).append(b.body(lines))
-    rel, out, pos = release_text.split("\n"), [], 0
-    for b in markers.find_blocks(release_text, path):
-        if b.function in functions and markers.is_stub(b, rel):
-            out += rel[pos:b.begin + 1] + solved[b.function].pop(0)
-            pos = b.end
-    return "\n".join(out + rel[pos:])
-
 # Modules whose functions compute things; data loading, files, figures and the CLI cannot stand in.
 HARNESS = r'''
 import importlib, inspect, json, pkgutil, resource, signal, sys
@@ -160,7 +148,7 @@ def delegations_that_score(name, tmp_path):
         tree = tmp_path / "tree"
         shutil.copytree(g.base, tree)
         for path in a.submit:  # the honest student: every block of the assignment written
-            (tree / path).write_text(restore_blocks((tree / path).read_text(), (ROOT / path).read_text(), path,
+            (tree / path).write_text(markers.fill_stubs((tree / path).read_text(), (ROOT / path).read_text(), path,
                                                     {f for fs in a.strip.values() for f in fs}))
         jobs = []
         for item in a.items:

@@ -21,7 +21,6 @@ from npnet import display
 from npnet.course import manifest, markers
 from npnet.course.release import build_release, package_files, source_root
 from test_course import _kernel_available
-from test_course_grade import restore_blocks
 from test_exercises import SCRIPTS
 
 ROOT = source_root()
@@ -39,10 +38,10 @@ def restore_release(dest):
         if rel.suffix != ".py":  # the embedded data and JSON files hold no solution block
             continue
         text = (dest / rel).read_text(encoding="utf-8")
-        if rel.suffix != ".py" or rel.parts[:2] == ("npnet", "course") or markers.STUB_SIGNATURE not in text:
+        if rel.parts[:2] == ("npnet", "course") or markers.STUB_SIGNATURE not in text:
             continue  # the course tooling itself holds the stub's wording, and is never stripped
         rel = rel.as_posix()
-        (dest / rel).write_text(restore_blocks(text, (ROOT / rel).read_text(encoding="utf-8"), rel), encoding="utf-8")
+        (dest / rel).write_text(markers.fill_stubs(text, (ROOT / rel).read_text(encoding="utf-8"), rel), encoding="utf-8")
         restored.append(rel)
     return restored
 

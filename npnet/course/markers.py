@@ -125,6 +125,27 @@ def is_stub(block, lines):
     return any(STUB_SIGNATURE in line for line in block.body(lines))
 
 
+def fill_stubs(release_text, instructor_text, path, functions=None):
+    """The release's file with each stub put back to the instructor's block of the same function.
+
+    What an instructor (or a test proving a release gets full marks) does to a handed-out file:
+    blocks are matched by function in file order; ``functions`` limits which stubs are filled (all by
+    default); blocks that are not stubs (a student's own work) stay as they are.
+    """
+    solved, lines = {}, instructor_text.split("\n")
+    for b in find_blocks(instructor_text, path):
+        solved.setdefault(b.function, []).append(b.body(lines))
+    rel, out, pos = release_text.split("\n"), [], 0
+    for b in find_blocks(release_text, path):
+        if (functions is None or b.function in functions) and is_stub(b, rel):
+            if not solved.get(b.function):
+                raise FileFormatError(f"{path}:{b.begin + 1}: the stub of {b.function} has no block of the "
+                                      f"same function in the instructor's file")
+            out += rel[pos:b.begin + 1] + solved[b.function].pop(0)
+            pos = b.end
+    return "\n".join(out + rel[pos:])
+
+
 # Model answers to an exercise's inline questions. In a percent-format exercise script a question is a
 # markdown cell; the cell after it holds only the instructor's answer between these two lines:
 #

@@ -138,6 +138,9 @@ def invert_args(p):
     p.add_argument("--layer", type=int, default=3, help="features index to invert (default 3)")
     p.add_argument("--content-weight", type=float, default=6e-2, help="content weight (default 6e-2)")
     p.add_argument("--tv-weight", type=float, default=2e-2, help="total-variation weight (default 2e-2)")
+    p.add_argument("--tv-beta", type=float, default=2.0,
+                   help="exponent of Mahendran & Vedaldi's TV^beta prior (default 2: the squared TV); "
+                        "1 keeps edges, 3 smooths")
     p.add_argument("--snapshot-every", type=int, default=50, help="figure frame interval (default 50)")
     _common(p, "invert.png")
 
@@ -147,14 +150,16 @@ def invert(args):
     from .figures import evolution_figure
     from .transfer import feature_inversion, load_input
 
+    cli_args.positive("--tv-beta", args.tv_beta)
     out, figure = _outputs(args, [args.image], "invert")
     result = feature_inversion(args.image, image_size=args.size, content_layer=args.layer,
-                               content_weight=args.content_weight, tv_weight=args.tv_weight,
+                               content_weight=args.content_weight, tv_weight=args.tv_weight, tv_beta=args.tv_beta,
                                num_iterations=args.iters, seed=args.seed, snapshot_every=args.snapshot_every,
                                model=_model(args), progress=not args.quiet, **_schedule(args))
     _save(out, result.image)
     evolution_figure(figure, result.snapshots, load_input("invert", args.image, args.size), "original",
-                     title=f"feature inversion of features[{args.layer}]")
+                     title=f"feature inversion of features[{args.layer}]"
+                           + (f", TV^{args.tv_beta:g}" if args.tv_beta != 2 else ""))
     c = result.losses["content"]
     print(f"wrote {out} and {figure}; content loss {c[0]:.4g} -> {c[-1]:.4g}")
     return 0

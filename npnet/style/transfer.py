@@ -23,6 +23,7 @@ from ..errors import DataNotFoundError, NpnetTypeError, NpnetValueError
 from ..image import load_image, preprocess
 from ..optim import adam
 from .losses import _weight, content_loss, gram_matrix, style_loss, tv_loss
+from .priors import DEFAULT_EPS, tv_beta_loss
 
 __all__ = ["PRESETS", "StyleResult", "find_image", "load_input", "min_side", "features_backward",
            "extract_targets", "style_targets", "StyleObjective", "step_sizes", "style_transfer", "feature_inversion",
@@ -219,11 +220,13 @@ class StyleObjective:
 
     ``loss, dx, parts = objective(x)`` with x (1, 3, H, W): ``parts`` holds the content, style and
     TV terms. Layers whose weight is 0 are left out, so the forward pass stops at the deepest layer
-    that counts (feature inversion at layer 3 never runs layers 4-12).
+    that counts (feature inversion at layer 3 never runs layers 4-12). ``tv_beta`` other than 2 swaps
+    the total variation for Mahendran & Vedaldi's TV^beta prior (``npnet.style.priors``, with
+    ``tv_eps``); 2 is the course's ``tv_loss``.
     """
 
     def __init__(self, model, content_layer=None, content_target=None, content_weight=0.0, style_layers=(),
-                 style_targets=(), style_weights=(), tv_weight=0.0):
+                 style_targets=(), style_weights=(), tv_weight=0.0, tv_beta=2.0, tv_eps=DEFAULT_EPS):
         self.model = model
         self.content_layer = content_layer if content_weight else None
         self.content_target = content_target
@@ -233,6 +236,7 @@ class StyleObjective:
         self.style_targets = [style_targets[i] for i in kept]
         self.style_weights = [style_weights[i] for i in kept]
         self.tv_weight = tv_weight
+        self.tv_beta, self.tv_eps = tv_beta, tv_eps
         taps = self.style_layers + ([self.content_layer] if self.content_layer is not None else [])
         self.deepest = max(taps) if taps else None
 
@@ -251,7 +255,8 @@ class StyleObjective:
                 for k, g in zip(self.style_layers, grads):
                     layer_grads[k] = layer_grads[k] + g if k in layer_grads else g
         dx = features_backward(model, layer_grads) if layer_grads else np.zeros_like(x)
-        parts["tv"], dtv = tv_loss(x, self.tv_weight)
+        parts["tv"], dtv = (tv_loss(x, self.tv_weight) if self.tv_beta == 2
+                            else tv_beta_loss(x, self.tv_weight, self.tv_beta, self.tv_eps))
         dx = dx + dtv
         return parts["content"] + parts["style"] + parts["tv"], dx, parts
 
@@ -400,11 +405,14 @@ def style_transfer(content_image, style_image, image_size=192, style_size=192, c
 
 def _pixel_optimisation(fn, content_image, style_image, image_size, style_size, content_layer, content_weight,
                         style_layers, style_weights, tv_weight, init_random, style_blend_weights, num_iterations,
-                        learning_rate, final_lr, clamp, seed, model, snapshot_every, callback, progress):
+                        learning_rate, final_lr, clamp, seed, model, snapshot_every, callback, progress, *,
+                        tv_beta=2.0, tv_eps=DEFAULT_EPS):
     """``style_transfer`` on behalf of the public function ``fn`` (named in errors and on the bar)."""
     # Every number is checked before the (slow) weights are loaded.
     content_weight = _weight(fn, "content_weight", content_weight)
     tv_weight = _weight(fn, "tv_weight", tv_weight)
+    tv_beta = _check.number(fn, "tv_beta", tv_beta, low=0, low_open=True)
+    tv_eps = _check.number(fn, "tv_eps", tv_eps, low=0, low_open=tv_beta < 2)
     num_iterations = _check.nonnegative_int(fn, "num_iterations", num_iterations)
     learning_rate = _check.number(fn, "learning_rate", learning_rate, low=0, low_open=True)
     final_lr = _check.number(fn, "final_lr", final_lr, low=0, low_open=True)
@@ -457,23 +465,28 @@ def _pixel_optimisation(fn, content_image, style_image, image_size, style_size, 
     else:
         img = content.copy()
     objective = StyleObjective(model, content_layer, content_target, content_weight, style_layers, targets,
-                               style_weights, tv_weight)
+                               style_weights, tv_weight, tv_beta, tv_eps)
     return _optimise(objective, img, num_iterations, learning_rate, final_lr, clamp, snapshot_every, callback,
                      progress, desc=fn)
 
 
 def feature_inversion(content_image, image_size=192, content_layer=3, content_weight=6e-2, tv_weight=2e-2, *,
                       num_iterations=200, learning_rate=0.3, final_lr=0.01, clamp=1.5, seed=0, model=None,
-                      snapshot_every=None, callback=None, progress=True):
+                      snapshot_every=None, callback=None, progress=True, tv_beta=2.0, tv_eps=DEFAULT_EPS):
     """Feature inversion (Mahendran & Vedaldi 2015): reconstruct an image from its features at
     ``content_layer`` alone, starting from noise: style transfer with no style term and
     ``init_random=True`` (the course's parameters). The other arguments are ``style_transfer``'s;
     the first step is larger (0.3) than there, since noise is far from any answer (200 iterations on
     tubingen at 192 px end at a loss of 730 with 0.3, 1250 with 0.1).
+
+    ``tv_beta`` (> 0) selects Mahendran & Vedaldi's TV^beta prior ``npnet.style.priors.tv_beta_loss``
+    weighted by ``tv_weight``; 2 (the default) is the course's ``tv_loss``. ``tv_eps`` (> 0 when
+    tv_beta < 2) smooths the prior's kink at a zero difference.
     """
     return _pixel_optimisation("feature_inversion", content_image, None, image_size, None, content_layer,
                                content_weight, (), (), tv_weight, True, None, num_iterations, learning_rate,
-                               final_lr, clamp, seed, model, snapshot_every, callback, progress)
+                               final_lr, clamp, seed, model, snapshot_every, callback, progress,
+                               tv_beta=tv_beta, tv_eps=tv_eps)
 
 
 def texture_synthesis(style_image, image_size=192, style_size=192, style_layers=(1, 4, 6, 7),

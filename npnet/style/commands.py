@@ -168,11 +168,18 @@ def invert(args):
 def texture_args(p):
     p.add_argument("images", nargs="*", default=["starry_night"], metavar="STYLE",
                    help="style image(s), blended when several (default starry_night)")
-    p.add_argument("--size", type=int, default=192, help="side of the square result (default 192)")
-    p.add_argument("--style-size", type=int, default=192, help="shorter side of the style image(s)")
+    p.add_argument("--method", choices=TEXTURE_METHODS, default="gatys",
+                   help="gatys: match SqueezeNet's Gram matrices (default); efros-leung: grow the texture pixel "
+                        "by pixel by window matching (Efros & Leung 1999; no network)")
+    p.add_argument("--size", type=int, help="side of the square result (default 192; efros-leung 96)")
+    p.add_argument("--style-size", type=int, help="shorter side of the style image(s) (default 192; efros-leung "
+                                                  "64: its time grows with the sample's area)")
     _style_layer_args(p, with_content=False)
     p.add_argument("--blend-weights", type=float, nargs="+", metavar="B", help="one weight per style image")
     p.add_argument("--snapshot-every", type=int, default=50, help="figure frame interval (default 50)")
+    p.add_argument("--window", type=int, default=11, help="efros-leung: odd side of the matching window (default 11)")
+    p.add_argument("--eps", type=float, default=0.1,
+                   help="efros-leung: copy from any window within (1 + eps) of the best match (default 0.1)")
     _common(p, "texture.png")
 
 
@@ -181,6 +188,10 @@ def texture(args):
     from .figures import evolution_figure
     from .transfer import load_input, texture_synthesis
 
+    defaults = TEXTURE_SIZES[args.method]
+    args.size, args.style_size = args.size or defaults[0], args.style_size or defaults[1]
+    if args.method == "efros-leung":
+        return _efros_leung(args)
     out, figure = _outputs(args, args.images, "texture")
     style_image = args.images[0] if len(args.images) == 1 else list(args.images)
     extra = _options(args, {k: v for k, v in _LOSS_OPTIONS.items() if not k.startswith("content")})
@@ -194,6 +205,38 @@ def texture(args):
                      title="texture synthesis")
     s = result.losses["style"]
     print(f"wrote {out} and {figure}; style loss {s[0]:.4g} -> {s[-1]:.4g}")
+    return 0
+
+
+TEXTURE_METHODS = ("gatys", "efros-leung")
+TEXTURE_SIZES = {"gatys": (192, 192), "efros-leung": (96, 64)}  # (result side, sample's shorter side)
+
+
+def _efros_leung(args):
+    """``npnet texture --method efros-leung``: Efros & Leung's synthesis from one sample image."""
+    import time
+
+    from ..image import load_image, preprocess, save_image
+    from .efros_leung import efros_leung
+    from .figures import image_row
+    from .transfer import find_image
+
+    if len(args.images) != 1:
+        raise NpnetValueError(f"--method efros-leung grows a texture from one sample image; got {len(args.images)}")
+    if args.window < 1 or args.window % 2 == 0:
+        raise NpnetValueError(f"--window must be an odd number >= 1; got {args.window}")
+    cli_args.in_range("--eps", args.eps, 0)
+    out, figure = _outputs(args, args.images, "texture")
+    sample = load_image(find_image(args.images[0]), args.style_size)
+    start = time.perf_counter()
+    result = efros_leung(sample, args.size, window=args.window, eps=args.eps, seed=args.seed,
+                         progress=not args.quiet)
+    seconds = time.perf_counter() - start
+    save_image(out, result)
+    image_row(figure, [preprocess(sample, None), preprocess(result, None)],
+              [f"sample {sample.shape[0]}x{sample.shape[1]}", f"Efros-Leung, {args.window}x{args.window} window"],
+              suptitle="non-parametric texture synthesis (Efros & Leung 1999)")
+    print(f"wrote {out} and {figure}; a {args.size}x{args.size} texture in {seconds:.1f} s")
     return 0
 
 

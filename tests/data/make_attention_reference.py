@@ -1,16 +1,22 @@
 """Write tests/data/attention_reference.npz: the CS231n Transformer_Captioning notebook's published check
 values, reproduced with PyTorch, plus everything npnet needs to recompute them.
 
-The notebook runs its layers in training mode, so its numbers include dropout drawn by the seeded
-generator of the PyTorch it ran on, which draws differently from PyTorch 2.13. This script builds the
-course's modules in plain PyTorch (our own code, written from the assignment's description), recovers
-the notebook's dropout masks where they can be recovered (see the comments in ``main``), checks that
-the published numbers are reproduced to the notebook's tolerance (1e-3), and stores the weights, the
-inputs, the masks and PyTorch's eval-mode outputs. tests/test_attention.py replays them through npnet.
+The notebook runs its layers in training mode, so its numbers include dropout. PyTorch 1.x on an Intel
+CPU draws a dropout mask with MKL: ``bernoulli_(1 - p)`` takes ONE 32-bit draw from the seeded
+generator as the seed of an MKL MCG31m1 stream and keeps element k when the stream's k-th uniform is
+below 1 - p (viRngBernoulli, ICDF method). On other CPUs, and in PyTorch 2.x, dropout draws per element
+from the generator itself, which gives other masks and moves the generator further, so later inputs
+(the masked-attention mask, the cross-attention input) differ too. This script replays the Intel
+path: ``NotebookDropout`` takes the one draw and computes the MCG31m1 stream in NumPy (checked
+bit for bit against libmkl_rt 2021.4's vslNewStream/viRngBernoulli on 24 seeds x 3000 draws). With
+it every published value is reproduced from the notebook's seeds, and the drawn masks are stored so
+tests/test_attention.py and tests/test_transformer.py replay them through npnet.
 
-Run once with PyTorch 2.13.0 CPU: ``python tests/data/make_attention_reference.py``. npnet never imports torch.
+Run once with PyTorch 1.13.1 (CPU; e.g. a throwaway venv: ``pip install torch==1.13.1 "numpy<2"``):
+``python tests/data/make_attention_reference.py``. PyTorch 2.x draws small ``randn`` tensors
+differently, so the script refuses to run there. npnet never imports torch.
 """
-import itertools
+import copy
 import math
 import os
 
@@ -38,6 +44,39 @@ PUBLISHED = {
 }
 
 
+# MKL's MCG31m1 generator: x_k = A x_(k-1) mod M, uniform x_k / M; its first output is the seed itself.
+MCG31_A, MCG31_M = 1132489760, 2**31 - 1
+DRAWN = []  # every training-mode dropout's keep mask, in call order
+
+
+def mcg31_keep(seed, shape, p_keep):
+    """The keep mask MKL's viRngBernoulli(ICDF) gives for a stream seeded with ``seed`` (row-major order;
+    PyTorch splits large tensors over threads with vslSkipAheadStream, which yields the same stream)."""
+    x = seed % MCG31_M or 1
+    u = np.empty(int(np.prod(shape)))
+    for k in range(u.size):
+        u[k] = x / MCG31_M
+        x = MCG31_A * x % MCG31_M
+    return (u < p_keep).reshape(shape)
+
+
+class NotebookDropout(nn.Module):
+    """nn.Dropout as PyTorch 1.x draws it on an Intel CPU (see the module docstring); records its masks."""
+
+    def __init__(self, p=0.1):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x):
+        if not self.training:
+            return x
+        # one generator->random(), as MKL's path takes (randint returns it unchanged unless it is 2^32 - 1)
+        seed = int(torch.randint(0, 2**32 - 1, (1,)).item())
+        keep = mcg31_keep(seed, tuple(x.shape), 1 - self.p)
+        DRAWN.append(keep)
+        return x * torch.tensor(keep, dtype=x.dtype) / (1 - self.p)
+
+
 def rel_error(x, y):
     return float(np.max(np.abs(x - y) / np.maximum(1e-8, np.abs(x) + np.abs(y))))
 
@@ -48,7 +87,7 @@ class MHA(nn.Module):
     def __init__(self, e, h, dropout=0.1):
         super().__init__()
         self.key, self.query, self.value, self.proj = (nn.Linear(e, e) for _ in range(4))
-        self.attn_drop = nn.Dropout(dropout)
+        self.attn_drop = NotebookDropout(dropout)
         self.h = h
 
     def forward(self, query, key, value, attn_mask=None):
@@ -68,7 +107,7 @@ class MHA(nn.Module):
 class PE(nn.Module):
     def __init__(self, e, dropout=0.1, max_len=5000):
         super().__init__()
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = NotebookDropout(dropout)
         pos = torch.arange(max_len)[:, None]
         rate = torch.pow(10000.0, -torch.arange(0, e, 2) / e)
         pe = torch.zeros(1, max_len, e)
@@ -86,10 +125,10 @@ class DecoderLayer(nn.Module):
         self.self_attn = MHA(e, h, dropout)
         self.multihead_attn = MHA(e, h, dropout)
         self.linear1 = nn.Linear(e, f)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = NotebookDropout(dropout)
         self.linear2 = nn.Linear(f, e)
         self.norm1, self.norm2, self.norm3 = nn.LayerNorm(e), nn.LayerNorm(e), nn.LayerNorm(e)
-        self.dropout1, self.dropout2, self.dropout3 = (nn.Dropout(dropout) for _ in range(3))
+        self.dropout1, self.dropout2, self.dropout3 = (NotebookDropout(dropout) for _ in range(3))
 
     def forward(self, tgt, memory, tgt_mask):
         tgt = self.norm1(tgt + self.dropout1(self.self_attn(tgt, tgt, tgt, tgt_mask)))
@@ -98,12 +137,20 @@ class DecoderLayer(nn.Module):
 
 
 class Captioner(nn.Module):
+    """The course's CaptioningTransformer. Its construction fixes how far the generator has moved before
+    the first dropout: one decoder layer is built and deep-copied (no draws), every Linear and Embedding
+    weight is then redrawn from N(0, 0.02^2), and the output layer is created last."""
+
     def __init__(self, vocab, d, w, h, layers, max_length):
         super().__init__()
         self.visual_projection = nn.Linear(d, w)
         self.embedding = nn.Embedding(vocab, w, padding_idx=0)
         self.positional_encoding = PE(w, max_len=max_length)
-        self.layers = nn.ModuleList([DecoderLayer(w, h) for _ in range(layers)])
+        layer = DecoderLayer(w, h)
+        self.layers = nn.ModuleList([copy.deepcopy(layer) for _ in range(layers)])
+        for module in self.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                module.weight.data.normal_(mean=0.0, std=0.02)
         self.output = nn.Linear(w, vocab)
 
     def forward(self, features, captions):
@@ -116,83 +163,45 @@ class Captioner(nn.Module):
         return self.output(x)
 
 
-def recover_attention_dropout(attn, query, key, value, attn_mask, published, p_keep=0.9):
-    """The attention-dropout mask that turns ``attn``'s output into the published one, found row by row.
-
-    Query row i of the output depends only on the H x T mask entries of that row, so the 2^(H T)
-    candidates of each row are tried; returns the (N=1, H, S, T) keep mask and the worst rel_error.
-    """
-    with torch.no_grad():
-        n, s, e = query.shape
-        t, h = key.shape[1], attn.h
-        d = e // h
-        q = attn.query(query).view(n, s, h, d).transpose(1, 2)
-        k = attn.key(key).view(n, t, h, d).transpose(1, 2)
-        v = attn.value(value).view(n, t, h, d).transpose(1, 2)
-        scores = q @ k.transpose(2, 3) / math.sqrt(d)
-        if attn_mask is not None:
-            scores = scores.masked_fill(attn_mask == 0, float("-inf"))
-        weights = torch.softmax(scores, dim=-1)
-        keep = np.ones((1, h, s, t), dtype=bool)
-        worst = 0.0
-        for i in range(s):
-            best = None
-            for bits in itertools.product((True, False), repeat=h * t):
-                m = torch.tensor(bits, dtype=weights.dtype).view(h, t)
-                heads = (weights[0, :, i] * m / p_keep)[:, None, :] @ v[0]  # (H, 1, d)
-                row = attn.proj(heads.reshape(e)).numpy()
-                err = rel_error(np.array(published[i]), row)
-                if best is None or err < best[0]:
-                    best = (err, bits)
-            keep[0, :, i] = np.array(best[1]).reshape(h, t)
-            worst = max(worst, best[0])
-    return keep, worst
-
-
 def main():
+    if not torch.__version__.startswith("1."):
+        raise SystemExit(f"run with PyTorch 1.x (1.13.1 was used); this is {torch.__version__}")
     out = {}
-    # Multi-head attention: N=1, S=T=3, E=8, H=2, the notebook's seed and call order. torch's seeded
-    # init and `data` are those of the notebook (the output rows its dropout left alone match to 1e-4),
-    # but this torch draws dropout masks differently from the notebook's, which changes (1) the masks,
-    # recovered here from the published outputs row by row, and (2) how far the generator moves
-    # before the next input is drawn. The notebook's attention mask is reproduced by moving the
-    # generator 62 32-bit draws (found by trying 0..80: exactly one count gives a mask whose output
-    # matches). The input of the cross-attention could not be recovered the same way (no count in
-    # 0..700 fits), so that check stores PyTorch's eval-mode output for our own `other` instead.
+    # Multi-head attention: N=1, S=T=3, E=8, H=2; the notebook's seed and call order.
     torch.manual_seed(231)
-    attn = MHA(8, 2).eval()
+    attn = MHA(8, 2)
     data = torch.randn(1, 3, 8)
-    torch.randint(0, 2**32 - 1, (62,))  # what the notebook's first dropout consumed
-    mask = torch.randn(3, 3) < 0.5
-    other = torch.randn(1, 3, 8)
-    for i, (name, key, m) in enumerate((("mha_self", data, None), ("mha_masked", data, mask))):
-        keep, err = recover_attention_dropout(attn, data, key, key, m, PUBLISHED[name])
-        print(f"{name}: rel_error vs the notebook with the recovered dropout mask {err:.2e}")
+    DRAWN.clear()
+    with torch.no_grad():
+        got = {"mha_self": attn(data, data, data)}
+        mask = torch.randn(3, 3) < 0.5
+        got["mha_masked"] = attn(data, data, data, mask)
+        other = torch.randn(1, 3, 8)
+        got["mha_cross"] = attn(data, other, other)
+    for i, name in enumerate(("mha_self", "mha_masked", "mha_cross")):
+        err = rel_error(np.array([PUBLISHED[name]]), got[name].numpy())
+        print(f"{name}: rel_error vs the notebook {err:.2e}")
         assert err < 1e-3, name
         out[f"{name}_published"] = np.array([PUBLISHED[name]])
-        out[f"mha_dropout{i}"] = keep
-    with torch.no_grad():
-        out["mha_cross_eval"] = attn(data, other, other).numpy()
-    out["mha_cross_published"] = np.array([PUBLISHED["mha_cross"]])
+        out[f"mha_dropout{i}"] = DRAWN[i]
     for part in ("query", "key", "value", "proj"):
         lin = getattr(attn, part)
         out[f"mha_{part}_weight"] = lin.weight.detach().numpy()
         out[f"mha_{part}_bias"] = lin.bias.detach().numpy()
     out["mha_data"], out["mha_other"], out["mha_mask"] = data.numpy(), other.numpy(), mask.numpy()
 
-    # Positional encoding: N=1, S=2, E=6. The dropped entries are the published zeros.
+    # Positional encoding: N=1, S=2, E=6.
     torch.manual_seed(231)
     x = torch.randn(1, 2, 6)
-    pe = PE(6)
-    published = np.array([PUBLISHED["pe"]])
-    keep = published != 0
-    got = (x + pe.pe[:, :2]).numpy() * keep / 0.9
-    err = rel_error(published, got)
-    print(f"pe: rel_error vs the notebook with the published zeros as the dropout mask {err:.2e}")
+    DRAWN.clear()
+    got = PE(6)(x).numpy()
+    err = rel_error(np.array([PUBLISHED["pe"]]), got)
+    print(f"pe: rel_error vs the notebook {err:.2e}")
     assert err < 1e-3
-    out["pe_x"], out["pe_dropout0"], out["pe_published"] = x.numpy(), keep, published
+    out["pe_x"], out["pe_dropout0"], out["pe_published"] = x.numpy(), DRAWN[0], np.array([PUBLISHED["pe"]])
 
-    # CaptioningTransformer scores: every parameter set to linspace(-1.4, 1.3) in parameter order.
+    # CaptioningTransformer scores: the model is built (moving the generator), then every parameter is
+    # set to linspace(-1.4, 1.3) in parameter order; the forward pass runs in training mode.
     torch.manual_seed(231)
     np.random.seed(231)
     n, d, w, t, vocab = 4, 20, 30, 3, 3
@@ -201,17 +210,19 @@ def main():
         p.data = torch.tensor(np.linspace(-1.4, 1.3, num=p.numel()).reshape(*p.shape))
     features = torch.tensor(np.linspace(-1.5, 0.3, num=n * d).reshape(n, d))
     captions = torch.tensor((np.arange(n * t) % vocab).reshape(n, t))
-    # The published scores include the notebook's dropout (thousands of draws, beyond recovery), so
-    # the stored reference is the same model in eval mode; where the notebook's dropout changed
-    # nothing the two agree (sample 2, positions 0 and 2).
-    model.eval()
+    DRAWN.clear()
     with torch.no_grad():
         scores = model(features, captions).numpy()
     published = np.array(PUBLISHED["scores"])
-    err = rel_error(published[2, [0, 2]], scores[2, [0, 2]])
-    print(f"scores (eval) vs the notebook where its dropout changed nothing: rel_error {err:.2e}")
+    err = rel_error(published, scores)
+    print(f"scores: rel_error vs the notebook {err:.2e} ({len(DRAWN)} dropout masks)")
     assert err < 1e-3
-    out["scores_eval"], out["scores_published"] = scores, published
+    for i, keep in enumerate(DRAWN):
+        out[f"scores_dropout{i:02d}"] = keep
+    model.eval()
+    with torch.no_grad():
+        out["scores_eval"] = model(features, captions).numpy()
+    out["scores_published"] = published
     out["scores_param_names"] = np.array([name for name, _ in model.named_parameters()])
     out["scores_param_shapes"] = np.array([",".join(map(str, p.shape)) for p in model.parameters()])
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "attention_reference.npz")

@@ -139,6 +139,27 @@ def test_loss_and_gradient_match_pytorch_autograd():
         assert np.allclose(dright, ref[f"case{case}_dright"], rtol=1e-10, atol=1e-14)
 
 
+def test_the_notebooks_sanity_checks():
+    """The notebook's key file values (tests/data/simclr_reference.npz, notebook_*), to its tolerances."""
+    import os
+    from gradcheck.numeric import rel_error
+    path = os.path.join(os.path.dirname(__file__), "data", "simclr_reference.npz")
+    if not os.path.isfile(path):
+        pytest.skip("tests/data/simclr_reference.npz is not here (a student release)")
+    ref = np.load(path)
+    left, right = ref["notebook_left"].astype(np.float64), ref["notebook_right"].astype(np.float64)
+    for i in range(2):
+        assert rel_error(ref["notebook_sim"][i, 0], S.sim(left[i], right[i])) < 1e-7
+    assert rel_error(ref["notebook_sim"].ravel(), np.ravel(S.sim_positive_pairs(left, right))) < 1e-7
+    # the notebook's torch.isclose defaults
+    assert np.isclose(S.compute_sim_matrix(np.concatenate([left, right])), ref["notebook_sim_matrix"],
+                      rtol=1e-5, atol=1e-8).all()
+    for tau in (5, 1):
+        expected = float(ref[f"notebook_loss_tau{tau}"])
+        assert rel_error(expected, S.simclr_loss_naive(left, right, float(tau))) < 1e-7
+        assert rel_error(expected, S.simclr_loss_vectorized(left, right, float(tau))[0]) < 1e-7
+
+
 def test_cli_train_then_probe(tmp_path, capsys):
     from conftest import require_data
     from npnet.cli import main

@@ -140,6 +140,38 @@ def demo_figure(weights=None, folder="npnet-demo"):
     return attribution_figure(Path(folder) / "saliency_gradcam.png", X, rows, _titles(y))
 
 
+def _facets(args):
+    """``classviz --facets K``: multifaceted visualisation of each class, means above, facets below."""
+    from ..data.imagenet import load_imagenet_val
+    from ..image import MIN_SIDE, preprocess
+    from ..style.figures import image_grid
+    from .multifaceted import multifaceted_visualization
+
+    cli_args.in_range("--pool-size", args.pool_size, 1, NUM_SAMPLE)
+    cli_args.in_range("--facets", args.facets, 1, args.pool_size)
+    cli_args.in_range("--size", args.size, MIN_SIDE)
+    out = cli_args.output_path(args.out, suffixes=(".png",))
+    model = _model_from(args.weights)
+    X_raw, _, _ = load_imagenet_val()
+    X = np.concatenate([preprocess(img, args.size) for img in X_raw])
+    rows, labels = [], []
+    for c in tqdm(args.classes, desc="classes", disable=args.quiet):
+        f = multifaceted_visualization(c, model, X, k=args.facets, pool_size=args.pool_size, seed=args.seed,
+                                       progress=not args.quiet, num_iterations=args.iterations,
+                                       learning_rate=args.lr, l2_reg=args.l2_reg, blur_every=args.blur_every,
+                                       max_jitter=args.max_jitter, centre_bias=not args.no_centre_bias)
+        name = _titles([c])[0]
+        sizes = np.bincount(f.labels, minlength=args.facets)
+        scores = [float(model.forward(img)[0, c]) for img in f.images]
+        tqdm.write(f"{c:4d} {name}: facets of {', '.join(map(str, sizes))} images; scores "
+                   + ", ".join(f"{v:.1f}" for v in scores))
+        rows.append(f.means + f.images)
+        labels.append(name)
+    columns = [f"mean {j + 1}" for j in range(args.facets)] + [f"facet {j + 1}" for j in range(args.facets)]
+    print(image_grid(out, rows, labels, columns, suptitle="multifaceted class visualisation", height=2.0))
+    return 0
+
+
 def fool_args(p):
     p.add_argument("image", nargs="?", help=f"image file (default: {cli_args.DEFAULT_IMAGE})")
     p.add_argument("--sample-index", type=int, metavar="I", help="use image I (0..24) of the ImageNet sample instead")
@@ -193,6 +225,16 @@ def classviz_args(p):
     p.add_argument("--l2-reg", type=float, default=1e-3, help="L2 penalty on the image (default 1e-3)")
     p.add_argument("--blur-every", type=int, default=10, help="blur every this many steps (default 10)")
     p.add_argument("--max-jitter", type=int, default=16, help="largest random shift in pixels (default 16)")
+    p.add_argument("--facets", type=int, metavar="K",
+                   help="multifaceted visualisation (Nguyen et al. 2016): cluster the ImageNet sample's images "
+                        "most like each class into K facets and start one visualisation from each facet's mean "
+                        "image (default: one visualisation from noise)")
+    p.add_argument("--pool-size", type=int, default=10, help="with --facets: images kept per class, ranked by "
+                                                              "P(class) (default 10 of the 25)")
+    p.add_argument("--size", type=int, default=224, help="with --facets: image side (default 224)")
+    p.add_argument("--no-centre-bias", action="store_true",
+                   help="with --facets: no centre-biased regulariser (by default the update is confined to a "
+                        "centred square growing from half the image to all of it)")
     cli_args.add_weights(p)
     cli_args.add_common(p, "classviz.png", "the PNG figure to write, one for all classes (default classviz.png)")
 
@@ -207,6 +249,8 @@ def classviz(args):
     cli_args.in_range("--max-jitter", args.max_jitter, 0)
     cli_args.positive("--lr", args.lr)
     cli_args.in_range("--l2-reg", args.l2_reg, 0)
+    if args.facets is not None:
+        return _facets(args)
     out = cli_args.output_path(args.out, suffixes=(".png",))
     model = _model_from(args.weights)
     images, titles = [], []

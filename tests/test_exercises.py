@@ -45,6 +45,8 @@ SCRIPTS = {
     "transformer_captioning": (["coco/coco2014_vocab.json"], False,
                                ["positional_encoding", "loss_history", "attention_maps"]),
     "self_supervised": (["mnist/mnist_5k.npz"], False, ["augmentations", "similarity_matrix", "features_pca"]),
+    "lecture_methods": (["styles/tubingen.jpg", "styles/starry_night.jpg", "imagenet/imagenet_val_25.npz"], True,
+                        ["tv_beta", "texture_methods", "centre_masks", "facets"]),
     "style_transfer": (STYLE_FILES, True, ["composition_vii", "the_scream", "starry_night", "feature_inversion",
                                            "texture_synthesis", "blend", "deep_dream", "style_transfer_iterations",
                                            "feature_inversion_layers", "texture_layers", "weight_tradeoff",

@@ -36,7 +36,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import _check
+from . import _check, threads
 from .errors import NpnetIndexError, NpnetTypeError, NpnetValueError
 from .layers import (affine_backward, affine_forward, avg_pool_backward, avg_pool_forward, batchnorm_backward,
                      batchnorm_forward, conv_backward, conv_forward, conv_transpose_backward,
@@ -289,6 +289,7 @@ class Sequential(Module):
     def forward(self, x, start=0, end=None):
         """Run ``layers[start:end]`` on ``x`` (the input of layer ``start``); keep every output."""
         start, end = self._range("forward", start, end)
+        threads.adapt()  # BLAS's thread count follows the free cores (npnet.threads); cheap between looks
         for i in range(start, end):
             x = self.layers[i].forward(x)
             self.outputs[i] = x

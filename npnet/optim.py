@@ -13,7 +13,7 @@ as :func:`adam`).
 import numpy as np
 from numba import njit
 
-from . import _check
+from . import _check, threads
 from .errors import NpnetTypeError, NpnetValueError
 
 __all__ = ["sgd", "sgd_momentum", "rmsprop", "adam"]
@@ -250,6 +250,7 @@ def apply_rule(rule, w, dw, config):
     """``rule(w, dw, config)``; for npnet's Adam, ``w`` is updated in place when it can be
     (:func:`_adam_in_place`: the same numbers, 3-5x faster). What :class:`Optimizer` and
     :class:`npnet.solver.Solver` run for every parameter."""
+    threads.adapt()  # BLAS's thread count follows the free cores (npnet.threads); cheap between looks
     if rule is _ADAM and _adam_in_place_fits(w, dw):
         return _adam_in_place(w, dw, config)
     return rule(w, dw, config)

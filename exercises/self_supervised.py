@@ -9,24 +9,18 @@
 # About a minute and a half on 2 CPU cores; `NPNET_EXERCISE_QUICK=1` pre-trains on 1,000 images for one epoch.
 
 # %%
-import os
-from pathlib import Path
-
 import numpy as np
 from matplotlib.figure import Figure
-from threadpoolctl import threadpool_limits
 
 from gradcheck import eval_numerical_gradient_array, rel_error
 from npnet.data.mnist import load_mnist
 from npnet.display import show
+from npnet.exercise import exercise_setup
 from npnet.models.simclr import (SimCLR, augment, compute_sim_matrix, extract_features, make_encoder, sim,
                                  sim_positive_pairs, simclr_loss_naive, simclr_loss_vectorized,
                                  train_linear_probe)
 
-QUICK = os.environ.get("NPNET_EXERCISE_QUICK") == "1"
-OUT = Path(os.environ.get("NPNET_FIGURES", "figures")) / "self_supervised"
-OUT.mkdir(parents=True, exist_ok=True)
-threadpool_limits(1)  # small matrix products: one BLAS thread is faster on a busy 2-core machine
+OUT, QUICK = exercise_setup("self_supervised")  # the figures folder, quick mode, one BLAS thread
 
 # %% [markdown]
 # ## The similarity and the loss

@@ -11,26 +11,20 @@
 # cores; `NPNET_EXERCISE_QUICK=1` trains 40 epochs instead of 100.
 
 # %%
-import os
-from pathlib import Path
-
 import numpy as np
 from matplotlib.figure import Figure
-from threadpoolctl import threadpool_limits
 
 from gradcheck import eval_numerical_gradient_array, rel_error
 from npnet.data.coco import decode_captions, load_coco_data, make_synthetic_coco
 from npnet.display import show
+from npnet.exercise import exercise_setup
 from npnet.layers import (causal_mask, multihead_attention_backward, multihead_attention_forward,
                           positional_encoding, scaled_dot_product_attention_backward,
                           scaled_dot_product_attention_forward)
 from npnet.models.transformer import CaptioningTransformer
 from npnet.solver import CaptioningSolver, plot_loss_history
 
-QUICK = os.environ.get("NPNET_EXERCISE_QUICK") == "1"
-OUT = Path(os.environ.get("NPNET_FIGURES", "figures")) / "transformer_captioning"
-OUT.mkdir(parents=True, exist_ok=True)
-threadpool_limits(1)  # small matrix products: one BLAS thread is faster on a busy 2-core machine
+OUT, QUICK = exercise_setup("transformer_captioning")  # the figures folder, quick mode, one BLAS thread
 
 # %% [markdown]
 # ## Scaled dot-product attention

@@ -809,6 +809,19 @@ def _dropout_seed_param(module):
     return {"mode": "train", "p": 1.0 - module.dropout, "seed": int(module.rng.integers(2**31))}
 
 
+def _attention_setup(module, fn, dim_name, dim, num_heads, dropout, dtype, rng):
+    """Check and keep the settings the attention modules share (``num_heads``, ``dropout``, ``rng``);
+    returns the model width and the parameter dtype."""
+    e = _check.positive_int(fn, dim_name, dim)
+    module.num_heads = _check.positive_int(fn, "num_heads", num_heads)
+    if e % module.num_heads:
+        raise NpnetValueError(f"{fn}: num_heads must divide {dim_name} = {e}; got {num_heads}")
+    module.dropout = _check.number(fn, "dropout", dropout, low=0, high=1, high_open=True)
+    dtype = _check.float_dtype(fn, dtype)
+    module.rng = np.random.default_rng(rng)
+    return e, dtype
+
+
 class MultiHeadAttention(Module):
     """Multi-head attention, the course's ``MultiHeadAttention(embed_dim, num_heads, dropout=0.1)``.
 
@@ -820,14 +833,7 @@ class MultiHeadAttention(Module):
 
     def __init__(self, embed_dim, num_heads, dropout=0.1, dtype=np.float32, rng=None):
         super().__init__()
-        fn = "MultiHeadAttention"
-        e = _check.positive_int(fn, "embed_dim", embed_dim)
-        self.num_heads = _check.positive_int(fn, "num_heads", num_heads)
-        if e % self.num_heads:
-            raise NpnetValueError(f"{fn}: num_heads must divide embed_dim = {e}; got {num_heads}")
-        self.dropout = _check.number(fn, "dropout", dropout, low=0, high=1, high_open=True)
-        dtype = _check.float_dtype(fn, dtype)
-        self.rng = np.random.default_rng(rng)
+        e, dtype = _attention_setup(self, "MultiHeadAttention", "embed_dim", embed_dim, num_heads, dropout, dtype, rng)
         for part in ("key", "query", "value", "proj"):  # the course's creation order
             self.params[f"{part}.weight"] = _uniform_init(self.rng, (e, e), e, dtype)
             self.params[f"{part}.bias"] = _uniform_init(self.rng, (e,), e, dtype)
@@ -891,14 +897,8 @@ class TransformerDecoderLayer(Module):
     def __init__(self, input_dim, num_heads, dim_feedforward=2048, dropout=0.1, dtype=np.float32, rng=None):
         super().__init__()
         fn = "TransformerDecoderLayer"
-        e = _check.positive_int(fn, "input_dim", input_dim)
+        e, dtype = _attention_setup(self, fn, "input_dim", input_dim, num_heads, dropout, dtype, rng)
         f = _check.positive_int(fn, "dim_feedforward", dim_feedforward)
-        self.num_heads = _check.positive_int(fn, "num_heads", num_heads)
-        if e % self.num_heads:
-            raise NpnetValueError(f"{fn}: num_heads must divide input_dim = {e}; got {num_heads}")
-        self.dropout = _check.number(fn, "dropout", dropout, low=0, high=1, high_open=True)
-        dtype = _check.float_dtype(fn, dtype)
-        self.rng = np.random.default_rng(rng)
         fan_in = {"linear2": f}
         shapes = {"linear1.weight": (f, e), "linear1.bias": (f,), "linear2.weight": (e, f)}
         for name in TORCH_NAMES.values():

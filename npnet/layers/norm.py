@@ -12,6 +12,7 @@ spatial batchnorm   (N, C, H, W)                a channel over the batch and pix
 layernorm           (N, D)                      a sample over its features
 spatial groupnorm   (N, C, H, W)                a sample's C/G channels over pixels
 instance norm       (N, C, H, W)                a sample's channel over pixels
+conditional IN      (N, C, H, W)                as instance norm; (gamma, beta) per style
 ==================  ==========================  =====================================
 
 Backward in closed form. Within a group of ``m`` values with ``dxhat = gamma dout``, the chain rule
@@ -22,15 +23,18 @@ through the mean and the variance collapses to
 with both means over the group: one line, no intermediate gradients of ``mu`` and ``var``. The two
 subtracted terms project out the directions the normalisation removes (a constant shift and a scaling).
 """
+import numbers
+
 import numpy as np
 
 from .. import _check
-from ..errors import NpnetValueError
+from ..errors import NpnetTypeError, NpnetValueError
 
 __all__ = ["batchnorm_forward", "batchnorm_backward", "spatial_batchnorm_forward",
            "spatial_batchnorm_backward", "layernorm_forward", "layernorm_backward",
            "spatial_groupnorm_forward", "spatial_groupnorm_backward", "instance_norm_forward",
-           "instance_norm_backward"]
+           "instance_norm_backward", "conditional_instance_norm_forward", "conditional_instance_norm_forward_naive",
+           "conditional_instance_norm_backward"]
 
 
 def _scale_shift(fn, gamma, beta, c, dtype, shape=None):
@@ -389,3 +393,117 @@ def instance_norm_backward(dout, cache):
     dx = _normalize_backward(dout * gamma[:, None, None], xhat, inv_std, (2, 3))
     # END SOLUTION
     return dx, dgamma, dbeta
+
+
+def _style_mix(fn, style, n, s, dtype):
+    """The (N, S) matrix of style weights each sample's (gamma, beta) mixes: ``style`` an int k (every
+    sample in style k, a one-hot row), an (S,) vector (every sample the same blend) or (N, S) (one
+    row per sample, e.g. one-hot rows of the styles of a training batch)."""
+    if isinstance(style, (numbers.Integral, np.integer)) and not isinstance(style, (bool, np.bool_)):
+        if not 0 <= style < s:
+            raise NpnetValueError(f"{fn}: style must be a style index in 0..{s - 1} (gammas has {s} rows); "
+                                  f"got {style}")
+        mix = np.zeros((n, s), dtype=dtype)
+        mix[:, int(style)] = 1
+        return mix
+    if not isinstance(style, (np.ndarray, list, tuple)):
+        raise NpnetTypeError(f"{fn}: style must be an int (one style), an (S,) blend or (N, S) per-sample weights; "
+                             f"got {type(style).__name__}")
+    mix = _check.real_array(fn, "style", style, dtype)
+    if mix.ndim == 1:
+        _check.shape(fn, "style (a blend of the styles)", mix, (s,))
+        mix = np.broadcast_to(mix, (n, s))
+    else:
+        _check.shape(fn, "style (per-sample style weights)", mix, (n, s))
+    _check.finite(fn, "style", mix)
+    return mix
+
+
+def _conditional_setup(fn, x, gammas, betas, style, eps):
+    x = _check.float_array(fn, "x", x, ndim=4, layout="(N, C, H, W)")
+    gammas = _check.real_array(fn, "gammas", gammas, x.dtype)
+    _check.shape(fn, "gammas (S styles by C channels)", gammas, (gammas.shape[0] if gammas.ndim == 2 else None, x.shape[1]))
+    betas = _check.real_array(fn, "betas", betas, x.dtype)
+    _check.shape(fn, "betas (like gammas)", betas, gammas.shape)
+    mix = _style_mix(fn, style, x.shape[0], gammas.shape[0], x.dtype)
+    eps = _check.number(fn, "eps", eps, low=0, low_open=True)
+    if x.shape[2] * x.shape[3] < 2:
+        raise NpnetValueError(f"{fn}: needs more than 1 pixel per plane (H * W >= 2); got shape {x.shape}")
+    return x, gammas, betas, mix, eps
+
+
+def conditional_instance_norm_forward(x, gammas, betas, style, eps=1e-5):
+    """Conditional instance normalisation (Dumoulin, Shlens & Kudlur 2017, "A Learned Representation
+    for Artistic Style"): instance normalisation whose scale and shift are chosen by the style.
+
+    One network learns S styles by keeping one (gamma, beta) row per style; everything else is
+    shared. Sample n is normalised over its H * W pixels per channel, then scaled and shifted by
+    ``gamma_n = sum_s mix[n, s] gammas[s]`` and ``beta_n = sum_s mix[n, s] betas[s]``: a one-hot
+    ``mix`` row selects one style, a convex combination blends styles (the paper's figure 7).
+
+    Args:
+        x: (N, C, H, W) floating array, H * W >= 2.
+        gammas: (S, C) scale of each style.
+        betas: (S, C) shift of each style.
+        style: an int k in 0..S-1 (every sample in style k), an (S,) weight vector (every sample the
+            same blend), or an (N, S) array (one weight row per sample).
+        eps: positive number added to the variance.
+    Returns:
+        out: (N, C, H, W), dtype of ``x``.
+        cache: for :func:`conditional_instance_norm_backward`.
+    """
+    fn = "conditional_instance_norm_forward"
+    x, gammas, betas, mix, eps = _conditional_setup(fn, x, gammas, betas, style, eps)
+    # BEGIN SOLUTION
+    xhat, _, var, inv_std = _normalize(x, (2, 3), eps)
+    gamma, beta = mix @ gammas, mix @ betas  # (N, C): each sample's own scale and shift
+    out = gamma[:, :, None, None] * xhat + beta[:, :, None, None]
+    # END SOLUTION
+    _finite_variance(fn, var, x.dtype)
+    return out, (xhat, inv_std, gamma, mix)
+
+
+def conditional_instance_norm_forward_naive(x, gammas, betas, style, eps=1e-5):
+    """:func:`conditional_instance_norm_forward` with explicit loops over samples, channels and styles
+    (the reference the vectorised version is tested against). Returns ``out`` only."""
+    fn = "conditional_instance_norm_forward_naive"
+    x, gammas, betas, mix, eps = _conditional_setup(fn, x, gammas, betas, style, eps)
+    n, c = x.shape[:2]
+    out = np.empty_like(x)
+    # BEGIN SOLUTION
+    for i in range(n):
+        for j in range(c):
+            plane = x[i, j]
+            xhat = (plane - plane.mean()) / np.sqrt(plane.var() + eps)
+            gamma = beta = 0.0
+            for k in range(gammas.shape[0]):
+                gamma += mix[i, k] * gammas[k, j]
+                beta += mix[i, k] * betas[k, j]
+            out[i, j] = gamma * xhat + beta
+    # END SOLUTION
+    return out
+
+
+def conditional_instance_norm_backward(dout, cache):
+    """Conditional instance normalisation backward pass.
+
+    The normalisation's gradient is instance norm's closed form with each sample's own gamma; a
+    style row receives the per-sample gradients of gamma and beta weighted by how much each sample
+    used it, ``dgammas = mix^T dgamma``.
+
+    Args:
+        dout: (N, C, H, W) upstream gradient.
+        cache: from :func:`conditional_instance_norm_forward`.
+    Returns:
+        dx: (N, C, H, W); dgammas: (S, C); dbetas: (S, C).
+    """
+    _check.cache("conditional_instance_norm_backward", cache, 4)
+    xhat, inv_std, gamma, mix = cache
+    dout = _check.dout("conditional_instance_norm_backward", dout, xhat.shape, xhat.dtype)
+    # BEGIN SOLUTION
+    dgamma = (dout * xhat).sum(axis=(2, 3))  # (N, C), per sample
+    dbeta = dout.sum(axis=(2, 3))
+    dgammas, dbetas = mix.T @ dgamma, mix.T @ dbeta
+    dx = _normalize_backward(dout * gamma[:, :, None, None], xhat, inv_std, (2, 3))
+    # END SOLUTION
+    return dx, dgammas, dbetas

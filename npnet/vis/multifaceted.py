@@ -180,6 +180,8 @@ def facet_visualization(target_y, model, init, *, l2_reg=1e-3, learning_rate=10,
     rng = _check.rng(fn, "seed", seed)
     img = img.copy()
     lo, hi = _pixel_range(img.dtype)
+    # create_class_visualization's loop, which sits in a student's solution block (so it cannot be shared
+    # through a helper the student does not write), with the start image and the centre mask added
     for t in tqdm(range(num_iterations), desc=f"facet of class {target_y}", disable=not progress, leave=False):
         ox, oy = (int(v) for v in rng.integers(0, max_jitter + 1, size=2))
         moved = jitter(img, ox, oy)

@@ -410,12 +410,12 @@ def _style_mix(fn, style, n, s, dtype):
         raise NpnetTypeError(f"{fn}: style must be an int (one style), an (S,) blend or (N, S) per-sample weights; "
                              f"got {type(style).__name__}")
     mix = _check.real_array(fn, "style", style, dtype)
+    _check.finite(fn, "style", mix)
     if mix.ndim == 1:
         _check.shape(fn, "style (a blend of the styles)", mix, (s,))
         mix = np.broadcast_to(mix, (n, s))
     else:
         _check.shape(fn, "style (per-sample style weights)", mix, (n, s))
-    _check.finite(fn, "style", mix)
     return mix
 
 

@@ -94,7 +94,8 @@ def style_args(p):
     from .transfer import PRESETS
 
     p.add_argument("images", nargs="*", metavar="IMAGE",
-                   help="CONTENT STYLE [STYLE ...] (several styles are blended); default: the preset's images")
+                   help="CONTENT STYLE [STYLE ...] (several styles are blended); default: the preset's images. "
+                        "Fast style transfer: `train --styles S1 S2 ...` or `apply CHECKPOINT IMAGE`")
     p.add_argument("--preset", choices=sorted(PRESETS), default="starry_night",
                    help="the course's parameter set (default starry_night); options below override it")
     p.add_argument("--size", type=int, help="shorter side of the content image / result (preset: 192)")
@@ -103,13 +104,25 @@ def style_args(p):
     p.add_argument("--blend-weights", type=float, nargs="+", metavar="B", help="one weight per style image")
     p.add_argument("--init-random", action="store_true", help="start from noise instead of the content image")
     _common(p, "style.png")
+    from .fast import add_fast_style_args
+    add_fast_style_args(p)
 
 
 def style(args):
-    """Style transfer (Gatys et al.): the content of one image in the style of another."""
+    """Style transfer (Gatys et al.): the content of one image in the style of another.
+
+    ``npnet style train --styles A B ... -o NET.npz`` trains a feed-forward network for several styles
+    (Johnson et al. 2016, conditional instance norm); ``npnet style apply NET.npz IMAGE --style k`` (or
+    ``--blend k1=w1,k2=w2``) stylises an image with it in one forward pass.
+    """
+    from .fast import FAST_ACTIONS, fast_style_command
     from .figures import transfer_figure
     from .transfer import PRESETS, load_input, style_transfer
 
+    if args.images and args.images[0] in FAST_ACTIONS:  # `npnet style train|apply ...`: fast style transfer
+        return fast_style_command(args)
+    args.out = args.out or "style.png"
+    args.iters = 200 if args.iters is None else args.iters
     params = dict(PRESETS[args.preset])
     if len(args.images) == 1:
         raise NpnetValueError("give both CONTENT and STYLE images (or none, for the preset's)")

@@ -42,12 +42,13 @@ def test_the_solution_gets_full_marks_on_other_grading_seeds(seed):
     assert result.score == a.max_score, (seed, result.table())
 
 
-@pytest.mark.parametrize("name", ["layers", "conv_as_matrix", "network_visualization", "style_transfer",
-                                  "rnn_captioning", "gans"])
+@pytest.mark.parametrize("name", manifest.names())
 def test_every_item_runs_the_same_on_20_seeds(name, tmp_path):
     """Every item, in this process, seeds 1-20: the solution computes every part, and a second run on the
     inputs saved and loaded as the grader passes them (an .npz) gives the same outputs to the item's
-    tolerance (what the grader compares), so the solution gets full marks on each of these seeds."""
+    tolerance (what the grader compares), so the solution gets full marks on each of these seeds.
+    classifiers' training item (a pass/fail verdict on a 5-epoch training) is left to the round trip
+    above, which grades it with the real grader."""
     import numpy as np
 
     from npnet._io import read_npz
@@ -56,6 +57,8 @@ def test_every_item_runs_the_same_on_20_seeds(name, tmp_path):
     path = tmp_path / "inputs.npz"
     for seed in range(1, 21):
         for k, item in enumerate(a.items):
+            if (name, item.name) == ("classifiers", "training"):
+                continue
             inputs = item.inputs(np.random.default_rng([seed, k]))
             np.savez(path, **{n: np.asarray(v) for n, v in inputs.items()})
             first, second = {}, {}

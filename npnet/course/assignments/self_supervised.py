@@ -34,8 +34,19 @@ def _vectorized(inputs, out):
     out["loss"] = np.array(loss)
 
 
-VECTORIZED = [Config(f"tau {tau}", _pairs(tau), _vectorized, {"loss": 1, "dleft": 1, "dright": 1})
-              for tau in (0.5, 0.1)]
+def _drawn_pairs(d):
+    """Pairs of width ``d`` with a temperature drawn from [0.05, 1) (seeded)."""
+    def inputs(rng):
+        return {"left": rng.standard_normal((N, d)), "right": rng.standard_normal((N, d)),
+                "tau": float(rng.uniform(0.05, 1.0))}
+    return inputs
+
+
+# tau 0.001 puts the scores at +-1000: exp overflows unless each row's maximum is subtracted first
+VECTORIZED = [Config(label, inputs, _vectorized, {"loss": 1, "dleft": 1, "dright": 1})
+              for label, inputs in (("tau 0.5", _pairs(0.5)), ("tau 0.1", _pairs(0.1)),
+                                    ("tau drawn from 0.05 to 1, D 3", _drawn_pairs(3)),
+                                    ("tau 0.001 (scores of magnitude 1000)", _pairs(0.001)))]
 
 ASSIGNMENT = Assignment(
     name="self_supervised",

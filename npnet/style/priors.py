@@ -13,7 +13,7 @@ With beta = 2 that is ``sum v**2 + sum h**2``, npnet's total variation ``npnet.s
 less than many small ones (noise): beta = 1 is the classic isotropic total variation, which keeps
 edges sharp; beta > 2 punishes spikes hardest and flattens an image into smooth blobs.
 
-For beta < 2, phi'(s) = beta/2 * s**(beta/2 - 1) is infinite at s = 0 (the cone of |v| at 0, worse
+For beta < 2, phi'(s) = beta/2 * s**(beta/2 - 1) is infinite at s = 0 (the cone of ``|v|`` at 0, worse
 below beta = 1) and a flat region would get an infinite or undefined gradient; as Mahendran & Vedaldi
 (and their code) do, a small ``eps`` is added under the power. The default 1e-6 (normalised units
 squared) rounds off differences below 1e-3, a sixteenth of one grey level (a level is 1/255/0.225 =

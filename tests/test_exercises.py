@@ -51,6 +51,8 @@ SCRIPTS = {
                                            "texture_synthesis", "blend", "deep_dream", "style_transfer_iterations",
                                            "feature_inversion_layers", "texture_layers", "weight_tradeoff",
                                            "style_size"]),
+    "fast_style_transfer": (STYLE_FILES[:4] + ["imagenet/imagenet_val_25.npz"], True,
+                            ["fast_style_losses", "fast_style"]),
 }
 
 

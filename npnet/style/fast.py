@@ -332,6 +332,7 @@ def fast_style_losses(net, content_image, style_image, style=0, image_size=192, 
 def loss_figure(path, losses, title="fast style transfer training"):
     """The training curves (per image, log scale) as a PNG, written atomically; returns the path."""
     from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     from ..image import save_figure
 
@@ -341,6 +342,9 @@ def loss_figure(path, losses, title="fast style transfer training"):
         if k in losses and len(losses[k]):
             ax.plot(np.arange(1, len(losses[k]) + 1), losses[k], label=k, lw=0.8)
     ax.set(xlabel="step", ylabel="loss per image", title=title, yscale="log")
+    # plain tick labels: the default log labels are mathtext, which wants fonts a bare system lacks
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
     ax.legend()
     fig.tight_layout()
     return save_figure(fig, path)
@@ -349,7 +353,7 @@ def loss_figure(path, losses, title="fast style transfer training"):
 # ----------------------------------------------------------------------------------- the CLI
 
 FAST_ACTIONS = ("train", "apply")
-TRAIN_ITERS = 400
+TRAIN_ITERS = 300
 
 
 def add_fast_style_args(p):

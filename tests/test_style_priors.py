@@ -7,7 +7,7 @@ from npnet.cli import main
 from npnet.errors import NpnetValueError
 from npnet.style.losses import tv_loss
 from npnet.style.priors import tv_beta_loss, tv_beta_loss_naive
-from npnet.style.transfer import StyleObjective
+from npnet.style.transfer import StyleObjective, feature_inversion
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -79,3 +79,22 @@ def test_invert_checks_tv_beta_before_loading_anything(capsys):
     assert main(["invert", "no_such_image", "--tv-beta", "0"]) == 1
     err = capsys.readouterr().err
     assert err == "npnet invert: error: --tv-beta must be a finite number > 0; got 0.0\n"
+
+
+def test_feature_inversion_records_the_beta_prior_of_its_result(model):
+    x = np.random.default_rng(3).uniform(-1, 1, (1, 3, 40, 40)).astype(np.float32)
+    result = feature_inversion(x, content_layer=1, tv_weight=0.5, tv_beta=1.0, num_iterations=3, model=model,
+                               progress=False)
+    # the last recorded prior is that of the returned image, so a beta dropped on the way would show here
+    assert result.losses["tv"][-1] == pytest.approx(tv_beta_loss(result.image, 0.5, 1.0)[0], rel=1e-6)
+    assert result.losses["tv"][-1] != pytest.approx(tv_loss(result.image, 0.5)[0], rel=1e-2)
+
+
+def test_invert_cli_with_tv_beta(tmp_path, weights_path, capsys):
+    from PIL import Image
+
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (48, 48, 3)).astype(np.uint8)).save(tmp_path / "in.png")
+    out = tmp_path / "inv.png"
+    assert main(["invert", str(tmp_path / "in.png"), "--size", "48", "--layer", "1", "--tv-beta", "1.5", "--iters",
+                 "2", "--quiet", "--weights", str(weights_path), "-o", str(out)]) == 0
+    assert "content loss" in capsys.readouterr().out and out.is_file()

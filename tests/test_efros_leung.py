@@ -7,7 +7,8 @@ from PIL import Image
 
 from npnet.cli import main
 from npnet.errors import NpnetValueError
-from npnet.style.efros_leung import efros_leung, gaussian_window, window_distances, window_distances_naive
+from npnet.style.efros_leung import (efros_leung, gaussian_window, match_candidates, window_distances,
+                                     window_distances_naive)
 
 
 def test_gaussian_window_hand_values():
@@ -25,6 +26,14 @@ def test_distance_of_one_known_pixel_by_hand():
     d = window_distances(sample, template, weight)
     expected = ((sample[:3, 2:4] - [1.0, 2.0]) ** 2).sum(axis=2)
     np.testing.assert_array_equal(d, expected)
+
+
+def test_candidates_within_one_plus_eps_of_the_best():
+    d = np.array([[2.0, 1.05, 1.2], [1.0, 1.1, 5.0]])
+    np.testing.assert_array_equal(match_candidates(d, 0.1), [1, 3, 4])  # 1.05 and 1.1 <= 1.1; 1.2 is not
+    np.testing.assert_array_equal(match_candidates(d, 0.0), [3])
+    np.testing.assert_array_equal(match_candidates(d, 0.25), [1, 2, 3, 4])
+    np.testing.assert_array_equal(match_candidates(np.array([0.0, 1e-12, 0.0]), 10.0), [0, 2])
 
 
 @pytest.mark.parametrize("seed", range(5))

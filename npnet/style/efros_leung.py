@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 from .. import _check
 from ..errors import NpnetValueError
 
-__all__ = ["gaussian_window", "window_distances", "window_distances_naive", "efros_leung"]
+__all__ = ["gaussian_window", "window_distances", "window_distances_naive", "match_candidates", "efros_leung"]
 
 KERNELS = ("numba", "naive")
 
@@ -107,6 +107,13 @@ def window_distances_naive(sample, template, weight):
     return np.einsum("abcij,ij->ab", diff * diff, weight) / weight.sum()
 
 
+def match_candidates(distances, eps):
+    """Flat indices (ascending) of the windows whose distance is within ``(1 + eps)`` of the smallest:
+    the windows Efros & Leung draw from. With a best distance of 0 only exact matches qualify."""
+    d = np.asarray(distances)
+    return np.flatnonzero(d <= d.min() * (1 + eps))
+
+
 def _output_shape(fn, size):
     if isinstance(size, (tuple, list)):
         if len(size) != 2:
@@ -183,7 +190,7 @@ def efros_leung(sample, size, window=11, eps=0.1, seed=None, sigma=None, kernel=
         for i, j in pixels[np.argsort(-filled, kind="stable")]:
             mask = known[i:i + n, j:j + n]
             d = distances(src, out[i:i + n, j:j + n], gauss * mask)
-            candidates = np.flatnonzero(d <= d.min() * (1 + eps))
+            candidates = match_candidates(d, eps)
             pick = candidates[rng.integers(len(candidates))]
             si, sj = divmod(int(pick), d.shape[1])
             out[i + half, j + half] = src[si + half, sj + half]

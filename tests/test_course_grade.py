@@ -181,9 +181,14 @@ MISTAKES = {
              "    loss = w * np.sum(dv * dv, dtype=np.float64)"),
             ("    dx[:, :, :, 1:] += (2 * w) * dh\n    dx[:, :, :, :-1] -= (2 * w) * dh\n", ""),
             # the content gradient without the 2 of the square
-            ("    dF = (2 * w) * diff", "    dF = w * diff")]},
+            ("    dF = (2 * w) * diff", "    dF = w * diff")],
+          "npnet/layers/norm.py": [
+            # the optional part: conditional instance norm's dx without each sample's gamma
+            ("    dx = _normalize_backward(dout * gamma[:, :, None, None], xhat, inv_std, (2, 3))",
+             "    dx = _normalize_backward(dout, xhat, inv_std, (2, 3))")]},
          {"gram_and_style": {"gram": "not divided by C*H*W", "style_loss": "", "style_grads": ""},
-          "tv_loss": {"loss": "", "grad": ""}, "content_loss": {"grad": "is 2*w*d"}}),
+          "tv_loss": {"loss": "", "grad": ""}, "content_loss": {"grad": "is 2*w*d"},
+          "optional_conditional_instance_norm": {"dx": ""}}),
     ],
     "rnn_captioning": [
         ({"npnet/layers/rnn.py": [

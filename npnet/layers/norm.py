@@ -455,7 +455,7 @@ def conditional_instance_norm_forward(x, gammas, betas, style, eps=1e-5):
     fn = "conditional_instance_norm_forward"
     x, gammas, betas, mix, eps = _conditional_setup(fn, x, gammas, betas, style, eps)
     # BEGIN SOLUTION
-    xhat, _, var, inv_std = _normalize(x, (2, 3), eps)
+    xhat, _, var, inv_std = _normalize(x, axis=(2, 3), eps=eps)  # per sample and channel, as instance norm
     gamma, beta = mix @ gammas, mix @ betas  # (N, C): each sample's own scale and shift
     out = gamma[:, :, None, None] * xhat + beta[:, :, None, None]
     # END SOLUTION

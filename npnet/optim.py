@@ -280,7 +280,7 @@ def _adam_in_place(w, dw, config):
     if not all(a.dtype == w.dtype and a.flags.c_contiguous and a.flags.writeable for a in (m, v)):
         return adam(w, dw, config)  # moments handed in from elsewhere: the reference rule copes with them
     # a copy only for a strided gradient, e.g. a Linear weight's (the transpose of affine_backward's dw)
-    w1, dw1 = w.reshape(-1), np.ascontiguousarray(dw).reshape(-1)
+    w1, dw1 = w.reshape(-1), _c_ordered(dw).reshape(-1)
     if not (_all_finite(w1) and _all_finite(dw1)):
         _check.finite(fn, "w", w)  # raise the reference rule's message, counting the bad values
         _check.finite(fn, "dw", dw)
@@ -292,6 +292,33 @@ def _adam_in_place(w, dw, config):
     _adam_range(w1, dw1, m.reshape(-1), v.reshape(-1), *map(w.dtype.type, scalars), 0, w.size)
     config.update(m=m, v=v, t=t)
     return w, config
+
+
+def _c_ordered(a):
+    """``np.ascontiguousarray(a)``, through :func:`_transpose_into` for the transpose of a C-ordered
+    matrix whose rows are a multiple of 4 KiB apart (a Linear weight's gradient with 1024 float32
+    inputs): NumPy's copy reads such a matrix column by column, and every value of a column falls in
+    the same cache set, so each read misses (the 1024 x 1024 gradient of the GAN generator: 3-27 ms
+    against 1.1 ms in 8 x 8 tiles, measured interleaved on the loaded 2-core machine). Other strides
+    copy as fast through NumPy."""
+    t = a.T
+    if a.ndim == 2 and not a.flags.c_contiguous and t.flags.c_contiguous and t.strides[0] % 4096 == 0:
+        out = np.empty(a.shape, a.dtype)
+        _transpose_into(t, out)
+        return out
+    return np.ascontiguousarray(a)
+
+
+@njit(cache=True, nogil=True)
+def _transpose_into(a, out):
+    """``out[:] = a.T`` for a C-ordered (C, R) ``a`` and (R, C) ``out``, in 8 x 8 tiles: the 8 rows of
+    ``a`` a tile reads stay in the cache's 8 ways even when they map to one set."""
+    cols, rows = a.shape
+    for r0 in range(0, rows, 8):
+        for c0 in range(0, cols, 8):
+            for r in range(r0, min(r0 + 8, rows)):
+                for c in range(c0, min(c0 + 8, cols)):
+                    out[_u(r), _u(c)] = a[_u(c), _u(r)]
 
 
 @njit(cache=True, inline="always")

@@ -130,6 +130,40 @@ def test_optimizer_adam_in_place_equals_the_reference_rule_over_several_steps(dt
     assert isinstance(fast_net[4], nn.Linear) and fast_net[4].grads["weight"].flags.f_contiguous  # copied
 
 
+@pytest.mark.parametrize("shape, dtype", [((13, 1024), np.float32), ((1024, 1024), np.float32),
+                                          ((517, 512), np.float64), ((37, 21), np.float32), ((8, 8), np.float64)])
+def test_transposed_gradients_are_copied_in_tiles_exactly(shape, dtype):
+    """The tiled transpose (partial tiles on both axes, one whole tile) equals the array it copies, and
+    the Adam path's copy of a Linear-like gradient (the transpose of a C-ordered matrix) is C-ordered
+    and equal to NumPy's."""
+    a = np.random.default_rng(0).standard_normal(shape[::-1]).astype(dtype).T  # (R, C), F-ordered
+    out = np.full(shape, np.nan, dtype)
+    optim._transpose_into(a.T, out)
+    np.testing.assert_array_equal(out, a)
+    copy = optim._c_ordered(a)
+    assert copy.flags.c_contiguous
+    np.testing.assert_array_equal(copy, a)
+
+
+def test_optimizer_adam_in_place_with_a_1024_wide_linear_equals_the_reference_rule():
+    """A Linear with 1024 outputs: its weight gradient's rows are 4 KiB apart, the tiled copy's case."""
+    from npnet import nn
+
+    rng = np.random.default_rng(1)
+    fast_net, ref_net = (nn.Sequential(nn.Linear(5, 1024, rng=0)) for _ in range(2))
+    fast = optim.Optimizer(fast_net, "adam")
+    ref = optim.Optimizer(ref_net, lambda w, dw, config: optim.adam(w, dw, config))
+    for _ in range(2):
+        x, dout = rng.standard_normal((4, 5)).astype(np.float32), rng.standard_normal((4, 1024)).astype(np.float32)
+        for net in (fast_net, ref_net):
+            net.forward(x)
+            net.backward(dout)
+        assert fast_net[0].grads["weight"].T.strides[0] % 4096 == 0
+        fast.step()
+        ref.step()
+        np.testing.assert_array_equal(fast_net[0].params["weight"], ref_net[0].params["weight"])
+
+
 def test_optimizer_adam_in_place_refuses_non_finite_values_before_changing_anything():
     fast_net, _ = _adam_nets(np.float64)
     opt = optim.Optimizer(fast_net, "adam")

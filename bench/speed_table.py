@@ -2,6 +2,9 @@
 
     python bench/speed_table.py            # about 10-20 minutes on a quiet 2-core machine
     python bench/speed_table.py --quick    # fewer repeats and iterations: a few minutes, noisier
+    python bench/speed_table.py --only training contention    # some parts: training squeezenet contention vis
+    OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 python bench/speed_table.py --profile "gan vanilla"
+                                           # where one step's time goes, npnet (cProfile) and PyTorch (profiler)
 
 Rows (each measurement runs in a fresh subprocess, because BLAS, Numba, PyTorch and ONNX Runtime size
 their thread pools when they load; thread counts are set through OMP/OPENBLAS/MKL/NUMBA_NUM_THREADS and
@@ -12,7 +15,8 @@ their thread pools when they load; thread counts are set through OMP/OPENBLAS/MK
   same steps in PyTorch, on 1 and 2 threads. "interleaved" times both in one process
   (``timing.compare``); "separate" times each side alone in its own process, the sides' processes
   alternating twice, the times of both pooled. The separate-process ratio is the one the target counts.
-* SqueezeNet 1.1 at N=1: forward and forward + input gradient, 1 thread -> 2 threads (separate processes).
+* SqueezeNet 1.1 at N=1: forward and forward + input gradient, 1 thread -> 2 threads (separate processes);
+  on 2 threads also with npnet's memory-bound kernels split over row ranges (``kernels.set_num_threads(2)``).
 * SqueezeNet forward vs ONNX Runtime (the reference model exported by torch.onnx) at N=1 and N=8, on 1
   and 2 threads, interleaved.
 * contention: one competing busy process; each npnet step with npnet's default thread policy (no thread
@@ -42,16 +46,22 @@ from timing import THREAD_VARS, shared_folder  # noqa: E402  (bench/timing.py; i
 
 PINNED_KERNEL_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 STEPS = ("gan vanilla", "gan ls", "gan dc", "fc", "conv", "judge")
+PARTS = ("training", "squeezenet", "contention", "vis")
 RESULT = "RESULT "
 
 
 # ---------------------------------------------------------------- the children: one measurement each
 
-def blas_info():
+def blas_info(torch=None):
+    """The BLAS libraries loaded (kernel, threads), and PyTorch's settings when it is loaded."""
     from threadpoolctl import threadpool_info
 
-    return "; ".join(f"{i['internal_api']} {i.get('version')} kernel {i.get('architecture')} "
-                     f"{i['num_threads']} thread(s)" for i in threadpool_info() if i["user_api"] == "blas")
+    info = [f"{i['internal_api']} {i.get('version')} kernel {i.get('architecture')} {i['num_threads']} thread(s)"
+            for i in threadpool_info() if i["user_api"] == "blas" and "torch" not in i["filepath"]]
+    if torch is not None:
+        info.append(f"torch {torch.__version__} {torch.get_num_threads()} thread(s), "
+                    f"MKL {torch.backends.mkl.is_available()}, oneDNN {torch.backends.mkldnn.is_available()}")
+    return "; ".join(info)
 
 
 def mnist_steps(torch):
@@ -168,8 +178,23 @@ def squeezenet_sides(torch, threads, n, folder):
             print(f"ONNX export failed: {e}", file=sys.stderr)
     x = np.random.default_rng(0).standard_normal((n, 3, 224, 224)).astype(np.float32)
     sides = bs.sides_for(x, model, None, session, torch, 1)  # threads=1: no batch split sides
-    return {"npnet fwd": sides["npnet fwd"], "npnet fwd+dX": sides["npnet fwd+dX"],
-            **({"onnxruntime fwd": sides["onnxruntime fwd"]} if "onnxruntime fwd" in sides else {})}
+    chosen = {"npnet fwd": sides["npnet fwd"], "npnet fwd+dX": sides["npnet fwd+dX"]}
+    if threads > 1:  # npnet's memory-bound kernels over row ranges on a second thread too (npnet.kernels)
+        from npnet import kernels
+
+        def kernel_threads(fn):
+            def run():
+                kernels.set_num_threads(threads)
+                try:
+                    fn()
+                finally:
+                    kernels.set_num_threads(1)
+            return run
+
+        chosen.update({f"{k} kernel-threads": kernel_threads(v) for k, v in list(chosen.items())})
+    if "onnxruntime fwd" in sides:
+        chosen["onnxruntime fwd"] = sides["onnxruntime fwd"]
+    return chosen
 
 
 def child(args):
@@ -177,7 +202,7 @@ def child(args):
     from timing import compare, optional_torch
 
     torch = optional_torch(args.threads) if args.side != "npnet" else None
-    out = {"blas": blas_info(), "threads": args.threads, "times": {}}
+    out = {"blas": blas_info(torch), "threads": args.threads, "times": {}}
     if args.job == "steps":
         steps = all_steps(torch, args.names)
         for name, (ours, theirs) in steps.items():
@@ -201,6 +226,32 @@ def child(args):
                 print(f"  [{args.threads} thread(s)] SqueezeNet N={n}: "
                       + ", ".join(f"{s} {v}" for s, v in t.items()), file=sys.stderr, flush=True)
     print(RESULT + json.dumps(out), flush=True)
+
+
+def profile(name, iterations, top):
+    """npnet's functions by own time (cProfile) and PyTorch's ops by self CPU time, for one step."""
+    import cProfile
+    import pstats
+
+    from timing import optional_torch
+
+    torch = optional_torch(int(os.environ.get("OPENBLAS_NUM_THREADS", "0")) or None)
+    ours, theirs = all_steps(torch, [name])[name]
+    print(f"{name}: {iterations} steps; {blas_info(torch)}")
+    for _ in range(3):
+        ours()
+    prof = cProfile.Profile()
+    prof.runcall(lambda: [ours() for _ in range(iterations)])
+    print("npnet, functions by their own time (cProfile):")
+    pstats.Stats(prof, stream=sys.stdout).strip_dirs().sort_stats("tottime").print_stats(top)
+    if theirs is not None:
+        for _ in range(3):
+            theirs()
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as tprof:
+            for _ in range(iterations):
+                theirs()
+        print("PyTorch, ops by self CPU time (torch.profiler):")
+        print(tprof.key_averages().table(sort_by="self_cpu_time_total", row_limit=top))
 
 
 # ---------------------------------------------------------------- the parent: runs children, prints rows
@@ -267,21 +318,20 @@ def note_blas(result):
 def training_rows(repeats, rounds):
     print("\n## Training steps vs PyTorch (ms per step, median); target npnet/PyTorch <= 1.00, separate counts")
     print(f"{'step':12s} {'thr':>3s} | {'interleaved npnet':>17s} {'torch':>7s} {'ratio':>6s} | "
-          f"{'separate npnet':>14s} {'torch':>7s} {'ratio':>6s} | target")
+          f"{'separate npnet':>14s} {'torch':>7s} {'ratio':>6s} | target", flush=True)
     for threads in (1, 2):
         inter = run_child("steps", threads, "both", repeats, STEPS)
         note_blas(inter)
-        pooled = {side: {name: [] for name in STEPS} for side in ("npnet", "torch")}
-        for _ in range(rounds):  # the two sides' processes alternate
-            for side in ("npnet", "torch"):
-                res = run_child("steps", threads, side, repeats, STEPS)
-                note_blas(res)
-                for name in STEPS:
-                    pooled[side][name] += (res or {"times": {}})["times"].get(name, {}).get(side, [])
         for name in STEPS:
+            pooled = {"npnet": [], "torch": []}
+            for _ in range(rounds):  # each side alone in its own process, the two alternating
+                for side in pooled:
+                    res = run_child("steps", threads, side, repeats, [name])
+                    note_blas(res)
+                    pooled[side] += (res or {"times": {}})["times"].get(name, {}).get(side, [])
             it = (inter or {"times": {}})["times"].get(name, {})
             a, b = median(it.get("npnet", [])), median(it.get("torch", []))
-            c, d = median(pooled["npnet"][name]), median(pooled["torch"][name])
+            c, d = median(pooled["npnet"]), median(pooled["torch"])
             print(f"{name:12s} {threads:3d} | {a:17.1f} {b:7.1f} {a / b:5.2f}x | {c:14.1f} {d:7.1f} {c / d:5.2f}x | "
                   f"<= 1.00x {verdict(c / d, 1.0)}", flush=True)
 
@@ -299,6 +349,11 @@ def squeezenet_rows(repeats):
         one, two = cell(1, 1, side), cell(2, 1, side)
         print(f"N=1 {label:13s} 1 -> 2 threads: {one:6.1f} -> {two:6.1f} ms = {one / two:4.2f}x faster "
               f"| target >= {target}x {verdict(one / two, target, 'higher')}")
+    for side in ("npnet fwd", "npnet fwd+dX"):
+        for n in (1, 8):
+            a, b = cell(2, n, side), cell(2, n, f"{side} kernel-threads")
+            print(f"N={n} {side[6:]:7s} 2 threads, kernels over row ranges on 2 threads too "
+                  f"(kernels.set_num_threads(2)): {a:6.1f} -> {b:6.1f} ms")
     for t, target in ((1, 2.0), (2, 2.5)):
         for n in (1, 8):
             a, b = cell(t, n, "npnet fwd"), cell(t, n, "onnxruntime fwd")
@@ -348,9 +403,20 @@ def parent(args):
     print("thread settings: rows on N threads set OMP/OPENBLAS/MKL/NUMBA_NUM_THREADS=N and torch.set_num_threads(N), "
           "ONNX Runtime intra_op_num_threads=N; 'default policy' sets none of them")
     start = time.perf_counter()
-    training_rows(repeats, 1 if quick else 2)
-    squeezenet_rows(10 if quick else 20)
-    contention_rows(repeats, STEPS)
+    parts = args.only or PARTS
+    if "training" in parts:
+        training_rows(repeats, 1 if quick else 2)
+    if "squeezenet" in parts:
+        squeezenet_rows(10 if quick else 20)
+    if "contention" in parts:
+        contention_rows(repeats, STEPS)
+    if "vis" in parts:
+        vis_rows(quick)
+    print(f"\nload average at the end {' '.join(f'{v:.2f}' for v in os.getloadavg())}; "
+          f"{(time.perf_counter() - start) / 60:.1f} minutes")
+
+
+def vis_rows(quick):
     print("\n## Class visualisation and style transfer vs PyTorch, 2 threads; target <= 0.6x")
     script_row("class visualisation (100 steps)",
                [str(BENCH / "bench_vis.py"), "--threads", "2", "--only", "classvis", "--repeats", "3" if quick else "5"],
@@ -358,20 +424,23 @@ def parent(args):
     script_row("style transfer (Starry Night)",
                [str(BENCH / "bench_style.py"), "--threads", "2", "--iters", "50" if quick else "200",
                 "--repeats", "2" if quick else "3"], r"npnet/PyTorch ([0-9.]+)x", 0.6)
-    print(f"\nload average at the end {' '.join(f'{v:.2f}' for v in os.getloadavg())}; "
-          f"{(time.perf_counter() - start) / 60:.1f} minutes")
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer repeats and iterations")
+    p.add_argument("--only", nargs="+", choices=PARTS, help="run only these parts (default all)")
+    p.add_argument("--profile", choices=STEPS, help="profile one training step of npnet and of PyTorch instead "
+                   "(threads from OPENBLAS_NUM_THREADS)")
     p.add_argument("--child", choices=("steps", "squeezenet"), help=argparse.SUPPRESS)
     p.add_argument("--side", default="both", help=argparse.SUPPRESS)
     p.add_argument("--threads", type=int, default=0, help=argparse.SUPPRESS)
     p.add_argument("--repeats", type=int, default=15, help=argparse.SUPPRESS)
     p.add_argument("--names", nargs="*", default=list(STEPS), help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.child:
+    if args.profile:
+        profile(args.profile, 20, 25)
+    elif args.child:
         args.job = args.child
         child(args)
     else:

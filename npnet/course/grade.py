@@ -459,9 +459,8 @@ class Grader:
                 continue
             (tree / path).write_bytes(data)
         notes = list(broken.values())
-        self._import_check(tree, broken)
+        logs = self._run_items(tree, broken)
         notes += [m for p, m in broken.items() if m not in notes]
-        logs = self._run_items(tree)
         items = [self._score(item, logs, broken) for item in self.a.items]
         return SubmissionResult(self.a.name, label, items, notes, time.perf_counter() - start)
 
@@ -470,7 +469,9 @@ class Grader:
         io_dir = tree / ".grader"
         log = io_dir / f"{tag}.log"
         limit = self.timeout * max(1, len({j["item"] for j in jobs}))  # a batch gets each item's time
-        spec = {"assignment": self.a.name, "timeout": limit, "memory_mb": self.memory_mb,
+        log.unlink(missing_ok=True)  # a child run again (after the import check) starts a fresh log
+        spec = {"assignment": self.a.name, "timeout": limit, "import_timeout": self.timeout,
+                "memory_mb": self.memory_mb,
                 "log": str(log), "jobs": jobs, "modules": [p[:-3].replace("/", ".") for p in self.a.submit],
                 "sys_path": self.readable, "readable": self.readable, "deny": self.deny, "user": self.user,
                 "preload": self.modules if self.user else []}
@@ -531,16 +532,30 @@ class Grader:
                              "outputs": str(tree / ".grader" / f"{jid}.out.npz")})
         return jobs
 
-    def _run_items(self, tree):
-        """``{job id: record}`` for every job, a record with 'error' for those that never finished."""
+    def _run_items(self, tree, broken):
+        """``{job id: record}`` for every job, a record with 'error' for those that never finished.
+
+        The first child doubles as the import check: only when it does not get through importing the
+        submission does :meth:`_import_check` find the modules at fault (stubbing them, noted in
+        ``broken``) before that child runs again (one process fewer per submission that imports)."""
         done = {}
         pending = list(self.a.items)
+        first = [True]
+
+        def child(jobs, tag):
+            records, err, hung = self._child(tree, jobs, tag)
+            if first[0] and not any(r["event"] == "imported" for r in records):
+                self._import_check(tree, broken)
+                records, err, hung = self._child(tree, jobs, tag)
+            first[0] = False
+            return records, err, hung
+
         if self.isolation == "submission":
-            records, _, _ = self._child(tree, self._jobs(tree, pending), "all")
+            records, _, _ = child(self._jobs(tree, pending), "all")
             done.update({r["id"]: r for r in records if r["event"] == "done"})
             pending = [i for i in pending if any(f"{i.name}.{s}" not in done for s in self.seeds)]
         for item in pending:
-            records, err, hung = self._child(tree, self._jobs(tree, [item]), f"item-{item.name}")
+            records, err, hung = child(self._jobs(tree, [item]), f"item-{item.name}")
             done.update({r["id"]: r for r in records if r["event"] == "done"})
             for label in self.seeds:
                 jid = f"{item.name}.{label}"

@@ -202,7 +202,7 @@ def child(args):
     from timing import compare, optional_torch
 
     torch = optional_torch(args.threads) if args.side != "npnet" else None
-    out = {"blas": blas_info(torch), "threads": args.threads, "times": {}}
+    out = {"threads": args.threads, "times": {}}
     if args.job == "steps":
         steps = all_steps(torch, args.names)
         for name, (ours, theirs) in steps.items():
@@ -225,6 +225,7 @@ def child(args):
                 out["times"][f"N={n}"] = {side: timing.times.tolist() for side, timing in t.items()}
                 print(f"  [{args.threads} thread(s)] SqueezeNet N={n}: "
                       + ", ".join(f"{s} {v}" for s, v in t.items()), file=sys.stderr, flush=True)
+    out["blas"] = blas_info(torch)  # after the work: NumPy is loaded, and npnet's policy has chosen
     print(RESULT + json.dumps(out), flush=True)
 
 

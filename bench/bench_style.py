@@ -9,6 +9,7 @@ equal work: the targets (content features, style Gram matrices) are computed onc
 on both sides, and each iteration runs the network only up to the deepest layer the loss reads
 (features[7] for the presets) and back. Reported: median (quartiles) seconds per run, ms per iteration,
 npnet/PyTorch, and the loss ratio (last / first) of both sides as a check that they do the same thing.
+Last, the time fast style transfer's network takes to stylise one 256x256 image (npnet only).
 """
 import argparse
 import sys
@@ -106,7 +107,22 @@ def main(argv=None):
     if torch:
         print(f"   npnet/PyTorch {ratio(t['npnet'], t['torch'])}")
     print(f"   {conditions()}")
+    fast_style_line(args.repeats)
     return 0
+
+
+def fast_style_line(repeats):
+    """Fast style transfer: one forward pass of the README's TransformNet (3 styles, 16/32/64 channels,
+    3 residual blocks, 5x5 end convolutions; the weights do not change the time) on a 256x256 image."""
+    from npnet.models.fast_style import TransformNet
+    from npnet.style.fast import stylize
+
+    net = TransformNet(3, kernel=5).eval().requires_grad_(False)
+    img = load_input("bench", PRESETS[PRESET]["content_image"], 256)[:, :, :256, :256]
+    s = compare({"fast": lambda: stylize(net, img, 1)}, 3 * repeats)["fast"]
+    print(f"fast style transfer: stylise one 256x256 image, TransformNet(3 styles, 16/32/64, 3 residual blocks), "
+          f"{s.median / 1e3:.3f} s ({s.q1 / 1e3:.3f}-{s.q3 / 1e3:.3f}), median (quartiles) of {3 * repeats} runs")
+    print(f"   {conditions()}")
 
 
 if __name__ == "__main__":

@@ -6,16 +6,17 @@ Style") so that one network holds several styles and blends of them.
 Layout (``TransformNet(channels=(16, 32, 64), num_residual=3)``), for an (N, 3, H, W) normalised image
 with H and W multiples of 4:
 
-    conv 9x9, 3 -> 16            + CIN + ReLU      (N, 16, H, W)
+    conv 5x5, 3 -> 16            + CIN + ReLU      (N, 16, H, W)
     conv 3x3 stride 2, 16 -> 32  + CIN + ReLU      (N, 32, H/2, W/2)
     conv 3x3 stride 2, 32 -> 64  + CIN + ReLU      (N, 64, H/4, W/4)
     3 residual blocks: x + CIN(conv(ReLU(CIN(conv(x)))))
     nearest upsample x2, conv 3x3, 64 -> 32 + CIN + ReLU   (N, 32, H/2, W/2)
     nearest upsample x2, conv 3x3, 32 -> 16 + CIN + ReLU   (N, 16, H, W)
-    conv 9x9, 16 -> 3                               (N, 3, H, W), a normalised image
+    conv 5x5, 16 -> 3                               (N, 3, H, W), a normalised image
 
-Johnson et al. use 32/64/128 channels and 5 residual blocks; half the width and 3 blocks stylise a
-256 px image in a fraction of a second on 2 CPU cores. Upsampling is "resize-convolution" (nearest
+Johnson et al. use 32/64/128 channels, 5 residual blocks and 9x9 end convolutions; half the width,
+3 blocks and 5x5 ends stylise a 256 px image in about a quarter of a second on 2 CPU cores (a 9x9,
+16 -> 3 convolution alone takes 0.5 s there with npnet's frozen-weight convolution). Upsampling is "resize-convolution" (nearest
 neighbour, then a convolution; Odena, Dumoulin & Olah 2016, "Deconvolution and Checkerboard
 Artifacts"), which avoids the checkerboard pattern of a strided transposed convolution. The
 convolutions feeding a normalisation have no bias: the normalisation subtracts it again.
@@ -147,12 +148,12 @@ class TransformNet(Module):
         num_styles: S, the number of (gamma, beta) rows of every normalisation.
         channels: widths of the three resolution levels (full, half, quarter).
         num_residual: residual blocks at the quarter resolution.
-        kernel: side of the first and the last convolution (9 in Johnson et al.).
+        kernel: side of the first and the last convolution (9 in Johnson et al.; 5 here, for speed).
         dtype: float32, or float64 for gradient checks.
         seed: seed of the initial weights.
     """
 
-    def __init__(self, num_styles, channels=(16, 32, 64), num_residual=3, kernel=9, dtype=np.float32, seed=0):
+    def __init__(self, num_styles, channels=(16, 32, 64), num_residual=3, kernel=5, dtype=np.float32, seed=0):
         super().__init__()
         fn = "TransformNet"
         s = _check.positive_int(fn, "num_styles", num_styles)

@@ -390,7 +390,7 @@ def contention_rows(repeats, names, rounds):
 def script_row(label, cmd, pattern, target):
     done = subprocess.run([sys.executable, *cmd], env=env_for(2), stdout=subprocess.PIPE, text=True)
     text = done.stdout
-    found = re.findall(pattern, text)
+    found = re.findall(pattern, text, flags=re.MULTILINE)
     value = float(found[-1]) if found else float("nan")
     detail = " | ".join(ln.strip() for ln in text.splitlines() if "npnet" in ln or "PyTorch" in ln)[:400]
     print(f"{label}: npnet/PyTorch {value:.2f}x | target <= {target}x {verdict(value, target)}\n    ({detail})",

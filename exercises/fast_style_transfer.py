@@ -48,12 +48,12 @@ model = squeezenet1_1()
 rng = np.random.default_rng(0)
 x, gammas, betas = rng.standard_normal((2, 4, 5, 6)), rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
 w = np.array([0.2, 0.5, 0.3])
-print(f"one-hot vs instance norm: rel error "
-      f"{rel_error(conditional_instance_norm_forward(x, gammas, betas, 1)[0], instance_norm_forward(x, gammas[1], betas[1])[0]):.1e}")
-print(f"blend vs mixed rows:      rel error "
-      f"{rel_error(conditional_instance_norm_forward(x, gammas, betas, w)[0], instance_norm_forward(x, w @ gammas, w @ betas)[0]):.1e}")
+one_hot = conditional_instance_norm_forward(x, gammas, betas, 1)[0]
+blend = conditional_instance_norm_forward(x, gammas, betas, w)[0]
+print(f"one-hot vs instance norm: rel error {rel_error(one_hot, instance_norm_forward(x, gammas[1], betas[1])[0]):.1e}")
+print(f"blend vs mixed rows:      rel error {rel_error(blend, instance_norm_forward(x, w @ gammas, w @ betas)[0]):.1e}")
 print(f"naive vs vectorised:      rel error "
-      f"{rel_error(conditional_instance_norm_forward_naive(x, gammas, betas, w), conditional_instance_norm_forward(x, gammas, betas, w)[0]):.1e}")
+      f"{rel_error(conditional_instance_norm_forward_naive(x, gammas, betas, w), blend):.1e}")
 
 # %% [markdown]
 # ## Training one network for three styles

@@ -77,7 +77,8 @@ def test_per_sample_rows_give_each_sample_its_style():
 
 
 @pytest.mark.parametrize("style, match", [
-    (3, r"style must be a style index in 0..2"), (-1, r"style must be a style index in 0..2 \(gammas has 3 rows\); got -1"), (True, r"style must be an int"),
+    (3, r"style must be a style index in 0..2"), (True, r"style must be an int"),
+    (-1, r"style must be a style index in 0..2 \(gammas has 3 rows\); got -1"),
     ("a", r"style must be an int"), (np.ones(2), r"style \(a blend of the styles\) must have shape \(3,\)"),
     (np.ones((2, 3)), r"style \(per-sample style weights\) must have shape \(3, 3\)"),
     (np.array([np.nan, 0, 1]), r"style contains 1 NaN/Inf"),

@@ -422,7 +422,8 @@ def _style_mix(fn, style, n, s, dtype):
 def _conditional_setup(fn, x, gammas, betas, style, eps):
     x = _check.float_array(fn, "x", x, ndim=4, layout="(N, C, H, W)")
     gammas = _check.real_array(fn, "gammas", gammas, x.dtype)
-    _check.shape(fn, "gammas (S styles by C channels)", gammas, (gammas.shape[0] if gammas.ndim == 2 else None, x.shape[1]))
+    styles = gammas.shape[0] if gammas.ndim == 2 else None
+    _check.shape(fn, "gammas (S styles by C channels)", gammas, (styles, x.shape[1]))
     betas = _check.real_array(fn, "betas", betas, x.dtype)
     _check.shape(fn, "betas (like gammas)", betas, gammas.shape)
     mix = _style_mix(fn, style, x.shape[0], gammas.shape[0], x.dtype)

@@ -16,10 +16,11 @@ with H and W multiples of 4:
 
 Johnson et al. use 32/64/128 channels, 5 residual blocks and 9x9 end convolutions; half the width,
 3 blocks and 5x5 ends stylise a 256 px image in about a quarter of a second on 2 CPU cores (a 9x9,
-16 -> 3 convolution alone takes 0.5 s there with npnet's frozen-weight convolution). Upsampling is "resize-convolution" (nearest
-neighbour, then a convolution; Odena, Dumoulin & Olah 2016, "Deconvolution and Checkerboard
-Artifacts"), which avoids the checkerboard pattern of a strided transposed convolution. The
-convolutions feeding a normalisation have no bias: the normalisation subtracts it again.
+16 -> 3 convolution alone takes 0.5 s there with npnet's frozen-weight convolution). Upsampling is
+"resize-convolution" (nearest neighbour, then a convolution; Odena, Dumoulin & Olah 2016,
+"Deconvolution and Checkerboard Artifacts"), which avoids the checkerboard pattern of a strided
+transposed convolution. The convolutions feeding a normalisation have no bias: the normalisation
+subtracts it again.
 
 Every normalisation is a :class:`ConditionalInstanceNorm2d` with one (gamma, beta) row per style;
 ``net.forward(x, style)`` sets the style of all of them (an int, an (S,) blend or (N, S) rows).

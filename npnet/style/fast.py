@@ -110,7 +110,8 @@ def train_fast_style(styles, *, iterations=300, batch_size=4, crop=128, style_si
                      content_weight=LOSS["content_weight"], style_layers=LOSS["style_layers"],
                      style_weights=LOSS["style_weights"], tv_weight=LOSS["tv_weight"], photos=None, seed=0,
                      model=None, checkpoint=None, checkpoint_every=50, progress=True):
-    """Train a conditional-instance-norm :class:`TransformNet` for the style images ``styles``.
+    """Train a conditional-instance-norm :class:`npnet.models.fast_style.TransformNet` for the style
+    images ``styles``.
 
     Args:
         styles: list of S style images (paths, course image names such as ``starry_night``, uint8
@@ -122,7 +123,7 @@ def train_fast_style(styles, *, iterations=300, batch_size=4, crop=128, style_si
         learning_rate: Adam's step size.
         channels, num_residual, kernel: the network's shape (see ``TransformNet``).
         content_layer, content_weight, style_layers, style_weights, tv_weight: the loss, as in
-            ``style_transfer`` (default: the Starry Night preset's, :data:`LOSS`).
+            ``style_transfer`` (default: the Starry Night preset's, ``LOSS``).
         photos: uint8 (H, W, 3) training photographs (default :func:`content_photos`).
         seed: seeds the weights, the crops and the order of the styles.
         model: SqueezeNet giving the losses (default the pretrained ``squeezenet1_1()``).
@@ -308,7 +309,7 @@ def load_fast_style(path):
 
 def fast_style_losses(net, content_image, style_image, style=0, image_size=192, style_size=192, model=None,
                       **loss):
-    """The content, style and TV losses (``style_transfer``'s, default weights :data:`LOSS`) of the
+    """The content, style and TV losses (``style_transfer``'s, default weights ``LOSS``) of the
     network's result for ``content_image`` against ``style_image``: the numbers to compare with
     Gatys' optimisation on the same image. Returns ``(result image, parts dict with 'total')``."""
     from .transfer import style_targets

@@ -15,7 +15,8 @@ from the cores actually free, and looks again while it runs:
   ``round(cores - others)`` threads, at least 1 and at most the cores this process may run on. Where
   there is no ``/proc/stat`` (macOS, Windows) BLAS keeps its default.
 
-npnet only changes a thread count it set itself: inside ``threadpoolctl``'s limits, or
+The adaptive policy only changes a thread count that is BLAS's default or its own last choice: after
+a ``threadpoolctl`` limit (an exercise's ``exercise_setup``, a user's ``threadpool_limits``), inside
 :func:`npnet.parallel.batch_threads` (which holds BLAS at one thread while it splits a batch between
 cores), and from threads other than the main one, it leaves BLAS alone. :func:`decide` is the policy
 as a pure function; :func:`adapt` applies it.
@@ -109,11 +110,14 @@ class _Policy:
                 self.blas = []  # grader's sandbox): the policy is only a speed-up, BLAS keeps its count
         return self.blas
 
-    def _set(self, n):
+    def _set(self, n, force=False):
         libs = self._controllers()
         try:
             current = max((lib.num_threads for lib in libs), default=None)
-            if current is None or (self.set_to is not None and current != self.set_to):
+            # what BLAS runs on unless someone changed it: npnet's last count, else BLAS's default (a
+            # thread per core: no thread variable is set when the policy adapts)
+            expected = {self.set_to} if self.set_to is not None else {os.cpu_count(), usable_cores()}
+            if current is None or (current not in expected and not force):
                 return  # no BLAS to size, or someone else (threadpoolctl, batch_threads) holds it now
             if current != n:
                 for lib in libs:
@@ -128,7 +132,7 @@ class _Policy:
             fixed = requested_threads()
             if fixed is not None:
                 self.mode = "fixed"
-                self._set(fixed)
+                self._set(fixed, force=True)
             else:
                 standard = any(os.environ.get(v, "").strip() for v in STANDARD_VARIABLES)
                 self.mode = "off" if standard or not os.path.exists(STAT) else "adaptive"

@@ -71,8 +71,8 @@ def test_a_standard_variable_leaves_blas_alone(policy, monkeypatch):
 def test_adaptive_policy_follows_the_free_cores_and_respects_other_limits(policy, monkeypatch):
     if threads.usable_cores() < 2 or not __import__("os").path.exists(threads.STAT):
         pytest.skip("needs 2 usable cores and /proc/stat")
-    threadpoolctl.threadpool_limits(limits=2, user_api="blas")
     cores = __import__("os").cpu_count()
+    threadpoolctl.threadpool_limits(limits=cores, user_api="blas")  # BLAS's default: a thread per core
     # machine-wide (busy, total) core-seconds and npnet's own CPU seconds, look after look
     stat = iter([(0.0, 0.0), (1.0 * cores / 2, 1.0 * cores / 2), (2.0 * cores / 2, 2.0 * cores / 2)])
     own = iter([0.0, 0.0, 1.0 * cores / 2])
@@ -80,14 +80,28 @@ def test_adaptive_policy_follows_the_free_cores_and_respects_other_limits(policy
     monkeypatch.setattr(threads, "_own_seconds", lambda: next(own))
     p = policy._policy
     p.adapt(0.0)  # first look: nothing to compare with, BLAS unchanged
-    assert blas_threads() == 2 and p.mode == "adaptive"
+    assert blas_threads() == cores and p.mode == "adaptive"
     p.adapt(0.1)  # before INTERVAL: no look
-    assert blas_threads() == 2
+    assert blas_threads() == cores
     p.adapt(1.0)  # everything busy and none of it npnet's: others hold every core -> 1 thread
     assert blas_threads() == 1 and p.set_to == 1
     with threadpoolctl.threadpool_limits(limits=2, user_api="blas"):  # someone else's limit
-        p.adapt(2.0)  # all the busy time was npnet's: 2 free cores, but the limit is not npnet's
+        p.adapt(2.0)  # all the busy time was npnet's: every core free, but the limit is not npnet's
         assert blas_threads() == 2 and p.set_to == 1
+
+
+def test_a_limit_set_before_the_first_look_is_kept(policy, monkeypatch):
+    """exercise_setup (or a user) limits BLAS to one thread before npnet looks: free cores or not, the
+    adaptive policy leaves that count alone."""
+    if not __import__("os").path.exists(threads.STAT) or threads.usable_cores() < 2:
+        pytest.skip("needs 2 usable cores and /proc/stat")
+    threadpoolctl.threadpool_limits(limits=1, user_api="blas")
+    stat = iter([(0.0, 0.0), (0.0, 1.0)])  # an idle machine: every core free
+    monkeypatch.setattr(threads, "_read_stat", lambda: next(stat))
+    monkeypatch.setattr(threads, "_own_seconds", lambda: 0.0)
+    policy._policy.adapt(0.0)
+    policy._policy.adapt(1.0)
+    assert blas_threads() == 1 and policy._policy.set_to is None
 
 
 def test_models_and_optimisers_call_the_policy(policy, monkeypatch):

@@ -4,7 +4,7 @@ Fei-Fei 2016), in one of several styles or a blend of them (conditional instance
 al. 2017).
 
 Training minimises, over the network's weights, the loss Gatys' optimisation minimises over pixels,
-averaged over a batch of random crops of photographs:
+averaged over a batch of random crops of photographs::
 
     (1/N) sum_n [ w_c |F_c(T(x_n)) - F_c(x_n)|^2 + sum_l w_l |G_l(T(x_n)) - A_l^(s_n)|^2 + w_t TV(T(x_n)) ]
 

@@ -362,7 +362,8 @@ def add_fast_style_args(p):
     g = p.add_argument_group("fast style transfer (npnet style train | apply)")
     g.add_argument("--styles", nargs="+", metavar="S",
                    help="train: the style images, one network row each (-o: the checkpoint .npz, default "
-                        "fast_style.npz; --figure: the loss plot, default OUT with _losses.png)")
+                        f"fast_style.npz; --figure: the loss plot, default OUT with _losses.png; --iters: Adam "
+                        f"steps, default {TRAIN_ITERS}; --lr default 2e-3)")
     g.add_argument("--batch-size", type=int, default=4, help="train: crops per Adam step (default 4)")
     g.add_argument("--crop", type=int, default=128, help="train: side of the training crops (default 128)")
     g.add_argument("--checkpoint-every", type=int, default=50, help="train: steps between checkpoints (default 50)")

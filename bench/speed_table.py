@@ -56,8 +56,9 @@ def blas_info(torch=None):
     """The BLAS libraries loaded (kernel, threads), and PyTorch's settings when it is loaded."""
     from threadpoolctl import threadpool_info
 
-    info = [f"{i['internal_api']} {i.get('version')} kernel {i.get('architecture')} {i['num_threads']} thread(s)"
-            for i in threadpool_info() if i["user_api"] == "blas" and "torch" not in i["filepath"]]
+    info = sorted(f"{i['internal_api']} {i.get('version')} kernel {i.get('architecture')} {i['num_threads']} "
+                  f"thread(s) ({os.path.basename(i['filepath'])})"
+                  for i in threadpool_info() if i["user_api"] == "blas" and "torch" not in i["filepath"])
     if torch is not None:
         info.append(f"torch {torch.__version__} {torch.get_num_threads()} thread(s), "
                     f"MKL {torch.backends.mkl.is_available()}, oneDNN {torch.backends.mkldnn.is_available()}")

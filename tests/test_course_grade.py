@@ -293,7 +293,7 @@ MISTAKES = {
             ("    step = step_size / max(float(np.abs(g).mean()), 1e-12)", "    step = step_size")]},
          {"receptive_field": {"fields": "", "tiny_net": ""}, "max_activating_patches": {"patches": ""},
           "nearest_neighbours": {"cosine": ""}, "occlusion": {"score": ""}, "integrated_gradients": "all",
-          "unit_ascent": {"objective_gradient": ""}, "deepdream_step": {"image": ""}}),
+          "unit_ascent": {"objective_gradient": "", "unit_objective": ""}, "deepdream_step": {"image": ""}}),
     ],
     "classifiers": [
         ({"npnet/layers/losses.py": [

@@ -21,9 +21,11 @@ def _mask(rng, s, t):
     return mask
 
 
-def _attention_inputs(masked):
+def _attention_inputs(masked, scale=1.0):
+    """q scaled by ``scale`` (1000: scores in the thousands, where exp overflows unless each row's maximum
+    is subtracted first)."""
     def inputs(rng):
-        out = {"q": rng.standard_normal((N, HEADS, S, 3)), "k": rng.standard_normal((N, HEADS, T, 3)),
+        out = {"q": scale * rng.standard_normal((N, HEADS, S, 3)), "k": rng.standard_normal((N, HEADS, T, 3)),
                "v": rng.standard_normal((N, HEADS, T, 2)), "dout": rng.standard_normal((N, HEADS, S, 2))}
         if masked:
             out["mask"] = _mask(rng, S, T)
@@ -43,7 +45,9 @@ def _attention_run(dropout):
 PARTS = {"out": 1, "dq": 1, "dk": 1, "dv": 1}
 ATTENTION = [Config("no mask", _attention_inputs(False), _attention_run(False), PARTS),
              Config("random mask", _attention_inputs(True), _attention_run(False), PARTS),
-             Config("random mask, dropout keep 0.7 (seed 5)", _attention_inputs(True), _attention_run(True), PARTS)]
+             Config("random mask, dropout keep 0.7 (seed 5)", _attention_inputs(True), _attention_run(True), PARTS),
+             Config("random mask, scores in the thousands", _attention_inputs(True, 1000.0), _attention_run(False),
+                    PARTS)]
 
 
 def _weights(rng, prefix=""):
@@ -92,17 +96,40 @@ def _decoder_inputs(rng):
             "dout": rng.standard_normal((N, S, E)), **p}
 
 
-def _decoder(inputs, out):
-    params = {n: inputs[n] for n in A.DECODER_LAYER_PARAMS}
-    out["out"], cache = A.transformer_decoder_layer_forward(inputs["tgt"], inputs["memory"], params, HEADS,
-                                                            A.causal_mask(S))
-    out["dtgt"], out["dmemory"], grads = A.transformer_decoder_layer_backward(inputs["dout"], cache)
-    out["grads"] = np.concatenate([np.ravel(grads[n]) for n in A.DECODER_LAYER_PARAMS])
+def _decoder_run(dropout):
+    def run(inputs, out):
+        params = {n: inputs[n] for n in A.DECODER_LAYER_PARAMS}
+        out["out"], cache = A.transformer_decoder_layer_forward(inputs["tgt"], inputs["memory"], params, HEADS,
+                                                                A.causal_mask(S), dropout)
+        out["dtgt"], out["dmemory"], grads = A.transformer_decoder_layer_backward(inputs["dout"], cache)
+        out["grads"] = np.concatenate([np.ravel(grads[n]) for n in A.DECODER_LAYER_PARAMS])
+    return run
 
 
-def _model(inputs=None):
+# with dropout each sublayer's output (not the residual) is dropped, and the mask and dropout arguments
+# of the attention calls can no longer be swapped unseen
+DECODER_PARTS = {"out": 1, "dtgt": 1, "dmemory": 1, "grads": 2}
+DECODER_CONFIGS = [Config("no dropout", _decoder_inputs, _decoder_run(None), DECODER_PARTS),
+                   Config("dropout keep 0.8 (seed 7)", _decoder_inputs,
+                          _decoder_run({"mode": "train", "p": 0.8, "seed": 7}), DECODER_PARTS)]
+
+
+def _ffn_run(dropout):
+    def run(inputs, out):
+        layer_pair(lambda *a: A.feedforward_forward(*a, dropout), lambda *a: A.feedforward_backward(*a),
+                   ("x", "W1", "b1", "W2", "b2"), ("dx", "dW1", "db1", "dW2", "db2"))(inputs, out)
+    return run
+
+
+FFN_PARTS = {"out": 1, "dx": 1, "dW1": 1, "db1": 1, "dW2": 1, "db2": 1}
+FFN_CONFIGS = [Config("no dropout", _ffn_inputs, _ffn_run(None), FFN_PARTS),
+               Config("dropout keep 0.7 (seed 3)", _ffn_inputs, _ffn_run({"mode": "train", "p": 0.7, "seed": 3}),
+                      FFN_PARTS)]
+
+
+def _model(inputs=None, dropout=0.0):
     model = CaptioningTransformer(VOCAB, input_dim=4, wordvec_dim=E, num_heads=HEADS, num_layers=2, max_length=8,
-                                  dim_feedforward=F, dropout=0.0, dtype=np.float64, rng=0)
+                                  dim_feedforward=F, dropout=dropout, dtype=np.float64, rng=0)
     if inputs is not None:
         model.set_params({k: inputs[f"param:{k}"] for k in model.params})
     return model
@@ -124,7 +151,16 @@ def _caption_loss(inputs, out):
 
 
 def _sample(inputs, out):
-    out["captions"] = _model(inputs).sample(inputs["features"], max_length=6)
+    """Greedy captions of the model as drawn, and of the same model with its <END> logit raised by 1, 1.7
+    and 2.5 (so that captions end at several steps and the rest must be <NULL>). The model has dropout
+    0.3: sampling runs in test mode."""
+    model = _model(inputs, dropout=0.3)
+    bias = model.params["output.bias"]
+    captions = []
+    for boost in (0.0, 1.0, 1.7, 2.5):
+        model.params["output.bias"] = bias + boost * (np.arange(len(VOCAB)) == VOCAB["<END>"])
+        captions.append(model.sample(inputs["features"], max_length=6))
+    out["captions"] = np.concatenate(captions)
 
 
 LAYERS = ("_attention", "_attention_backward")
@@ -153,11 +189,8 @@ ASSIGNMENT = Assignment(
         Item("multihead_attention", {"out": 1, "dquery": 1, "dkv": 1, **{f"d{n}": 1 for n in ATTN}}, _mha_inputs,
              _mha, MHA, batch="query"),
         Item("positional_encoding", {"pe": 1, "out": 1, "dx": 1}, _pe_inputs, _pe, PE, batch="x"),
-        Item("feedforward", {"out": 1, "dx": 1, "dW1": 1, "db1": 1, "dW2": 1, "db2": 1}, _ffn_inputs,
-             layer_pair(lambda *a: A.feedforward_forward(*a), lambda *a: A.feedforward_backward(*a),
-                        ("x", "W1", "b1", "W2", "b2"), ("dx", "dW1", "db1", "dW2", "db2")), FFN, batch="x"),
-        Item("decoder_layer", {"out": 1, "dtgt": 1, "dmemory": 1, "grads": 2}, _decoder_inputs, _decoder, DECODER,
-             batch="tgt"),
+        configured("feedforward", FFN_CONFIGS, FFN, batch="x"),
+        configured("decoder_layer", DECODER_CONFIGS, DECODER, batch="tgt"),
         Item("captioning_loss", {"loss": 2, "grads": 2}, _captioning, _caption_loss,
              DECODER + PE[1:] + ("CaptioningTransformer._forward", "CaptioningTransformer._backward"),
              batch="features"),

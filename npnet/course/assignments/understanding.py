@@ -51,6 +51,10 @@ def _neighbours(inputs, out):
         out[metric] = np.concatenate([idx.ravel(), dist.ravel()])
     idx, _ = activations.nearest_neighbours(inputs["F"], inputs["F"], k=2, exclude_self=True)
     out["exclude_self"] = idx
+    # queries on or next to database rows: distances 0 (rounding can make the squared one negative) and < 1
+    near = np.concatenate([inputs["F"][:2], inputs["F"][2:4] + 0.01 * inputs["Q"][:2]])
+    idx, dist = activations.nearest_neighbours(near, inputs["F"], k=2)
+    out["near"] = np.concatenate([idx.ravel(), dist.ravel()])
 
 
 def _occlusion(inputs, out):
@@ -78,9 +82,17 @@ def _unit_gradient(inputs, out):
 def _unit_ascent(inputs, out):
     net = TinyNet(seed=int(inputs["net"]))
     x, g = inputs["X"][:2], inputs["X"][2:]
-    out["regularisers"] = np.stack([neurons.clip_small_norm(x, 30), neurons.clip_small_contribution(x, g, 40)])
+    # percentile 100: the cut is the largest value, which ">=" keeps; 0.5: a percentile below 1
+    out["regularisers"] = np.stack([neurons.clip_small_norm(x, 30), neurons.clip_small_contribution(x, g, 40),
+                                    neurons.clip_small_norm(x, 100), neurons.clip_small_contribution(x, g, 100),
+                                    neurons.clip_small_norm(x, 0.5)])
     out["objective"], out["objective_gradient"] = neurons.unit_objective_gradient(
         inputs["X"][:1], net, 3, int(inputs["channel"]), None)
+    # one unit, and the channel's mean on a non-square image (H' != W')
+    value, gradient = neurons.unit_objective_gradient(inputs["X"][1:2], net, 3, int(inputs["channel"]), (1, 2))
+    wide, wide_gradient = neurons.unit_objective_gradient(inputs["X"][1:2, :, :, :6], net, 3,
+                                                          int(inputs["channel"]), None)
+    out["unit_objective"] = np.concatenate([[value, wide], gradient.ravel(), wide_gradient.ravel()])
     img, objective = neurons.unit_visualization(net, 3, int(inputs["channel"]), image_size=8, num_iterations=3,
                                                 learning_rate=2.0, l2_decay=0.1, blur_every=2,
                                                 norm_percentile=20, contribution_percentile=20, init="noise",
@@ -113,14 +125,14 @@ ASSIGNMENT = Assignment(
              rtol=0),
         Item("max_activating_patches", {"values": 1, "positions": 1, "patches": 1, "per_image": 1}, _images,
              _patches, ("max_activating_patches", "receptive_field")),
-        Item("nearest_neighbours", {"l2": 1, "cosine": 1, "exclude_self": 1}, _images, _neighbours,
+        Item("nearest_neighbours", {"l2": 1, "cosine": 1, "exclude_self": 1, "near": 1}, _images, _neighbours,
              ("nearest_neighbours",)),
         Item("occlusion", {"score": 2, "probability": 1}, _images, _occlusion, ("occlusion",)),
         Item("integrated_gradients", {"attributions": 2, "delta": 1, "baseline": 1}, _images,
              _integrated_gradients, ("integrated_gradients",)),
         Item("unit_gradient", {"gradient": 1, "positions": 1, "guided": 1}, _images, _unit_gradient,
              ("unit_gradient",)),
-        Item("unit_ascent", {"regularisers": 1, "objective": 1, "objective_gradient": 1, "image": 2,
+        Item("unit_ascent", {"regularisers": 1, "objective": 1, "objective_gradient": 1, "unit_objective": 1, "image": 2,
                              "ascent_objective": 1}, _images, _unit_ascent,
              ("clip_small_norm", "clip_small_contribution", "unit_objective_gradient", "unit_visualization")),
         Item("deepdream_step", {"objective": 1, "objective_gradient": 1, "loss": 1, "image": 2}, _images, _dream,

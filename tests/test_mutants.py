@@ -84,11 +84,7 @@ def test_bench_classifies_a_mutant_as_the_grader_would(layers_mutants):
     assert benches[0].graded_losses(m.function) == [] and benches[0].differs(m.function, 3) is None
 
 
-# the assignments of issue 22's report (the README's table)
-REPORTED = ("layers", "conv_as_matrix", "network_visualization", "style_transfer", "rnn_captioning", "gans")
-
-
-@pytest.mark.parametrize("name", REPORTED)
+@pytest.mark.parametrize("name", manifest.names())
 def test_a_sample_of_mutants_is_killed_or_equivalent(name):
     """A fixed sample of 6 mutants per assignment, graded in a worker process: each non-equivalent one
     loses points (the full run's totals are in the README; the differential test is cut to 5 input sets
@@ -101,3 +97,17 @@ def test_a_sample_of_mutants_is_killed_or_equivalent(name):
             assert m.lost and all(": " in part for part in m.lost)
     table = mutants.summary(result)
     assert table["total"]["mutants"] == 6 and mutants.kill_rate(table["total"]) == 1.0
+
+
+def test_an_assignment_without_gradcheck_families_runs_no_check(monkeypatch):
+    """problem_set names no family: no check may run (``select([])`` would pick every check of every
+    assignment, and one failing elsewhere would mark its mutants "caught elsewhere")."""
+    import gradcheck.registry
+
+    def refuse(names=()):
+        raise AssertionError(f"select({names!r}) was called")
+    monkeypatch.setattr(gradcheck.registry, "select", refuse)
+    assert mutants.gradcheck_families(manifest.load("problem_set")) == ()
+    assert mutants._gradcheck_failures(()) == []
+    with pytest.raises(AssertionError, match="select"):
+        mutants._gradcheck_failures(("relu",))

@@ -14,6 +14,7 @@ import time
 import numpy as np
 
 from npnet import optim
+from npnet.course.assignments._configs import Config, configured
 from npnet.course.manifest import Assignment, Item
 from npnet.layers import losses
 from npnet.models import classifiers as models
@@ -29,10 +30,26 @@ def _scores(rng):
     return {"x": 2 * rng.standard_normal((6, 4)), "y": rng.integers(0, 4, 6)}
 
 
+def _large_scores(rng):
+    """Scores of magnitude 1000: exp overflows unless each row's maximum is subtracted first."""
+    return {"x": 1000 * rng.uniform(-1, 1, (6, 4)), "y": rng.integers(0, 4, 6)}
+
+
+def _integer_scores(rng):
+    """Small integer scores: many margins x_j - x_y + 1 are exactly 0 (which contribute nothing)."""
+    return {"x": rng.integers(-2, 3, (6, 4)).astype(float), "y": rng.integers(0, 4, 6)}
+
+
 def _loss_run(name):
     def run(inputs, out):
         out["loss"], out["dx"] = getattr(losses, name)(inputs["x"], inputs["y"])
     return run
+
+
+def _loss_item(item, name, hard, label):
+    """Item ``item`` grading loss function ``name`` on N(0, 4) scores and on ``hard`` ones."""
+    return configured(item, [Config("scores N(0, 4)", _scores, _loss_run(name), {"loss": 1, "dx": 1}),
+                             Config(label, hard, _loss_run(name), {"loss": 1, "dx": 1})], (name,), batch="x")
 
 
 def _batch(rng):
@@ -84,14 +101,18 @@ def _weights(rng):
 
 
 def _rules(inputs, out):
-    """Two steps of each rule from a fresh config (the second step uses the state of the first)."""
-    for name, config in (("sgd_momentum", {"learning_rate": 0.1, "momentum": 0.9}),
-                         ("rmsprop", {"learning_rate": 0.01, "decay_rate": 0.9}),
-                         ("adam", {"learning_rate": 0.01})):
-        w = inputs["w"]
-        for dw in inputs["dw"]:
-            w, config = getattr(optim, name)(w, dw, config)
-        out[name] = w
+    """Two steps of each rule from a fresh config (the second step uses the state of the first), with the
+    gradients as drawn and scaled by 1e-7 (where the square root of the cache is close to epsilon)."""
+    for name, settings in (("sgd_momentum", {"learning_rate": 0.1, "momentum": 0.9}),
+                           ("rmsprop", {"learning_rate": 0.01, "decay_rate": 0.9}),
+                           ("adam", {"learning_rate": 0.01})):
+        steps = []
+        for scale in (1.0, 1e-7):
+            w, config = inputs["w"], dict(settings)
+            for dw in inputs["dw"]:
+                w, config = getattr(optim, name)(w, scale * dw, config)
+            steps.append(w)
+        out[name] = np.stack(steps)
 
 
 def _mnist(rng):
@@ -132,13 +153,10 @@ ASSIGNMENT = Assignment(
     # network_visualization too, so it ships filled in only after that assignment
     requires=("layers", "network_visualization"),
     items=(
-        Item("svm_naive", {"loss": 1, "dx": 1}, _scores, _loss_run("svm_loss_naive"), ("svm_loss_naive",),
-             batch="x"),
-        Item("svm_vectorised", {"loss": 1, "dx": 1}, _scores, _loss_run("svm_loss"), ("svm_loss",), batch="x"),
-        Item("softmax_naive", {"loss": 1, "dx": 1}, _scores, _loss_run("softmax_loss_naive"),
-             ("softmax_loss_naive",), batch="x"),
-        Item("softmax_vectorised", {"loss": 1, "dx": 1}, _scores, _loss_run("softmax_loss"), ("softmax_loss",),
-             batch="x"),
+        _loss_item("svm_naive", "svm_loss_naive", _integer_scores, "integer scores, margins of exactly 0"),
+        _loss_item("svm_vectorised", "svm_loss", _integer_scores, "integer scores, margins of exactly 0"),
+        _loss_item("softmax_naive", "softmax_loss_naive", _large_scores, "scores of magnitude 1000"),
+        _loss_item("softmax_vectorised", "softmax_loss", _large_scores, "scores of magnitude 1000"),
         Item("two_layer_net", {"scores": 1, "loss": 1, "grads": 2}, _batch, _two_layer,
              ("TwoLayerNet.loss", "softmax_loss")),
         Item("fc_net", {"scores": 1, "loss": 1, "grads": 2}, _batch, _fc_run(),

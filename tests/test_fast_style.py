@@ -232,3 +232,34 @@ def test_cli_apply_is_deterministic_and_atomic(trained, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "style 7 is out of range; this network has 2 styles" in err and err.count("\n") == 1
     assert not (tmp_path / "c.png").exists()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(styles=[]), r"train_fast_style: styles must be a non-empty list"),
+    (dict(styles=["starry_night"], crop=30), r"crop must be a multiple of 4 and at least 32 \(SqueezeNet's layers need it\); got 30"),
+    (dict(styles=["starry_night"], iterations=0), r"iterations must be a positive integer"),
+    (dict(styles=["no_such_style"]), r"train_fast_style: no image 'no_such_style'"),
+])
+def test_training_arguments_are_checked_before_any_work(kwargs, match):
+    from npnet.style.fast import train_fast_style
+
+    with pytest.raises((ValueError, TypeError, FileNotFoundError), match=match):
+        train_fast_style(**kwargs, model=object())  # a model is never reached: the checks come first
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["style", "train"], "train needs --styles S1 [S2 ...]"),
+    (["style", "train", "--styles", "starry_night", "--crop", "30"], "--crop must be a multiple of 4"),
+    (["style", "train", "--styles", "starry_night", "-o", "net.png"], "--out must end in .npz; got net.png"),
+    (["style", "apply", "net.npz"], "apply takes CHECKPOINT IMAGE; got 1 argument(s)"),
+    (["style", "apply", "a.npz", "b.jpg", "--style", "0", "--blend", "0=1"], "give --style or --blend, not both"),
+    (["style", "apply", "a.npz", "b.jpg", "--blend", "0=x"], "--blend must look like K1=W1,K2=W2"),
+])
+def test_cli_errors_are_one_line(argv, words, capsys, tmp_path, monkeypatch):
+    from npnet.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert words in err and err.count("\n") == 1, err
+    assert not list(tmp_path.iterdir())

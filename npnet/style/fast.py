@@ -445,11 +445,11 @@ def _apply_command(args, rest, cli_args):
     checkpoint, image = rest
     out = cli_args.output_path(args.out or "style.png", suffixes=(".png", ".jpg", ".jpeg"))
     figure = None if args.figure is None else cli_args.output_path(args.figure, suffixes=(".png",))
+    spec = _parse_blend(args.blend) if args.blend is not None else (args.style_index or 0)
     inputs = [Path(checkpoint).resolve(), find_image(image, "npnet style apply").resolve()]
     for path in filter(None, (out, figure)):
         if path.resolve() in inputs:
             raise NpnetValueError(f"{path} is an input file; choose another output path")
-    spec = _parse_blend(args.blend) if args.blend is not None else (args.style_index or 0)
     net, info, _ = load_fast_style(checkpoint)
     mix = style_mix("npnet style apply", spec, info["styles"])
     content = load_input("npnet style apply", image, args.size)

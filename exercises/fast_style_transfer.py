@@ -11,8 +11,8 @@
 # `$NPNET_FIGURES/fast_style_transfer/` (default `./figures/...`). Needs the weights and the style images
 # (`NPNET_WEIGHTS`, `NPNET_DATA`). The full run trains the README's recipe (300 steps, three styles:
 # about 3 CPU minutes, 6 min wall at load 4); `NPNET_FAST_STYLE_CHECKPOINT=path.npz` uses a network
-# trained before (e.g. by `npnet style train`), and `NPNET_EXERCISE_QUICK=1` trains a tiny one for a few steps (a check that every
-# cell runs, not pictures to keep).
+# trained before (e.g. by `npnet style train`), and `NPNET_EXERCISE_QUICK=1` trains a tiny one for a
+# few steps (a check that every cell runs, not pictures to keep).
 
 # %%
 import os

@@ -22,12 +22,12 @@ HANDOUT_POINTS = (1.0, -1.0, -0.5)  # Q3's points
 def _filters(rng):
     """The handout's filters, plus drawn transposed convolutions: channels in != out, non-square
     kernels and inputs, any stride, crop and output padding (so a window clipped at the wrong border, or
-    two axes swapped, shows); the sub-pixel filters have O = 3 output channels, r = 2, C = 2, with biases."""
+    two axes swapped, shows); the sub-pixel filters (O = 3, r = 2, C = 4, k = 3: no two sizes equal) have biases."""
     stride = int(rng.integers(1, 4))
     kh, kw = int(rng.integers(3, 5)), int(rng.integers(3, 5))
     r, kt = int(rng.integers(2, 4)), int(rng.integers(2, 6))
     return {"w": rng.standard_normal((2, 2)), "wt": rng.standard_normal((3, 3)),
-            "w_subpixel": rng.standard_normal((12, 2, 2, 2)), "b_subpixel": np.repeat(rng.standard_normal(3), 4),
+            "w_subpixel": rng.standard_normal((12, 4, 3, 3)), "b_subpixel": np.repeat(rng.standard_normal(3), 4),
             "pad": int(rng.integers(0, 2)),
             "wt_drawn": rng.standard_normal((2, 3, kh, kw)),
             # pad 1 > output padding 0: the last window's taps fall past the output and must be dropped

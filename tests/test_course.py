@@ -251,9 +251,11 @@ def _kernel_available():
 def test_collect_zips_exactly_the_submitted_files_and_warns_about_stubs(releases, tmp_path, capsys, monkeypatch):
     dest, _ = releases["style_transfer"]
     files, warnings = collect(dest, tmp_path / "sub.zip")
-    assert files == ["npnet/style/losses.py", "npnet/style/transfer.py"]
+    assert files == ["npnet/layers/norm.py", "npnet/style/losses.py", "npnet/style/transfer.py"]
     assert sorted(zipfile.ZipFile(tmp_path / "sub.zip").namelist()) == files
-    assert warnings == ["npnet/style/losses.py: not implemented yet: content_loss, gram_matrix, gram_matrix_naive, "
+    assert warnings == ["npnet/layers/norm.py: not implemented yet: conditional_instance_norm_forward, "
+                        "conditional_instance_norm_forward_naive, conditional_instance_norm_backward",
+                        "npnet/style/losses.py: not implemented yet: content_loss, gram_matrix, gram_matrix_naive, "
                         "gram_matrix_backward, style_loss, tv_loss, tv_loss_naive",
                         "npnet/style/transfer.py: not implemented yet: features_backward"]
     monkeypatch.chdir(dest)

@@ -56,6 +56,7 @@ def tv_beta_loss(img, tv_weight, beta=2.0, eps=DEFAULT_EPS):
         dimg: (N, C, H, W), in img's dtype.
     """
     x, w, beta, eps = _arguments("tv_beta_loss", img, tv_weight, beta, eps)
+    # BEGIN SOLUTION
     v = np.zeros_like(x)
     h = np.zeros_like(x)
     v[:, :, :-1, :] = x[:, :, 1:, :] - x[:, :, :-1, :]
@@ -69,6 +70,7 @@ def tv_beta_loss(img, tv_weight, beta=2.0, eps=DEFAULT_EPS):
     dx = -gv - gh
     dx[:, :, 1:, :] += gv[:, :, :-1, :]
     dx[:, :, :, 1:] += gh[:, :, :, :-1]
+    # END SOLUTION
     return float(loss), dx.astype(x.dtype, copy=False)
 
 
@@ -79,6 +81,7 @@ def tv_beta_loss_naive(img, tv_weight, beta=2.0, eps=DEFAULT_EPS):
     H, W = x.shape[2:]
     loss = 0.0
     dx = np.zeros_like(x)
+    # BEGIN SOLUTION
     for i in range(H):
         for j in range(W):
             v = x[:, :, i + 1, j] - x[:, :, i, j] if i + 1 < H else np.zeros_like(x[:, :, i, j])
@@ -91,4 +94,5 @@ def tv_beta_loss_naive(img, tv_weight, beta=2.0, eps=DEFAULT_EPS):
                 dx[:, :, i + 1, j] += g * v
             if j + 1 < W:
                 dx[:, :, i, j + 1] += g * h
+    # END SOLUTION
     return float(loss), dx

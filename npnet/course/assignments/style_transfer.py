@@ -86,6 +86,8 @@ def _gram_factors(inputs):
 ASSIGNMENT = Assignment(
     name="style_transfer",
     requires=("layers", "network_visualization"),  # its networks backpropagate through relu_backward
+    # TV^beta at beta = 2 is tv_loss (the lecture-methods prior, issue 26)
+    shortcuts={"npnet/style/priors.py": ("tv_beta_loss", "tv_beta_loss_naive")},
     title="Style transfer: content, Gram/style and total-variation losses, and the image gradient",
     strip={
         "npnet/style/losses.py": ("content_loss", "gram_matrix", "gram_matrix_naive", "gram_matrix_backward",

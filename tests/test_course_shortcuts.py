@@ -162,8 +162,11 @@ def delegations_that_score(name, tmp_path):
         (tmp_path / "spec.json").write_text(json.dumps({"assignment": name, "jobs": jobs}))
         for d in (".home", ".tmp"):
             (tmp_path / d).mkdir(exist_ok=True)
+        # A compiled kernel called with another function's arguments must raise, not write out of bounds
+        # (that corrupted the heap and killed the search): Numba's bounds checks on, in a cache of its own.
+        env = dict(child_env(tmp_path), NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path / ".numba"))
         run = subprocess.run([sys.executable, "-I", "-c", HARNESS, str(tree), str(tmp_path / "spec.json")],
-                             cwd=tmp_path, env=child_env(tmp_path), capture_output=True, text=True, timeout=1800)
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=1800)
     assert run.returncode == 0, run.stderr[-3000:]
     return json.loads(run.stdout.strip().splitlines()[-1])
 

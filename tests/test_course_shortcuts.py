@@ -28,7 +28,7 @@ ROOT = source_root()
 
 # Modules whose functions compute things; data loading, files, figures and the CLI cannot stand in.
 HARNESS = r'''
-import importlib, inspect, json, pkgutil, resource, signal, sys
+import importlib, inspect, json, os, pkgutil, resource, signal, sys
 resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
 sys.path.insert(0, sys.argv[1])
 import numpy as np
@@ -114,6 +114,28 @@ def score(item, job, holders, fname, g):
     return matched
 
 
+def isolated(fn):
+    """``fn()`` (a set of part names) run in a forked child: a candidate that crashes the interpreter
+    (native code called with another function's arguments) earns nothing instead of ending the search."""
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        os.close(r)
+        try:
+            result = json.dumps(sorted(fn())).encode()
+        except BaseException:
+            result = b"[]"
+        os.write(w, result)
+        os._exit(0)
+    os.close(w)
+    data = b""
+    while chunk := os.read(r, 1 << 16):
+        data += chunk
+    os.close(r)
+    os.waitpid(pid, 0)
+    return set(json.loads(data)) if data else set()
+
+
 found, tried = [], 0
 own = {f for fs in a.strip.values() for f in fs}
 for job in spec["jobs"]:
@@ -135,7 +157,7 @@ for job in spec["jobs"]:
             except (TypeError, ValueError):
                 continue
             tried += 1
-            gained = score(item, job, holders, fname, g) & depends
+            gained = isolated(lambda: score(item, job, holders, fname, g)) & depends
             if gained:
                 found.append([item.name, fname, cname, sorted(gained)])
 print(json.dumps({"found": found, "tried": tried}))

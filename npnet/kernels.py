@@ -36,6 +36,13 @@ interleaved repeats, load average 5-7 from other jobs on the 2 cores unless said
   the threads with BLAS at 1 (a model-level batch split, :mod:`npnet.parallel`), not a second pool
   beside BLAS's.
 
+* Session of 2026-12-05, quiet machine, 2 BLAS threads, kernels on 1 vs 2 threads alternating call by
+  call in one process: SqueezeNet N=1 forward 14.5 vs 14.7 ms, forward + input gradient 24.0 vs 23.8;
+  N=8 94.9 vs 97.0 and 174.2 vs 177.5; a DCGAN iteration 309.8 vs 326.7 ms; a vanilla GAN iteration
+  (Adam split too) 21.6 vs 21.7 ms. (An earlier "13.0 -> 8.0 ms" for SqueezeNet N=1 with split
+  kernels did not reproduce: on this virtual machine the second core's worth changes with the host,
+  see ``bench/speed_table.py``'s probe, and that run had compared two host states.)
+
 So splitting pays only where a core is idle and BLAS does not hold it; calls smaller than
 :data:`MIN_SPLIT` output elements are never split (the hand-off costs tens of microseconds).
 
@@ -98,6 +105,7 @@ class LazyPool:
 
 _threads = 1
 _pool = LazyPool("npnet-kernels")
+_main = threading.main_thread()
 
 
 def get_num_threads():
@@ -113,9 +121,11 @@ def set_num_threads(n):
 
 def split(kernel, rows, work, *args):
     """Run ``kernel(*args, lo, hi)`` over rows [0, rows), split between threads when ``work`` (elements
-    written) is at least :data:`MIN_SPLIT`. The caller's thread takes the first part itself."""
+    written) is at least :data:`MIN_SPLIT` and the caller is the main thread (a call from another thread
+    is already part of someone's split, e.g. :func:`npnet.parallel.batch_threads`). The caller's thread
+    takes the first part itself."""
     parts = min(_threads, rows, max(1, work // MIN_SPLIT))
-    if parts == 1:
+    if parts == 1 or threading.current_thread() is not _main:
         kernel(*args, 0, rows)
         return
     pool = _pool.get(_threads - 1)

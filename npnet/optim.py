@@ -13,7 +13,7 @@ as :func:`adam`).
 import numpy as np
 from numba import njit
 
-from . import _check, threads
+from . import _check, kernels, threads
 from .errors import NpnetTypeError, NpnetValueError
 
 __all__ = ["sgd", "sgd_momentum", "rmsprop", "adam"]
@@ -279,46 +279,27 @@ def _adam_in_place(w, dw, config):
     t = _check.nonnegative_int(fn, "config['t']", config["t"]) + 1
     if not all(a.dtype == w.dtype and a.flags.c_contiguous and a.flags.writeable for a in (m, v)):
         return adam(w, dw, config)  # moments handed in from elsewhere: the reference rule copes with them
-    # a copy only for a strided gradient, e.g. a Linear weight's (the transpose of affine_backward's dw)
-    w1, dw1 = w.reshape(-1), _c_ordered(dw).reshape(-1)
-    if not (_all_finite(w1) and _all_finite(dw1)):
+    # A Linear weight's gradient arrives as the transpose of affine_backward's C-ordered dw: the kernel
+    # reads it through that C-ordered array instead of NumPy copying it (a column-by-column copy that
+    # misses the cache when the rows are 4 KiB apart). Any other strided gradient is copied.
+    transposed = dw.ndim == 2 and not dw.flags.c_contiguous and dw.T.flags.c_contiguous
+    grad = dw.T if transposed else np.ascontiguousarray(dw)
+    if not (_all_finite(w.reshape(-1)) and _all_finite(grad.reshape(-1))):
         _check.finite(fn, "w", w)  # raise the reference rule's message, counting the bad values
         _check.finite(fn, "dw", dw)
     beta1, beta2 = config["beta1"], config["beta2"]
     # The reference rule meets w's dtype with Python floats, which NumPy 2 rounds to that dtype: so
     # each scalar is computed in float64 as there, then rounded once.
-    scalars = (beta1, 1 - beta1, beta2, 1 - beta2, 1 - beta1 ** t, 1 - beta2 ** t, config["learning_rate"],
-               config["epsilon"])
-    _adam_range(w1, dw1, m.reshape(-1), v.reshape(-1), *map(w.dtype.type, scalars), 0, w.size)
+    scalars = tuple(map(w.dtype.type, (beta1, 1 - beta1, beta2, 1 - beta2, 1 - beta1 ** t, 1 - beta2 ** t,
+                                       config["learning_rate"], config["epsilon"])))
+    # memory-bound: big parameters are split between npnet's kernel threads (npnet.kernels.split)
+    if transposed:
+        kernels.split(_adam_rows_transposed, w.shape[0], w.size, w, grad, m, v, *scalars)
+    else:
+        kernels.split(_adam_range, w.size, w.size, w.reshape(-1), grad.reshape(-1), m.reshape(-1), v.reshape(-1),
+                      *scalars)
     config.update(m=m, v=v, t=t)
     return w, config
-
-
-def _c_ordered(a):
-    """``np.ascontiguousarray(a)``, through :func:`_transpose_into` for the transpose of a C-ordered
-    matrix whose rows are a multiple of 4 KiB apart (a Linear weight's gradient with 1024 float32
-    inputs): NumPy's copy reads such a matrix column by column, and every value of a column falls in
-    the same cache set, so each read misses (the 1024 x 1024 gradient of the GAN generator: 3-27 ms
-    against 1.1 ms in 8 x 8 tiles, measured interleaved on the loaded 2-core machine). Other strides
-    copy as fast through NumPy."""
-    t = a.T
-    if a.ndim == 2 and not a.flags.c_contiguous and t.flags.c_contiguous and t.strides[0] % 4096 == 0:
-        out = np.empty(a.shape, a.dtype)
-        _transpose_into(t, out)
-        return out
-    return np.ascontiguousarray(a)
-
-
-@njit(cache=True, nogil=True)
-def _transpose_into(a, out):
-    """``out[:] = a.T`` for a C-ordered (C, R) ``a`` and (R, C) ``out``, in 8 x 8 tiles: the 8 rows of
-    ``a`` a tile reads stay in the cache's 8 ways even when they map to one set."""
-    cols, rows = a.shape
-    for r0 in range(0, rows, 8):
-        for c0 in range(0, cols, 8):
-            for r in range(r0, min(r0 + 8, rows)):
-                for c in range(c0, min(c0 + 8, cols)):
-                    out[_u(r), _u(c)] = a[_u(c), _u(r)]
 
 
 @njit(cache=True, inline="always")
@@ -356,3 +337,28 @@ def _adam_range(w, dw, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, cor
         v_i = beta2 * v[i] + one_minus_beta2 * g * g
         m[i], v[i] = m_i, v_i
         w[i] = w[i] - learning_rate * (m_i / correction1) / (np.sqrt(v_i / correction2) + epsilon)
+
+
+# Rows of w per block in _adam_rows_transposed: the block's gradient (8 rows of 4 KiB for a Linear with
+# 1024 inputs) stays in the L1 cache between its transpose and its update.
+TRANSPOSE_BLOCK = 8
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _adam_rows_transposed(w, dwt, m, v, beta1, one_minus_beta1, beta2, one_minus_beta2, correction1,
+                          correction2, learning_rate, epsilon, lo, hi):
+    """:func:`_adam_range` on the rows [lo, hi) of the 2-D, C-ordered ``w`` (R, C) whose gradient is
+    ``dwt.T``, ``dwt`` (C, R) C-ordered. A block of rows at a time, the gradient's columns are copied
+    into a small C-ordered buffer (reads of ``dwt`` a block wide, i.e. one cache line for 8 floats; the
+    buffer stays in the cache), then that block is updated as flat memory: the same numbers as
+    copying the whole gradient first, without a second array of the parameter's size."""
+    R, C = w.shape
+    block = np.empty((TRANSPOSE_BLOCK, C), w.dtype)
+    for r0 in range(lo, hi, TRANSPOSE_BLOCK):
+        rows = min(TRANSPOSE_BLOCK, hi - r0)
+        for c in range(C):
+            for k in range(rows):
+                block[_u(k), _u(c)] = dwt[_u(c), _u(r0 + k)]
+        _adam_range(w[r0:r0 + rows].reshape(-1), block[:rows].reshape(-1), m[r0:r0 + rows].reshape(-1),
+                    v[r0:r0 + rows].reshape(-1), beta1, one_minus_beta1, beta2, one_minus_beta2, correction1,
+                    correction2, learning_rate, epsilon, 0, rows * C)

@@ -130,19 +130,37 @@ def test_optimizer_adam_in_place_equals_the_reference_rule_over_several_steps(dt
     assert isinstance(fast_net[4], nn.Linear) and fast_net[4].grads["weight"].flags.f_contiguous  # copied
 
 
-@pytest.mark.parametrize("shape, dtype", [((13, 1024), np.float32), ((1024, 1024), np.float32),
-                                          ((517, 512), np.float64), ((37, 21), np.float32), ((8, 8), np.float64)])
-def test_transposed_gradients_are_copied_in_tiles_exactly(shape, dtype):
-    """The tiled transpose (partial tiles on both axes, one whole tile) equals the array it copies, and
-    the Adam path's copy of a Linear-like gradient (the transpose of a C-ordered matrix) is C-ordered
-    and equal to NumPy's."""
-    a = np.random.default_rng(0).standard_normal(shape[::-1]).astype(dtype).T  # (R, C), F-ordered
-    out = np.full(shape, np.nan, dtype)
-    optim._transpose_into(a.T, out)
-    np.testing.assert_array_equal(out, a)
-    copy = optim._c_ordered(a)
-    assert copy.flags.c_contiguous
-    np.testing.assert_array_equal(copy, a)
+@pytest.mark.parametrize("threads", [1, 3])
+@pytest.mark.parametrize("shape, dtype", [((13, 1024), np.float32), ((1024, 1024), np.float32), ((517, 512), np.float64),
+                                          ((37, 21), np.float32), ((8, 8), np.float64), ((1, 300000), np.float32)])
+def test_adam_in_place_on_a_transposed_gradient_equals_the_reference_rule(shape, dtype, threads):
+    """A Linear-like gradient (the transpose of a C-ordered matrix) is read by the kernel in blocks of
+    rows (partial blocks, one whole block, rows 4 KiB apart), split between kernel threads or not: the
+    reference rule's numbers exactly, and a C-ordered gradient of the same values gives them too."""
+    from npnet import kernels
+
+    rng = np.random.default_rng(0)
+    w0 = rng.standard_normal(shape).astype(dtype)
+    grads = [rng.standard_normal(shape[::-1]).astype(dtype).T for _ in range(2)]  # (R, C), F-ordered
+    assert not grads[0].flags.c_contiguous or shape[0] == 1
+    results = []
+    before = kernels.get_num_threads()
+    kernels.set_num_threads(threads)
+    try:
+        for mode in ("transposed", "copied", "reference"):
+            w, config = w0.copy(), {"learning_rate": 0.1}
+            for g in grads:
+                if mode == "reference":
+                    w, config = optim.adam(w, g, config)
+                else:
+                    w, config = optim._adam_in_place(w, g if mode == "transposed" else np.ascontiguousarray(g), config)
+            results.append((w, config["m"], config["v"]))
+    finally:
+        kernels.set_num_threads(before)
+    for got in results[:2]:
+        for a, b in zip(got, results[2]):
+            np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(results[2][0], w0)
 
 
 def test_optimizer_adam_in_place_with_a_1024_wide_linear_equals_the_reference_rule():

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from npnet import threads
+from npnet import kernels, threads
 from npnet.errors import NpnetValueError
 
 threadpoolctl = pytest.importorskip("threadpoolctl")
@@ -102,6 +102,25 @@ def test_a_limit_set_before_the_first_look_is_kept(policy, monkeypatch):
     policy._policy.adapt(0.0)
     policy._policy.adapt(1.0)
     assert blas_threads() == 1 and policy._policy.set_to is None
+
+
+def test_kernel_calls_from_other_threads_are_not_split_again(monkeypatch):
+    """A call made on a worker thread (batch_threads' parts) runs whole on that thread."""
+    import threading
+
+    monkeypatch.setattr(kernels, "_threads", 2)
+    seen = []
+
+    def record(lo, hi):
+        seen.append((threading.current_thread().name, lo, hi))
+
+    kernels.split(record, 4, 4 * kernels.MIN_SPLIT)
+    assert sorted((lo, hi) for _, lo, hi in seen) == [(0, 2), (2, 4)]  # split on the main thread
+    seen.clear()
+    worker = threading.Thread(target=kernels.split, args=(record, 4, 4 * kernels.MIN_SPLIT), name="worker")
+    worker.start()
+    worker.join()
+    assert seen == [("worker", 0, 4)]
 
 
 def test_models_and_optimisers_call_the_policy(policy, monkeypatch):

@@ -182,7 +182,12 @@ def _sum_outer(a, b):
     product applied image by image. With the batch side by side it is one product."""
     I, N, P = a.shape
     if _one_product(N, P):
-        return a.reshape(I, N * P) @ b.reshape(-1, N * P).T
+        a, b = a.reshape(I, N * P), b.reshape(-1, N * P)
+        # OpenBLAS is faster with the longer side of the (small) result as its rows: the DCGAN's 5x5
+        # 32 -> 64 convolution at N=128 (64 x 800 from 8192 pixels) 13.8 -> 10.2 ms on 1 thread, the
+        # MnistJudge's second one (32 x 144) 3.3 -> 2.7 ms; the other order was up to 1.5x slower
+        # where the result is wider than tall (32 x 25) on 2 threads.
+        return a @ b.T if I >= b.shape[0] else (b @ a.T).T
     return np.matmul(a.transpose(1, 0, 2), b.transpose(1, 2, 0)).sum(axis=0)
 
 

@@ -4,14 +4,17 @@ SqueezeNet (``npnet.style.texture_synthesis``), plus the matching loop against i
 Prints, never asserts.
 
     NPNET_DATA=/work/shared/data NPNET_WEIGHTS=/work/shared/weights \\
-        PYTHONPATH=. python bench/bench_texture.py [--threads 2] [--sample 64] [--size 96] [--repeats 2]
+        PYTHONPATH=. python bench/bench_texture.py [--threads 2] [--style-size 64] [--size 96] [--repeats 2]
 
-The sample is the Starry Night resized to a shorter side of ``--sample`` px (64x80 by default); both
-methods make a ``--size`` px square from it: Efros-Leung with an 11x11 window, Gatys with the course's
-texture layers and weights for ``--iters`` Adam steps (200). The first call of each is made before
-timing (Numba compiles, the weights load). Reported: median (quartiles) s per texture of
-``--repeats`` interleaved runs, and the time of one template's match over the whole sample, Numba
-against NumPy.
+Both methods run as ``npnet texture`` runs them (``npnet.style.commands``), with its options (STYLE,
+``--size``, ``--style-size``, ``--window``, ``--eps``, ``--iters``, ``--lr``, the layers and weights, ``--seed``,
+``--weights``) and Efros-Leung's default sizes for both: the Starry Night resized to a shorter side of
+``--style-size`` px (64x80) is the sample, and each method makes a ``--size`` (96) px square from it:
+Efros-Leung with an 11x11 window, Gatys with the course's texture layers and weights for ``--iters``
+Adam steps (200). The verb's ``--method``, ``-o`` and ``--figure`` are not used: both methods are timed
+and nothing is written. The first call of each is made before timing (Numba compiles, the weights
+load). Reported: median (quartiles) s per texture of ``--repeats`` interleaved runs, and the time of
+one template's match over the whole sample, Numba against NumPy.
 """
 import argparse
 import sys
@@ -22,37 +25,32 @@ THREADS = set_threads_from_argv()  # before NumPy loads
 
 import numpy as np  # noqa: E402
 
-from npnet.data.lookup import find_data  # noqa: E402
-from npnet.image import load_image, preprocess  # noqa: E402
 from npnet.models.squeezenet import squeezenet1_1  # noqa: E402
-from npnet.style import texture_synthesis  # noqa: E402
-from npnet.style.efros_leung import (efros_leung, gaussian_window, window_distances,  # noqa: E402
-                                     window_distances_naive)
+from npnet.style.commands import (efros_leung_texture, gatys_texture, texture_args, texture_defaults,  # noqa: E402
+                                  texture_sample)
+from npnet.style.efros_leung import gaussian_window, window_distances, window_distances_naive  # noqa: E402
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    texture_args(parser)
     parser.add_argument("--threads", type=int, default=2, help="threads (default 2)")
-    parser.add_argument("--sample", type=int, default=64, help="shorter side of the sample (default 64)")
-    parser.add_argument("--size", type=int, default=96, help="side of the square texture (default 96)")
-    parser.add_argument("--window", type=int, default=11, help="Efros-Leung window (default 11)")
-    parser.add_argument("--iters", type=int, default=200, help="Gatys: Adam iterations (default 200)")
     parser.add_argument("--repeats", type=int, default=2, help="interleaved runs per side (default 2)")
     args = parser.parse_args(argv)
-    sample = load_image(find_data("styles/starry_night.jpg"), args.sample)
-    model = squeezenet1_1()
-    style = preprocess(sample, None)
+    texture_defaults(args, "efros-leung")
+    args.quiet = True
+    sample = texture_sample(args)
+    model = squeezenet1_1(weights=args.weights)
 
     def el():
-        return efros_leung(sample, args.size, window=args.window, seed=0)
+        return efros_leung_texture(args, sample)
 
     def gatys():
-        return texture_synthesis(style, image_size=args.size, style_size=None, num_iterations=args.iters,
-                                 model=model, progress=False)
+        return gatys_texture(args, model)
 
     el()  # compile
     gatys_result = gatys()
-    print(f"texture synthesis from the Starry Night at {sample.shape[0]}x{sample.shape[1]} to {args.size}x{args.size}: "
+    print(f"texture synthesis from {args.images[0]} at {sample.shape[0]}x{sample.shape[1]} to {args.size}x{args.size}: "
           f"Efros-Leung ({args.window}x{args.window} window, Numba) vs Gatys (SqueezeNet Gram matrices, "
           f"{args.iters} Adam steps, float32); median (quartiles) s of {args.repeats} interleaved runs, "
           f"{THREADS} thread(s)")

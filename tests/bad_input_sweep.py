@@ -55,11 +55,15 @@ SKIPPED = {
     "LeakyReLU": "no required argument; the slope is checked by leaky_relu_forward",
     "Sigmoid": "takes no argument", "Tanh": "takes no argument",
     "no_grad": "a context manager without arguments", "grad_enabled": "takes no argument",
+    "FastStyleResult": "a NamedTuple of results", "Facets": "a NamedTuple of results",
+    "content_photos": "takes no argument (finds the photographs through NPNET_DATA)",
 }
 
 # Functions that hand their arguments to another public function, whose name their errors carry.
 # Composite layers (sandwiches) report the layer inside that refused the input.
 ALIASES = {"feature_inversion": ("style_transfer",), "texture_synthesis": ("style_transfer",),
+           "multifaceted_visualization": ("class_facets",),
+           "style_mix": ("bad",),  # its messages name the caller passed as fn (here the generic case's "bad")
            "affine_relu_forward": ("affine_forward",), "conv_relu_forward": ("conv_forward",),
            "conv_relu_pool_forward": ("conv_forward",)}
 
@@ -444,6 +448,7 @@ def specs(model):
     add("select", {"names": (["relu"], "fixed")})
     add("select", {"names": ([5], "invalid")})
     residue_specs(add, model)
+    lecture_specs(add, model)
     return S
 
 
@@ -849,6 +854,150 @@ def main():
         label, detail = (" ".join(str(v).split()) for v in (label, detail))  # one line per case
         print(f"{outcome}\t{name}\t{label}\t{detail}", flush=True)
     print("TOTALS " + json.dumps(totals), flush=True)
+
+
+
+# ------------------------------------------------------------ issue 26's lecture methods and fast style
+def _fast_net(num_styles=2):
+    from npnet.models.fast_style import TransformNet
+    return TransformNet(num_styles, channels=(2, 2, 2), num_residual=1, kernel=3, dtype=np.float64, seed=0)
+
+
+def _fast_checkpoint(path):
+    """A valid fast-style checkpoint at ``path`` (the case's working folder), returned as its path."""
+    from npnet.style.fast import save_fast_style
+    return save_fast_style(path, _fast_net(), {"styles": ["a", "b"]})
+
+
+def lecture_specs(add, model):
+    """TV^beta, Efros-Leung, fast style transfer and multifaceted visualisation (issue 26 and the fast
+    style exercise): the generic cases of every argument plus the values only these functions refuse."""
+    from npnet.style import fast
+
+    # TV^beta: beta < 2 needs eps > 0
+    F = rn(1, 3, 4, 4)
+    for name in ("tv_beta_loss", "tv_beta_loss_naive"):
+        add(name, {"img": (F, "finite"), "tv_weight": (1.0, "nonneg"), "beta": (1.5, "pos"), "eps": (1e-6, "nonneg")})
+        add(name, {"img": (F, "fixed"), "tv_weight": (1.0, "fixed"), "beta": (1.0, "fixed"), "eps": (0.0, "invalid")})
+
+    # Efros-Leung: windows of a sample, the (1 + eps) rule, the synthesis
+    sample, template = R.random((8, 8, 3)), R.random((3, 3, 3))
+    weight = np.ones((3, 3))
+    add("gaussian_window", {"size": (3, "count"), "sigma": (1.0, "pos_or_none")})
+    for name in ("window_distances", "window_distances_naive"):
+        add(name, {"sample": (sample, "finite"), "template": (template, "finite"), "weight": (weight, "finite")})
+        for field, bad in (("template", R.random((3, 2, 3))), ("template", R.random((3, 3, 2))),
+                           ("template", R.random((9, 9, 3))), ("weight", np.ones((2, 2))),
+                           ("weight", np.zeros((3, 3))), ("weight", -np.ones((3, 3)))):
+            args = {"sample": (sample, "fixed"), "template": (template, "fixed"), "weight": (weight, "fixed")}
+            args[field] = (bad, "invalid")
+            add(name, args)
+    add("match_candidates", {"distances": (R.random((3, 3)), "any"), "eps": (0.1, "nonneg")})  # any shape
+    add("match_candidates", {"distances": (-R.random((3, 3)), "invalid"), "eps": (0.1, "fixed")})
+    pixels = R.integers(0, 256, (8, 8, 3)).astype(np.uint8)
+    el = {"sample": (pixels, "finite"), "size": (4, "count"), "window": (3, "count"), "eps": (0.1, "nonneg"),
+          "seed": (0, "rng"), "sigma": (None, "pos_or_none"), "kernel": ("numba", "choice"), "progress": (False, "bool")}
+    add("efros_leung", el)
+    for field, bad in (("size", (2, 4)), ("size", (4, 4, 4)), ("size", (4, "4")), ("window", 4), ("window", 9),
+                       ("window", 1),
+                       ("sample", pixels[:2]), ("sample", pixels[..., None])):
+        add("efros_leung", {**{k: (v, "fixed") for k, (v, _) in el.items()}, field: (bad, "invalid")})
+
+    # fast style transfer: a two-style network of two channels, photographs of 40 px, 32 px crops
+    img = R.integers(0, 256, (20, 20, 3)).astype(np.uint8)
+    photo = R.integers(0, 256, (40, 40, 3)).astype(np.uint8)
+    small = {"content_layer": 3, "style_layers": (1, 4), "style_weights": (1.0, 1.0)}
+    add("random_crops", {"photos": ([photo], "fixed"), "crop": (32, "count"), "n": (2, "count"),
+                         "rng": (np.random.default_rng(0), "rng")})
+    for bad in ([], "bad", None, [photo.astype(float)], [photo[..., :1]], [photo, None]):
+        add("random_crops", {"photos": (bad, "invalid"), "crop": (32, "fixed"), "n": (2, "fixed"), "rng": (0, "fixed")})
+    train = {"styles": ([img], "fixed"), "iterations": (1, "count"), "batch_size": (1, "count"), "crop": (32, "count"),
+             "style_size": (20, "count"), "learning_rate": (1e-3, "pos"), "channels": ((2, 2, 2), "fixed"),
+             "num_residual": (1, "fixed"), "kernel": (3, "fixed"), "content_layer": (3, "layer"),
+             "content_weight": (1.0, "nonneg"), "style_layers": ((1, 4), "fixed"), "style_weights": ((1.0, 1.0), "fixed"),
+             "tv_weight": (1.0, "nonneg"), "photos": ([photo], "fixed"), "seed": (0, "rng"), "model": (model, "model_opt"),
+             "checkpoint_every": (1, "count"), "progress": (False, "bool")}
+    add("train_fast_style", train, also=("TransformNet",))
+    for field, bad in (("styles", []), ("styles", "starry_night"), ("styles", [None]), ("crop", 30), ("crop", 16),
+                       ("photos", []), ("photos", [img.astype(float)]), ("style_layers", (1, 99)),
+                       ("style_weights", (1.0,)), ("channels", (2, 2)), ("checkpoint", 3), ("checkpoint", "net.png")):
+        add("train_fast_style", {**{k: (v, "fixed") for k, (v, _) in train.items()}, field: (bad, "invalid")},
+            also=("TransformNet",))
+    net = _fast_net()
+    add("stylize", {"net": (net, "model"), "image": (img, "image"), "style": (0, "labels1"), "size": (20, "count_nn")})
+    for bad in (np.array([0.5, 0.5, 0.5]), np.array([np.nan, 1.0]), np.array([-1.0, 2.0]), "b"):
+        add("stylize", {"net": (net, "fixed"), "image": (img, "fixed"), "style": (bad, "invalid")})
+    add("stylize", {"net": (net, "fixed"), "image": (img[:6, :6], "invalid")})
+    add("style_mix", {"fn": ("apply", "fixed"), "spec": ({0: 1.0, "b": 1.0}, "fixed"), "styles": (["a", "b"], "fixed")},
+        also=("apply",))
+    for field, bad in (("spec", 5), ("spec", "zz"), ("spec", {}), ("spec", {0: -1.0}), ("spec", {0: 0.0}),
+                       ("spec", {0: float("nan")}), ("spec", None), ("spec", 1.5), ("styles", "ab"), ("styles", [])):
+        args = {"fn": ("apply", "fixed"), "spec": (0, "fixed"), "styles": (["a", "b"], "fixed")}
+        args[field] = (bad, "invalid")
+        add("style_mix", args, also=("apply",))
+    add("save_fast_style", {"path": ("net.npz", "fixed"), "net": (net, "model"), "info": ({"styles": ["a", "b"]}, "fixed")})
+    for field, bad in (("path", None), ("path", "net.png"), ("info", "bad"), ("info", {"styles": ["a"]}),
+                       ("info", {"styles": ["a", "b"], "x": object()}), ("losses", {"total": "bad"})):
+        args = {"path": ("net.npz", "fixed"), "net": (net, "fixed"), "info": ({"styles": ["a", "b"]}, "fixed")}
+        args[field] = (bad, "invalid")
+        add("save_fast_style", args)
+    add("load_fast_style", {"path": ("net.npz", "fixed")}, call=lambda path: fast.load_fast_style(_fast_checkpoint(path)))
+    for bad in (None, 123, "no/such/net.npz"):
+        add("load_fast_style", {"path": (bad, "invalid")})
+    for content in (b"", b"PK\x03\x04garbage", b"not a zip at all"):
+        add("load_fast_style", {"path": (content, "file")})
+    add("fast_style_losses", {"net": (net, "model"), "content_image": (img, "image"), "style_image": (img, "image"),
+                              "style": (0, "labels1"), "image_size": (20, "count_nn"), "style_size": (20, "count_nn"),
+                              "model": (model, "model_opt"), **{k: (v, "fixed") for k, v in small.items()}},
+        also=("stylize",))
+    for field, bad in (("content_wieght", 1.0), ("content_weight", -1.0), ("style_layers", (1, 99))):
+        add("fast_style_losses", {"net": (net, "fixed"), "content_image": (img, "fixed"), "style_image": (img, "fixed"),
+                                  "model": (model, "fixed"), **{k: (v, "fixed") for k, v in small.items()},
+                                  field: (bad, "invalid")}, also=("stylize",))
+    curves = {"total": np.array([2.0, 1.0]), "style": np.array([1.0, 0.5])}
+    add("loss_figure", {"path": ("loss.png", "fixed"), "losses": (curves, "fixed"), "title": ("t", "fixed")})
+    for field, bad in (("path", None), ("path", "adir"), ("losses", "bad"), ("losses", {}),
+                       ("losses", {"total": "bad"}), ("losses", {"total": np.array([1.0, np.nan])}),
+                       ("losses", {"total": np.ones((2, 2))}), ("title", None)):
+        args = {"path": ("loss.png", "fixed"), "losses": (curves, "fixed")}
+        args[field] = (bad, "invalid")
+        add("loss_figure", args, call=_with_folder("adir", fast.loss_figure))
+
+    # multifaceted visualisation: k-means, the centre mask, one facet, the facets of a class
+    P = rn(6, 2)
+    add("kmeans_plus_plus", {"X": (P, "finite"), "k": (2, "count"), "seed": (0, "rng")})
+    add("kmeans", {"X": (P, "finite"), "k": (2, "count"), "seed": (0, "rng"), "max_iter": (3, "count")})
+    for name in ("kmeans_plus_plus", "kmeans"):
+        add(name, {"X": (P, "fixed"), "k": (7, "invalid")})
+    add("assign_naive", {"X": (P, "finite"), "centres": (P[:2], "finite")})
+    add("assign_naive", {"X": (P, "fixed"), "centres": (rn(2, 3), "invalid")})
+    add("centre_mask", {"shape": ((8, 8), "size"), "t": (2, "count0"), "num_iterations": (4, "count"),
+                        "start_fraction": (0.5, "pos"), "grow_fraction": (0.75, "nonneg")})
+    for field, bad in (("start_fraction", 1.5), ("grow_fraction", 1.5), ("shape", (8, 8, 8)), ("shape", 8)):
+        add("centre_mask", {"shape": ((8, 8), "fixed"), "t": (2, "fixed"), "num_iterations": (4, "fixed"),
+                            field: (bad, "invalid")})
+    X = rn(1, 3, 17, 17)
+    facet = {"target_y": (1, "labels1"), "model": (model, "model"), "init": (X, "finite"), "l2_reg": (1e-3, "nonneg"),
+             "learning_rate": (1.0, "pos"), "num_iterations": (2, "count"), "blur_every": (1, "count"),
+             "max_jitter": (1, "count0"), "centre_bias": (True, "bool"), "start_fraction": (0.5, "pos"),
+             "grow_fraction": (0.75, "nonneg"), "seed": (0, "rng"), "progress": (False, "bool")}
+    add("facet_visualization", facet)
+    start = {"target_y": (1, "fixed"), "model": (model, "fixed"), "num_iterations": (1, "fixed"), "init": (X, "fixed"),
+             "region": (lambda t: np.ones((17, 17)), "fixed")}
+    add("create_class_visualization", start)
+    for field, bad in (("init", _poke(X, np.nan)), ("init", X.astype(int)), ("init", rn(2, 3, 17, 17)), ("init", "bad"),
+                       ("region", "centre"), ("region", np.ones((17, 17)))):
+        add("create_class_visualization", {**start, field: (bad, "invalid")})
+    for field, bad in (("init", rn(2, 3, 17, 17)), ("init", rn(1, 1, 17, 17)), ("start_fraction", 1.5),
+                       ("grow_fraction", 1.5)):
+        add("facet_visualization", {**{k: (v, "fixed") for k, (v, _) in facet.items()}, field: (bad, "invalid")})
+    pool = {"target_y": (1, "labels1"), "model": (model, "model"), "X": (rn(4, 3, 17, 17), "finite"), "k": (2, "count"),
+            "pool_size": (3, "count"), "seed": (0, "rng")}
+    add("class_facets", pool)
+    for field, bad in (("k", 4), ("pool_size", 5)):
+        add("class_facets", {**{k: (v, "fixed") for k, (v, _) in pool.items()}, field: (bad, "invalid")})
+    add("multifaceted_visualization", {**pool, "progress": (False, "bool"), "num_iterations": (1, "count")},
+        also=("class_facets", "facet_visualization"))
 
 
 if __name__ == "__main__":

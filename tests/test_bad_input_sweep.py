@@ -123,11 +123,42 @@ RESIDUE = [
 
 @pytest.mark.parametrize("outcome, name, words", RESIDUE, ids=[f"{n}: {w[:40]}" for _, n, w in RESIDUE])
 def test_the_residue_of_issue_28_is_kept_in_the_sweep(outcomes, outcome, name, words):
-    results, _, _ = outcomes
+    _assert_swept(outcomes[0], outcome, name, words)
+
+
+def _assert_swept(results, outcome, name, words):
+    """The sweep has cases of ``name`` whose message holds ``words`` (a valid call when no words), all ``outcome``."""
     hits = [r for r in results if r[1] == name and words in r[3]] if words else \
         [r for r in results if r[1] == name and r[0] == "valid"]
     assert hits, f"no sweep case of {name} with {words!r}"
     assert {r[0] for r in hits} == {outcome}, hits
+
+
+# Issue 26's modules and fast style, as the sweep labels them: each was a silent answer or a message
+# naming another function (or none) before their arguments were checked at the door.
+LECTURE = [
+    ("clear", "window_distances", "window_distances: sample contains 1 NaN/Inf"),
+    ("clear", "match_candidates", "distances must be >= 0 (sums of squares)"),
+    ("clear", "efros_leung", "efros_leung: sigma must be a positive finite number"),
+    ("clear", "efros_leung", "efros_leung: window must be odd, >= 3"),
+    ("clear", "random_crops", "random_crops: rng must be an int >= 0"),
+    ("clear", "train_fast_style", "train_fast_style: content_weight must be a finite number >= 0; got nan"),
+    ("clear", "train_fast_style", "train_fast_style: checkpoint must name an .npz file"),
+    ("clear", "stylize", "stylize: style must be a style index in 0..1 or (2,) blend weights >= 0 summing to 1"),
+    ("clear", "save_fast_style", "save_fast_style: info must be a dict whose 'styles' names"),
+    ("clear", "fast_style_losses", "fast_style_losses: no loss setting 'content_wieght'"),
+    ("clear", "loss_figure", "loss_figure: losses['total'] contains 1 NaN/Inf"),
+    ("clear", "assign_naive", "assign_naive: centres must have shape (*, 2); got (2, 3)"),
+    ("clear", "centre_mask", "centre_mask: t must be a non-negative integer"),
+    ("clear", "facet_visualization", "facet_visualization: l2_reg must be a finite number >= 0; got nan"),
+    ("clear", "class_facets", "class_facets: X contains 1 NaN/Inf"),
+    ("clear", "create_class_visualization", "create_class_visualization: region must be callable"),
+]
+
+
+@pytest.mark.parametrize("outcome, name, words", LECTURE, ids=[f"{n}: {w[:40]}" for _, n, w in LECTURE])
+def test_the_lecture_methods_refuse_bad_input_at_the_door(outcomes, outcome, name, words):
+    _assert_swept(outcomes[0], outcome, name, words)
 
 
 def test_every_public_callable_is_swept_or_skipped_with_a_reason():

@@ -89,8 +89,9 @@ def test_float_samples_keep_their_dtype():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(window=4), "window must be odd and at most the sample's shorter side"),
-    (dict(window=13), "window must be odd and at most the sample's shorter side"),
+    (dict(window=4), "window must be odd, >= 3 and at most the sample's shorter side"),
+    (dict(window=13), "window must be odd, >= 3 and at most the sample's shorter side"),
+    (dict(window=1), "window must be odd, >= 3"),
     (dict(size=2), "the result must be at least 3x3"),
     (dict(kernel="fast"), "kernel must be one of"),
     (dict(eps=-1), "eps must be"),
@@ -112,4 +113,4 @@ def test_cli_method_efros_leung(tmp_path, capsys):
     assert result.shape == (24, 24, 3) and _period_holds(result, 6, 6)
     assert (tmp_path / "el_figure.png").stat().st_size > 5000
     assert main(["texture", str(tmp_path / "tile.png"), "--method", "efros-leung", "--window", "8"]) == 1
-    assert capsys.readouterr().err == "npnet texture: error: --window must be an odd number >= 1; got 8\n"
+    assert capsys.readouterr().err == "npnet texture: error: --window must be an odd number >= 3; got 8\n"

@@ -9,7 +9,8 @@ image names found through the data lookup (``tubingen``, ``starry_night``, ``sty
 from .. import cli_args
 from ..errors import NpnetValueError
 
-__all__ = ["style_args", "style", "invert_args", "invert", "texture_args", "texture", "dream_args", "dream"]
+__all__ = ["style_args", "style", "invert_args", "invert", "texture_args", "texture", "texture_defaults",
+           "texture_sample", "efros_leung_texture", "gatys_texture", "dream_args", "dream"]
 
 
 def _common(p, out, iters=True):
@@ -190,7 +191,8 @@ def texture_args(p):
     _style_layer_args(p, with_content=False)
     p.add_argument("--blend-weights", type=float, nargs="+", metavar="B", help="one weight per style image")
     p.add_argument("--snapshot-every", type=int, default=50, help="figure frame interval (default 50)")
-    p.add_argument("--window", type=int, default=11, help="efros-leung: odd side of the matching window (default 11)")
+    p.add_argument("--window", type=int, default=11,
+                   help="efros-leung: odd side of the matching window, >= 3 (default 11)")
     p.add_argument("--eps", type=float, default=0.1,
                    help="efros-leung: copy from any window within (1 + eps) of the best match (default 0.1)")
     _common(p, "texture.png")
@@ -199,20 +201,13 @@ def texture_args(p):
 def texture(args):
     """Texture synthesis (Gatys et al. 2015): a new image with the Gram statistics of the style image."""
     from .figures import evolution_figure
-    from .transfer import load_input, texture_synthesis
+    from .transfer import load_input
 
-    defaults = TEXTURE_SIZES[args.method]
-    args.size, args.style_size = args.size or defaults[0], args.style_size or defaults[1]
+    texture_defaults(args, args.method)
     if args.method == "efros-leung":
         return _efros_leung(args)
     out, figure = _outputs(args, args.images, "texture")
-    style_image = args.images[0] if len(args.images) == 1 else list(args.images)
-    extra = _options(args, {k: v for k, v in _LOSS_OPTIONS.items() if not k.startswith("content")})
-    if args.blend_weights is not None:
-        extra["style_blend_weights"] = args.blend_weights
-    result = texture_synthesis(style_image, image_size=args.size, style_size=args.style_size,
-                               num_iterations=args.iters, seed=args.seed, snapshot_every=args.snapshot_every,
-                               model=_model(args), progress=not args.quiet, **_schedule(args), **extra)
+    result = gatys_texture(args, _model(args))
     _save(out, result.image)
     evolution_figure(figure, result.snapshots, load_input("texture", args.images[0], args.style_size), "style",
                      title="texture synthesis")
@@ -225,25 +220,61 @@ TEXTURE_METHODS = ("gatys", "efros-leung")
 TEXTURE_SIZES = {"gatys": (192, 192), "efros-leung": (96, 64)}  # (result side, sample's shorter side)
 
 
+# The synthesis of `npnet texture` on its parsed arguments, shared with bench/bench_texture.py (which
+# times both methods with the verb's own options)
+
+def texture_defaults(args, method):
+    """Fill in the result side and the sample's shorter side that ``args`` leaves unset, ``method``'s
+    defaults (``TEXTURE_SIZES``)."""
+    size, style_size = TEXTURE_SIZES[method]
+    args.size, args.style_size = args.size or size, args.style_size or style_size
+
+
+def texture_sample(args):
+    """The Efros-Leung sample: the first STYLE image, uint8 (h, w, 3), shorter side ``--style-size``."""
+    from ..image import load_image
+    from .transfer import find_image
+
+    return load_image(find_image(args.images[0]), args.style_size)
+
+
+def efros_leung_texture(args, sample):
+    """``--method efros-leung``: a uint8 (size, size, 3) texture grown from ``sample``."""
+    from .efros_leung import efros_leung
+
+    return efros_leung(sample, args.size, window=args.window, eps=args.eps, seed=args.seed, progress=not args.quiet)
+
+
+def gatys_texture(args, model):
+    """``--method gatys``: ``texture_synthesis`` of the STYLE image(s) (blended when several) through
+    ``model`` with the parsed sizes, layers, weights and steps; returns its ``StyleResult``."""
+    from .transfer import texture_synthesis
+
+    style_image = args.images[0] if len(args.images) == 1 else list(args.images)
+    extra = _options(args, {k: v for k, v in _LOSS_OPTIONS.items() if not k.startswith("content")})
+    if args.blend_weights is not None:
+        extra["style_blend_weights"] = args.blend_weights
+    return texture_synthesis(style_image, image_size=args.size, style_size=args.style_size,
+                             num_iterations=args.iters, seed=args.seed, snapshot_every=args.snapshot_every,
+                             model=model, progress=not args.quiet, **_schedule(args), **extra)
+
+
 def _efros_leung(args):
     """``npnet texture --method efros-leung``: Efros & Leung's synthesis from one sample image."""
     import time
 
-    from ..image import load_image, preprocess, save_image
-    from .efros_leung import efros_leung
+    from ..image import preprocess, save_image
     from .figures import image_row
-    from .transfer import find_image
 
     if len(args.images) != 1:
         raise NpnetValueError(f"--method efros-leung grows a texture from one sample image; got {len(args.images)}")
-    if args.window < 1 or args.window % 2 == 0:
-        raise NpnetValueError(f"--window must be an odd number >= 1; got {args.window}")
+    if args.window < 3 or args.window % 2 == 0:
+        raise NpnetValueError(f"--window must be an odd number >= 3; got {args.window}")
     cli_args.in_range("--eps", args.eps, 0)
     out, figure = _outputs(args, args.images, "texture")
-    sample = load_image(find_image(args.images[0]), args.style_size)
+    sample = texture_sample(args)
     start = time.perf_counter()
-    result = efros_leung(sample, args.size, window=args.window, eps=args.eps, seed=args.seed,
-                         progress=not args.quiet)
+    result = efros_leung_texture(args, sample)
     seconds = time.perf_counter() - start
     save_image(out, result)
     image_row(figure, [preprocess(sample, None), preprocess(result, None)],

@@ -28,9 +28,6 @@ from ..errors import NpnetValueError
 
 __all__ = ["gaussian_window", "window_distances", "window_distances_naive", "match_candidates", "efros_leung"]
 
-KERNELS = ("numba", "naive")
-
-
 def gaussian_window(size, sigma=None):
     """(size, size) float64 Gaussian weights centred on the middle pixel (peak 1); ``sigma`` defaults to
     ``size / 6.4`` (Efros & Leung)."""
@@ -74,9 +71,30 @@ def _template_args(fn, sample, template, weight):
     if n > min(sample.shape[:2]):
         raise NpnetValueError(f"{fn}: the window ({n}x{n}) is larger than the sample "
                               f"({sample.shape[0]}x{sample.shape[1]})")
+    for name, a in (("sample", sample), ("template", template), ("weight", weight)):
+        _check.finite(fn, name, a)
     if not np.any(weight > 0) or np.any(weight < 0):
         raise NpnetValueError(f"{fn}: weight must be >= 0 with at least one known pixel (> 0)")
     return sample, template, weight
+
+
+def _numba_distances(sample, template, weight):
+    rows, cols = np.nonzero(weight > 0)
+    n = template.shape[0]
+    out = np.empty((sample.shape[0] - n + 1, sample.shape[1] - n + 1))
+    _distances(sample, template, weight, rows, cols, out)
+    return out
+
+
+def _naive_distances(sample, template, weight):
+    n = template.shape[0]
+    windows = np.lib.stride_tricks.sliding_window_view(sample, (n, n), axis=(0, 1))  # (h', w', C, n, n)
+    diff = windows - template.transpose(2, 0, 1)
+    return np.einsum("abcij,ij->ab", diff * diff, weight) / weight.sum()
+
+
+# efros_leung's matching, on arguments it has checked once (not at each of its H*W calls)
+KERNELS = {"numba": _numba_distances, "naive": _naive_distances}
 
 
 def window_distances(sample, template, weight):
@@ -90,27 +108,24 @@ def window_distances(sample, template, weight):
         (h - n + 1, w - n + 1) float64: ``sum w_ij ||S[a+i, b+j] - T_ij||^2 / sum w_ij``; window
         (a, b) is centred on sample pixel (a + n//2, b + n//2).
     """
-    sample, template, weight = _template_args("window_distances", sample, template, weight)
-    rows, cols = np.nonzero(weight > 0)
-    n = template.shape[0]
-    out = np.empty((sample.shape[0] - n + 1, sample.shape[1] - n + 1))
-    _distances(sample, template, weight, rows, cols, out)
-    return out
+    return _numba_distances(*_template_args("window_distances", sample, template, weight))
 
 
 def window_distances_naive(sample, template, weight):
     """``window_distances`` in NumPy (sliding windows, no Numba): the reference, same arguments and result."""
-    sample, template, weight = _template_args("window_distances_naive", sample, template, weight)
-    n = template.shape[0]
-    windows = np.lib.stride_tricks.sliding_window_view(sample, (n, n), axis=(0, 1))  # (h', w', C, n, n)
-    diff = windows - template.transpose(2, 0, 1)
-    return np.einsum("abcij,ij->ab", diff * diff, weight) / weight.sum()
+    return _naive_distances(*_template_args("window_distances_naive", sample, template, weight))
 
 
 def match_candidates(distances, eps):
     """Flat indices (ascending) of the windows whose distance is within ``(1 + eps)`` of the smallest:
-    the windows Efros & Leung draw from. With a best distance of 0 only exact matches qualify."""
-    d = np.asarray(distances)
+    the windows Efros & Leung draw from. With a best distance of 0 only exact matches qualify.
+    ``distances``: floats >= 0 of any shape (``window_distances`` gives (h', w')); ``eps`` >= 0."""
+    fn = "match_candidates"
+    d = _check.float_array(fn, "distances", distances)
+    _check.finite(fn, "distances", d)
+    if np.any(d < 0):
+        raise NpnetValueError(f"{fn}: distances must be >= 0 (sums of squares); got a minimum of {d.min():g}")
+    eps = _check.number(fn, "eps", eps, low=0)
     return np.flatnonzero(d <= d.min() * (1 + eps))
 
 
@@ -140,7 +155,7 @@ def efros_leung(sample, size, window=11, eps=0.1, seed=None, sigma=None, kernel=
     Args:
         sample: the texture sample, uint8 (h, w, C) pixels or float (h, w, C) (any range).
         size: side of the square result, or its (H, W).
-        window: n, the odd side of the matching window (larger: larger structures kept, slower);
+        window: n, the odd side of the matching window, >= 3 (larger: larger structures kept, slower);
             at most the sample's shorter side.
         eps: the candidate tolerance: every window within ``(1 + eps) * best`` distance may be copied.
         seed: int / None / Generator: the seed patch's place and every random choice.
@@ -160,16 +175,20 @@ def efros_leung(sample, size, window=11, eps=0.1, seed=None, sigma=None, kernel=
     H, W = _output_shape(fn, size)
     if min(H, W) < 3:
         raise NpnetValueError(f"{fn}: the result must be at least 3x3 (the seed patch); got size {size!r}")
-    n = _check.positive_int(fn, "window", window)
-    if n % 2 == 0 or n > min(raw.shape[:2]):
-        raise NpnetValueError(f"{fn}: window must be odd and at most the sample's shorter side "
-                              f"({min(raw.shape[:2])}); got {window}")
     if min(raw.shape[:2]) < 3:
         raise NpnetValueError(f"{fn}: the sample must be at least 3x3 (the seed patch); got {raw.shape[:2]}")
+    n = _check.positive_int(fn, "window", window)
+    # a 1x1 window holds only the pixel being filled, never known: nothing to match
+    if n % 2 == 0 or n < 3 or n > min(raw.shape[:2]):
+        raise NpnetValueError(f"{fn}: window must be odd, >= 3 and at most the sample's shorter side "
+                              f"({min(raw.shape[:2])}); got {window}")
     eps = _check.number(fn, "eps", eps, low=0)
-    if kernel not in KERNELS:
-        raise NpnetValueError(f"{fn}: kernel must be one of {KERNELS}; got {kernel!r}")
-    distances = window_distances if kernel == "numba" else window_distances_naive
+    if sigma is not None:
+        sigma = _check.number(fn, "sigma", sigma, low=0, low_open=True)
+    if not isinstance(kernel, str) or kernel not in KERNELS:
+        raise NpnetValueError(f"{fn}: kernel must be one of {tuple(KERNELS)}; got {kernel!r}")
+    progress = _check.boolean(fn, "progress", progress)
+    distances = KERNELS[kernel]
     gauss = gaussian_window(n, sigma)
     rng = _check.rng(fn, "seed", seed)
     src = raw.astype(np.float64)

@@ -78,11 +78,33 @@ def _load_rgb(path):
         return img.convert("RGB")
 
 
+def _photos(fn, photos):
+    """``photos`` as a list of uint8 (H, W, 3) arrays, or raise (PIL would fail on a float or grey one
+    deep inside its resize)."""
+    if not isinstance(photos, (list, tuple)) or not photos:
+        raise NpnetTypeError(f"{fn}: photos must be a non-empty list of uint8 (H, W, 3) photographs; "
+                             f"got {photos!r:.60}")
+    for i, photo in enumerate(photos):
+        if not isinstance(photo, np.ndarray) or photo.dtype != np.uint8:
+            what = f"dtype {photo.dtype}" if isinstance(photo, np.ndarray) else type(photo).__name__
+            raise NpnetTypeError(f"{fn}: photos[{i}] must be a uint8 (H, W, 3) array of pixels; got {what}")
+        if photo.ndim != 3 or photo.shape[2] != 3 or min(photo.shape[:2]) < 1:
+            raise NpnetValueError(f"{fn}: photos[{i}] must be a uint8 (H, W, 3) array of pixels; got shape "
+                                  f"{photo.shape}")
+    return list(photos)
+
+
 def random_crops(photos, crop, n, rng):
     """``n`` random ``crop`` x ``crop`` crops, each of a random photo resized so its shorter side is
-    1 to 1.5 times ``crop`` and flipped left-right half the time: a normalised (n, 3, crop, crop) batch."""
+    1 to 1.5 times ``crop`` and flipped left-right half the time: a normalised (n, 3, crop, crop) batch.
+    ``photos``: uint8 (H, W, 3) arrays; ``rng``: a Generator (drawn on), a seed or None."""
     from PIL import Image
 
+    fn = "random_crops"
+    photos = _photos(fn, photos)
+    crop = _check.positive_int(fn, "crop", crop)
+    n = _check.positive_int(fn, "n", n)
+    rng = _check.rng(fn, "rng", rng)
     batch = np.empty((n, 3, crop, crop), dtype=np.float32)
     for i in range(n):
         photo = Image.fromarray(photos[rng.integers(len(photos))])
@@ -103,6 +125,24 @@ def _style_grams(model, style_images, style_size, layers):
         for i, k in enumerate(layers):
             stacks[i].append(gram_matrix(feats[k])[0])
     return [np.stack(s) for s in stacks]
+
+
+def _loss_settings(fn, model, content_layer, content_weight, style_layers, style_weights, tv_weight):
+    """The loss settings as ``train_fast_style`` keeps them, or raise naming ``fn`` (the losses themselves
+    would name ``content_loss`` or ``extract_targets``, a step away from the call)."""
+    num_layers = len(model.features)
+    style_layers = _check.sequence(fn, "style_layers", style_layers, "features indices")
+    style_weights = _check.sequence(fn, "style_weights", style_weights, "one weight per style layer")
+    if not style_layers or len(style_weights) != len(style_layers):
+        raise NpnetValueError(f"{fn}: style_layers and style_weights must be non-empty and of one length (a weight "
+                              f"per layer); got {len(style_layers)} and {len(style_weights)}")
+    return dict(content_layer=_check.feature_index(fn, "content_layer", content_layer, num_layers),
+                content_weight=_check.number(fn, "content_weight", content_weight, low=0),
+                style_layers=tuple(_check.feature_index(fn, f"style_layers[{i}]", k, num_layers)
+                                   for i, k in enumerate(style_layers)),
+                style_weights=tuple(_check.number(fn, f"style_weights[{i}]", w, low=0)
+                                    for i, w in enumerate(style_weights)),
+                tv_weight=_check.number(fn, "tv_weight", tv_weight, low=0))
 
 
 def train_fast_style(styles, *, iterations=300, batch_size=4, crop=128, style_size=192, learning_rate=2e-3,
@@ -146,20 +186,20 @@ def train_fast_style(styles, *, iterations=300, batch_size=4, crop=128, style_si
     style_size = _check.positive_int(fn, "style_size", style_size)
     learning_rate = _check.number(fn, "learning_rate", learning_rate, low=0, low_open=True)
     checkpoint_every = _check.positive_int(fn, "checkpoint_every", checkpoint_every)
+    _check.rng(fn, "seed", seed)  # refused here, not by NumPy inside the network's initialisation
+    progress = _check.boolean(fn, "progress", progress)
     if checkpoint is not None:
-        checkpoint = _check.output_path(fn, "checkpoint", checkpoint)
+        checkpoint = _checkpoint_path(fn, "checkpoint", checkpoint)
     names = [s if isinstance(s, str) else f"style {i}" for i, s in enumerate(styles)]
     for s in styles:
         if isinstance(s, (str, Path)):
             find_image(s, fn)  # a missing image fails now, before the weights load
-    if photos is None:
-        photos = content_photos()
+    photos = content_photos() if photos is None else _photos(fn, photos)
     if model is None:
         from ..models.squeezenet import squeezenet1_1
         model = squeezenet1_1()
     _check.model(fn, model, ("features", "dtype"))
-    loss = dict(content_layer=content_layer, content_weight=content_weight, style_layers=tuple(style_layers),
-                style_weights=tuple(style_weights), tv_weight=tv_weight)
+    loss = _loss_settings(fn, model, content_layer, content_weight, style_layers, style_weights, tv_weight)
     grams = _style_grams(model, styles, style_size, loss["style_layers"])
     net = TransformNet(len(styles), channels, num_residual, kernel, dtype=model.dtype, seed=seed)
     net.train()
@@ -220,6 +260,10 @@ def _perceptual_loss(model, x, y, targets, loss):
 def style_mix(fn, spec, styles):
     """A style choice -> the (S,) weights of the S ``styles``: an int index, a style name, or a dict
     ``{index or name: weight}`` (weights >= 0, normalised to sum 1: a blend)."""
+    if not isinstance(fn, str) or not fn:
+        raise NpnetTypeError(f"style_mix: fn must be the caller's name for the messages (a str); got {fn!r:.60}")
+    if not isinstance(styles, (list, tuple)) or not styles or not all(isinstance(name, str) for name in styles):
+        raise NpnetTypeError(f"{fn}: styles must be a non-empty list of the network's style names; got {styles!r:.60}")
     s = len(styles)
 
     def index(key):
@@ -250,6 +294,22 @@ def style_mix(fn, spec, styles):
     return mix
 
 
+def _style_choice(fn, style, num_styles):
+    """``style`` if it is an index in 0..S-1 or an (S,) blend (weights >= 0 summing to 1), else raise."""
+    if isinstance(style, (int, np.integer)) and not isinstance(style, (bool, np.bool_)) and 0 <= style < num_styles:
+        return int(style)
+    if isinstance(style, (list, tuple, np.ndarray)):
+        mix = np.asarray(style)
+        if (mix.dtype.kind in "iuf" and mix.shape == (num_styles,) and np.all(np.isfinite(mix)) and np.all(mix >= 0)
+                and abs(mix.sum() - 1) <= 1e-6):
+            return mix
+        style = f"an array of shape {mix.shape}, dtype {mix.dtype}: {np.array2string(mix.ravel()[:6], precision=3)}"
+    else:
+        style = repr(style)
+    raise NpnetValueError(f"{fn}: style must be a style index in 0..{num_styles - 1} or ({num_styles},) blend weights "
+                          f">= 0 summing to 1; got {style:.120}")
+
+
 def stylize(net, image, style=0, size=None):
     """One forward pass: ``image`` (path, course name, uint8 array or normalised (1, 3, H, W)) in style
     ``style`` (an int, or an (S,) blend of the network's styles). The image is padded by reflection
@@ -259,6 +319,7 @@ def stylize(net, image, style=0, size=None):
     """
     fn = "stylize"
     _check.model(fn, net, ("forward", "num_styles"))
+    style = _style_choice(fn, style, net.num_styles)
     x = load_input(fn, image, size).astype(net.dtype, copy=False)
     h, w = x.shape[2:]
     if min(h, w) < 8:
@@ -269,9 +330,28 @@ def stylize(net, image, style=0, size=None):
         return net.forward(padded, style)[:, :, :h, :w]
 
 
+def _checkpoint_path(fn, name, path):
+    path = _check.output_path(fn, name, path)
+    if path.suffix != ".npz":
+        raise NpnetValueError(f"{fn}: {name} must name an .npz file (a checkpoint is an npz archive); got {path}")
+    return path
+
+
 def save_fast_style(path, net, info, losses=None):
     """Write ``net`` (its shape, weights), ``info`` (styles, training settings) and the loss curves to
     ``path`` (.npz, atomically); returns the Path."""
+    fn = "save_fast_style"
+    path = _checkpoint_path(fn, "path", path)
+    _check.model(fn, net, ("state_dict", "config", "num_styles"))
+    if not isinstance(info, dict) or len(info.get("styles", ())) != net.num_styles:
+        raise NpnetValueError(f"{fn}: info must be a dict whose 'styles' names the network's {net.num_styles} styles; "
+                              f"got {info!r:.80}")
+    try:
+        json.dumps(info)
+    except (TypeError, ValueError) as err:
+        raise NpnetTypeError(f"{fn}: info must hold only JSON values (str, numbers, lists, dicts); {err}") from None
+    if losses is not None:
+        losses = _curves(fn, losses)
     arrays = {f"net.{k}": v for k, v in net.state_dict().items()}
     arrays.update({f"loss.{k}": np.asarray(v) for k, v in (losses or {}).items()})
     meta = dict(info, config={**net.config, "channels": list(net.config["channels"])})
@@ -287,7 +367,7 @@ def load_fast_style(path):
     fn = "load_fast_style"
     path = _check.path(fn, "path", path)
     if not path.is_file():
-        raise FileNotFoundError(f"{fn}: no checkpoint at {path} (write one with `npnet style train`)")
+        raise DataNotFoundError(f"{fn}: no checkpoint at {path} (write one with `npnet style train`)")
     try:
         arrays = read_npz(path)
         info = json.loads(str(arrays.pop("meta")))
@@ -314,14 +394,22 @@ def fast_style_losses(net, content_image, style_image, style=0, image_size=192, 
     Gatys' optimisation on the same image. Returns ``(result image, parts dict with 'total')``."""
     from .transfer import style_targets
 
+    fn = "fast_style_losses"
+    _check.model(fn, net, ("forward", "num_styles"))
+    style = _style_choice(fn, style, net.num_styles)
+    unknown = sorted(set(loss) - set(LOSS))
+    if unknown:
+        raise NpnetTypeError(f"{fn}: no loss setting {', '.join(map(repr, unknown))}; the settings are "
+                             f"{', '.join(LOSS)}")
     if model is None:
         from ..models.squeezenet import squeezenet1_1
         model = squeezenet1_1()
-    settings = dict(LOSS, **loss)
-    content = load_input("fast_style_losses", content_image, image_size).astype(model.dtype)
+    _check.model(fn, model, ("features", "dtype"))
+    settings = _loss_settings(fn, model, **dict(LOSS, **loss))
+    content = load_input(fn, content_image, image_size).astype(model.dtype)
     result = stylize(net, content, style)
     c = settings["content_layer"]
-    styles = [load_input("fast_style_losses", style_image, style_size).astype(model.dtype)]
+    styles = [load_input(fn, style_image, style_size).astype(model.dtype)]
     objective = StyleObjective(model, c, extract_targets(model, content, [c])[c], settings["content_weight"],
                                list(settings["style_layers"]),
                                style_targets(model, styles, list(settings["style_layers"])),
@@ -330,12 +418,38 @@ def fast_style_losses(net, content_image, style_image, style=0, image_size=192, 
     return result, dict(parts, total=total)
 
 
+def _curves(fn, losses):
+    """``losses`` (name -> one loss per step) as float64 1-D finite arrays, or raise."""
+    if not isinstance(losses, dict) or not all(isinstance(k, str) for k in losses):
+        raise NpnetTypeError(f"{fn}: losses must be a dict name -> one loss per step; got {losses!r:.60}")
+    curves = {}
+    for k, v in losses.items():
+        try:
+            curves[k] = np.asarray(v, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise NpnetTypeError(f"{fn}: losses[{k!r}] must be numbers, one per step; got {v!r:.60}") from None
+        if curves[k].ndim != 1:
+            raise NpnetValueError(f"{fn}: losses[{k!r}] must be 1-D (one loss per step); got shape {curves[k].shape}")
+        _check.finite(fn, f"losses[{k!r}]", curves[k])
+    return curves
+
+
 def loss_figure(path, losses, title="fast style transfer training"):
-    """The training curves (per image, log scale) as a PNG, written atomically; returns the path."""
+    """The training curves (per image, log scale) as a PNG, written atomically; returns the path.
+    ``losses``: the ``FastStyleResult.losses`` dict (its 'total', 'content', 'style' and 'tv' curves)."""
     from matplotlib.figure import Figure
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     from ..image import save_figure
+
+    fn = "loss_figure"
+    _check.output_path(fn, "path", path)  # before any drawing
+    losses = _curves(fn, losses)
+    if not any(len(losses.get(k, ())) for k in ("total", "content", "style", "tv")):
+        raise NpnetValueError(f"{fn}: losses has no 'total', 'content', 'style' or 'tv' curve to plot; got keys "
+                              f"{sorted(losses)}")
+    if not isinstance(title, str):
+        raise NpnetTypeError(f"{fn}: title must be a str; got {type(title).__name__}")
 
     fig = Figure(figsize=(6, 3.5), dpi=100)
     ax = fig.add_subplot()

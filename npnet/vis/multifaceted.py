@@ -16,7 +16,8 @@ and get one visualisation per facet. Here:
    of fc7 codes before k-means;
 3. from each cluster's mean image (in normalised pixels), ``facet_visualization``: the class
    visualisation of ``npnet.vis.synthesis`` (normalised gradient ascent on the class score with L2
-   decay, jitter, clipping, blur) started from that image, with the centre bias below.
+   decay, jitter, clipping, blur; ``create_class_visualization`` itself) started from that image,
+   with the centre bias below.
 
 Centre-biased regularisation. Activation maximisation tends to repeat object fragments all over the
 image; Nguyen et al. bias the optimisation towards the centre, first optimising a centre region and
@@ -30,12 +31,11 @@ paper's exact phases (their blur radii and patch sizes) are not reproduced.
 from typing import NamedTuple
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from .. import _check
-from ..image import blur_image, jitter
+from ..errors import NpnetValueError
 from .saliency import check_batch
-from .synthesis import _pixel_range, class_visualization_update_step
+from .synthesis import create_class_visualization
 
 __all__ = ["kmeans_plus_plus", "kmeans", "assign_naive", "centre_mask", "facet_visualization", "class_facets",
            "multifaceted_visualization", "Facets"]
@@ -43,9 +43,9 @@ __all__ = ["kmeans_plus_plus", "kmeans", "assign_naive", "centre_mask", "facet_v
 
 # ----------------------------------------------------------------------------------- k-means
 
-def _points(fn, X):
-    X = _check.float_array(fn, "X", X, ndim=2, layout="(N, D)").astype(np.float64, copy=False)
-    _check.finite(fn, "X", X)
+def _points(fn, X, name="X", layout="(N, D)"):
+    X = _check.float_array(fn, name, X, ndim=2, layout=layout).astype(np.float64, copy=False)
+    _check.finite(fn, name, X)
     return X
 
 
@@ -56,7 +56,12 @@ def _squared_distances(X, centres):
 
 
 def assign_naive(X, centres):
-    """Index of the nearest centre of each row of X, by loops (the reference for k-means' assignment step)."""
+    """Index of the nearest centre of each row of X (N, D) among ``centres`` (k, D), by loops (the
+    reference for k-means' assignment step)."""
+    fn = "assign_naive"
+    X = _points(fn, X)
+    centres = _points(fn, centres, "centres", "(k, D)")
+    _check.shape(fn, "centres", centres, (None, X.shape[1]))
     labels = np.empty(len(X), dtype=np.int64)
     for i, x in enumerate(X):
         best, best_d = 0, np.inf
@@ -126,6 +131,11 @@ def kmeans(X, k, seed=None, max_iter=100):
 
 # ----------------------------------------------------------------------------------- centre bias
 
+def _fractions(fn, start_fraction, grow_fraction):
+    return (_check.number(fn, "start_fraction", start_fraction, low=0, high=1, low_open=True),
+            _check.number(fn, "grow_fraction", grow_fraction, low=0, high=1))
+
+
 def centre_mask(shape, t, num_iterations, start_fraction=0.5, grow_fraction=0.75):
     """The centre-biased region at iteration t: a (H, W) 0/1 float array, 1 inside a centred rectangle.
 
@@ -134,9 +144,12 @@ def centre_mask(shape, t, num_iterations, start_fraction=0.5, grow_fraction=0.75
     to 1 (the whole image) at ``t = grow_fraction * num_iterations``, staying 1 from then on.
     """
     fn = "centre_mask"
-    H, W = (_check.positive_int(fn, "shape[i]", s) for s in shape)
-    start = _check.number(fn, "start_fraction", start_fraction, low=0, high=1, low_open=True)
-    grow = _check.number(fn, "grow_fraction", grow_fraction, low=0, high=1)
+    if not isinstance(shape, (tuple, list)) or len(shape) != 2:
+        raise NpnetValueError(f"{fn}: shape must be the image's (H, W); got {shape!r:.60}")
+    H, W = (_check.positive_int(fn, f"shape[{i}]", s) for i, s in enumerate(shape))
+    t = _check.nonnegative_int(fn, "t", t)
+    num_iterations = _check.positive_int(fn, "num_iterations", num_iterations)
+    start, grow = _fractions(fn, start_fraction, grow_fraction)
     done = grow * num_iterations
     fraction = 1.0 if t >= done else start + (1 - start) * t / done
     mask = np.zeros((H, W))
@@ -152,10 +165,11 @@ def facet_visualization(target_y, model, init, *, l2_reg=1e-3, learning_rate=10,
                         seed=None, progress=False):
     """Class visualisation started from ``init`` (a facet's mean image), with the centre bias.
 
-    Each iteration: roll by a random (ox, oy) in [0, max_jitter]^2, take
-    ``class_visualization_update_step`` (normalised ascent on ``s_y - l2_reg ||I||^2``), roll back,
-    clip to the range of real pixels, blur (sigma 0.5) every ``blur_every`` iterations -- and, with
-    ``centre_bias``, keep only the change inside ``centre_mask`` of that iteration.
+    ``create_class_visualization`` from ``init``: each iteration rolls by a random (ox, oy) in
+    [0, max_jitter]^2, takes ``class_visualization_update_step`` (normalised ascent on
+    ``s_y - l2_reg ||I||^2``), rolls back, clips to the range of real pixels, blurs (sigma 0.5) every
+    ``blur_every`` iterations -- and, with ``centre_bias``, keeps only the change inside
+    ``centre_mask`` of that iteration.
 
     Args:
         target_y: ImageNet class; model: the network; init: normalised (1, 3, H, W) start (not modified).
@@ -172,27 +186,24 @@ def facet_visualization(target_y, model, init, *, l2_reg=1e-3, learning_rate=10,
     _check.shape(fn, "init", img, (1, 3, None, None))
     _check.finite(fn, "init", img)
     check_batch(fn, img, [target_y], model)
+    # the arguments create_class_visualization would check, checked here so the errors name this function
+    l2_reg = _check.number(fn, "l2_reg", l2_reg, low=0)
+    learning_rate = _check.number(fn, "learning_rate", learning_rate, low=0, low_open=True)
     num_iterations = _check.positive_int(fn, "num_iterations", num_iterations)
     blur_every = _check.positive_int(fn, "blur_every", blur_every)
     max_jitter = _check.nonnegative_int(fn, "max_jitter", max_jitter)
     centre_bias = _check.boolean(fn, "centre_bias", centre_bias)
-    centre_mask(img.shape[2:], 0, num_iterations, start_fraction, grow_fraction)  # checks the fractions
+    progress = _check.boolean(fn, "progress", progress)
+    start_fraction, grow_fraction = _fractions(fn, start_fraction, grow_fraction)
     rng = _check.rng(fn, "seed", seed)
-    img = img.copy()
-    lo, hi = _pixel_range(img.dtype)
-    # create_class_visualization's loop, which sits in a student's solution block (so it cannot be shared
-    # through a helper the student does not write), with the start image and the centre mask added
-    for t in tqdm(range(num_iterations), desc=f"facet of class {target_y}", disable=not progress, leave=False):
-        ox, oy = (int(v) for v in rng.integers(0, max_jitter + 1, size=2))
-        moved = jitter(img, ox, oy)
-        class_visualization_update_step(moved, model, target_y, l2_reg, learning_rate)
-        new = np.clip(jitter(moved, -ox, -oy), lo, hi)
-        if t % blur_every == 0:
-            new = blur_image(new, sigma=0.5)
-        if centre_bias:
-            new = np.where(centre_mask(img.shape[2:], t, num_iterations, start_fraction, grow_fraction) > 0, new, img)
-        img = new
-    return img
+
+    def region(t):
+        return centre_mask(img.shape[2:], t, num_iterations, start_fraction, grow_fraction)
+
+    return create_class_visualization(target_y, model, img.dtype, l2_reg=l2_reg, learning_rate=learning_rate,
+                                      num_iterations=num_iterations, blur_every=blur_every, max_jitter=max_jitter,
+                                      seed=rng, progress=progress, generate_plots=False, init=img,
+                                      region=region if centre_bias else None)
 
 
 # ----------------------------------------------------------------------------------- the facets
@@ -230,7 +241,9 @@ def class_facets(target_y, model, X, k=3, pool_size=10, seed=0):
     fn = "class_facets"
     _check.model(fn, model, ("forward", "backward", "check_input", "num_classes", "dtype"))
     X = model.check_input(fn, X)
+    _check.finite(fn, "X", X)
     _check.labels(fn, "target_y", target_y, 1, model.num_classes)
+    _check.rng(fn, "seed", seed)  # refused here, not by kmeans_plus_plus
     pool_size = _check.number(fn, "pool_size", pool_size, low=1, high=len(X), integer=True)
     k = _check.number(fn, "k", k, low=1, high=pool_size, integer=True)
     scores = np.concatenate([model.forward(X[i:i + 8]) for i in range(0, len(X), 8)]).astype(np.float64)
@@ -250,6 +263,7 @@ def class_facets(target_y, model, X, k=3, pool_size=10, seed=0):
 def multifaceted_visualization(target_y, model, X, k=3, pool_size=10, seed=0, progress=False, **kwargs):
     """``class_facets`` then ``facet_visualization`` from each facet's mean image (``kwargs`` go to the
     latter, e.g. ``num_iterations``, ``centre_bias``); returns ``Facets`` with ``images`` filled in."""
+    progress = _check.boolean("multifaceted_visualization", "progress", progress)
     facets = class_facets(target_y, model, X, k, pool_size, seed)
     images = [facet_visualization(target_y, model, m, seed=seed, progress=progress, **kwargs) for m in facets.means]
     return facets._replace(images=images)

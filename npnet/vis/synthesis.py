@@ -132,7 +132,7 @@ def class_visualization_update_step(img, model, target_y, l2_reg, learning_rate)
 
 def create_class_visualization(target_y, model, dtype=None, *, l2_reg=1e-3, learning_rate=25, num_iterations=100,
                                blur_every=10, max_jitter=16, show_every=25, seed=None, callback=None,
-                               image_size=224, progress=False, generate_plots=True):
+                               image_size=224, progress=False, generate_plots=True, init=None, region=None):
     """Synthesise an image the model scores highly as ``target_y`` (Simonyan et al. 2014, with the
     jitter / clipping / blur regularisers of Yosinski et al. 2015, "Understanding Neural Networks
     Through Deep Visualization").
@@ -158,6 +158,10 @@ def create_class_visualization(target_y, model, dtype=None, *, l2_reg=1e-3, lear
         generate_plots: in a Jupyter kernel, display the image under the cell at the callback's times
             (the course's plots, which its ``generate_plots`` keyword turns off); outside a kernel
             nothing is drawn.
+        init: a normalised (1, 3, H, W) image to start from instead of noise (not modified; no noise
+            is drawn and ``image_size`` is not used).
+        region: ``region(t)`` -> an (H, W) array; where it is 0 the change of iteration t is undone,
+            those pixels keep their value (``npnet.vis.multifaceted``'s centre bias).
     Returns:
         The normalised image, (1, 3, S, S) in ``dtype`` (``deprocess`` it to look at it).
     """
@@ -175,12 +179,21 @@ def create_class_visualization(target_y, model, dtype=None, *, l2_reg=1e-3, lear
     live = _check.boolean(fn, "generate_plots", generate_plots) and in_notebook()
     if callback is not None and not callable(callback):
         raise NpnetTypeError(f"{fn}: callback must be callable as callback(t, img); got {type(callback).__name__}")
+    if region is not None and not callable(region):
+        raise NpnetTypeError(f"{fn}: region must be callable as region(t) -> (H, W) mask; got {type(region).__name__}")
     image_dtype = _check.float_dtype(fn, model.dtype if dtype is None else dtype)
     rng = _check.rng(fn, "seed", seed)
-    img = rng.standard_normal((1, 3, image_size, image_size)).astype(image_dtype)
+    if init is None:
+        img = rng.standard_normal((1, 3, image_size, image_size)).astype(image_dtype)
+    else:
+        img = _check.float_array(fn, "init", init, ndim=4, layout="(1, 3, H, W)")
+        _check.shape(fn, "init", img, (1, 3, None, None))
+        _check.finite(fn, "init", img)
+        img = img.astype(image_dtype)  # a copy: the caller's image stays as it is
     lo, hi = _pixel_range(img.dtype)
     for t in tqdm(range(num_iterations), desc=f"class {target_y}", disable=not progress, leave=False):
         ox, oy = (int(v) for v in rng.integers(0, max_jitter + 1, size=2))
+        before = None if region is None else img.copy()  # a copy: the step may update img in place
         # BEGIN SOLUTION
         img = jitter(img, ox, oy)
         class_visualization_update_step(img, model, target_y, l2_reg, learning_rate)
@@ -188,6 +201,8 @@ def create_class_visualization(target_y, model, dtype=None, *, l2_reg=1e-3, lear
         if t % blur_every == 0:
             img = blur_image(img, sigma=0.5)
         # END SOLUTION
+        if region is not None:
+            img = np.where(region(t) > 0, img, before)
         if t == 0 or (t + 1) % show_every == 0 or t == num_iterations - 1:
             if callback is not None:
                 callback(t, img)

@@ -15,8 +15,7 @@ their thread pools when they load; thread counts are set through OMP/OPENBLAS/MK
   same steps in PyTorch, on 1 and 2 threads. "interleaved" times both in one process
   (``timing.compare``); "separate" times each side alone in its own process, the sides' processes
   alternating twice, the times of both pooled. The separate-process ratio is the one the target counts.
-* SqueezeNet 1.1 at N=1: forward and forward + input gradient, 1 thread -> 2 threads (separate processes);
-  on 2 threads also with npnet's memory-bound kernels split over row ranges (``kernels.set_num_threads(2)``).
+* SqueezeNet 1.1 at N=1: forward and forward + input gradient, 1 thread -> 2 threads (separate processes).
 * SqueezeNet forward vs ONNX Runtime (the reference model exported by torch.onnx) at N=1 and N=8, on 1
   and 2 threads, interleaved.
 * contention: one competing busy process; each npnet step with npnet's default thread policy (no thread
@@ -25,7 +24,8 @@ their thread pools when they load; thread counts are set through OMP/OPENBLAS/MK
   bench/bench_vis.py and bench/bench_style.py.
 
 The BLAS library, its kernel (threadpoolctl's ``architecture``) and thread count are printed as each
-child process saw them. ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` are removed from the children's
+child process saw them, and every child on 2 threads measures what a second core is worth right now
+(:func:`second_core_probe`) before and after its work. ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` are removed from the children's
 environment (both together) so that OpenBLAS picks the machine's fastest kernel, as PyTorch and ONNX
 Runtime do; this is done for the benchmark only, never in tests or CI. PyTorch, ONNX Runtime (and onnx
 for the export) are benchmark-only: ``pip install torch onnxruntime onnx``; missing ones leave their
@@ -63,6 +63,29 @@ def blas_info(torch=None):
         info.append(f"torch {torch.__version__} {torch.get_num_threads()} thread(s), "
                     f"MKL {torch.backends.mkl.is_available()}, oneDNN {torch.backends.mkldnn.is_available()}")
     return "; ".join(info)
+
+
+def second_core_probe():
+    """How much faster a 1024 x 1024 float32 product runs on 2 BLAS threads than on 1, right now.
+
+    This machine is a virtual one: whether its second core is worth a core depends on where the host
+    runs it, and changes from minute to minute (1.6x in some, 2.0x in others; SqueezeNet's N=1 forward
+    on 2 threads 14 ms in the first, 8.8 ms in the second). Each child on 2 threads prints this figure
+    before and after its work, so every 2-thread row says which of the two machines it ran on."""
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    a = np.random.default_rng(0).standard_normal((1024, 1024)).astype(np.float32)
+
+    def per_product(threads):
+        with threadpool_limits(threads, user_api="blas"):
+            a @ a
+            start = time.perf_counter()
+            for _ in range(10):
+                a @ a
+            return time.perf_counter() - start
+
+    return round(per_product(1) / per_product(2), 2)
 
 
 def mnist_steps(torch):
@@ -180,19 +203,6 @@ def squeezenet_sides(torch, threads, n, folder):
     x = np.random.default_rng(0).standard_normal((n, 3, 224, 224)).astype(np.float32)
     sides = bs.sides_for(x, model, None, session, torch, 1)  # threads=1: no batch split sides
     chosen = {"npnet fwd": sides["npnet fwd"], "npnet fwd+dX": sides["npnet fwd+dX"]}
-    if threads > 1:  # npnet's memory-bound kernels over row ranges on a second thread too (npnet.kernels)
-        from npnet import kernels
-
-        def kernel_threads(fn):
-            def run():
-                kernels.set_num_threads(threads)
-                try:
-                    fn()
-                finally:
-                    kernels.set_num_threads(1)
-            return run
-
-        chosen.update({f"{k} kernel-threads": kernel_threads(v) for k, v in list(chosen.items())})
     if "onnxruntime fwd" in sides:
         chosen["onnxruntime fwd"] = sides["onnxruntime fwd"]
     return chosen
@@ -203,7 +213,9 @@ def child(args):
     from timing import compare, optional_torch
 
     torch = optional_torch(args.threads) if args.side != "npnet" else None
-    out = {"threads": args.threads, "times": {}}
+    out = {"threads": args.threads, "times": {}, "probe": []}
+    if args.threads > 1:
+        out["probe"].append(second_core_probe())
     if args.job == "steps":
         steps = all_steps(torch, args.names)
         for name, (ours, theirs) in steps.items():
@@ -226,6 +238,8 @@ def child(args):
                 out["times"][f"N={n}"] = {side: timing.times.tolist() for side, timing in t.items()}
                 print(f"  [{args.threads} thread(s)] SqueezeNet N={n}: "
                       + ", ".join(f"{s} {v}" for s, v in t.items()), file=sys.stderr, flush=True)
+    if args.threads > 1:
+        out["probe"].append(second_core_probe())
     out["blas"] = blas_info(torch)  # after the work: NumPy is loaded, and npnet's policy has chosen
     print(RESULT + json.dumps(out), flush=True)
 
@@ -317,6 +331,12 @@ def note_blas(result):
         print(f"  BLAS in a child ({result['threads'] or 'default'} thread(s) asked): {result['blas']}")
 
 
+def probes(*results):
+    """The second-core probes (:func:`second_core_probe`) of 2-thread children, as text."""
+    seen = [p for r in results if r for p in r.get("probe", [])]
+    return " ".join(f"{p:.2f}x" for p in seen) or "-"
+
+
 def training_rows(repeats, rounds):
     print("\n## Training steps vs PyTorch (ms per step, median); target npnet/PyTorch <= 1.00, separate counts")
     print(f"{'step':12s} {'thr':>3s} | {'interleaved npnet':>17s} {'torch':>7s} {'ratio':>6s} | "
@@ -324,18 +344,23 @@ def training_rows(repeats, rounds):
     for threads in (1, 2):
         inter = run_child("steps", threads, "both", repeats, STEPS)
         note_blas(inter)
+        if threads > 1:
+            print(f"  second-core probe of the interleaved child, before / after: {probes(inter)}")
         for name in STEPS:
             pooled = {"npnet": [], "torch": []}
+            children = []
             for _ in range(rounds):  # each side alone in its own process, the two alternating
                 for side in pooled:
                     res = run_child("steps", threads, side, repeats, [name])
                     note_blas(res)
+                    children.append(res)
                     pooled[side] += (res or {"times": {}})["times"].get(name, {}).get(side, [])
             it = (inter or {"times": {}})["times"].get(name, {})
             a, b = median(it.get("npnet", [])), median(it.get("torch", []))
             c, d = median(pooled["npnet"]), median(pooled["torch"])
             print(f"{name:12s} {threads:3d} | {a:17.1f} {b:7.1f} {a / b:5.2f}x | {c:14.1f} {d:7.1f} {c / d:5.2f}x | "
-                  f"<= 1.00x {verdict(c / d, 1.0)}", flush=True)
+                  f"<= 1.00x {verdict(c / d, 1.0)}" + (f" | probes {probes(*children)}" if threads > 1 else ""),
+                  flush=True)
 
 
 def squeezenet_rows(repeats):
@@ -351,11 +376,7 @@ def squeezenet_rows(repeats):
         one, two = cell(1, 1, side), cell(2, 1, side)
         print(f"N=1 {label:13s} 1 -> 2 threads: {one:6.1f} -> {two:6.1f} ms = {one / two:4.2f}x faster "
               f"| target >= {target}x {verdict(one / two, target, 'higher')}")
-    for side in ("npnet fwd", "npnet fwd+dX"):
-        for n in (1, 8):
-            a, b = cell(2, n, side), cell(2, n, f"{side} kernel-threads")
-            print(f"N={n} {side[6:]:7s} 2 threads, kernels over row ranges on 2 threads too "
-                  f"(kernels.set_num_threads(2)): {a:6.1f} -> {b:6.1f} ms")
+    print(f"  second-core probe of the 2-thread child, before / after: {probes(res[2])}")
     for t, target in ((1, 2.0), (2, 2.5)):
         for n in (1, 8):
             a, b = cell(t, n, "npnet fwd"), cell(t, n, "onnxruntime fwd")

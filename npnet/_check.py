@@ -229,8 +229,19 @@ def allocation(fn, what, elements, dtype=np.float64):
                               f"({_bytes(needed)}), more than this machine's memory ({_bytes(physical_memory())})")
 
 
+# From this many values on, a contiguous float array is scanned by npnet.kernels.all_finite (Numba, 2.5-3.5x
+# faster than np.sum on a style-transfer feature map of 0.4-0.8 M float32 values: 28-37 us against
+# 67-123 us; those checks took 5% of a style-transfer iteration). Smaller arrays skip the kernel call.
+KERNEL_SCAN = 1 << 16
+
+
 def all_finite(x):
     """Whether the array ``x`` holds no NaN or Inf."""
+    if (isinstance(x, np.ndarray) and x.size >= KERNEL_SCAN and x.dtype in (np.float32, np.float64)
+            and x.flags.c_contiguous):
+        from . import kernels  # Numba loads with the first big array, not with npnet
+
+        return bool(kernels.all_finite(x.reshape(-1)))
     # One reduction instead of a boolean array the size of x: a NaN or Inf anywhere makes the sum NaN or
     # Inf, so a finite sum proves every value finite. A non-finite sum (also reached when finite values
     # overflow) gets the exact elementwise test.

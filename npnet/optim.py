@@ -284,7 +284,7 @@ def _adam_in_place(w, dw, config):
     # misses the cache when the rows are 4 KiB apart). Any other strided gradient is copied.
     transposed = dw.ndim == 2 and not dw.flags.c_contiguous and dw.T.flags.c_contiguous
     grad = dw.T if transposed else np.ascontiguousarray(dw)
-    if not (_all_finite(w.reshape(-1)) and _all_finite(grad.reshape(-1))):
+    if not (kernels.all_finite(w.reshape(-1)) and kernels.all_finite(grad.reshape(-1))):
         _check.finite(fn, "w", w)  # raise the reference rule's message, counting the bad values
         _check.finite(fn, "dw", dw)
     beta1, beta2 = config["beta1"], config["beta2"]
@@ -306,20 +306,6 @@ def _adam_in_place(w, dw, config):
 def _u(i):
     # an unsigned index spares Numba's negative-index test, which blocks vectorisation (see npnet.kernels)
     return np.uintp(i)
-
-
-@njit(cache=True)
-def _all_finite(a):
-    """Whether the 1-D array ``a`` holds no NaN/Inf. ``x - x`` is NaN exactly for those, so the test
-    has no branch per value and vectorises; blocks end the scan early at a bad value."""
-    n = a.size
-    for start in range(0, n, 4096):
-        bad = False
-        for i in range(start, min(start + 4096, n)):
-            bad |= a[_u(i)] - a[_u(i)] != 0
-        if bad:
-            return False
-    return True
 
 
 # error_model="numpy": a division by zero gives Inf/NaN as in NumPy instead of a Python exception,

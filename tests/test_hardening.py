@@ -85,6 +85,25 @@ def test_finite_counts_nan_and_inf_and_accepts_values_whose_sum_overflows():
     _check.finite("f", "x", np.zeros(0))
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_finite_scans_big_arrays_with_the_kernel_and_finds_every_bad_position(dtype):
+    """From KERNEL_SCAN values a contiguous array goes through npnet.kernels.all_finite: one bad value
+    at the first, a block-boundary, or the last position is found, as in a transposed (strided) array
+    that takes the NumPy path; finite values whose sum overflows pass."""
+    n = _check.KERNEL_SCAN + 4097
+    x = np.ones((n,), dtype)
+    assert _check.all_finite(x) and _check.all_finite(np.repeat(x, 2)[::2])
+    for at in (0, 4095, 4096, n - 1):
+        for bad in (np.nan, np.inf, -np.inf):
+            y = x.copy()
+            y[at] = bad
+            assert not _check.all_finite(y), (at, bad)
+            assert not _check.all_finite(np.repeat(y, 2)[::2])  # strided: the NumPy path
+            with pytest.raises(NpnetValueError, match=rf"f: x contains 1 NaN/Inf value\(s\) of {n}"):
+                _check.finite("f", "x", y)
+    _check.finite("f", "x", np.full(n, np.finfo(dtype).max, dtype))
+
+
 # ------------------------------------------------------------------------------------ hyper-parameters
 @pytest.mark.parametrize("rule, key, value, message", [
     ("adam", "beta1", 1.0, r"adam: config\['beta1'\] must be a finite number in \[0, 1\); got 1.0"),

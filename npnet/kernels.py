@@ -522,3 +522,73 @@ def all_finite(a):
         if bad:
             return False
     return True
+
+
+# Kernels behind nn.BatchNorm1d/2d in training mode. NumPy's batch norm makes about a dozen passes over
+# the activations (means over (N, H, W), centred copies, squares, products); these make three forward
+# (two for the statistics, one writing the output) and three backward (two sums, one writing dx), over
+# an array viewed as (N, C, P) with P the pixels of one channel plane. Sums are in float64 whatever
+# the input's dtype; ``fastmath={"reassoc"}`` lets LLVM vectorise them (reordering additions only: NaN
+# and Inf still propagate). Each works on the channels [lo, hi), so :func:`split` can share them out.
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def channel_moments(x, mean, var, lo, hi):
+    """``mean[c]`` and biased ``var[c]`` (float64) of ``x[:, c, :]`` (N, C, P) for c in [lo, hi): two
+    passes, the second over ``x - mean`` (no cancellation when the mean is large)."""
+    N, C, P = x.shape
+    count = N * P
+    for c in range(lo, hi):
+        total = 0.0
+        for n in range(N):
+            row = x[n, c]
+            for p in range(P):
+                total += row[_u(p)]
+        mu = total / count
+        squares = 0.0
+        for n in range(N):
+            row = x[n, c]
+            for p in range(P):
+                d = row[_u(p)] - mu
+                squares += d * d
+        mean[c], var[c] = mu, squares / count
+
+
+@njit(cache=True, nogil=True)
+def channel_normalize(x, mean, scale, shift, out, lo, hi):
+    """``out[:, c] = (x[:, c] - mean[c]) * scale[c] + shift[c]`` for c in [lo, hi); x, out (N, C, P)."""
+    N, C, P = x.shape
+    for c in range(lo, hi):
+        mu, s, b = mean[c], scale[c], shift[c]
+        for n in range(N):
+            src, dst = x[n, c], out[n, c]
+            for p in range(P):
+                dst[_u(p)] = (src[_u(p)] - mu) * s + b
+
+
+@njit(cache=True, nogil=True, fastmath={"reassoc"})
+def channel_gradient_sums(dout, x, mean, sums, lo, hi):
+    """``sums[c] = (sum of dout[:, c], sum of dout[:, c] * (x[:, c] - mean[c]))`` (float64) for c in
+    [lo, hi); dout, x (N, C, P), sums (C, 2)."""
+    N, C, P = x.shape
+    for c in range(lo, hi):
+        mu, s0, s1 = mean[c], 0.0, 0.0
+        for n in range(N):
+            d, src = dout[n, c], x[n, c]
+            for p in range(P):
+                g = d[_u(p)]
+                s0 += g
+                s1 += g * (src[_u(p)] - mu)
+        sums[c, 0], sums[c, 1] = s0, s1
+
+
+@njit(cache=True, nogil=True)
+def channel_combine(dout, x, mean, a, b, k, dx, lo, hi):
+    """``dx[:, c] = a[c] * dout[:, c] + b[c] * (x[:, c] - mean[c]) + k[c]`` for c in [lo, hi): the form
+    of batch norm's input gradient once its per-channel sums are known (npnet.nn._BatchNorm)."""
+    N, C, P = x.shape
+    for c in range(lo, hi):
+        mu, ac, bc, kc = mean[c], a[c], b[c], k[c]
+        for n in range(N):
+            d, src, dst = dout[n, c], x[n, c], dx[n, c]
+            for p in range(P):
+                dst[_u(p)] = ac * d[_u(p)] + bc * (src[_u(p)] - mu) + kc

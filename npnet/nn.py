@@ -36,8 +36,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import _check, threads
+from . import _check, kernels, threads
 from .errors import NpnetIndexError, NpnetTypeError, NpnetValueError
+from .layers.norm import _finite_variance
 from .layers import (affine_backward, affine_forward, avg_pool_backward, avg_pool_forward, batchnorm_backward,
                      batchnorm_forward, conv_backward, conv_forward, conv_transpose_backward,
                      conv_transpose_forward, dropout_backward, dropout_forward, global_avg_pool_backward,
@@ -686,29 +687,67 @@ class _BatchNorm(_Norm):
         # (N, C, L) is spatial batch norm over a 1-pixel-wide image.
         x4 = x[..., None] if x.ndim == 3 else x
         functional = batchnorm_forward if x.ndim == 2 else spatial_batchnorm_forward
-        if self.training:
+        m = x4.size // x4.shape[1]
+        if self.training and x.ndim > 2 and m > 1:
+            out, cache, mean, var = self._train_forward(name, x, gamma, beta)
+        elif self.training:
             # With momentum 0 the functional layer hands back the batch mean and (biased) variance
             # themselves as its "running" statistics; PyTorch's update is applied to those here.
             batch = {"mode": "train", "eps": self.eps, "momentum": 0.0}
             out, cache = functional(x4, gamma, beta, batch)
-            m = x4.size // x4.shape[1]
-            b, mom = self.buffers, self.momentum
-            b["running_mean"] = ((1 - mom) * b["running_mean"] + mom * batch["running_mean"]).astype(
-                b["running_mean"].dtype)
-            b["running_var"] = ((1 - mom) * b["running_var"] + mom * batch["running_var"] * (m / (m - 1))).astype(
-                b["running_var"].dtype)
-            b["num_batches_tracked"] = b["num_batches_tracked"] + 1
+            mean, var = batch["running_mean"], batch["running_var"]
         else:
             out, cache = functional(x4, gamma, beta, {"mode": "test", "eps": self.eps,
                                                       "running_mean": self.buffers["running_mean"],
                                                       "running_var": self.buffers["running_var"]})
+        if self.training:
+            b, mom = self.buffers, self.momentum
+            b["running_mean"] = ((1 - mom) * b["running_mean"] + mom * mean).astype(b["running_mean"].dtype)
+            b["running_var"] = ((1 - mom) * b["running_var"] + mom * var * (m / (m - 1))).astype(
+                b["running_var"].dtype)
+            b["num_batches_tracked"] = b["num_batches_tracked"] + 1
         self.cache = (cache, x.ndim)
         return out.reshape(x.shape)
+
+    def _train_forward(self, name, x, gamma, beta):
+        """Training-mode batch norm of (N, C, L) or (N, C, H, W) ``x`` through npnet.kernels: the numbers
+        of the functional layer (``spatial_batchnorm_forward``) up to float rounding, the statistics
+        summed in float64, in 3 passes over memory instead of about 12 (the MnistJudge's two batch norms
+        took 30% of its training step). Returns ``(out, cache, mean, biased var)``."""
+        N, C = x.shape[:2]
+        x3 = np.ascontiguousarray(x).reshape(N, C, -1)
+        mean, var = np.empty(C), np.empty(C)
+        kernels.split(kernels.channel_moments, C, x3.size, x3, mean, var)
+        _finite_variance(name, var, x.dtype)
+        inv_std = 1 / np.sqrt(var + self.eps)
+        out = np.empty_like(x3)
+        kernels.split(kernels.channel_normalize, C, out.size, x3, mean, gamma * inv_std, beta.astype(np.float64), out)
+        return out, ("kernels", x3, mean, inv_std, gamma, x.shape), mean, var
+
+    def _train_backward(self, dout, cache):
+        """The functional layer's batch-norm backward (``spatial_batchnorm_backward``) for
+        :meth:`_train_forward`'s cache, in 2 passes: with xhat = (x - mean) * inv_std and m values per
+        channel, ``dx = inv_std * gamma * (dout - sum(dout) / m - xhat * sum(dout * xhat) / m)``, a
+        per-channel combination of dout and x - mean once the two sums are known."""
+        _, x3, mean, inv_std, gamma, shape = cache
+        dout = _check.dout(f"{type(self).__name__}.backward", dout, shape, x3.dtype)
+        d3 = np.ascontiguousarray(dout).reshape(x3.shape)
+        N, C, P = x3.shape
+        sums = np.empty((C, 2))
+        kernels.split(kernels.channel_gradient_sums, C, x3.size, d3, x3, mean, sums)
+        total, centred = sums[:, 0], sums[:, 1]
+        a = inv_std * gamma
+        dx = np.empty_like(x3)
+        kernels.split(kernels.channel_combine, C, dx.size, d3, x3, mean, a, -a * inv_std ** 2 * centred / (N * P),
+                      -a * total / (N * P), dx)
+        return dx.reshape(shape), (inv_std * centred).astype(x3.dtype), total.astype(x3.dtype)
 
     def backward(self, dout):
         cache, ndim = self._need_cache()
         if ndim == 2:
             dx, dgamma, dbeta = batchnorm_backward(dout, cache)
+        elif cache[0] == "kernels":
+            dx, dgamma, dbeta = self._train_backward(dout, cache)
         else:
             shape = cache[1].shape  # xhat, 4-D also for an (N, C, L) input
             dout = _check.dout(f"{type(self).__name__}.backward", dout, shape[:ndim], cache[1].dtype)

@@ -29,6 +29,42 @@ def test_batchnorm2d_matches_pytorch_in_training_and_eval():
     assert rel_error(bn.forward(REF["bn_x_eval"]), REF["bn_y_eval"]) < 1e-12
 
 
+@pytest.mark.parametrize("dtype, tol", [(np.float64, 1e-12), (np.float32, 1e-6)])
+@pytest.mark.parametrize("shape", [(4, 3, 5, 7), (6, 2, 9), (1, 5, 2, 2)])
+def test_batchnorm_training_kernels_equal_the_functional_layer(shape, dtype, tol):
+    """nn.BatchNorm in training mode runs npnet.kernels' passes, not spatial_batchnorm_*: the out, dx,
+    dgamma, dbeta and running statistics of the functional layer in float64 (to ``tol`` of each
+    result's largest value), for 4-D and (N, C, L) inputs of a large mean (the variance's second pass
+    is over x - mean), and a NaN that must reach the output."""
+    from npnet.layers import spatial_batchnorm_backward, spatial_batchnorm_forward
+
+    def close(a, b):
+        return a.dtype == dtype and np.abs(a - b).max() <= tol * np.abs(b).max()
+
+    rng = np.random.default_rng(0)
+    # every input rounded to dtype first, so the float64 reference sees the same numbers
+    x, dout = (rng.standard_normal(shape) * 2 + 300).astype(dtype), rng.standard_normal(shape).astype(dtype)
+    gamma, beta = rng.uniform(0.5, 2, shape[1]).astype(dtype), rng.standard_normal(shape[1]).astype(dtype)
+    bn = (nn.BatchNorm2d if len(shape) == 4 else nn.BatchNorm1d)(shape[1], dtype=dtype).train()
+    bn.params["weight"], bn.params["bias"] = gamma, beta
+    out = bn.forward(x)
+    dx = bn.backward(dout)
+    assert bn.cache[0][0] == "kernels" and out.shape == dx.shape == shape
+    x4, d4 = (x, dout) if len(shape) == 4 else (x[..., None], dout[..., None])
+    param = {"mode": "train", "eps": bn.eps, "momentum": 0.0}
+    ref, cache = spatial_batchnorm_forward(x4.astype(np.float64), gamma.astype(np.float64), beta.astype(np.float64),
+                                           param)
+    rdx, rdgamma, rdbeta = spatial_batchnorm_backward(d4.astype(np.float64), cache)
+    assert close(out, ref.reshape(shape)) and close(dx, rdx.reshape(shape))
+    assert close(bn.grads["weight"], rdgamma) and close(bn.grads["bias"], rdbeta)
+    m = x.size // shape[1]
+    assert close(bn.buffers["running_mean"], 0.1 * param["running_mean"])
+    assert close(bn.buffers["running_var"], 0.9 + 0.1 * param["running_var"] * m / (m - 1))
+    x[0, 0] = np.nan
+    out = bn.forward(x)
+    assert np.isnan(out[:, 0]).all() and np.isfinite(out[:, 1:]).all()
+
+
 def test_batchnorm1d_on_sequences_matches_pytorch():
     bn = nn.BatchNorm1d(2, dtype=np.float64).train()
     assert rel_error(bn.forward(REF["bn1_x"]), REF["bn1_y"]) < 1e-12

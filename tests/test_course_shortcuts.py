@@ -10,8 +10,12 @@ the delegation must earn none of the parts that depend on the function (those th
 result is nudged).
 """
 import dataclasses
+import faulthandler
 import json
+import os
+import resource
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -21,14 +25,54 @@ import pytest
 from npnet.course import manifest
 from npnet.course import markers
 from npnet.course.grade import Grader, child_env
+from npnet.course.diagnose import rel_error
 from npnet.course.release import source_root
+from npnet.layers.pool import max_pool_forward, max_pool_forward_naive
 
 ROOT = source_root()
 
 
+# Scoring in forked children, also tested on its own below.
+ISOLATION = r'''
+import json, os
+
+
+def scored_in_children(tasks):
+    """The result of each of ``tasks`` (calls returning a set of part names), in order. A forked child
+    runs them one after another and sends each result as a JSON line, so what a candidate compiles or
+    warms (Numba specialisations) serves the next ones. A candidate that kills the child (native code
+    called with another function's arguments) is run again first in a fresh child, as the damage may be
+    an earlier one's; if it kills that child too it earns nothing, and a new child goes on from the next."""
+    results = []
+    while len(results) < len(tasks):
+        start = len(results)
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                os.close(r)
+                with os.fdopen(w, "w") as stream:
+                    for fn in tasks[start:]:
+                        try:
+                            parts = sorted(fn())
+                        except BaseException:
+                            parts = []
+                        stream.write(json.dumps(parts) + "\n")
+                        stream.flush()
+            finally:
+                os._exit(0)
+        os.close(w)
+        with os.fdopen(r) as stream:
+            results += [set(json.loads(line)) for line in stream if line.endswith("\n")]
+        os.waitpid(pid, 0)
+        if len(results) == start < len(tasks):
+            results.append(set())
+    return results
+'''
+
 # Modules whose functions compute things; data loading, files, figures and the CLI cannot stand in.
-HARNESS = r'''
-import importlib, inspect, json, os, pkgutil, resource, signal, sys
+HARNESS = ISOLATION + r'''
+import functools, importlib, inspect, json, pkgutil, resource, signal, sys
 resource.setrlimit(resource.RLIMIT_AS, (4 << 30, 4 << 30))
 sys.path.insert(0, sys.argv[1])
 import numpy as np
@@ -114,30 +158,8 @@ def score(item, job, holders, fname, g):
     return matched
 
 
-def isolated(fn):
-    """``fn()`` (a set of part names) run in a forked child: a candidate that crashes the interpreter
-    (native code called with another function's arguments) earns nothing instead of ending the search."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        try:
-            result = json.dumps(sorted(fn())).encode()
-        except BaseException:
-            result = b"[]"
-        os.write(w, result)
-        os._exit(0)
-    os.close(w)
-    data = b""
-    while chunk := os.read(r, 1 << 16):
-        data += chunk
-    os.close(r)
-    os.waitpid(pid, 0)
-    return set(json.loads(data)) if data else set()
-
-
-found, tried = [], 0
 own = {f for fs in a.strip.values() for f in fs}
+delegations, tasks = [], []
 for job in spec["jobs"]:
     item = a.item(job["item"])
     for fname in item.functions:
@@ -156,10 +178,11 @@ for job in spec["jobs"]:
                 inspect.signature(getattr(g, "py_func", g)).bind(*range(len(required)))
             except (TypeError, ValueError):
                 continue
-            tried += 1
-            gained = isolated(lambda: score(item, job, holders, fname, g)) & depends
-            if gained:
-                found.append([item.name, fname, cname, sorted(gained)])
+            delegations.append((item.name, fname, cname, depends))
+            tasks.append(functools.partial(score, item, job, holders, fname, g))
+found = [[item, fname, cname, sorted(gained & depends)]
+         for (item, fname, cname, depends), gained in zip(delegations, scored_in_children(tasks)) if gained & depends]
+tried = len(tasks)
 print(json.dumps({"found": found, "tried": tried}))
 '''
 
@@ -211,3 +234,59 @@ def test_the_search_finds_a_shortcut_when_one_is_shipped(tmp_path, monkeypatch):
 
 
 _load = manifest.load
+
+
+def _scored_in_children():
+    namespace = {}
+    exec(ISOLATION, namespace)
+    return namespace["scored_in_children"]
+
+
+def _crashing(how):
+    """A candidate that kills the process it runs in the way native code does, leaving no core file."""
+    def candidate(*_):
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        faulthandler.disable()  # pytest's traceback dump on the signal: noise here
+        how()
+    return candidate
+
+
+def test_a_candidate_that_kills_its_child_earns_nothing_and_the_search_goes_on():
+    """A search for what stands in for max_pool_forward_naive: a candidate that aborts and one that
+    segfaults are each scored as earning nothing, and the real twin tried after them is still found."""
+    x = np.random.default_rng(0).standard_normal((2, 3, 6, 6))
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    reference = max_pool_forward_naive(x, pool_param)[0]
+
+    def task(g):
+        return lambda: {"out"} if rel_error(g(x, pool_param)[0], reference) < 1e-12 else set()
+
+    candidates = [_crashing(os.abort), lambda x, p: (-x, None), _crashing(lambda: os.kill(os.getpid(), signal.SIGSEGV)),
+                  max_pool_forward]
+    assert _scored_in_children()([task(g) for g in candidates]) == [set(), set(), set(), {"out"}]
+
+
+def test_candidates_share_a_child_until_one_kills_it():
+    """Many candidates are scored in one child (what they compile carries over); the one after a crash
+    gets a fresh child."""
+    pid = lambda: {str(os.getpid())}  # noqa: E731
+    results = _scored_in_children()([pid, pid, _crashing(os.abort), pid, pid])
+    assert results[0] == results[1] != results[3] == results[4]
+    assert results[2] == set() and str(os.getpid()) not in results[0] | results[3]
+
+
+def test_a_candidate_killed_by_an_earlier_ones_damage_is_scored_again_in_a_fresh_child():
+    """A candidate that left the child broken (as a write out of bounds can) must not cost the next
+    one its score: the one the child died on is run again first in a fresh child."""
+    damaged = []
+
+    def corrupts():
+        damaged.append(True)
+        return set()
+
+    def sound():
+        if damaged:
+            _crashing(os.abort)()
+        return {"dx"}
+
+    assert _scored_in_children()([corrupts, sound]) == [set(), {"dx"}]

@@ -1,8 +1,9 @@
-"""The few Numba kernels behind the fast convolution and max-pooling layers.
+"""The few Numba kernels behind the fast convolution, max-pooling and batch-norm layers.
 
 Everything else in npnet is NumPy; these loops exist because NumPy has no fast way to gather the
-overlapping windows of a convolution (im2col), scatter them back (col2im), or take a windowed max and
-argmax. Each kernel is compiled once per dtype (float32 and float64) and cached on disk.
+overlapping windows of a convolution (im2col), scatter them back (col2im), take a windowed max and
+argmax, or reduce an NCHW array per channel in one pass (batch norm, below). Each kernel is compiled
+once per dtype (float32 and float64) and cached on disk.
 
 Every kernel works on a range of independent rows ``[lo, hi)`` (images of a column matrix, image
 rows, or image planes) and writes into an output the caller allocated, so :func:`split` can hand parts of

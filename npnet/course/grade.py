@@ -71,7 +71,11 @@ for call in (lambda: kernels.im2col_images(x, cols, 16, 4, 2, 2, 1, 0, 2, 2, 0, 
              lambda: kernels.max_pool_argmax_rows(x[0], out, arg, np.zeros(1, np.uint8), 2, 2, 1, 0, 0, 1),
              lambda: kernels.max_pool_backward_rows(out, arg, out, -1, x[0], 2, 2, 1, 0, 0, 1),
              lambda: kernels.bias_relu_rows(out.reshape(-1), 4, 2, np.zeros(2, dt), True, out.reshape(1, 2, 2), 0, 2),
-             lambda: kernels.all_finite(cols)):
+             lambda: kernels.all_finite(cols),
+             lambda: kernels.channel_moments(out, cols[:2], cols[2:4], 0, 1),
+             lambda: kernels.channel_normalize(out, cols[:2], cols[:2], cols[:2], out, 0, 1),
+             lambda: kernels.channel_gradient_sums(out, out, cols[:2], cols[:4].reshape(2, 2), 0, 1),
+             lambda: kernels.channel_combine(out, out, cols[:2], cols[:2], cols[:2], cols[:2], out, 0, 1)):
     try:
         call()
     except NotImplementedError:

@@ -10,22 +10,20 @@
 # `NPNET_EXERCISE_QUICK=1` trains for a few iterations only, to run every cell in seconds.
 
 # %%
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 
 from gradcheck import eval_numerical_gradient, rel_error
 from npnet.data.mnist import get_mnist_data
 from npnet.display import show
+from npnet.exercise import exercise_setup
 from npnet.models.classifiers import (FullyConnectedNet, TwoLayerNet, mnist_classifier, save_judge,
                                       train_mnist_judge)
 from npnet.models.figures import first_layer_figure, training_curves_figure
 from npnet.solver import Solver
 
-QUICK = os.environ.get("NPNET_EXERCISE_QUICK") == "1"  # a short run that still executes every cell
-OUT = Path(os.environ.get("NPNET_FIGURES", "figures")) / "classifiers"
+OUT, QUICK = exercise_setup("classifiers")  # the figures folder, quick mode, one BLAS thread
 
 # %% [markdown]
 # ## The losses: naive loops and vectorised

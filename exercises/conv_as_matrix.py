@@ -9,20 +9,17 @@
 # (`NPNET_EXERCISE_QUICK=1` samples the line more coarsely).
 
 # %%
-import os
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 from gradcheck import rel_error
 from npnet import nn
 from npnet.display import show
+from npnet.exercise import exercise_setup
 from npnet.layers import conv_forward, conv_transpose_forward
 from npnet.linalg import conv_matrix, conv_transpose_matrix
 
-QUICK = os.environ.get("NPNET_EXERCISE_QUICK") == "1"  # a short run that still executes every cell
-OUT = Path(os.environ.get("NPNET_FIGURES", "figures")) / "conv_as_matrix"
+OUT, QUICK = exercise_setup("conv_as_matrix")  # the figures folder, quick mode, one BLAS thread
 rng = np.random.default_rng(0)
 
 

@@ -11,7 +11,6 @@
 
 # %%
 import os
-from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -19,10 +18,10 @@ from matplotlib.figure import Figure
 from gradcheck import rel_error
 from npnet.data.lookup import find_data
 from npnet.display import show
+from npnet.exercise import exercise_setup
 from npnet.models import gan
 
-QUICK = os.environ.get("NPNET_EXERCISE_QUICK") == "1"  # a short run that still executes every cell
-OUT = Path(os.environ.get("NPNET_FIGURES", "figures")) / "gans"
+OUT, QUICK = exercise_setup("gans")  # the figures folder, quick mode, one BLAS thread
 ITERS = int(os.environ.get("NPNET_GAN_ITERS", "6" if QUICK else "1500"))
 DC_ITERS = max(ITERS // 5, 3)
 

@@ -8,18 +8,15 @@
 # (`NPNET_EXERCISE_QUICK=1` trains for fewer steps).
 
 # %%
-import os
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 
 from gradcheck import eval_numerical_gradient_array, rel_error
 from npnet import layers as L
 from npnet.display import show
+from npnet.exercise import exercise_setup
 
-QUICK = os.environ.get("NPNET_EXERCISE_QUICK") == "1"  # a short run that still executes every cell
-OUT = Path(os.environ.get("NPNET_FIGURES", "figures")) / "layers"
+OUT, QUICK = exercise_setup("layers")  # the figures folder, quick mode, one BLAS thread
 rng = np.random.default_rng(0)
 
 

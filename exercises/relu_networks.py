@@ -9,7 +9,6 @@
 
 # %%
 import os
-from pathlib import Path
 
 import matplotlib
 
@@ -19,6 +18,7 @@ import numpy as np  # noqa: E402
 
 from gradcheck import rel_error  # noqa: E402
 from npnet.display import show  # noqa: E402
+from npnet.exercise import exercise_setup  # noqa: E402
 from npnet.layers import conv_forward, conv_transpose_forward, pixel_shuffle_forward  # noqa: E402
 from npnet.linalg import subpixel_to_transposed, transposed_to_subpixel  # noqa: E402
 from npnet.nn import Linear, ReLU, Sequential  # noqa: E402
@@ -27,9 +27,7 @@ from npnet.relu_networks import (AND_UNIT, BOOLEAN_INPUTS, OR_UNIT, count_region
                                  problem_set_network, threshold_unit, xor_relu_network, xor_threshold_network,
                                  zigzag_network)
 
-QUICK = os.environ.get("NPNET_EXERCISE_QUICK") == "1"
-OUT = Path(os.environ.get("NPNET_FIGURES", "figures")) / "relu_networks"
-OUT.mkdir(parents=True, exist_ok=True)
+OUT, QUICK = exercise_setup("relu_networks")  # the figures folder, quick mode, one BLAS thread
 rng = np.random.default_rng(0)
 
 

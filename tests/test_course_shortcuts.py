@@ -24,8 +24,8 @@ import pytest
 
 from npnet.course import manifest
 from npnet.course import markers
-from npnet.course.grade import Grader, child_env
 from npnet.course.diagnose import rel_error
+from npnet.course.grade import Grader, child_env
 from npnet.course.release import source_root
 from npnet.layers.pool import max_pool_forward, max_pool_forward_naive
 
@@ -269,7 +269,9 @@ def test_a_candidate_that_kills_its_child_earns_nothing_and_the_search_goes_on()
 def test_candidates_share_a_child_until_one_kills_it():
     """Many candidates are scored in one child (what they compile carries over); the one after a crash
     gets a fresh child."""
-    pid = lambda: {str(os.getpid())}  # noqa: E731
+    def pid():
+        return {str(os.getpid())}
+
     results = _scored_in_children()([pid, pid, _crashing(os.abort), pid, pid])
     assert results[0] == results[1] != results[3] == results[4]
     assert results[2] == set() and str(os.getpid()) not in results[0] | results[3]

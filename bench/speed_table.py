@@ -15,9 +15,10 @@ their thread pools when they load; thread counts are set through OMP/OPENBLAS/MK
   same steps in PyTorch, on 1 and 2 threads. "interleaved" times both in one process
   (``timing.compare``); "separate" times each side alone in its own process, the sides' processes
   alternating twice, the times of both pooled. The separate-process ratio is the one the target counts.
-* SqueezeNet 1.1 at N=1: forward and forward + input gradient, 1 thread -> 2 threads (separate processes).
-* SqueezeNet forward vs ONNX Runtime (the reference model exported by torch.onnx) at N=1 and N=8, on 1
-  and 2 threads, interleaved.
+* SqueezeNet 1.1 at N=1: forward and forward + input gradient, 1 thread -> 2 threads; forward vs ONNX
+  Runtime (the reference model exported by torch.onnx) at N=1 and N=8, on 1 and 2 threads. npnet and
+  ONNX Runtime run in processes of their own (at 2 threads one's spinning pool would slow the other),
+  1- and 2-thread processes alternating, twice.
 * contention: one competing busy process; each npnet step with npnet's default thread policy (no thread
   variable set) and with one thread (every thread variable 1): median and p90.
 * class visualisation (100 steps) and style transfer (Starry Night) vs PyTorch on 2 threads, through
@@ -186,26 +187,26 @@ def all_steps(torch, names):
     return steps
 
 
-def squeezenet_sides(torch, threads, n, folder):
-    """name -> callable: npnet forward and forward + dX at batch ``n``, ONNX Runtime's forward."""
+def squeezenet_sides(torch, threads, n, folder, side):
+    """name -> callable at batch ``n``: npnet's forward and forward + dX (``side`` "npnet"), or ONNX
+    Runtime's forward ("onnx"), never both in one process: at 2 threads ONNX Runtime's and PyTorch's
+    pools spin on the core between their calls, which made npnet's 2-thread forward slower than its
+    1-thread one when they shared a process (19.5 against 11.5 ms)."""
     import numpy as np
 
     import bench_squeezenet as bs
 
-    model = bs.npnet_model()
-    tmodel = bs.torch_model(torch, shared_folder()) if torch is not None else None
-    session = None
-    if tmodel is not None:
-        try:
-            session = bs.onnx_session(torch, tmodel, threads, folder)
-        except Exception as e:  # noqa: BLE001  (onnx missing for the export: the cell stays empty)
-            print(f"ONNX export failed: {e}", file=sys.stderr)
     x = np.random.default_rng(0).standard_normal((n, 3, 224, 224)).astype(np.float32)
-    sides = bs.sides_for(x, model, None, session, torch, 1)  # threads=1: no batch split sides
-    chosen = {"npnet fwd": sides["npnet fwd"], "npnet fwd+dX": sides["npnet fwd+dX"]}
-    if "onnxruntime fwd" in sides:
-        chosen["onnxruntime fwd"] = sides["onnxruntime fwd"]
-    return chosen
+    if side == "npnet":
+        sides = bs.sides_for(x, bs.npnet_model(), None, None, None, 1)  # threads=1: no batch split sides
+        return {"npnet fwd": sides["npnet fwd"], "npnet fwd+dX": sides["npnet fwd+dX"]}
+    tmodel = bs.torch_model(torch, shared_folder()) if torch is not None else None
+    try:
+        session = bs.onnx_session(torch, tmodel, threads, folder) if tmodel is not None else None
+    except Exception as e:  # noqa: BLE001  (onnx missing for the export: the cell stays empty)
+        print(f"ONNX export failed: {e}", file=sys.stderr)
+        session = None
+    return {"onnxruntime fwd": (lambda: session.run(None, {"x": x}))} if session is not None else {}
 
 
 def child(args):
@@ -233,7 +234,7 @@ def child(args):
 
         with tempfile.TemporaryDirectory() as folder:
             for n in (1, 8):
-                t = compare(squeezenet_sides(torch, args.threads, n, folder), args.repeats if n == 1
+                t = compare(squeezenet_sides(torch, args.threads, n, folder, args.side), args.repeats if n == 1
                             else max(5, args.repeats // 2))
                 out["times"][f"N={n}"] = {side: timing.times.tolist() for side, timing in t.items()}
                 print(f"  [{args.threads} thread(s)] SqueezeNet N={n}: "
@@ -363,20 +364,28 @@ def training_rows(repeats, rounds):
                   flush=True)
 
 
-def squeezenet_rows(repeats):
-    print("\n## SqueezeNet 1.1 (ms, median; separate process per thread count, sides interleaved)")
-    res = {t: run_child("squeezenet", t, "both", repeats) for t in (1, 2)}
-    for r in res.values():
-        note_blas(r)
+def squeezenet_rows(repeats, rounds):
+    print("\n## SqueezeNet 1.1 (ms, median; npnet and ONNX Runtime each in processes of their own, 1- and 2-thread "
+          "processes alternating)")
+    pooled, children = {}, {1: [], 2: []}
+    for _ in range(rounds):
+        for t in (1, 2):
+            for side in ("npnet", "onnx"):
+                res = run_child("squeezenet", t, side, repeats)
+                note_blas(res)
+                children[t].append(res)
+                for key, by_side in (res or {"times": {}})["times"].items():
+                    for name, times in by_side.items():
+                        pooled.setdefault((t, key, name), []).extend(times)
 
     def cell(t, n, side):
-        return median(((res[t] or {"times": {}})["times"].get(f"N={n}", {})).get(side, []))
+        return median(pooled.get((t, f"N={n}", side), []))
 
     for side, label, target in (("npnet fwd", "forward", 1.4), ("npnet fwd+dX", "forward + dX", 1.5)):
         one, two = cell(1, 1, side), cell(2, 1, side)
         print(f"N=1 {label:13s} 1 -> 2 threads: {one:6.1f} -> {two:6.1f} ms = {one / two:4.2f}x faster "
               f"| target >= {target}x {verdict(one / two, target, 'higher')}")
-    print(f"  second-core probe of the 2-thread child, before / after: {probes(res[2])}")
+    print(f"  second-core probes of the 2-thread children: {probes(*children[2])}")
     for t, target in ((1, 2.0), (2, 2.5)):
         for n in (1, 8):
             a, b = cell(t, n, "npnet fwd"), cell(t, n, "onnxruntime fwd")
@@ -434,7 +443,7 @@ def parent(args):
     if "training" in parts:
         training_rows(repeats, 1 if quick else 2)
     if "squeezenet" in parts:
-        squeezenet_rows(10 if quick else 20)
+        squeezenet_rows(10 if quick else 20, 1 if quick else 2)
     if "contention" in parts:
         contention_rows(repeats, STEPS, 1 if quick else 2)
     if "vis" in parts:

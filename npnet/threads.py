@@ -12,8 +12,9 @@ from the cores actually free, and looks again while it runs:
 * Otherwise (the default), at most every :data:`INTERVAL` seconds, when a model runs a forward pass
   or an optimiser updates a parameter, npnet reads ``/proc/stat`` and its own CPU time: the cores the
   rest of the machine kept busy since the last look are ``others``, and BLAS gets
-  ``round(cores - others)`` threads, at least 1 and at most the cores this process may run on. Where
-  there is no ``/proc/stat`` (macOS, Windows) BLAS keeps its default.
+  ``round(cores - others)`` threads, at least 1 and at most the cores this process may run on. At the
+  first look there is no interval yet, and the other programs' threads running at that instant stand
+  in for ``others``. Where there is no ``/proc/stat`` (macOS, Windows) BLAS keeps its default.
 
 The adaptive policy only changes a thread count that is BLAS's default or its own last choice: after
 a ``threadpoolctl`` limit (an exercise's ``exercise_setup``, a user's ``threadpool_limits``), inside
@@ -85,6 +86,26 @@ def _read_stat():
     return (total - idle) / tick, total / tick
 
 
+def _others_running():
+    """Threads of other programs running or ready to run now: /proc/stat's ``procs_running`` less this
+    process's own (``/proc/self/task/*/stat`` in state R, so BLAS threads still spinning after a product
+    are not taken for a competitor). None where the system does not say. Used at the policy's first
+    look only, so that a short run (a gradient check, a benchmark's first steps) is sized too."""
+    try:
+        with open(STAT, "rb") as f:
+            running = next(int(line.split()[1]) for line in f if line.startswith(b"procs_running"))
+        own = 0
+        for task in os.listdir("/proc/self/task"):
+            try:
+                with open(f"/proc/self/task/{task}/stat", "rb") as f:
+                    own += f.read().rsplit(b")", 1)[1].split()[0] == b"R"
+            except OSError:  # the thread ended meanwhile
+                pass
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return max(0, running - own)
+
+
 def _own_seconds():
     t = os.times()
     return t.user + t.system
@@ -151,6 +172,10 @@ class _Policy:
         if self.last is not None:
             d_busy, d_own, d_total = (a - b for a, b in zip(sample, self.last))
             self._set(decide(usable_cores(), d_busy, d_own, d_total))
+        else:  # no interval to measure yet: the programs running at this instant stand in for it
+            others = _others_running()
+            if others is not None:
+                self._set(max(1, min(usable_cores(), usable_cores() - others)))
         self.last = sample
 
 

@@ -78,6 +78,7 @@ def test_adaptive_policy_follows_the_free_cores_and_respects_other_limits(policy
     own = iter([0.0, 0.0, 1.0 * cores / 2])
     monkeypatch.setattr(threads, "_read_stat", lambda: next(stat))
     monkeypatch.setattr(threads, "_own_seconds", lambda: next(own))
+    monkeypatch.setattr(threads, "_others_running", lambda: 0)  # nothing else runs at the first look
     p = policy._policy
     p.adapt(0.0)  # first look: nothing to compare with, BLAS unchanged
     assert blas_threads() == cores and p.mode == "adaptive"
@@ -99,9 +100,42 @@ def test_a_limit_set_before_the_first_look_is_kept(policy, monkeypatch):
     stat = iter([(0.0, 0.0), (0.0, 1.0)])  # an idle machine: every core free
     monkeypatch.setattr(threads, "_read_stat", lambda: next(stat))
     monkeypatch.setattr(threads, "_own_seconds", lambda: 0.0)
+    monkeypatch.setattr(threads, "_others_running", lambda: 0)
     policy._policy.adapt(0.0)
     policy._policy.adapt(1.0)
     assert blas_threads() == 1 and policy._policy.set_to is None
+
+
+@pytest.mark.parametrize("others, expected", [(1, "cores - 1"), (None, "cores"), (0, "cores"), (5, "1")])
+def test_the_first_look_counts_the_programs_running_at_that_instant(policy, monkeypatch, others, expected):
+    """No interval to measure at the first look: other programs' running threads stand in (a short run
+    under load gets one thread from its first step); where the system cannot say, BLAS keeps its count."""
+    if threads.usable_cores() < 2 or not __import__("os").path.exists(threads.STAT):
+        pytest.skip("needs 2 usable cores and /proc/stat")
+    cores = __import__("os").cpu_count()
+    threadpoolctl.threadpool_limits(limits=cores, user_api="blas")
+    monkeypatch.setattr(threads, "_read_stat", lambda: (0.0, 0.0))
+    monkeypatch.setattr(threads, "_others_running", lambda: others)
+    policy._policy.adapt(0.0)
+    usable = threads.usable_cores()
+    want = {"cores - 1": usable - 1, "cores": cores, "1": 1}[expected]
+    assert blas_threads() == max(1, want)
+
+
+def test_others_running_sees_a_busy_process_and_not_this_one():
+    import subprocess
+    import sys
+    import time
+
+    if not __import__("os").path.exists(threads.STAT):
+        pytest.skip("needs /proc/stat")
+    busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.3)
+        assert threads._others_running() >= 1
+    finally:
+        busy.kill()
+        busy.wait()
 
 
 def test_kernel_calls_from_other_threads_are_not_split_again(monkeypatch):

@@ -525,7 +525,10 @@ def all_finite(a):
     return True
 
 
-# Kernels behind nn.BatchNorm1d/2d in training mode. NumPy's batch norm makes about a dozen passes over
+# Kernels behind nn.BatchNorm1d/2d in training mode. Together they compute a graded output of the layers
+# assignment (the module built on them would stand in for spatial_batchnorm_*), so their bodies sit in
+# solution blocks and are that assignment's shortcuts, stubbed in its release; the module then runs the
+# student's functional layer instead. NumPy's batch norm makes about a dozen passes over
 # the activations (means over (N, H, W), centred copies, squares, products); these make three forward
 # (two for the statistics, one writing the output) and three backward (two sums, one writing dx), over
 # an array viewed as (N, C, P) with P the pixels of one channel plane. Sums are in float64 whatever
@@ -537,6 +540,7 @@ def channel_moments(x, mean, var, lo, hi):
     """``mean[c]`` and biased ``var[c]`` (float64) of ``x[:, c, :]`` (N, C, P) for c in [lo, hi): two
     passes, the second over ``x - mean`` (no cancellation when the mean is large)."""
     N, C, P = x.shape
+    # BEGIN SOLUTION
     count = N * P
     for c in range(lo, hi):
         total = 0.0
@@ -552,18 +556,21 @@ def channel_moments(x, mean, var, lo, hi):
                 d = row[_u(p)] - mu
                 squares += d * d
         mean[c], var[c] = mu, squares / count
+    # END SOLUTION
 
 
 @njit(cache=True, nogil=True)
 def channel_normalize(x, mean, scale, shift, out, lo, hi):
     """``out[:, c] = (x[:, c] - mean[c]) * scale[c] + shift[c]`` for c in [lo, hi); x, out (N, C, P)."""
     N, C, P = x.shape
+    # BEGIN SOLUTION
     for c in range(lo, hi):
         mu, s, b = mean[c], scale[c], shift[c]
         for n in range(N):
             src, dst = x[n, c], out[n, c]
             for p in range(P):
                 dst[_u(p)] = (src[_u(p)] - mu) * s + b
+    # END SOLUTION
 
 
 @njit(cache=True, nogil=True, fastmath={"reassoc"})
@@ -571,6 +578,7 @@ def channel_gradient_sums(dout, x, mean, sums, lo, hi):
     """``sums[c] = (sum of dout[:, c], sum of dout[:, c] * (x[:, c] - mean[c]))`` (float64) for c in
     [lo, hi); dout, x (N, C, P), sums (C, 2)."""
     N, C, P = x.shape
+    # BEGIN SOLUTION
     for c in range(lo, hi):
         mu, s0, s1 = mean[c], 0.0, 0.0
         for n in range(N):
@@ -580,6 +588,7 @@ def channel_gradient_sums(dout, x, mean, sums, lo, hi):
                 s0 += g
                 s1 += g * (src[_u(p)] - mu)
         sums[c, 0], sums[c, 1] = s0, s1
+    # END SOLUTION
 
 
 @njit(cache=True, nogil=True)
@@ -587,9 +596,11 @@ def channel_combine(dout, x, mean, a, b, k, dx, lo, hi):
     """``dx[:, c] = a[c] * dout[:, c] + b[c] * (x[:, c] - mean[c]) + k[c]`` for c in [lo, hi): the form
     of batch norm's input gradient once its per-channel sums are known (npnet.nn._BatchNorm)."""
     N, C, P = x.shape
+    # BEGIN SOLUTION
     for c in range(lo, hi):
         mu, ac, bc, kc = mean[c], a[c], b[c], k[c]
         for n in range(N):
             d, src, dst = dout[n, c], x[n, c], dx[n, c]
             for p in range(P):
                 dst[_u(p)] = ac * d[_u(p)] + bc * (src[_u(p)] - mu) + kc
+    # END SOLUTION

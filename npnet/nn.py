@@ -688,8 +688,14 @@ class _BatchNorm(_Norm):
         x4 = x[..., None] if x.ndim == 3 else x
         functional = batchnorm_forward if x.ndim == 2 else spatial_batchnorm_forward
         m = x4.size // x4.shape[1]
+        fast = None
         if self.training and x.ndim > 2 and m > 1:
-            out, cache, mean, var = self._train_forward(name, x, gamma, beta)
+            try:
+                fast = self._train_forward(name, x, gamma, beta)
+            except NotImplementedError:  # a course release with the kernels stubbed: the student's layer runs
+                pass
+        if fast is not None:
+            out, cache, mean, var = fast
         elif self.training:
             # With momentum 0 the functional layer hands back the batch mean and (biased) variance
             # themselves as its "running" statistics; PyTorch's update is applied to those here.

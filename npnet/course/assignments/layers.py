@@ -292,7 +292,8 @@ ASSIGNMENT = Assignment(
         "npnet/layers/activations.py": ("relu_backward_from_output", "leaky_relu_forward", "leaky_relu_backward"),
         "npnet/kernels.py": ("max_pool_rows", "max_pool_argmax_rows", "_argmax_2x2_stride2",
                             "_argmax_3x3_stride2", "_argmax_any", "max_pool_backward_rows", "_relu_gate",
-                            "relu_backward_rows"),
+                            "relu_backward_rows", "channel_moments", "channel_normalize", "channel_gradient_sums",
+                            "channel_combine"),
     },
     title="Layers: affine, ReLU, convolution, max pooling, batch and layer normalisation, dropout",
     strip={

@@ -26,11 +26,11 @@ their thread pools when they load; thread counts are set through OMP/OPENBLAS/MK
 
 The BLAS library, its kernel (threadpoolctl's ``architecture``) and thread count are printed as each
 child process saw them, and every child on 2 threads measures what a second core is worth right now
-(:func:`second_core_probe`) before and after its work. ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE`` are removed from the children's
-environment (both together) so that OpenBLAS picks the machine's fastest kernel, as PyTorch and ONNX
-Runtime do; this is done for the benchmark only, never in tests or CI. PyTorch, ONNX Runtime (and onnx
-for the export) are benchmark-only: ``pip install torch onnxruntime onnx``; missing ones leave their
-cells empty.
+(:func:`second_core_probe`) before and after its work. ``OPENBLAS_CORETYPE`` and ``OPENBLAS_L2_SIZE``
+are removed from the children's environment (both together) so that OpenBLAS picks the machine's fastest
+kernel, as PyTorch and ONNX Runtime do; this is done for the benchmark only, never in tests or CI.
+PyTorch, ONNX Runtime (and onnx for the export) are benchmark-only: ``pip install torch onnxruntime
+onnx``; missing ones leave their cells empty.
 """
 import argparse
 import json
@@ -206,7 +206,8 @@ def squeezenet_sides(torch, threads, n, folder, side):
     except Exception as e:  # noqa: BLE001  (onnx missing for the export: the cell stays empty)
         print(f"ONNX export failed: {e}", file=sys.stderr)
         session = None
-    return {"onnxruntime fwd": (lambda: session.run(None, {"x": x}))} if session is not None else {}
+    sides = bs.sides_for(x, None, None, session, torch, 1)
+    return {"onnxruntime fwd": sides["onnxruntime fwd"]} if session is not None else {}
 
 
 def child(args):

@@ -15,6 +15,7 @@ from numba import njit
 
 from . import _check, kernels, threads
 from .errors import NpnetTypeError, NpnetValueError
+from .kernels import _u  # unsigned indices: see npnet.kernels
 
 __all__ = ["sgd", "sgd_momentum", "rmsprop", "adam"]
 UPDATE_RULES = tuple(__all__)
@@ -300,12 +301,6 @@ def _adam_in_place(w, dw, config):
                       *scalars)
     config.update(m=m, v=v, t=t)
     return w, config
-
-
-@njit(cache=True, inline="always")
-def _u(i):
-    # an unsigned index spares Numba's negative-index test, which blocks vectorisation (see npnet.kernels)
-    return np.uintp(i)
 
 
 # error_model="numpy": a division by zero gives Inf/NaN as in NumPy instead of a Python exception,

@@ -72,7 +72,12 @@ def decide(cores, busy, own, total, machine_cores=None):
     if total <= 0:
         return cores
     machine_cores = machine_cores or os.cpu_count() or cores
-    others = max(0.0, busy - own) / total * machine_cores
+    return _free(cores, max(0.0, busy - own) / total * machine_cores)
+
+
+def _free(cores, others):
+    """Threads for ``cores`` usable cores when other programs hold ``others`` cores: the rest, rounded,
+    in [1, cores]."""
     return max(1, min(cores, int(cores - others + 0.5)))
 
 
@@ -175,7 +180,7 @@ class _Policy:
         else:  # no interval to measure yet: the programs running at this instant stand in for it
             others = _others_running()
             if others is not None:
-                self._set(max(1, min(usable_cores(), usable_cores() - others)))
+                self._set(_free(usable_cores(), others))
         self.last = sample
 
 

@@ -44,7 +44,9 @@ def test_scores_reproduce_the_notebook(monkeypatch):
 
 
 def test_parameter_names_follow_the_course_state_dict():
-    model = CaptioningTransformer(WORDS, input_dim=4, wordvec_dim=8, num_heads=2, num_layers=1, dim_feedforward=16)
+    # seeded: output.weight has only 6 x 8 values, whose std misses 0.02 +- 0.005 in about 1 draw of 100
+    model = CaptioningTransformer(WORDS, input_dim=4, wordvec_dim=8, num_heads=2, num_layers=1, dim_feedforward=16,
+                                  rng=0)
     names = list(model.params)
     assert names[:3] == ["visual_projection.weight", "visual_projection.bias", "embedding.weight"]
     assert "transformer.layers.0.multihead_attn.query.weight" in names and names[-1] == "output.bias"
